@@ -1,0 +1,212 @@
+"""Alarms and their events: raised by the rules engine (via the monitor), acknowledged by nurses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from observations.errors import InvalidEntry, NotFound, Refused
+from observations.limits import load_limits
+from observations.schema import Alarm, AlarmEvent, Trial
+from observations.store import Actor, Store, require
+from observations.views import AlarmEventView, AlarmView
+from vocabulary import PRIORITY_RANK, AlarmEventType, AlarmKind, Priority
+
+
+@dataclass(frozen=True)
+class AlarmEventIn:
+    """One lifecycle event as the rules engine emitted it."""
+
+    trial_id: int
+    rule_id: str
+    event: AlarmEventType
+    at: datetime
+    priority: Priority
+    kind: AlarmKind
+    message: str
+    evidence: dict[str, Any]
+    rule_set_version: str
+
+
+def _open_alarm(session: Session, trial_id: int, rule_id: str) -> Alarm | None:
+    """The rule's alarm on this trial that has not been resolved (at most one per rule)."""
+    alarm = session.scalar(
+        select(Alarm)
+        .where(Alarm.trial_id == trial_id, Alarm.rule_id == rule_id)
+        .order_by(Alarm.id.desc())
+    )
+    if alarm is None:
+        return None
+    last = session.scalar(
+        select(AlarmEvent.event)
+        .where(AlarmEvent.alarm_id == alarm.id)
+        .order_by(AlarmEvent.id.desc())
+    )
+    return None if last == AlarmEventType.RESOLVED.value else alarm
+
+
+class Alarms:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def record_events(self, actor: Actor, events: Sequence[AlarmEventIn]) -> list[int]:
+        """Commit the engine's events at once, in one transaction; returns the event ids."""
+        require(actor, "alarm.record")
+        ids: list[int] = []
+        with self._store.writing() as session:
+            for item in events:
+                if session.get(Trial, item.trial_id) is None:
+                    raise NotFound(f"There is no trial with id {item.trial_id}.")
+                alarm = _open_alarm(session, item.trial_id, item.rule_id)
+                if item.event == AlarmEventType.RAISED:
+                    if alarm is not None:
+                        raise Refused(
+                            f"Alarm {item.rule_id} is already active on trial {item.trial_id}."
+                        )
+                    alarm = Alarm(
+                        trial_id=item.trial_id,
+                        rule_id=item.rule_id,
+                        kind=item.kind.value,
+                        raised_at=item.at,
+                        rule_set_version=item.rule_set_version,
+                    )
+                    session.add(alarm)
+                    session.flush()
+                elif alarm is None:
+                    raise NotFound(
+                        f"No active {item.rule_id} alarm on trial {item.trial_id} to "
+                        f"mark {item.event.value}."
+                    )
+                row = AlarmEvent(
+                    alarm_id=alarm.id,
+                    trial_id=item.trial_id,
+                    event=item.event.value,
+                    at=item.at,
+                    priority=item.priority.value,
+                    message=item.message,
+                    evidence=item.evidence,
+                    recorded_at=self._store.now(),
+                )
+                session.add(row)
+                session.flush()
+                ids.append(row.id)
+                self._store.audit(
+                    session,
+                    actor,
+                    f"alarm.{item.event.value}",
+                    "alarm",
+                    alarm.id,
+                    item.trial_id,
+                    {"rule": item.rule_id, "priority": item.priority.value},
+                )
+        return ids
+
+    def acknowledge(self, actor: Actor, alarm_id: int, note: str) -> AlarmEventView:
+        """A nurse acknowledges: what was done and who was told is required."""
+        require(actor, "alarm.acknowledge")
+        note = note.strip()
+        if not note:
+            raise InvalidEntry.single(
+                "note", "Say what was done and who was told before acknowledging."
+            )
+        limit = load_limits().trial_day.max_note_chars
+        if len(note) > limit:
+            raise InvalidEntry.single("note", f"The note is longer than {limit} characters.")
+        with self._store.writing() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None:
+                raise NotFound(f"There is no alarm with id {alarm_id}.")
+            last = session.scalar(
+                select(AlarmEvent)
+                .where(AlarmEvent.alarm_id == alarm_id)
+                .order_by(AlarmEvent.id.desc())
+            )
+            if last is None or last.event == AlarmEventType.RESOLVED.value:
+                raise Refused("This alarm has already resolved; nothing to acknowledge.")
+            row = AlarmEvent(
+                alarm_id=alarm_id,
+                trial_id=alarm.trial_id,
+                event=AlarmEventType.ACKNOWLEDGED.value,
+                at=self._store.now(),
+                priority=last.priority,
+                message=last.message,
+                evidence=last.evidence,
+                by_user=actor.user_id,
+                note=note,
+                recorded_at=self._store.now(),
+            )
+            session.add(row)
+            session.flush()
+            self._store.audit(
+                session,
+                actor,
+                "alarm.acknowledge",
+                "alarm",
+                alarm_id,
+                alarm.trial_id,
+                {"rule": alarm.rule_id, "note": note},
+            )
+            return AlarmEventView.model_validate(row)
+
+    def active(self, trial_id: int | None = None) -> list[AlarmView]:
+        """Alarms not yet resolved, highest priority first, then oldest first."""
+        with self._store.reading() as session:
+            query = select(Alarm)
+            if trial_id is not None:
+                query = query.where(Alarm.trial_id == trial_id)
+            views = []
+            for alarm in session.scalars(query):
+                events = session.scalars(
+                    select(AlarmEvent)
+                    .where(AlarmEvent.alarm_id == alarm.id)
+                    .order_by(AlarmEvent.id)
+                ).all()
+                if not events or events[-1].event == AlarmEventType.RESOLVED.value:
+                    continue
+                views.append(self._view(alarm, events))
+        views.sort(key=lambda v: (-PRIORITY_RANK[Priority(v.priority)], v.raised_at))
+        return views
+
+    def events(self, trial_id: int) -> list[AlarmEventView]:
+        with self._store.reading() as session:
+            rows = session.scalars(
+                select(AlarmEvent)
+                .where(AlarmEvent.trial_id == trial_id)
+                .order_by(AlarmEvent.at, AlarmEvent.id)
+            )
+            return [AlarmEventView.model_validate(r) for r in rows]
+
+    @staticmethod
+    def _view(alarm: Alarm, events: Sequence[AlarmEvent]) -> AlarmView:
+        last = events[-1]
+        # Acknowledged only if no (re)annunciation or escalation came after the last ack.
+        acknowledged = False
+        for event in events:
+            if event.event == AlarmEventType.ACKNOWLEDGED.value:
+                acknowledged = True
+            elif event.event in (
+                AlarmEventType.RAISED.value,
+                AlarmEventType.REANNUNCIATED.value,
+                AlarmEventType.ESCALATED.value,
+            ):
+                acknowledged = False
+        announcing = [e for e in events if e.event != AlarmEventType.ACKNOWLEDGED.value]
+        latest = announcing[-1] if announcing else last
+        return AlarmView(
+            id=alarm.id,
+            trial_id=alarm.trial_id,
+            rule_id=alarm.rule_id,
+            kind=alarm.kind,
+            raised_at=alarm.raised_at,
+            priority=latest.priority,
+            message=latest.message,
+            evidence=latest.evidence,
+            acknowledged=acknowledged,
+            last_event=last.event,
+            last_event_at=last.at,
+        )

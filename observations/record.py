@@ -1,0 +1,43 @@
+"""The trial record: one object that pages and the monitor use; no SQL outside observations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from observations.alarms import Alarms
+from observations.assessments import Assessments
+from observations.audit import AuditTrail
+from observations.database import open_engine
+from observations.decisions import Decisions
+from observations.observation_sets import ObservationSets
+from observations.patients import Patients
+from observations.readings import Readings
+from observations.settings import Settings, load_settings
+from observations.store import Clock, Store, utc_now
+from observations.trials import Trials
+from observations.users import Users
+
+
+class TrialRecord:
+    """Open with ``TrialRecord.open()``: creates and migrates the database on first start."""
+
+    def __init__(self, engine: Engine, settings: Settings, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.store = Store(engine, settings.ward_timezone, clock)
+        self.users = Users(self.store)
+        self.patients = Patients(self.store)
+        self.trials = Trials(self.store)
+        self.readings = Readings(self.store)
+        self.observations = ObservationSets(self.store)
+        self.assessments = Assessments(self.store)
+        self.alarms = Alarms(self.store)
+        self.decisions = Decisions(self.store)
+        self.audit = AuditTrail(self.store)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> TrialRecord:
+        settings = settings or load_settings()
+        return cls(open_engine(settings), settings, clock)
+
+    def close(self) -> None:
+        self.store.engine.dispose()

@@ -1,0 +1,138 @@
+"""Transactions, the people who act, what they may do, and the audit entry of every write.
+
+Every clinical write goes through ``Store.writing``: one transaction that also holds its audit
+entry, so either both are in the record or neither is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from observations.errors import NotPermitted
+from observations.schema import AuditEntry
+from vocabulary import Role
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a signed-in person, or the monitor service writing device data."""
+
+    user_id: int
+    username: str
+    roles: frozenset[Role]
+    is_service: bool = False
+
+
+# Which roles may do what. Pages filter by the same table, but the record enforces it again so
+# a page that forgets cannot bypass it.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "patient.register": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "patient.correct": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "trial.plan": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "trial.status": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "trial.extend_window": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "device.assign": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR, Role.NURSE}),
+    "injection.record": frozenset({Role.DOCTOR}),
+    "observation.record": frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "assessment.record": frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST}),
+    "alarm.acknowledge": frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    "decision.sign": frozenset({Role.DOCTOR}),
+    "user.manage": frozenset({Role.ADMIN}),
+}
+# What the monitor service (no person) may write.
+SERVICE_ACTIONS = frozenset({"readings.add", "alarm.record"})
+
+ACTION_WORDS = {
+    "patient.register": "register a patient",
+    "patient.correct": "correct a patient's details",
+    "trial.plan": "plan a trial",
+    "trial.status": "change a trial's stage",
+    "trial.extend_window": "extend the monitoring window",
+    "device.assign": "assign a device",
+    "injection.record": "record an injection",
+    "observation.record": "record observations",
+    "assessment.record": "record spasticity scores",
+    "alarm.acknowledge": "acknowledge an alarm",
+    "decision.sign": "sign the decision",
+    "user.manage": "manage accounts",
+    "readings.add": "write device readings",
+    "alarm.record": "write alarm events",
+}
+
+
+def require(actor: Actor, action: str) -> None:
+    if actor.is_service:
+        if action in SERVICE_ACTIONS:
+            return
+    elif actor.roles & PERMISSIONS.get(action, frozenset()):
+        return
+    allowed = ", ".join(sorted(r.value.replace("_", " ") for r in PERMISSIONS.get(action, ())))
+    who = f" ({allowed})" if allowed else ""
+    raise NotPermitted(
+        f"{actor.username} may not {ACTION_WORDS.get(action, action)}: "
+        f"that needs another role{who}."
+    )
+
+
+class Store:
+    """The engine, the ward's clock and zone, and the transaction helpers."""
+
+    def __init__(self, engine: Engine, zone: ZoneInfo, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.zone = zone
+        self.clock = clock
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(UTC)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One transaction: committed when the block ends, rolled back whole on any error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    def audit(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        entity: str,
+        entity_id: int | None,
+        trial_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=self.now(),
+                user_id=actor.user_id,
+                username=actor.username,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                trial_id=trial_id,
+                details=details,
+            )
+        )

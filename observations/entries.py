@@ -258,8 +258,10 @@ def check_observation_set(data: dict[str, Any]) -> ObservationSetEntry:
                 "diastolic", "Enter both systolic and diastolic blood pressure, or neither."
             )
         )
-    elif entry.systolic is not None and entry.diastolic is not None and (
-        entry.diastolic >= entry.systolic
+    elif (
+        entry.systolic is not None
+        and entry.diastolic is not None
+        and (entry.diastolic >= entry.systolic)
     ):
         problems.append(
             FieldProblem(

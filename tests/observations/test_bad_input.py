@@ -121,7 +121,9 @@ def test_planned_dose_150_is_refused(record: TrialRecord, staff: Staff, trial: i
 def test_nhs_number_with_wrong_check_digit_is_refused(record: TrialRecord, staff: Staff):
     refused(
         record,
-        lambda: record.patients.register(staff.specialist, patient_details(nhs_number="9434765918")),
+        lambda: record.patients.register(
+            staff.specialist, patient_details(nhs_number="9434765918")
+        ),
         InvalidEntry,
         "943 476 5918",
         "check digit",
@@ -180,12 +182,8 @@ def test_mas_label_5_is_refused(record: TrialRecord, staff: Staff, trial: int, c
 
 
 def test_unit_mix_up_is_refused(record: TrialRecord, staff: Staff, trial: int, clock: FakeClock):
-    reading = ReadingIn(
-        trial, Parameter.SYSTOLIC, 16.0, clock.now, clock.now, "ble:x", unit="kPa"
-    )
-    refused(
-        record, lambda: record.readings.add(staff.service, [reading]), InvalidEntry, "'mmHg'"
-    )
+    reading = ReadingIn(trial, Parameter.SYSTOLIC, 16.0, clock.now, clock.now, "ble:x", unit="kPa")
+    refused(record, lambda: record.readings.add(staff.service, [reading]), InvalidEntry, "'mmHg'")
 
 
 def test_whole_number_fields_refuse_decimals(record, staff, trial, clock):

@@ -108,7 +108,9 @@ def test_scale_2_needs_a_recorded_reason(record: TrialRecord, staff: Staff):
     )
     assert trial.spo2_scale == 2
     audit = record.audit.entries(trial_id=trial.id, action_prefix="trial.plan")[0]
-    assert audit.username == "dr.jones" and audit.details["spo2_scale_reason"] == "COPD, target 88-92"
+    assert (
+        audit.username == "dr.jones" and audit.details["spo2_scale_reason"] == "COPD, target 88-92"
+    )
 
 
 def test_injection_moves_trial_to_monitoring_and_sets_the_window(
@@ -186,17 +188,26 @@ def test_injection_correction_supersedes(record: TrialRecord, staff: Staff, cloc
     corrected = record.trials.correct_injection(
         staff.doctor,
         first.id,
-        {"dose_mcg": 50, "given_at": clock.now - timedelta(minutes=25),
-         "route": "lumbar_puncture", "given_by": "Dr Jones"},
+        {
+            "dose_mcg": 50,
+            "given_at": clock.now - timedelta(minutes=25),
+            "route": "lumbar_puncture",
+            "given_by": "Dr Jones",
+        },
         "time read from the wrong clock",
     ).injection
     assert corrected.supersedes_id == first.id
     assert record.trials.get(trial).injection.id == corrected.id
     with pytest.raises(Refused, match="already been corrected"):
         record.trials.correct_injection(
-            staff.doctor, first.id,
-            {"dose_mcg": 50, "given_at": clock.now - timedelta(minutes=20),
-             "route": "catheter", "given_by": "Dr Jones"},
+            staff.doctor,
+            first.id,
+            {
+                "dose_mcg": 50,
+                "given_at": clock.now - timedelta(minutes=20),
+                "route": "catheter",
+                "given_by": "Dr Jones",
+            },
             "again",
         )
 
@@ -215,9 +226,10 @@ def test_stages_only_move_forward(record: TrialRecord, staff: Staff):
 
 def test_roles_are_enforced_by_the_record(record: TrialRecord, staff: Staff, clock: FakeClock):
     trial = plan(record, staff)
-    with pytest.raises(NotPermitted, match="nurse.patel may not record an injection"):
+    with pytest.raises(NotPermitted, match=r"nurse\.patel may not record an injection"):
         record.trials.record_injection(
-            staff.nurse, trial,
+            staff.nurse,
+            trial,
             {"dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "x"},
         )
     with pytest.raises(NotPermitted):
@@ -254,7 +266,15 @@ def test_readings_batch_timeline_and_duplicates(
     assert record.readings.count(trial) == 8
 
     frame = record.readings.timeline(trial, [Parameter.SPO2])
-    assert list(frame.columns) == ["time", "parameter", "value", "unit", "flags", "source", "device"]
+    assert list(frame.columns) == [
+        "time",
+        "parameter",
+        "value",
+        "unit",
+        "flags",
+        "source",
+        "device",
+    ]
     assert len(frame) == 4 and set(frame["parameter"]) == {"spo2"}
     assert frame["time"].dt.tz is not None
     gap = frame.iloc[2]
@@ -311,14 +331,16 @@ def test_observation_correction_supersedes_and_keeps_both(
 ):
     trial = plan(record, staff)
     first = record.observations.record(
-        staff.nurse, trial,
+        staff.nurse,
+        trial,
         {"measured_at": clock.now - timedelta(minutes=3), "rr": 41, "side_effects": ["headache"]},
     )
     second = record.observations.record(
         staff.nurse, trial, {"measured_at": clock.now - timedelta(minutes=2), "rr": 16}
     )
     fixed = record.observations.correct(
-        staff.nurse, first.id,
+        staff.nurse,
+        first.id,
         {"measured_at": first.measured_at, "rr": 14, "side_effects": ["headache"]},
         "typed 41 for 14",
     )
@@ -334,10 +356,21 @@ def test_full_observation_set_round_trips(record: TrialRecord, staff: Staff, clo
     trial = plan(record, staff)
     data = {
         "measured_at": clock.now - timedelta(minutes=1),
-        "rr": 14, "spo2": 96, "on_oxygen": False, "systolic": 124, "diastolic": 78,
-        "pulse_rate": 72, "consciousness": "A", "temp": 36.8, "poss": "2",
-        "power_left_leg": 4, "power_right_leg": 5, "power_left_arm": 5, "power_right_arm": 5,
-        "side_effects": ["drowsiness", "dizziness"], "device_prefilled": ["spo2", "pulse_rate"],
+        "rr": 14,
+        "spo2": 96,
+        "on_oxygen": False,
+        "systolic": 124,
+        "diastolic": 78,
+        "pulse_rate": 72,
+        "consciousness": "A",
+        "temp": 36.8,
+        "poss": "2",
+        "power_left_leg": 4,
+        "power_right_leg": 5,
+        "power_left_arm": 5,
+        "power_right_arm": 5,
+        "side_effects": ["drowsiness", "dizziness"],
+        "device_prefilled": ["spo2", "pulse_rate"],
         "note": "<script>alert(1)</script> comfortable",
     }
     saved = record.observations.record(staff.nurse, trial, data)
@@ -366,8 +399,11 @@ def test_assessment_with_labels_penn_nrs_and_goals(
                 {"muscle_group": MuscleGroup.HIP_ADDUCTORS, "side": Side.LEFT, "label": "1+"},
                 {"muscle_group": MuscleGroup.HIP_ADDUCTORS, "side": Side.RIGHT, "label": "3"},
             ],
-            "penn_frequency": 3, "penn_severity": 2, "penn_recall_period": "past week",
-            "pain_nrs": 6, "stiffness_nrs": 8,
+            "penn_frequency": 3,
+            "penn_severity": 2,
+            "penn_recall_period": "past week",
+            "pain_nrs": 6,
+            "stiffness_nrs": 8,
             "goals": [{"goal": "Transfer bed to chair with one helper", "rating": -1}],
         },
     )
@@ -377,7 +413,8 @@ def test_assessment_with_labels_penn_nrs_and_goals(
     assert saved.ashworth_scale == "modified_ashworth"
     with pytest.raises(InvalidEntry, match="recalled"):
         record.assessments.record(
-            staff.physio, trial,
+            staff.physio,
+            trial,
             {"time_point": "4h", "assessed_at": clock.now, "penn_frequency": 2},
         )
 
@@ -387,15 +424,23 @@ def test_assessment_with_labels_penn_nrs_and_goals(
 
 def alarm_event(trial: int, event: AlarmEventType, at: datetime) -> AlarmEventIn:
     return AlarmEventIn(
-        trial_id=trial, rule_id="spo2_severe", event=event, at=at, priority=Priority.HIGH,
-        kind=AlarmKind.PHYSIOLOGICAL, message="SpO2 88 % for 15 s", evidence={"spo2": 88},
+        trial_id=trial,
+        rule_id="spo2_severe",
+        event=event,
+        at=at,
+        priority=Priority.HIGH,
+        kind=AlarmKind.PHYSIOLOGICAL,
+        message="SpO2 88 % for 15 s",
+        evidence={"spo2": 88},
         rule_set_version="test",
     )
 
 
 def test_alarm_lifecycle_in_the_record(record: TrialRecord, staff: Staff, clock: FakeClock):
     trial = plan(record, staff)
-    record.alarms.record_events(staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)])
+    record.alarms.record_events(
+        staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)]
+    )
     [active] = record.alarms.active(trial)
     assert active.rule_id == "spo2_severe" and not active.acknowledged
     with pytest.raises(Refused, match="already active"):
@@ -426,12 +471,20 @@ def test_decision_needs_an_assessed_trial_and_respects_24_hours(
         record.decisions.record(staff.specialist, trial, DecisionOutcome.RESPONDER, "x")
     with pytest.raises(InvalidEntry, match="24 h"):
         record.decisions.record(
-            staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change",
-            next_dose_mcg=75, next_not_before=given + timedelta(hours=20),
+            staff.doctor,
+            trial,
+            DecisionOutcome.RETRIAL_HIGHER,
+            "no change",
+            next_dose_mcg=75,
+            next_not_before=given + timedelta(hours=20),
         )
     decision = record.decisions.record(
-        staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change in MAS",
-        next_dose_mcg=75, next_not_before=given + timedelta(hours=24),
+        staff.doctor,
+        trial,
+        DecisionOutcome.RETRIAL_HIGHER,
+        "no change in MAS",
+        next_dose_mcg=75,
+        next_not_before=given + timedelta(hours=24),
     )
     assert decision.signed_by == staff.doctor.user_id
     assert record.trials.get(trial).status == TrialStatus.DECIDED
@@ -449,7 +502,9 @@ def test_every_clinical_write_has_its_audit_entry(
     assert audit_count(record) == before + 1
     entry = record.audit.entries(trial_id=trial)[0]
     assert (entry.username, entry.action, entry.entity) == (
-        "nurse.patel", "observation.record", "observation_set",
+        "nurse.patel",
+        "observation.record",
+        "observation_set",
     )
     assert entry.at.tzinfo is not None
 

@@ -1,0 +1,1 @@
+"""Screens: layout and widgets only; clinical logic lives in rules/ and observations/."""

@@ -1,0 +1,83 @@
+"""Set-up and everyday commands, needing nothing but python3.
+
+    python3 tasks.py run    # create .venv, install pinned requirements, serve the dashboard
+    python3 tasks.py test   # create .venv, install pinned dev requirements, lint and run tests
+
+Each creates its own virtual environment in .venv and installs only when the pinned
+requirements changed since the last install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _requirements_digest(requirements: str) -> str:
+    # requirements-dev.txt includes requirements.txt, so both count.
+    digest = hashlib.sha256()
+    for name in sorted({requirements, "requirements.txt"}):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def ensure_venv(requirements: str) -> None:
+    if not PYTHON.exists():
+        print(f"Creating the virtual environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    stamp = VENV / f".installed-{requirements}-{_requirements_digest(requirements)}"
+    if stamp.exists():
+        return
+    print(f"Installing pinned packages from {requirements} ...", flush=True)
+    subprocess.run(  # noqa: S603 - our own interpreter and our own requirements file
+        [
+            str(PYTHON),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            "-r",
+            str(ROOT / requirements),
+        ],
+        check=True,
+    )
+    for old in VENV.glob(f".installed-{requirements}-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def run(args: list[str]) -> int:
+    ensure_venv("requirements.txt")
+    command = [str(PYTHON), "-m", "streamlit", "run", str(ROOT / "dashboard.py"), *args]
+    return subprocess.call(command, cwd=ROOT)  # noqa: S603
+
+
+def test(args: list[str]) -> int:
+    ensure_venv("requirements-dev.txt")
+    lint = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT)  # noqa: S603
+    tests = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)  # noqa: S603
+    return tests or lint
+
+
+COMMANDS = {"run": run, "test": test}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

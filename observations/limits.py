@@ -42,11 +42,26 @@ class TrialDayLimits(BaseModel):
     max_note_chars: int
 
 
+class AccountLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_password_length: int
+    password_rationale: str
+    free_attempts: int
+    first_delay_seconds: float
+    max_delay_seconds: float
+    failure_window_minutes: float
+    throttle_rationale: str
+    idle_sign_out_minutes: float
+    idle_rationale: str
+
+
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     entry: dict[str, EntryRange]
     trial_day: TrialDayLimits
+    accounts: AccountLimits
 
 
 @cache

@@ -127,7 +127,7 @@ class Store:
         session.add(
             AuditEntry(
                 at=self.now(),
-                user_id=actor.user_id,
+                user_id=actor.user_id or None,  # 0: nobody known (failed sign-in)
                 username=actor.username,
                 action=action,
                 entity=entity,

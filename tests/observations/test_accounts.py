@@ -1,0 +1,233 @@
+"""Accounts, sign-in throttling, and every forbidden action per role, enforced by the record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from observations.alarms import AlarmEventIn
+from observations.entries import ReadingIn
+from observations.errors import InvalidEntry, NotPermitted
+from observations.record import TrialRecord
+from observations.store import PERMISSIONS, Actor
+from observations.users import SignInRefused, actor_of
+from tests.observations.conftest import FakeClock, patient_details
+from vocabulary import AlarmEventType, AlarmKind, DecisionOutcome, Parameter, Priority, Role
+
+PASSWORD = "correct horse battery"
+
+
+def test_first_account_must_be_an_admin_and_only_once(record: TrialRecord):
+    assert record.users.first_admin_needed()
+    with pytest.raises(InvalidEntry, match="must be an admin"):
+        record.users.create(None, "nurse", "Nurse", {Role.NURSE}, PASSWORD)
+    admin = record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
+    assert not record.users.first_admin_needed()
+    with pytest.raises(NotPermitted, match="Only an administrator"):
+        record.users.create(None, "other", "Other", {Role.ADMIN}, PASSWORD)
+    assert admin.roles == "admin"
+
+
+def test_short_password_refused_and_hash_never_plain(record: TrialRecord):
+    with pytest.raises(InvalidEntry, match="at least 10 characters"):
+        record.users.create(None, "boss", "Boss", {Role.ADMIN}, "short")
+    record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
+    from sqlalchemy import select
+
+    from observations.schema import User
+
+    with record.store.reading() as session:
+        stored = session.scalar(select(User.password_hash).where(User.username == "boss"))
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_sign_in_success_and_failure_are_audited(record: TrialRecord):
+    record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
+    actor = record.users.sign_in(" Boss ", PASSWORD)
+    assert actor.username == "boss" and Role.ADMIN in actor.roles
+    with pytest.raises(SignInRefused, match="do not match"):
+        record.users.sign_in("boss", "wrong password!")
+    with pytest.raises(SignInRefused, match="do not match"):
+        record.users.sign_in("nobody", PASSWORD)
+    actions = [e.action for e in record.audit.entries(action_prefix="auth.")]
+    assert actions == ["auth.sign_in_failed", "auth.sign_in_failed", "auth.sign_in"]
+
+
+def test_repeated_failures_are_slowed_down(record: TrialRecord, clock: FakeClock):
+    record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
+    for _ in range(3):  # three free attempts (limits.yaml: free_attempts)
+        with pytest.raises(SignInRefused, match="do not match"):
+            record.users.sign_in("boss", "wrong password!")
+    # The fourth comes too soon: refused even with the right password, and audited.
+    with pytest.raises(SignInRefused, match="Too many failed sign-ins"):
+        record.users.sign_in("boss", PASSWORD)
+    clock.advance(seconds=2)  # first_delay_seconds: the wait has passed
+    assert record.users.sign_in("boss", PASSWORD).username == "boss"
+    assert record.audit.entries(action_prefix="auth.sign_in_throttled")
+
+
+def test_waits_double_with_each_failure(record: TrialRecord, clock: FakeClock):
+    record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
+    for _ in range(3):
+        with pytest.raises(SignInRefused, match="do not match"):
+            record.users.sign_in("boss", "wrong password!")
+    for expected in (2, 4, 8, 16):
+        with pytest.raises(SignInRefused, match=f"Try again in {expected} seconds"):
+            record.users.sign_in("boss", "wrong password!")
+        clock.advance(seconds=expected)
+        with pytest.raises(SignInRefused, match="do not match"):
+            record.users.sign_in("boss", "wrong password!")
+
+
+def test_disabled_account_cannot_sign_in(record: TrialRecord):
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    record.users.create(admin, "nurse.a", "Nurse A", {Role.NURSE}, PASSWORD)
+    record.users.change(admin, "nurse.a", active=False)
+    with pytest.raises(SignInRefused, match="disabled"):
+        record.users.sign_in("nurse.a", PASSWORD)
+    with pytest.raises(InvalidEntry, match="own account"):
+        record.users.change(admin, "boss", active=False)
+    change = record.audit.entries(action_prefix="user.change")[0]
+    assert change.details["before"]["active"] is True and change.details["after"]["active"] is False
+
+
+def test_last_admin_cannot_be_removed(record: TrialRecord):
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    with pytest.raises(InvalidEntry, match="administrator must remain"):
+        record.users.change(admin, "boss", roles={Role.DOCTOR})
+
+
+def test_password_confirmation_for_signatures(record: TrialRecord):
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    record.users.confirm_password(admin, PASSWORD, "decision")
+    with pytest.raises(SignInRefused, match="nothing was signed"):
+        record.users.confirm_password(admin, "not it at all", "decision")
+    assert record.audit.entries(action_prefix="auth.confirm_failed")
+
+
+def test_single_sign_on_maps_groups_to_roles(record: TrialRecord):
+    mapping = {"itb-nurses": Role.NURSE, "itb-doctors": Role.DOCTOR}
+    actor = record.users.sign_in_external("A.Lee@trust.nhs.uk", "A Lee", ["itb-nurses"], mapping)
+    assert actor.roles == frozenset({Role.NURSE})
+    actor = record.users.sign_in_external(
+        "A.Lee@trust.nhs.uk", "A Lee", ["itb-nurses", "itb-doctors"], mapping
+    )
+    assert actor.roles == frozenset({Role.NURSE, Role.DOCTOR})
+    with pytest.raises(SignInRefused, match="not in any group"):
+        record.users.sign_in_external("x@trust.nhs.uk", "X", ["finance"], mapping)
+
+
+# --------------------------------------------------------------------------- role matrix
+
+
+def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    people = {
+        role: actor_of(record.users.create(admin, role.value.replace("_", "."), role.value, {role}))
+        for role in Role
+        if role != Role.ADMIN
+    }
+    people[Role.ADMIN] = admin
+    cns = people[Role.NURSE_SPECIALIST]
+    patient = record.patients.register(cns, patient_details())
+    trial = record.trials.plan(cns, patient.id, 50).id
+    service = record.users.service_actor()
+    record.alarms.record_events(
+        service,
+        [
+            AlarmEventIn(
+                trial,
+                "rr_low",
+                AlarmEventType.RAISED,
+                clock.now,
+                Priority.MEDIUM,
+                AlarmKind.PHYSIOLOGICAL,
+                "RR 10",
+                {"rr": 10},
+                "test",
+            )
+        ],
+    )
+    alarm = record.alarms.active(trial)[0].id
+    return {"people": people, "patient": patient.id, "trial": trial, "alarm": alarm}
+
+
+def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Callable]:
+    trial, patient, alarm = world["trial"], world["patient"], world["alarm"]
+    now = clock.now
+    return {
+        "patient.register": lambda a: record.patients.register(
+            a, patient_details(nhs_number="9990000026", hospital_number="Z1")
+        ),
+        "patient.correct": lambda a: record.patients.correct(
+            a, patient, patient_details(), "check"
+        ),
+        "trial.plan": lambda a: record.trials.plan(a, patient, 50),
+        "trial.status": lambda a: record.trials.set_status(a, trial, "cancelled"),
+        "trial.extend_window": lambda a: record.trials.extend_window(a, trial, 30, "late peak"),
+        "device.assign": lambda a: record.trials.assign_device(a, trial, "sim:steady", "Sim"),
+        "injection.record": lambda a: record.trials.record_injection(
+            a, trial, {"dose_mcg": 50, "given_at": now, "route": "catheter", "given_by": "x"}
+        ),
+        "observation.record": lambda a: record.observations.record(
+            a, trial, {"measured_at": now, "rr": 14}
+        ),
+        "assessment.record": lambda a: record.assessments.record(
+            a, trial, {"time_point": "baseline", "assessed_at": now}
+        ),
+        "alarm.acknowledge": lambda a: record.alarms.acknowledge(a, alarm, "seen"),
+        "decision.sign": lambda a: record.decisions.record(
+            a, trial, DecisionOutcome.INCONCLUSIVE, "why"
+        ),
+        "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}),
+        "readings.add": lambda a: record.readings.add(
+            a, [ReadingIn(trial, Parameter.SPO2, 97, now, now, "sim:x")]
+        ),
+        "alarm.record": lambda a: record.alarms.record_events(a, []),
+    }
+
+
+def test_every_forbidden_action_is_refused_for_every_role(record: TrialRecord, clock: FakeClock):
+    world = _world(record, clock)
+    actions = _actions(record, world, clock)
+    assert set(actions) == set(PERMISSIONS) | {"readings.add", "alarm.record"}
+    refusals = 0
+    for role, actor in world["people"].items():
+        for action, attempt in actions.items():
+            if role in PERMISSIONS.get(action, frozenset()):
+                continue
+            before = len(record.audit.entries(limit=100000))
+            with pytest.raises(NotPermitted, match="may not"):
+                attempt(actor)
+            assert len(record.audit.entries(limit=100000)) == before, (role, action)
+            refusals += 1
+    service = record.users.service_actor()
+    for action in PERMISSIONS:
+        with pytest.raises(NotPermitted):
+            actions[action](service)
+    # 5 roles x 14 actions, less the permitted pairs of the PERMISSIONS table.
+    permitted = sum(len(roles) for roles in PERMISSIONS.values())
+    assert refusals == len(Role) * len(actions) - permitted
+
+
+def test_roles_combine(record: TrialRecord, clock: FakeClock):
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    both = actor_of(
+        record.users.create(admin, "dr.cns", "Both", {Role.DOCTOR, Role.NURSE_SPECIALIST})
+    )
+    assert isinstance(both, Actor) and both.roles == {Role.DOCTOR, Role.NURSE_SPECIALIST}
+    patient = record.patients.register(both, patient_details())
+    trial = record.trials.plan(both, patient.id, 50)
+    result = record.trials.record_injection(
+        both,
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": clock.now - timedelta(minutes=1),
+            "route": "catheter",
+            "given_by": "Dr Both",
+        },
+    )
+    assert result.injection.dose_mcg == 50

@@ -1,23 +1,79 @@
 """Streamlit entry point: ``streamlit run dashboard.py`` (or ``python3 tasks.py run``).
 
-Opens the record (creating and migrating the embedded database on first start) and routes to
-the pages with st.navigation.
+Opens the record (creating and migrating the embedded database on first start), asks for
+sign-in before any patient data, and routes to the pages the person's roles allow.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from observations.errors import RecordError
 from observations.settings import ConfigurationError
-from pages.shared import get_record
+from pages.shared import check_idle, current_actor, get_record, sign_in_as, sign_out
+from vocabulary import Role
 
 st.set_page_config(page_title="ITB Trial Monitor", page_icon="🩺", layout="wide")
 
 try:
-    get_record()
+    record = get_record()
 except ConfigurationError as exc:
     st.error(f"The record cannot be opened: {exc}")
     st.stop()
 
-navigation = st.navigation([st.Page("pages/trials.py", title="Trials", icon="📋", default=True)])
+ALL = frozenset(Role)
+# Which roles see which page; the record enforces every action again whatever a page shows.
+PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
+    ("pages/trials.py", "Trials", "📋", ALL - {Role.ADMIN}),
+    ("pages/accounts.py", "Accounts", "👥", frozenset({Role.ADMIN})),
+    ("pages/audit.py", "Audit trail", "🔎", frozenset({Role.ADMIN, Role.DOCTOR})),
+]
+
+
+def _single_sign_on() -> None:
+    """Map a hospital identity (st.login, OIDC) to an account; groups decide the roles."""
+    if current_actor() is not None or not getattr(st.user, "is_logged_in", False):
+        return
+    config = st.secrets.get("itbmon_sso", {})
+    claim = config.get("group_claim", "groups")
+    mapping = {group: Role(role) for group, role in config.get("group_roles", {}).items()}
+    groups = st.user.get(claim) or []
+    try:
+        actor = record.users.sign_in_external(
+            str(st.user.get("email") or st.user.get("sub")),
+            str(st.user.get("name") or ""),
+            list(groups) if isinstance(groups, list | tuple) else [str(groups)],
+            mapping,
+        )
+    except RecordError as error:
+        st.session_state["signed_out_reason"] = error.message
+        st.logout()
+        return
+    sign_in_as(actor)
+
+
+if st.secrets.load_if_toml_exists():
+    _single_sign_on()
+check_idle()
+actor = current_actor()
+
+if actor is None:
+    navigation = st.navigation(
+        [st.Page("pages/sign_in.py", title="Sign in", icon="🔐", url_path="sign-in")]
+    )
+else:
+    allowed = [
+        st.Page(path, title=title, icon=icon)
+        for path, title, icon, roles in PAGES
+        if actor.roles & roles
+    ]
+    with st.sidebar:
+        st.write(f"Signed in as **{actor.username}**")
+        st.caption(", ".join(sorted(r.value.replace("_", " ") for r in actor.roles)))
+        if st.button("Sign out"):
+            sign_out("You have signed out.")
+            if getattr(st.user, "is_logged_in", False):
+                st.logout()
+            st.rerun()
+    navigation = st.navigation(allowed)
 navigation.run()

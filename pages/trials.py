@@ -6,8 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from observations.ward_time import format_ward
-from pages.shared import INTENDED_USE, get_record
+from pages.shared import INTENDED_USE, get_record, require_roles
+from vocabulary import Role
 
+require_roles(set(Role) - {Role.ADMIN})
 record = get_record()
 zone = record.settings.ward_timezone
 

@@ -1,7 +1,8 @@
-"""The dashboard starts on an empty data directory, creates the record, and lists trials."""
+"""The dashboard as a person meets it: first start, sign-in, role-filtered pages, idle sign-out."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,11 @@ from streamlit.testing.v1 import AppTest
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.users import actor_of
+from pages.shared import ACTOR_KEY, LAST_SEEN_KEY
 from vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "ward seven tea"
 
 
 @pytest.fixture
@@ -25,32 +28,116 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def test_first_start_creates_the_database(data_dir: Path):
-    app = AppTest.from_file(str(ROOT / "dashboard.py")).run(timeout=60)
-    assert not app.exception
-    assert (data_dir / "itbmon.sqlite3").exists()
-    assert [i.value for i in app.info] == ["No trials in the record yet."]
-
-
-def test_trials_show_two_identifiers(data_dir: Path):
+@pytest.fixture
+def people(data_dir: Path) -> dict[str, object]:
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}))
-    cns = actor_of(record.users.create(admin, "cns", "Nurse Specialist", {Role.NURSE_SPECIALIST}))
+    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
+    cns = actor_of(record.users.create(admin, "cns", "Nurse Spec", {Role.NURSE_SPECIALIST}))
+    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}, PASSWORD))
     patient = record.patients.register(
         cns,
-        {
-            "nhs_number": "9434765919",
-            "hospital_number": "H77",
-            "family_name": "Jones",
-            "given_name": "Sam",
-            "date_of_birth": "1980-01-01",
-        },
+        {"nhs_number": "9434765919", "hospital_number": "H77",
+         "family_name": "<script>alert('x')</script>", "given_name": "Sam",
+         "date_of_birth": "1980-01-01"},
     )
     record.trials.plan(cns, patient.id, 50, bed="4B")
     record.close()
-    app = AppTest.from_file(str(ROOT / "dashboard.py")).run(timeout=60)
-    assert not app.exception
-    table = app.dataframe[0].value
-    row = table.iloc[0]
+    return {"admin": admin, "nurse": nurse, "cns": cns}
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
+
+
+def test_first_start_creates_the_database_and_asks_for_an_admin(data_dir: Path):
+    at = app().run()
+    assert not at.exception
+    assert (data_dir / "itbmon.sqlite3").exists()
+    assert "Create the first administrator" in [s.value for s in at.subheader]
+    at.text_input[0].input("boss")
+    at.text_input[1].input("Boss Person")
+    at.text_input[2].input(PASSWORD)
+    at.text_input[3].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Accounts"
+    assert at.session_state[ACTOR_KEY].username == "boss"
+
+
+def test_no_patient_data_before_sign_in(people: dict):
+    at = app().run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert not at.dataframe
+    everything = " ".join(str(e.value) for e in at.markdown) + str(at.main)
+    assert "9434765919" not in everything and "943 476 5919" not in everything
+
+
+def test_wrong_password_then_sign_in_shows_trials(people: dict):
+    at = app().run()
+    at.text_input[0].input("nurse")
+    at.text_input[1].input("not the password")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["That username and password do not match."]
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.title[0].value == "Trials"
+    row = at.dataframe[0].value.iloc[0]
     assert row["NHS number"] == "943 476 5919" and row["Hospital number"] == "H77"
-    assert row["Patient"] == "JONES, Sam" and row["Injected"] == "not yet"
+    # Markup in a name is data, shown as text in the table, never run.
+    assert row["Patient"] == "<SCRIPT>ALERT('X')</SCRIPT>, Sam"
+
+
+def test_nurse_navigation_has_no_admin_pages(people: dict):
+    at = app()
+    at.session_state[ACTOR_KEY] = people["nurse"]
+    at.run()
+    assert at.title[0].value == "Trials"
+    for page in ("pages/accounts.py", "pages/audit.py"):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(page)
+
+
+@pytest.mark.parametrize("page", ["accounts.py", "audit.py"])
+def test_admin_pages_guard_themselves_if_reached(people: dict, page: str):
+    # Defence in depth: even opened directly, the page stops for a nurse.
+    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
+    at.session_state[ACTOR_KEY] = people["nurse"]
+    at.run()
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert not at.dataframe
+
+
+def test_admin_sees_accounts_but_not_patients(people: dict):
+    at = app()
+    at.session_state[ACTOR_KEY] = people["admin"]
+    at.run()
+    assert at.title[0].value == "Accounts"
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/trials.py")
+    direct = AppTest.from_file(str(ROOT / "pages" / "trials.py"), default_timeout=60)
+    direct.session_state[ACTOR_KEY] = people["admin"]
+    direct.run()
+    assert [e.value for e in direct.error] == ["Your role does not give access to this page."]
+
+
+def test_audit_page_filters_and_exports(people: dict):
+    at = app()
+    at.session_state[ACTOR_KEY] = people["admin"]
+    at.run()
+    at.switch_page("pages/audit.py").run()
+    assert not at.exception
+    at.text_input[2].input("patient.").run()
+    table = at.dataframe[0].value
+    assert list(table["action"]) == ["patient.register"]
+    assert at.get("download_button")
+
+
+def test_idle_session_is_signed_out(people: dict):
+    at = app()
+    at.session_state[ACTOR_KEY] = people["nurse"]
+    at.session_state[LAST_SEEN_KEY] = time.monotonic() - 16 * 60
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert [i.value for i in at.info] == ["Signed out after 15 minutes without activity."]

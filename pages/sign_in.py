@@ -1,0 +1,63 @@
+"""Sign-in: nobody sees patient data before it. First start creates the first administrator."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from observations.errors import RecordError
+from observations.users import actor_of
+from pages.shared import INTENDED_USE, get_record, show_problem, sign_in_as
+from vocabulary import Role
+
+record = get_record()
+st.title("ITB Trial Monitor")
+st.caption(INTENDED_USE)
+
+reason = st.session_state.pop("signed_out_reason", None)
+if reason:
+    st.info(reason)
+
+if record.users.first_admin_needed():
+    st.subheader("Create the first administrator")
+    st.write(
+        "This is a new installation. Create the administrator account; the administrator then "
+        "adds accounts for nurses, physiotherapists, nurse specialists and doctors."
+    )
+    with st.form("first_admin"):
+        username = st.text_input("Username")
+        name = st.text_input("Full name")
+        password = st.text_input("Password (at least 10 characters)", type="password")
+        again = st.text_input("Password again", type="password")
+        submitted = st.form_submit_button("Create administrator")
+    if submitted:
+        if password != again:
+            st.error("The two passwords differ.")
+        else:
+            try:
+                user = record.users.create(None, username, name, {Role.ADMIN}, password)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                sign_in_as(actor_of(user))
+                st.rerun()
+    st.stop()
+
+st.subheader("Sign in")
+with st.form("sign_in"):
+    username = st.text_input("Username")
+    password = st.text_input("Password", type="password")
+    submitted = st.form_submit_button("Sign in")
+if submitted:
+    try:
+        actor = record.users.sign_in(username, password)
+    except RecordError as error:
+        show_problem(error)
+    else:
+        sign_in_as(actor)
+        st.rerun()
+
+sso = st.secrets.get("auth", {}) if st.secrets.load_if_toml_exists() else {}
+if sso:
+    st.divider()
+    if st.button("Sign in with the hospital account"):
+        st.login()

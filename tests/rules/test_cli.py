@@ -1,0 +1,236 @@
+"""`python -m rules news2 | replay | check-config` against the contract of issue 4."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rules.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT_COLUMNS = ["rr", "spo2", "spo2_scale", "on_oxygen", "sbp", "pulse", "consciousness",
+                  "temp", "rr_score", "spo2_score", "oxygen_score", "sbp_score", "pulse_score",
+                  "consciousness_score", "temp_score", "total", "band"]
+
+
+def run(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- news2 --------------------------------------------------------------------------------------
+def test_news2_csv(tmp_path: Path) -> None:
+    path = write(tmp_path, "obs.csv", (
+        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+        "16,97,1,0,120,70,A,37.0\n"
+        "8,91,1,1,90,40,V,35.0\n"
+        "18,97,2,1,120,70,A,37.0\n"
+        "16,97,1,0,220,70,A,37.0\n"
+        ",97,1,0,120,70,A,\n"
+    ))
+    code, out, err = run(["news2", str(path)])
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0].keys()) == OUTPUT_COLUMNS
+    assert rows[0]["total"] == "0"
+    assert rows[0]["band"] == "low"
+    # 3 + 3 + 2 + 3 + 3 + 3 + 3
+    assert [rows[1][c] for c in OUTPUT_COLUMNS[8:]] == ["3", "3", "2", "3", "3", "3", "3", "20",
+                                                        "high"]
+    # scale 2, 97 % on oxygen: 3, plus 2 for oxygen
+    assert (rows[2]["spo2_score"], rows[2]["oxygen_score"], rows[2]["total"],
+            rows[2]["band"]) == ("3", "2", "5", "medium")
+    assert (rows[3]["sbp_score"], rows[3]["total"], rows[3]["band"]) == ("3", "3", "low-medium")
+    assert (rows[4]["rr_score"], rows[4]["temp_score"], rows[4]["total"], rows[4]["band"]) == (
+        "", "", "", "incomplete")
+    assert rows[4]["spo2"] == "97"  # input columns echoed
+
+
+def test_news2_malformed_row_reported_with_line_number(tmp_path: Path) -> None:
+    path = write(tmp_path, "obs.csv", (
+        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+        "16,97,1,0,120,70,A,37.0\n"
+        "16,97,1,0,120,70,X,37.0\n"
+        "16,ninety,1,0,120,70,A,37.0\n"
+    ))
+    code, out, err = run(["news2", str(path)])
+    assert code == 1
+    assert out == ""  # nothing half-written
+    assert "line 3: consciousness" in err
+    assert "line 4: spo2" in err
+
+
+def test_news2_missing_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "obs.csv", "rr,spo2\n16,97\n")
+    code, _, err = run(["news2", str(path)])
+    assert code == 1
+    assert "missing column" in err
+
+
+def test_news2_refuses_a_fractional_integer_input(tmp_path: Path) -> None:
+    path = write(tmp_path, "obs.csv", (
+        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+        "16.5,97,1,0,120,70,A,37.0\n"))
+    code, _, err = run(["news2", str(path)])
+    assert code == 1
+    assert "line 2: rr" in err
+
+
+# --- replay -------------------------------------------------------------------------------------
+TIMELINE = """\
+time,parameter,value,flags
+2025-03-01T09:00:00+00:00,spo2,97,
+2025-03-01T09:00:01+00:00,spo2,84,
+2025-03-01T09:00:02+00:00,spo2,84,
+2025-03-01T09:00:03+00:00,spo2,84,
+2025-03-01T09:00:04+00:00,spo2,84,
+2025-03-01T09:00:05+00:00,spo2,84,
+2025-03-01T09:00:06+00:00,spo2,84,
+2025-03-01T09:00:07+00:00,spo2,97,
+2025-03-01T09:00:08+00:00,spo2,97,
+2025-03-01T09:00:09+00:00,acknowledge,spo2_critical,
+2025-03-01T09:00:09+00:00,spo2,97,
+"""
+
+
+def test_replay_prints_json_lines_in_time_order(tmp_path: Path) -> None:
+    code, out, err = run(["replay", str(write(tmp_path, "t.csv", TIMELINE))])
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [(x["time"], x["event"], x["rule"]) for x in lines] == [
+        ("2025-03-01T09:00:06+00:00", "raised", "spo2_critical"),
+        ("2025-03-01T09:00:09+00:00", "acknowledged", "spo2_critical"),
+        ("2025-03-01T09:00:09+00:00", "resolved", "spo2_critical"),
+    ]
+    assert set(lines[0]) == {"time", "event", "rule", "priority", "kind", "message", "evidence"}
+    assert lines[0]["priority"] == "high"
+    assert lines[0]["kind"] == "physiological"
+    assert lines[0]["evidence"]["value"] == 84
+    assert lines[0]["evidence"]["rule_set_version"] == "itbmon-default-1"
+
+
+def test_replay_keeps_the_input_offset(tmp_path: Path) -> None:
+    text = TIMELINE.replace("+00:00", "+01:00")
+    code, out, _ = run(["replay", str(write(tmp_path, "t.csv", text))])
+    assert code == 0
+    assert json.loads(out.splitlines()[0])["time"] == "2025-03-01T09:00:06+01:00"
+
+
+def test_replay_runs_timers_to_the_last_row(tmp_path: Path) -> None:
+    text = ("time,parameter,value\n"
+            "2025-03-01T09:00:00+00:00,spo2,97\n"
+            "2025-03-01T09:00:30+00:00,rr,16\n")
+    code, out, _ = run(["replay", str(write(tmp_path, "t.csv", text))])
+    assert code == 0
+    assert [json.loads(x)["rule"] for x in out.splitlines()] == ["device_lost"]
+    assert json.loads(out.splitlines()[0])["time"] == "2025-03-01T09:00:10+00:00"
+
+
+def test_replay_flags_only_rows_and_observation_sets(tmp_path: Path) -> None:
+    rows = ["time,parameter,value,flags"]
+    rows += [f"2025-03-01T09:00:{s:02d}+00:00,spo2,,no_finger" for s in range(12)]
+    # One observation set at 09:01 with a stream reading at the same time, rows in any order.
+    rows += [
+        "2025-03-01T09:01:00+00:00,rr,16,",
+        "2025-03-01T09:01:00+00:00,on_oxygen,0,",
+        "2025-03-01T09:01:00+00:00,systolic,220,",
+        "2025-03-01T09:01:00+00:00,pulse_rate,70,",
+        "2025-03-01T09:01:00+00:00,consciousness,A,",
+        "2025-03-01T09:01:00+00:00,temp,37.0,",
+        "2025-03-01T09:01:00+00:00,spo2,97,",
+        "2025-03-01T09:01:00+00:00,side_effect,headache,",
+        "2025-03-01T09:01:00+00:00,side_effect,seizure,",
+    ]
+    code, out, err = run(["replay", str(write(tmp_path, "t.csv", "\n".join(rows) + "\n"))])
+    assert code == 0, err
+    events = [(x["time"][11:19], x["event"], x["rule"]) for x in map(json.loads, out.splitlines())]
+    assert events == [
+        ("09:00:10", "raised", "sensor_off"),
+        ("09:00:21", "raised", "device_lost"),  # readings stopped at :11
+        ("09:01:00", "resolved", "device_lost"),
+        ("09:01:00", "resolved", "sensor_off"),
+        ("09:01:00", "raised", "side_effect_red"),
+        ("09:01:00", "raised", "side_effect"),
+        ("09:01:00", "raised", "news2_red_score"),
+    ]
+
+
+def test_replay_malformed_row_reported_with_line_number(tmp_path: Path) -> None:
+    text = TIMELINE.replace("2025-03-01T09:00:03+00:00,spo2,84,",
+                            "2025-03-01T09:00:03,spo2,84,")
+    code, out, err = run(["replay", str(write(tmp_path, "t.csv", text))])
+    assert code == 1
+    assert out == ""
+    assert "line 5:" in err
+    assert "UTC offset" in err
+    for bad, where in [("spo3,84", "unknown parameter"), ("poss,7", "poss"),
+                       ("acknowledge,nonsense", "unknown rule id"),
+                       ("side_effect,hiccups", "unknown side effect")]:
+        text = TIMELINE.replace("spo2,84,\n2025-03-01T09:00:04", f"{bad},\n2025-03-01T09:00:04", 1)
+        code, _, err = run(["replay", str(write(tmp_path, "t.csv", text))])
+        assert code == 1
+        assert f"line 5: {where}" in err or ("line 5:" in err and where in err), err
+
+
+def test_replay_empty_value_without_flags(tmp_path: Path) -> None:
+    text = "time,parameter,value,flags\n2025-03-01T09:00:00+00:00,spo2,,\n"
+    code, _, err = run(["replay", str(write(tmp_path, "t.csv", text))])
+    assert code == 1
+    assert "line 2:" in err
+
+
+def test_replay_with_other_rules(tmp_path: Path) -> None:
+    rules = (ROOT / "rules" / "default_rules.yaml").read_text()
+    stricter = rules.replace("delay_s: 5\n", "delay_s: 2\n", 1)
+    rules_path = write(tmp_path, "rules.yaml", stricter.replace("itbmon-default-1", "site-2"))
+    code, out, _ = run(["replay", str(write(tmp_path, "t.csv", TIMELINE)),
+                        "--rules", str(rules_path)])
+    assert code == 0
+    first = json.loads(out.splitlines()[0])
+    assert (first["time"], first["evidence"]["rule_set_version"]) == (
+        "2025-03-01T09:00:03+00:00", "site-2")
+
+
+# --- check-config -------------------------------------------------------------------------------
+def test_check_config_default_lists_rule_ids() -> None:
+    code, out, _ = run(["check-config", str(ROOT / "rules" / "default_rules.yaml")])
+    assert code == 0
+    assert "OK" in out.splitlines()[0]
+    assert [line.split("\t")[0] for line in out.splitlines()[1:]][:3] == [
+        "spo2_critical", "spo2_severe", "spo2_low"]
+    assert len(out.splitlines()) == 25
+
+
+def test_check_config_bad_file_names_the_line(tmp_path: Path) -> None:
+    rules = (ROOT / "rules" / "default_rules.yaml").read_text().splitlines()
+    index = next(i for i, line in enumerate(rules) if "priority: medium" in line)
+    rules[index] = rules[index].replace("medium", "urgent")
+    path = write(tmp_path, "bad.yaml", "\n".join(rules) + "\n")
+    code, out, err = run(["check-config", str(path)])
+    assert code == 1
+    assert out == ""
+    assert f"line {index + 1}:" in err
+    assert "unknown priority 'urgent'" in err
+
+
+def test_module_entry_point_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rules", "check-config", str(ROOT / "rules" / "default_rules.yaml")],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "obs_overdue" in result.stdout
+    usage = subprocess.run([sys.executable, "-m", "rules"], cwd=ROOT, capture_output=True,
+                           text=True, check=False)
+    assert usage.returncode == 2

@@ -1,0 +1,560 @@
+"""Engine: each default rule's trigger and non-trigger, delays, silence, lifecycle timing.
+
+Expected numbers come from shared/clinical.md §4 and issue 4, not from running the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rules.engine import EventOrderError, TrialEngine
+from rules.events import (
+    Acknowledgement,
+    AlarmEvent,
+    Injection,
+    ObservationSet,
+    Reading,
+    TrialEvent,
+    WindowClosed,
+)
+from rules.rule_set import default_rule_set
+from vocabulary import Consciousness, Parameter, Poss, Priority, QualityFlag, SideEffect
+
+T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+RULES = default_rule_set()
+SPO2 = Parameter.SPO2
+PULSE = Parameter.PULSE_RATE
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Run:
+    """An engine plus every alarm event it emitted."""
+
+    def __init__(self, spo2_scale: int = 1) -> None:
+        self.engine = TrialEngine(RULES, trial_id="t1", spo2_scale=spo2_scale)
+        self.events: list[AlarmEvent] = []
+
+    def feed(self, *events: TrialEvent) -> list[AlarmEvent]:
+        out: list[AlarmEvent] = []
+        for event in events:
+            out.extend(self.engine.feed(event))
+        self.events.extend(out)
+        return out
+
+    def feed_all(self, events: Iterable[TrialEvent]) -> list[AlarmEvent]:
+        return self.feed(*events)
+
+    def advance(self, seconds: float) -> list[AlarmEvent]:
+        out = self.engine.advance_to(at(seconds))
+        self.events.extend(out)
+        return out
+
+    def summary(self) -> list[tuple[float, str, str, str]]:
+        return [((e.time - T0).total_seconds(), e.event.value, e.rule_id, e.priority.value)
+                for e in self.events]
+
+    def of(self, rule: str) -> list[AlarmEvent]:
+        return [e for e in self.events if e.rule_id == rule]
+
+    def advance_rule(self, seconds: float, rule: str) -> list[tuple[datetime, str]]:
+        return [(e.time, e.event.value) for e in self.advance(seconds) if e.rule_id == rule]
+
+
+def stream(parameter: Parameter, values: Iterable[float | None], start: float = 0,
+           flags: frozenset[QualityFlag] = frozenset()) -> list[Reading]:
+    return [Reading(at(start + i), parameter, v, flags) for i, v in enumerate(values)]
+
+
+def obs(seconds: float, **values: object) -> ObservationSet:
+    return ObservationSet(at(seconds), **values)  # type: ignore[arg-type]
+
+
+NORMAL_SET = dict(rr=16.0, spo2=97.0, on_oxygen=False, systolic=120.0, pulse_rate=70.0,
+                  consciousness=Consciousness.ALERT, temp=37.0)
+
+
+# --- streamed SpO2 and pulse --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("parameter", "value", "rule", "delay", "priority"),
+    [
+        (SPO2, 85, "spo2_critical", 5, "high"),
+        (SPO2, 70, "spo2_critical", 5, "high"),
+        (SPO2, 91, "spo2_severe", 15, "high"),
+        (SPO2, 86, "spo2_severe", 15, "high"),
+        (SPO2, 93, "spo2_low", 60, "medium"),
+        (SPO2, 92, "spo2_low", 60, "medium"),
+        (PULSE, 40, "pulse_severe_low", 10, "high"),
+        (PULSE, 50, "pulse_low", 30, "medium"),
+        (PULSE, 41, "pulse_low", 30, "medium"),
+        (PULSE, 131, "pulse_severe_high", 30, "high"),
+    ],
+)
+def test_streamed_rule_raised_exactly_after_its_delay(
+    parameter: Parameter, value: float, rule: str, delay: int, priority: str
+) -> None:
+    run = Run()
+    run.feed_all(stream(parameter, [value] * 200))
+    assert run.summary()[0] == (delay, "raised", rule, priority)
+    assert [e.rule_id for e in run.events if e.event.value == "raised"] == [rule]
+
+
+@pytest.mark.parametrize(("parameter", "value"), [(SPO2, 94), (SPO2, 100), (PULSE, 51),
+                                                  (PULSE, 90), (PULSE, 130)])
+def test_streamed_values_outside_every_band_raise_nothing(parameter: Parameter,
+                                                          value: float) -> None:
+    run = Run()
+    run.feed_all(stream(parameter, [value] * 900))
+    assert run.events == []
+
+
+def test_timer_fires_on_time_without_a_later_event() -> None:
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 84))
+    assert run.engine.next_deadline() == at(5)
+    assert run.advance(4.999) == []
+    raised = run.advance(5)
+    assert [(e.time, e.rule_id) for e in raised] == [(at(5), "spo2_critical")]
+    assert raised[0].evidence["value"] == 84
+    assert raised[0].rule_set_version == RULES.version
+
+
+def test_dip_shorter_than_delay_raises_nothing() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [97, 84, 84, 84, 84, 97, 97]))  # below 85 for 4 s (1..5)
+    run.feed_all(stream(SPO2, [97, 88, 88, 97], start=10))  # severe band for 2 s
+    run.feed_all(stream(SPO2, [97] * 60, start=20))
+    assert run.events == []
+
+
+def test_dip_ending_exactly_as_the_delay_elapses_does_not_alarm() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84, 84, 84, 84, 84, 97, 97]))  # 84 from 0, normal at 5
+    assert run.events == []
+
+
+def test_dip_across_two_bands_restarts_the_delay() -> None:
+    # 84 then 88: neither band is held for its own delay (bands do not overlap).
+    run = Run()
+    run.feed_all(stream(SPO2, [84, 84, 84, 88, 88, 88, 88, 88, 97]))
+    assert run.events == []
+
+
+def test_flagged_or_missing_values_neither_satisfy_nor_interrupt() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [80] * 20, flags=frozenset({QualityFlag.ARTIFACT})))
+    assert run.events == []
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 84))
+    run.feed_all(stream(SPO2, [None, None, 99], start=1, flags=frozenset({QualityFlag.ARTIFACT})))
+    run.feed(Reading(at(4), SPO2, 84))
+    run.advance(6)
+    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+
+
+def test_low_battery_flag_does_not_make_a_reading_doubtful() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84] * 6, flags=frozenset({QualityFlag.LOW_BATTERY})))
+    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+
+
+def test_one_active_alarm_per_rule() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 300))  # medium, held for 5 minutes
+    # High alarm latched (unacknowledged) while the value recovers and dips again.
+    run.feed_all(stream(SPO2, [84] * 10 + [97] * 5 + [84] * 20, start=300))
+    raised = [e for e in run.events if e.event.value == "raised"]
+    assert [(e.time, e.rule_id) for e in raised] == [(at(60), "spo2_low"),
+                                                     (at(305), "spo2_critical")]
+
+
+def test_alarm_raised_again_after_it_resolved() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 70 + [95] + [93] * 70))
+    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
+                             (70, "resolved", "spo2_low", "medium"),
+                             (131, "raised", "spo2_low", "medium")]
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+def test_high_alarm_latches_until_acknowledged() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84] * 6 + [97] * 20))
+    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+    assert run.engine.active_alarms()[0].condition_present is False
+    run.feed(Acknowledgement(at(30), "spo2_critical", by="nurse A", note="repositioned"))
+    assert run.summary()[1:] == [(30, "acknowledged", "spo2_critical", "high"),
+                                 (30, "resolved", "spo2_critical", "high")]
+    assert run.events[1].evidence["by"] == "nurse A"
+    assert run.engine.active_alarms() == []
+
+
+def test_unacknowledged_high_escalates_after_two_minutes_to_the_second() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84] * 6))
+    assert run.advance_rule(124.9, "spo2_critical") == []
+    assert run.advance_rule(125, "spo2_critical") == [(at(125), "escalated")]
+    assert run.of("spo2_critical")[-1].priority is Priority.HIGH
+    run.advance(3600)
+    assert [e.event.value for e in run.of("spo2_critical")] == ["raised", "escalated"]
+
+
+def test_unacknowledged_medium_escalates_after_ten_minutes() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 61))  # raised at 60
+    assert run.advance_rule(659, "spo2_low") == []
+    assert run.advance_rule(660, "spo2_low") == [(at(660), "escalated")]
+
+
+def test_medium_resolves_when_cleared_without_acknowledgement() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 61 + [96]))
+    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
+                             (61, "resolved", "spo2_low", "medium")]
+
+
+def test_acknowledged_alarm_still_present_is_reannunciated_after_two_minutes() -> None:
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 84))
+    run.advance(5)
+    run.feed(Acknowledgement(at(20), "spo2_critical", by="nurse"))
+    assert run.advance_rule(139, "spo2_critical") == []
+    assert run.advance_rule(140, "spo2_critical") == [(at(140), "reannunciated")]
+    # Needs acknowledging again: escalates 2 min after the re-annunciation.
+    assert run.advance_rule(259, "spo2_critical") == []
+    assert run.advance_rule(260, "spo2_critical") == [(at(260), "escalated")]
+
+
+def test_acknowledged_alarm_cleared_before_two_minutes_is_not_reannunciated() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84] * 6))
+    run.feed(Acknowledgement(at(10), "spo2_critical"))
+    run.feed(Reading(at(30), SPO2, 97))
+    run.advance(600)
+    events = run.of("spo2_critical")
+    assert [e.event.value for e in events] == ["raised", "acknowledged", "resolved"]
+    assert events[-1].time == at(30)
+
+
+def test_acknowledging_does_not_hide_a_worse_entry() -> None:
+    run = Run()
+    run.feed(obs(0, rr=11.0))
+    run.feed(Acknowledgement(at(10), "rr_low"))
+    run.feed(obs(30, rr=11.0))  # same: stays silenced
+    assert [e.event.value for e in run.events] == ["raised", "acknowledged"]
+    run.feed(obs(60, rr=9.0))  # worse: at once
+    assert run.summary()[-1] == (60, "reannunciated", "rr_low", "medium")
+
+
+def test_acknowledging_does_not_hide_a_new_side_effect() -> None:
+    run = Run()
+    run.feed(obs(0, side_effects=frozenset({SideEffect.NAUSEA_VOMITING})))
+    run.feed(Acknowledgement(at(5), "side_effect"))
+    run.feed(obs(60, side_effects=frozenset({SideEffect.NAUSEA_VOMITING,
+                                             SideEffect.HEADACHE})))
+    assert run.summary()[-1] == (60, "reannunciated", "side_effect", "low")
+
+
+def test_acknowledging_nothing_emits_nothing() -> None:
+    run = Run()
+    assert run.feed(Acknowledgement(at(0), "spo2_critical")) == []
+
+
+def test_events_must_be_time_ordered() -> None:
+    run = Run()
+    run.feed(Reading(at(10), SPO2, 97))
+    with pytest.raises(EventOrderError):
+        run.feed(Reading(at(9), SPO2, 97))
+    with pytest.raises(ValueError, match="timezone"):
+        run.engine.advance_to(datetime(2025, 3, 1, 9, 0))
+
+
+# --- technical: silence and sensor off ----------------------------------------------------------
+def test_silence_raises_device_lost_then_medium_then_resolves() -> None:
+    run = Run()
+    both = stream(SPO2, [97] * 6) + stream(PULSE, [70] * 6)  # last readings at 5
+    run.feed_all(sorted(both, key=lambda r: r.time))
+    assert run.engine.next_deadline() == at(15)
+    run.advance(200)
+    assert run.summary() == [(15, "raised", "device_lost", "low"),
+                             (65, "escalated", "device_lost", "medium")]
+    run.feed(Reading(at(201), SPO2, 97))
+    assert run.summary()[-1] == (65, "escalated", "device_lost", "medium")  # pulse still lost
+    run.feed(Reading(at(202), PULSE, 70))
+    assert run.summary()[-1] == (202, "resolved", "device_lost", "medium")
+
+
+def test_gap_of_exactly_the_quiet_time_is_not_lost() -> None:
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 97))
+    run.feed(Reading(at(10), SPO2, 97))
+    run.feed(Reading(at(19), SPO2, 97))
+    run.advance(28)
+    assert run.events == []
+
+
+def test_device_never_attached_is_not_lost() -> None:
+    run = Run()
+    run.feed(obs(0, **NORMAL_SET))
+    run.advance(3600)
+    assert [e.rule_id for e in run.events] == []
+
+
+def test_probe_off_is_sensor_off_not_lost() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [97] * 5))
+    off = frozenset({QualityFlag.NO_FINGER})
+    run.feed_all(stream(SPO2, [None] * 120, start=5, flags=off))
+    assert run.summary() == [(15, "raised", "sensor_off", "low")]
+    run.feed(Reading(at(125), SPO2, None, frozenset({QualityFlag.SEARCHING})))
+    assert len(run.events) == 1  # a doubtful reading does not end sensor-off
+    run.feed(Reading(at(126), SPO2, 97))
+    assert run.summary()[-1] == (126, "resolved", "sensor_off", "low")
+
+
+def test_sensor_disconnected_flag_counts_as_sensor_off() -> None:
+    run = Run()
+    flags = frozenset({QualityFlag.SENSOR_DISCONNECTED})
+    run.feed_all(stream(PULSE, [None] * 11, flags=flags))
+    assert run.summary() == [(10, "raised", "sensor_off", "low")]
+
+
+def test_link_lost_while_probe_off_is_both() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [None] * 3, flags=frozenset({QualityFlag.NO_FINGER})))
+    run.advance(30)
+    assert run.summary() == [(10, "raised", "sensor_off", "low"),
+                             (12, "raised", "device_lost", "low")]
+
+
+# --- entries ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("values", "rule", "priority"),
+    [
+        ({"systolic": 90.0}, "sbp_severe", "high"),
+        ({"systolic": 60.0}, "sbp_severe", "high"),
+        ({"systolic": 91.0}, "sbp_low", "medium"),
+        ({"systolic": 100.0}, "sbp_low", "medium"),
+        ({"rr": 8.0}, "rr_severe_low", "high"),
+        ({"rr": 9.0}, "rr_low", "medium"),
+        ({"rr": 11.0}, "rr_low", "medium"),
+        ({"rr": 25.0}, "rr_high", "high"),
+        ({"consciousness": Consciousness.CONFUSION}, "consciousness", "high"),
+        ({"consciousness": Consciousness.VOICE}, "consciousness", "high"),
+        ({"consciousness": Consciousness.UNRESPONSIVE}, "consciousness", "high"),
+        ({"poss": Poss.FREQUENTLY_DROWSY}, "sedation", "high"),
+        ({"poss": Poss.SOMNOLENT}, "sedation", "high"),
+        ({"temp": 35.0}, "temp_low", "medium"),
+        ({"side_effects": frozenset({SideEffect.SLURRED_SPEECH})}, "side_effect_red", "high"),
+        ({"side_effects": frozenset({SideEffect.ARM_WEAKNESS})}, "side_effect_red", "high"),
+        ({"side_effects": frozenset({SideEffect.DIFFICULTY_BREATHING})}, "side_effect_red",
+         "high"),
+        ({"side_effects": frozenset({SideEffect.SEIZURE})}, "side_effect_red", "high"),
+        ({"side_effects": frozenset({SideEffect.DROWSINESS})}, "side_effect", "low"),
+        ({"side_effects": frozenset({SideEffect.LETHARGY})}, "side_effect", "low"),
+    ],
+)
+def test_entry_rule_raised_on_the_entry(values: dict[str, object], rule: str,
+                                        priority: str) -> None:
+    run = Run()
+    run.feed(obs(100, **values))
+    assert run.summary() == [(100, "raised", rule, priority)]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"systolic": 101.0}, {"systolic": 219.0}, {"rr": 12.0}, {"rr": 24.0},
+        {"consciousness": Consciousness.ALERT}, {"poss": Poss.SLIGHTLY_DROWSY},
+        {"poss": Poss.ASLEEP}, {"temp": 35.1}, {"side_effects": frozenset()},
+    ],
+)
+def test_entry_values_outside_every_rule_raise_nothing(values: dict[str, object]) -> None:
+    run = Run()
+    run.feed(obs(100, **values))
+    assert run.events == []
+
+
+def test_red_and_other_side_effects_together() -> None:
+    run = Run()
+    run.feed(obs(0, side_effects=frozenset({SideEffect.SEIZURE, SideEffect.HEADACHE})))
+    assert sorted(e.rule_id for e in run.events) == ["side_effect", "side_effect_red"]
+
+
+def test_entry_rule_clears_only_on_a_later_entry_of_its_parameter() -> None:
+    run = Run()
+    run.feed(obs(0, rr=10.0))
+    run.feed(obs(60, systolic=120.0))  # says nothing about breathing
+    assert [e.event.value for e in run.events] == ["raised"]
+    run.feed(obs(120, rr=14.0))
+    assert run.summary()[-1] == (120, "resolved", "rr_low", "medium")
+
+
+def test_side_effect_check_not_recorded_does_not_clear() -> None:
+    run = Run()
+    run.feed(obs(0, side_effects=frozenset({SideEffect.HEADACHE})))
+    run.feed(obs(60, rr=16.0))
+    assert len(run.events) == 1
+    run.feed(obs(120, side_effects=frozenset()))
+    assert run.summary()[-1] == (120, "resolved", "side_effect", "low")
+
+
+def _with_injection(run: Run, baseline_sets: list[ObservationSet]) -> None:
+    run.feed_all(baseline_sets)
+    run.feed(Injection(at(0), 50))
+
+
+def test_sbp_drop_compares_with_pre_injection_median() -> None:
+    run = Run()
+    # Baseline window is the 15 min before the injection: 140 at -20 min is outside it.
+    _with_injection(run, [obs(-1200, systolic=140.0), obs(-600, systolic=128.0),
+                          obs(-300, systolic=132.0), obs(-120, systolic=130.0)])
+    assert run.engine.baseline()[Parameter.SYSTOLIC] == 130
+    run.feed(obs(600, systolic=111.0))  # 19 below
+    assert run.events == []
+    run.feed(obs(900, systolic=110.0))  # 20 below
+    assert run.summary() == [(900, "raised", "sbp_drop", "medium")]
+    assert run.events[0].evidence["baseline"] == 130
+
+
+def test_sbp_drop_needs_a_baseline() -> None:
+    run = Run()
+    run.feed(Injection(at(0), 50))
+    run.feed(obs(600, systolic=105.0))
+    assert run.events == []
+
+
+def test_leg_weakness_two_grades_below_that_legs_baseline() -> None:
+    run = Run()
+    _with_injection(run, [obs(-300, power_left_leg=5, power_right_leg=4)])
+    run.feed(obs(900, power_left_leg=4, power_right_leg=3))  # one grade each
+    assert run.events == []
+    run.feed(obs(1800, power_left_leg=5, power_right_leg=2))  # right: two below its own 4
+    assert run.summary() == [(1800, "raised", "leg_weakness", "medium")]
+    run.feed(obs(2700, power_right_leg=3))
+    assert run.summary()[-1] == (2700, "resolved", "leg_weakness", "medium")
+
+
+# --- NEWS2 in the engine ------------------------------------------------------------------------
+def test_news2_medium_raised_on_a_complete_set() -> None:
+    run = Run()
+    # 2 + 1 + 0 + 1 + 1 + 0 + 0 = 5, no single 3
+    run.feed(obs(0, rr=22.0, spo2=94.0, on_oxygen=False, systolic=105.0, pulse_rate=95.0,
+                 consciousness=Consciousness.ALERT, temp=37.0))
+    assert run.summary() == [(0, "raised", "news2_medium", "medium")]
+    assert run.events[0].evidence["total"] == 5
+
+
+def test_news2_high_excludes_medium_and_red_score() -> None:
+    run = Run()
+    # 2 + 1 + 2 + 1 + 1 + 0 + 1 = 8
+    run.feed(obs(0, rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0, pulse_rate=95.0,
+                 consciousness=Consciousness.ALERT, temp=38.5))
+    assert run.summary() == [(0, "raised", "news2_high", "high")]
+
+
+def test_news2_single_three_is_red_score() -> None:
+    run = Run()
+    run.feed(obs(0, **{**NORMAL_SET, "systolic": 220.0}))
+    assert run.summary() == [(0, "raised", "news2_red_score", "medium")]
+
+
+def test_news2_normal_and_incomplete_sets_raise_nothing() -> None:
+    run = Run()
+    run.feed(obs(0, **NORMAL_SET))
+    run.feed(obs(60, **{**NORMAL_SET, "systolic": 220.0, "temp": None}))  # incomplete
+    assert run.events == []
+
+
+@pytest.mark.parametrize("reading_first", [True, False])
+def test_news2_takes_spo2_and_pulse_from_same_time_stream(reading_first: bool) -> None:
+    run = Run()
+    values = {**NORMAL_SET, "spo2": None, "pulse_rate": None, "systolic": 220.0}
+    readings = [Reading(at(0), SPO2, 97), Reading(at(0), PULSE, 70)]
+    events: list[TrialEvent] = [*readings, obs(0, **values)]
+    if not reading_first:
+        events = [obs(0, **values), *readings]
+    run.feed_all(events)
+    assert [e.rule_id for e in run.events] == ["news2_red_score"]
+
+
+def test_news2_stream_reading_at_another_time_is_not_used() -> None:
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 97))
+    run.feed(Reading(at(0), PULSE, 70))
+    run.feed(obs(1, **{**NORMAL_SET, "spo2": None, "pulse_rate": None, "systolic": 220.0}))
+    assert run.events == []
+
+
+def test_news2_scale_2_on_oxygen() -> None:
+    run = Run(spo2_scale=2)
+    # scale 2: 97 on oxygen scores 3, oxygen 2: total 5 -> medium
+    run.feed(obs(0, **{**NORMAL_SET, "on_oxygen": True}))
+    assert run.summary() == [(0, "raised", "news2_medium", "medium")]
+
+
+# --- rebuild after a restart --------------------------------------------------------------------
+def test_replaying_the_record_rebuilds_the_same_state() -> None:
+    history: list[TrialEvent] = [*stream(SPO2, [97] * 5), *stream(SPO2, [84] * 10, start=5),
+                                 Acknowledgement(at(15), "spo2_critical", by="n")]
+    uninterrupted = Run()
+    uninterrupted.feed_all(history)
+    rebuilt = TrialEngine(RULES, trial_id="t1")
+    assert rebuilt.replay(history, until=at(16)) == len(uninterrupted.events)
+    uninterrupted.advance(16)
+    tail = [Reading(at(20 + i), SPO2, 84) for i in range(300)]
+    expected = [e for ev in tail for e in uninterrupted.engine.feed(ev)]
+    got = [e for ev in tail for e in rebuilt.feed(ev)]
+    assert got == expected
+    assert [e.event.value for e in got] == ["reannunciated", "escalated"]
+
+
+def test_window_close_stops_the_schedule_and_device_watch() -> None:
+    run = Run()
+    run.feed(Reading(at(0), SPO2, 97))
+    run.feed(Injection(at(1), 50))
+    run.feed(WindowClosed(at(2)))
+    run.advance(7200)
+    assert run.events == []
+    assert run.engine.next_observation_due() is None
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(min_value=50, max_value=100))
+def test_any_steady_spo2_raises_exactly_its_band(spo2: int) -> None:
+    # shared/clinical.md §4: <= 85 critical (5 s), 86-91 severe (15 s), 92-93 low (60 s).
+    if spo2 <= 85:
+        expected = [(5, "raised", "spo2_critical", "high")]
+    elif spo2 <= 91:
+        expected = [(15, "raised", "spo2_severe", "high")]
+    elif spo2 <= 93:
+        expected = [(60, "raised", "spo2_low", "medium")]
+    else:
+        expected = []
+    run = Run()
+    run.feed_all(stream(SPO2, [spo2] * 61))
+    assert run.summary() == expected
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.integers(min_value=20, max_value=200))
+def test_any_steady_pulse_raises_exactly_its_band(pulse: int) -> None:
+    # <= 40 severe low (10 s), 41-50 low (30 s, medium), >= 131 severe high (30 s).
+    if pulse <= 40:
+        expected = [(10, "raised", "pulse_severe_low", "high")]
+    elif pulse <= 50:
+        expected = [(30, "raised", "pulse_low", "medium")]
+    elif pulse >= 131:
+        expected = [(30, "raised", "pulse_severe_high", "high")]
+    else:
+        expected = []
+    run = Run()
+    run.feed_all(stream(PULSE, [pulse] * 31))
+    assert run.summary() == expected

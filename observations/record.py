@@ -12,6 +12,7 @@ from observations.decisions import Decisions
 from observations.observation_sets import ObservationSets
 from observations.patients import Patients
 from observations.readings import Readings
+from observations.services import Services
 from observations.settings import Settings, load_settings
 from observations.store import Clock, Store, utc_now
 from observations.trials import Trials
@@ -33,6 +34,7 @@ class TrialRecord:
         self.alarms = Alarms(self.store)
         self.decisions = Decisions(self.store)
         self.audit = AuditTrail(self.store)
+        self.services = Services(self.store)
 
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> TrialRecord:

@@ -349,3 +349,46 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "alarm_events",
     "decisions",
 )
+
+
+# --------------------------------------------------------------------------- running services
+# Operational state of monitor processes, not clinical record: rows are updated in place.
+
+
+class ServiceHeartbeat(Base):
+    """One row per monitor process; the dashboard reads it to tell 'monitor not running'."""
+
+    __tablename__ = "service_heartbeats"
+
+    service_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "embedded" or "standalone"
+    host: Mapped[str] = mapped_column(String(120))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime]
+    last_beat_at: Mapped[datetime]
+    stopped_at: Mapped[datetime | None]
+
+
+class DeviceLease(Base):
+    """Which process streams a device: exactly one, taken over when its holder stops beating."""
+
+    __tablename__ = "device_leases"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"))
+    expires_at: Mapped[datetime]
+
+
+class DeviceState(Base):
+    """The latest connection state of each assigned device (disconnected ... stale)."""
+
+    __tablename__ = "device_states"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime]
+    last_reading_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

@@ -5,10 +5,17 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from observations.schema import Base
+from observations.schema import Base, UtcDateTime
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def render_item(type_: str, obj: object, _context: object) -> str | bool:
+    # Migrations stay plain SQLAlchemy: UtcDateTime is a DateTime(timezone=True) in the database.
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
@@ -18,6 +25,7 @@ def run_migrations(connection) -> None:  # type: ignore[no-untyped-def]
         # SQLite cannot ALTER most things: batch mode rebuilds tables for later migrations.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

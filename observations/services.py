@@ -1,0 +1,166 @@
+"""Monitor processes in the record: heartbeats, device leases, and device connection states.
+
+Several processes may point at one database (a dashboard's embedded monitor and bedside
+gateways). Each device is streamed by exactly one of them: the holder of its lease, renewed with
+every heartbeat; a lease whose holder stopped beating expires and another process takes it over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from observations.schema import DeviceLease, DeviceState, ServiceHeartbeat
+from observations.store import Store
+
+
+class HeartbeatView(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    service_id: str
+    kind: str
+    host: str
+    pid: int
+    started_at: datetime
+    last_beat_at: datetime
+    stopped_at: datetime | None
+
+
+class DeviceStateView(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    source: str
+    trial_id: int
+    state: str
+    reason: str
+    since: datetime
+    last_reading_at: datetime | None
+    updated_at: datetime
+
+
+class Services:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        dialect = store.engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    # ------------------------------------------------------------------ heartbeats
+
+    def beat(self, service_id: str, kind: str, host: str, pid: int) -> None:
+        now = self._store.now()
+        statement: Insert = self._insert(ServiceHeartbeat).values(
+            service_id=service_id,
+            kind=kind,
+            host=host,
+            pid=pid,
+            started_at=now,
+            last_beat_at=now,
+            stopped_at=None,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["service_id"],
+            set_={"last_beat_at": now, "stopped_at": None},
+        )
+        with self._store.writing() as session:
+            session.execute(statement)
+
+    def stopped(self, service_id: str) -> None:
+        """A clean stop: release its leases at once rather than waiting for them to expire."""
+        now = self._store.now()
+        with self._store.writing() as session:
+            row = session.get(ServiceHeartbeat, service_id)
+            if row is not None:
+                row.stopped_at = now
+            for lease in session.scalars(
+                select(DeviceLease).where(DeviceLease.service_id == service_id)
+            ):
+                session.delete(lease)
+
+    def latest_heartbeat(self) -> HeartbeatView | None:
+        """The most recent beat of any running monitor (None if none ever ran)."""
+        with self._store.reading() as session:
+            row = session.scalar(
+                select(ServiceHeartbeat)
+                .where(ServiceHeartbeat.stopped_at.is_(None))
+                .order_by(ServiceHeartbeat.last_beat_at.desc())
+            )
+            return HeartbeatView.model_validate(row) if row else None
+
+    def heartbeats(self) -> list[HeartbeatView]:
+        with self._store.reading() as session:
+            rows = session.scalars(
+                select(ServiceHeartbeat).order_by(ServiceHeartbeat.last_beat_at.desc())
+            )
+            return [HeartbeatView.model_validate(r) for r in rows]
+
+    # ------------------------------------------------------------------ leases
+
+    def acquire(self, source: str, trial_id: int, service_id: str, ttl: timedelta) -> bool:
+        """Take or renew the lease of a device; False if another live process holds it."""
+        now = self._store.now()
+        statement: Insert = self._insert(DeviceLease).values(
+            source=source, service_id=service_id, trial_id=trial_id, expires_at=now + ttl
+        )
+        table = DeviceLease.__table__
+        statement = statement.on_conflict_do_update(
+            index_elements=["source"],
+            set_={"service_id": service_id, "trial_id": trial_id, "expires_at": now + ttl},
+            # Only an expired lease, or our own, may be taken: the database decides atomically.
+            where=(table.c.expires_at < now) | (table.c.service_id == service_id),
+        ).returning(table.c.service_id)
+        with self._store.writing() as session:
+            holder = session.execute(statement).scalar()
+        return holder == service_id
+
+    def release(self, source: str, service_id: str) -> None:
+        with self._store.writing() as session:
+            lease = session.get(DeviceLease, source)
+            if lease is not None and lease.service_id == service_id:
+                session.delete(lease)
+
+    def lease_holder(self, source: str) -> str | None:
+        with self._store.reading() as session:
+            lease = session.get(DeviceLease, source)
+            if lease is None or lease.expires_at < self._store.now():
+                return None
+            return lease.service_id
+
+    # ------------------------------------------------------------------ device states
+
+    def set_device_state(
+        self,
+        source: str,
+        trial_id: int,
+        state: str,
+        reason: str,
+        since: datetime,
+        last_reading_at: datetime | None = None,
+    ) -> None:
+        now = self._store.now()
+        values = {
+            "state": state,
+            "reason": reason,
+            "since": since,
+            "updated_at": now,
+            "last_reading_at": last_reading_at,
+        }
+        statement: Insert = self._insert(DeviceState).values(
+            source=source, trial_id=trial_id, **values
+        )
+        if last_reading_at is None:
+            values.pop("last_reading_at")  # keep the last known reading time
+        statement = statement.on_conflict_do_update(
+            index_elements=["source", "trial_id"], set_=values
+        )
+        with self._store.writing() as session:
+            session.execute(statement)
+
+    def device_states(self, trial_id: int | None = None) -> list[DeviceStateView]:
+        with self._store.reading() as session:
+            query = select(DeviceState).order_by(DeviceState.trial_id, DeviceState.source)
+            if trial_id is not None:
+                query = query.where(DeviceState.trial_id == trial_id)
+            return [DeviceStateView.model_validate(r) for r in session.scalars(query)]

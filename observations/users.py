@@ -22,6 +22,9 @@ from observations.views import UserView
 from vocabulary import Role
 
 SERVICE_USERNAME = "monitor-service"
+# Created only by the demo (python -m monitor --demo, the dashboard's demo button); it has no
+# password, so nobody can sign in as it.
+DEMO_USERNAME = "demo.clinician"
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name takes as long as a wrong password.
@@ -108,7 +111,11 @@ class Users:
             session.add(user)
             session.flush()
             self._store.audit(
-                session, actor or actor_of(user), "user.create", "user", user.id,
+                session,
+                actor or actor_of(user),
+                "user.create",
+                "user",
+                user.id,
                 details={"username": username, "roles": roles_text},
             )
             return UserView.model_validate(user)
@@ -139,7 +146,11 @@ class Users:
             if Role.ADMIN.value not in user.roles.split(",") or not user.active:
                 self._keep_an_admin(session, user.id)
             self._store.audit(
-                session, actor, "user.change", "user", user.id,
+                session,
+                actor,
+                "user.change",
+                "user",
+                user.id,
                 details={
                     "username": user.username,
                     "before": before,
@@ -182,11 +193,40 @@ class Users:
             user = session.scalar(select(User).where(User.username == SERVICE_USERNAME))
             if user is None:
                 user = User(
-                    username=SERVICE_USERNAME, display_name="Monitor service", roles="",
-                    password_hash=None, active=True, created_at=self._store.now(),
+                    username=SERVICE_USERNAME,
+                    display_name="Monitor service",
+                    roles="",
+                    password_hash=None,
+                    active=True,
+                    created_at=self._store.now(),
                 )
                 session.add(user)
                 session.flush()
+            return actor_of(user)
+
+    def demo_clinician(self) -> Actor:
+        """The clinician who sets up demo trials (doctor and nurse specialist, no password)."""
+        with self._store.writing() as session:
+            user = session.scalar(select(User).where(User.username == DEMO_USERNAME))
+            if user is None:
+                user = User(
+                    username=DEMO_USERNAME,
+                    display_name="Demo clinician",
+                    roles=_roles_text({Role.DOCTOR, Role.NURSE_SPECIALIST}),
+                    password_hash=None,
+                    active=True,
+                    created_at=self._store.now(),
+                )
+                session.add(user)
+                session.flush()
+                self._store.audit(
+                    session,
+                    actor_of(user),
+                    "user.create",
+                    "user",
+                    user.id,
+                    details={"username": DEMO_USERNAME, "roles": user.roles, "source": "demo"},
+                )
             return actor_of(user)
 
     # ------------------------------------------------------------------ signing in
@@ -202,7 +242,11 @@ class Users:
             user = session.scalar(select(User).where(User.username == name))
             if wait is not None:
                 self._store.audit(
-                    session, nobody, "auth.sign_in_throttled", "user", None,
+                    session,
+                    nobody,
+                    "auth.sign_in_throttled",
+                    "user",
+                    None,
                     details={"wait_seconds": round(wait.total_seconds())},
                 )
                 refusal = (
@@ -233,7 +277,11 @@ class Users:
             if user is not None and user.active and self._verify(user, password):
                 return
             self._store.audit(
-                session, actor, "auth.confirm_failed", "user", actor.user_id,
+                session,
+                actor,
+                "auth.confirm_failed",
+                "user",
+                actor.user_id,
                 details={"purpose": purpose},
             )
         raise SignInRefused("The password is not right: nothing was signed.")
@@ -253,13 +301,21 @@ class Users:
             roles_text = _roles_text(roles)
             if user is None:
                 user = User(
-                    username=name, display_name=display_name.strip() or name, roles=roles_text,
-                    password_hash=None, active=True, created_at=self._store.now(),
+                    username=name,
+                    display_name=display_name.strip() or name,
+                    roles=roles_text,
+                    password_hash=None,
+                    active=True,
+                    created_at=self._store.now(),
                 )
                 session.add(user)
                 session.flush()
                 self._store.audit(
-                    session, actor_of(user), "user.create", "user", user.id,
+                    session,
+                    actor_of(user),
+                    "user.create",
+                    "user",
+                    user.id,
                     details={"username": name, "roles": roles_text, "source": "sso"},
                 )
             elif not user.active:
@@ -268,12 +324,23 @@ class Users:
                 before = user.roles
                 user.roles = roles_text
                 self._store.audit(
-                    session, actor_of(user), "user.change", "user", user.id,
-                    details={"before": {"roles": before}, "after": {"roles": roles_text},
-                             "source": "sso"},
+                    session,
+                    actor_of(user),
+                    "user.change",
+                    "user",
+                    user.id,
+                    details={
+                        "before": {"roles": before},
+                        "after": {"roles": roles_text},
+                        "source": "sso",
+                    },
                 )
             self._store.audit(
-                session, actor_of(user), "auth.sign_in", "user", user.id,
+                session,
+                actor_of(user),
+                "auth.sign_in",
+                "user",
+                user.id,
                 details={"source": "sso"},
             )
             return actor_of(user)

@@ -1,0 +1,71 @@
+"""A demo trial streaming from the simulator, so a new user sees a live trial at once.
+
+Demo patients carry NHS test numbers (999 000 0000-999 999 9999) and are marked as such
+wherever they are shown.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from observations.nhs_number import check_digit
+from observations.record import TrialRecord
+from observations.schema import Patient
+from observations.store import Actor
+from observations.views import TrialView
+from vocabulary import InjectionRoute, TrialStatus
+
+DEMO_SCENARIOS = ("steady", "overdose", "artefact", "probe-off", "link-loss")
+
+
+def _next_test_number(record: TrialRecord) -> tuple[str, int]:
+    with record.store.reading() as session:
+        used = set(session.scalars(select(Patient.nhs_number)))
+    for serial in range(1, 1_000_000):
+        nine = f"999{serial:06d}"
+        digit = check_digit(nine)
+        if digit is not None and nine + str(digit) not in used:
+            return nine + str(digit), serial
+    raise RuntimeError("no NHS test number left for a demo patient")
+
+
+def create_demo_trial(
+    record: TrialRecord,
+    actor: Actor | None = None,
+    scenario: str = "overdose",
+    injected_minutes_ago: int = 2,
+    bed: str | None = None,
+) -> TrialView:
+    """Register a demo patient, plan a 50 mcg trial, assign the simulator, record the injection."""
+    if scenario not in DEMO_SCENARIOS:
+        raise ValueError(f"unknown demo scenario {scenario!r}; choose from {DEMO_SCENARIOS}")
+    actor = actor or record.users.demo_clinician()
+    nhs, serial = _next_test_number(record)
+    patient = record.patients.register(
+        actor,
+        {
+            "nhs_number": nhs,
+            "hospital_number": f"DEMO{serial:05d}",
+            "family_name": "Demo",
+            "given_name": f"Patient {serial}",
+            "date_of_birth": "1975-06-15",
+        },
+    )
+    trial = record.trials.plan(actor, patient.id, 50, bed=bed or f"D{serial}")
+    record.trials.set_status(actor, trial.id, TrialStatus.BASELINE)
+    record.trials.assign_device(
+        actor, trial.id, f"sim:{scenario}?seed={trial.id}", f"Simulator ({scenario})"
+    )
+    record.trials.record_injection(
+        actor,
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": record.store.now() - timedelta(minutes=injected_minutes_ago),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Demo clinician",
+        },
+    )
+    return record.trials.get(trial.id)

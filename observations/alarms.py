@@ -172,6 +172,13 @@ class Alarms:
         views.sort(key=lambda v: (-PRIORITY_RANK[Priority(v.priority)], v.raised_at))
         return views
 
+    def rule_of(self, alarm_id: int) -> str:
+        with self._store.reading() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None:
+                raise NotFound(f"There is no alarm with id {alarm_id}.")
+            return alarm.rule_id
+
     def events(self, trial_id: int) -> list[AlarmEventView]:
         with self._store.reading() as session:
             rows = session.scalars(

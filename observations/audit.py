@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from observations.schema import AuditEntry
 from observations.store import Store
@@ -37,3 +37,17 @@ class AuditTrail:
             if end is not None:
                 query = query.where(AuditEntry.at <= end)
             return [AuditView.model_validate(e) for e in session.scalars(query)]
+
+    def changes_since(self, last_id: int, actions: tuple[str, ...]) -> list[AuditView]:
+        """Entries newer than ``last_id`` with one of ``actions``, oldest first (for pollers)."""
+        with self._store.reading() as session:
+            query = (
+                select(AuditEntry)
+                .where(AuditEntry.id > last_id, AuditEntry.action.in_(actions))
+                .order_by(AuditEntry.id)
+            )
+            return [AuditView.model_validate(e) for e in session.scalars(query)]
+
+    def last_id(self) -> int:
+        with self._store.reading() as session:
+            return int(session.scalar(select(func.max(AuditEntry.id))) or 0)

@@ -37,6 +37,7 @@ def create_demo_trial(
     scenario: str = "overdose",
     injected_minutes_ago: int = 2,
     bed: str | None = None,
+    speed: float = 1.0,
 ) -> TrialView:
     """Register a demo patient, plan a 50 mcg trial, assign the simulator, record the injection."""
     if scenario not in DEMO_SCENARIOS:
@@ -55,8 +56,10 @@ def create_demo_trial(
     )
     trial = record.trials.plan(actor, patient.id, 50, bed=bed or f"D{serial}")
     record.trials.set_status(actor, trial.id, TrialStatus.BASELINE)
+    # An accelerated simulator replays the day up to now at `speed`, then runs in real time.
+    options = f"seed={trial.id}" + (f"&speed={speed:g}" if speed != 1 else "")
     record.trials.assign_device(
-        actor, trial.id, f"sim:{scenario}?seed={trial.id}", f"Simulator ({scenario})"
+        actor, trial.id, f"sim:{scenario}?{options}", f"Simulator ({scenario})"
     )
     record.trials.record_injection(
         actor,

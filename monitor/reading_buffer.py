@@ -1,0 +1,80 @@
+"""Readings on their way to the record: batched, bounded, and kept while the database is away.
+
+Alarm decisions never wait for this buffer (the engine sees every reading first). If the
+database is unavailable (SQLite locked, PostgreSQL restarting) readings wait here and are
+written when it returns; past the bound the oldest are dropped and counted, so a technical
+alarm can say how many.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from devices.measurement import Measurement
+from observations.entries import ReadingIn
+from vocabulary import Parameter
+
+# Stored from devices; the pleth waveform is drawn by the device itself and not kept.
+STORED_PARAMETERS = frozenset(
+    {
+        Parameter.SPO2,
+        Parameter.PULSE_RATE,
+        Parameter.SYSTOLIC,
+        Parameter.DIASTOLIC,
+        Parameter.MEAN_ARTERIAL,
+        Parameter.PERFUSION_INDEX,
+    }
+)
+
+
+def readings_of(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
+    """One record row per parameter the frame carried, missing values kept as missing."""
+    if measurement.measuring or measurement.device_time is None:
+        return []
+    flags = frozenset(measurement.flags)
+    source = measurement.source or measurement.protocol
+    received = measurement.receive_time or measurement.device_time
+    status = dict(measurement.status) or None
+    rows = [
+        ReadingIn(trial_id, p, float(v), measurement.device_time, received, source, flags, status)
+        for p, v in measurement.values.items()
+        if p in STORED_PARAMETERS
+    ]
+    rows += [
+        ReadingIn(trial_id, p, None, measurement.device_time, received, source, flags, status)
+        for p in measurement.missing
+        if p in STORED_PARAMETERS
+    ]
+    return rows
+
+
+@dataclass
+class ReadingBuffer:
+    limit: int = 200_000
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        self._queue: deque[ReadingIn] = deque()
+
+    def add(self, readings: list[ReadingIn]) -> None:
+        self._queue.extend(readings)
+        while len(self._queue) > self.limit:
+            self._queue.popleft()
+            self.dropped += 1
+
+    def take(self, most: int) -> list[ReadingIn]:
+        batch = []
+        while self._queue and len(batch) < most:
+            batch.append(self._queue.popleft())
+        return batch
+
+    def give_back(self, batch: list[ReadingIn]) -> None:
+        """A failed write: the batch goes back in front, in order (subject to the bound)."""
+        self._queue.extendleft(reversed(batch))
+        while len(self._queue) > self.limit:
+            self._queue.popleft()
+            self.dropped += 1
+
+    def __len__(self) -> int:
+        return len(self._queue)

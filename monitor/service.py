@@ -1,0 +1,355 @@
+"""The monitor service: devices -> record -> rules -> alarms, for every trial in monitoring.
+
+One asyncio loop runs: a stream task per assigned device (readings to the engine at once, to
+the record in batches at most ``flush_interval_s`` apart), a timer loop that wakes the engines
+when their timers fall due, a poller that picks up nurses' entries and acknowledgements from the
+audit trail, a sync loop that follows assignments (with leases, so each device is streamed by
+exactly one process), and a heartbeat so the dashboard can tell "monitor not running".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from devices.measurement import ConnectionChange, Measurement
+from devices.simulator import Simulator, SimulatorTiming
+from devices.sources import parse_source
+from monitor.reading_buffer import ReadingBuffer, readings_of
+from monitor.trial_watch import Clock, TrialWatch
+from observations.alarms import AlarmEventIn
+from observations.record import TrialRecord
+from observations.views import DeviceAssignmentView
+from rules import RuleSet, load_rule_set
+from vocabulary import AlarmEventType, AlarmKind, Priority, TrialStatus
+
+log = logging.getLogger("itbmon.monitor")
+
+READINGS_DROPPED = "readings_dropped"
+# Audit actions that change what an engine must know.
+WATCHED_ACTIONS = (
+    "observation.record",
+    "observation.correct",
+    "alarm.acknowledge",
+    "trial.extend_window",
+    "trial.status",
+)
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    flush_interval_s: float = 0.5  # readings reach the record at most 1 s after arrival
+    heartbeat_interval_s: float = 2.0
+    lease_ttl_s: float = 15.0  # a dead process's devices are taken over after this
+    sync_interval_s: float = 2.0
+    poll_interval_s: float = 1.0
+    max_timer_sleep_s: float = 0.25
+    batch_size: int = 5000
+    buffer_limit: int = 200_000
+    # Accelerated simulators start this long before the injection (baseline readings).
+    demo_baseline: timedelta = timedelta(minutes=15)
+
+
+@dataclass
+class _Stream:
+    assignment: DeviceAssignmentView
+    task: asyncio.Task[None]
+
+
+@dataclass
+class MonitorService:
+    record: TrialRecord
+    kind: str = "standalone"
+    settings: MonitorSettings = field(default_factory=MonitorSettings)
+    rule_set: RuleSet = field(default_factory=load_rule_set)
+    clock: Clock = wall_clock
+
+    def __post_init__(self) -> None:
+        self.service_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.actor = self.record.users.service_actor()
+        self.watches: dict[int, TrialWatch] = {}
+        self.streams: dict[str, _Stream] = {}
+        self.buffer = ReadingBuffer(self.settings.buffer_limit)
+        self._pending_alarms: list[AlarmEventIn] = []
+        self._reported_drops = 0
+        self._last_audit_id = 0
+        self.readings_written = 0
+        # source -> [trial_id, state, reason, since, last_reading_at], written with each beat.
+        self._devices: dict[str, list] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._last_audit_id = self.record.audit.last_id()
+        self.record.services.beat(self.service_id, self.kind, socket.gethostname(), os.getpid())
+        await self.sync()
+        loops = [
+            asyncio.create_task(self._every(self.settings.heartbeat_interval_s, self._beat)),
+            asyncio.create_task(self._every(self.settings.sync_interval_s, self.sync)),
+            asyncio.create_task(self._every(self.settings.flush_interval_s, self.flush)),
+            asyncio.create_task(self._every(self.settings.poll_interval_s, self.poll)),
+            asyncio.create_task(self._timers()),
+        ]
+        await stop.wait()
+        for task in loops + [s.task for s in self.streams.values()]:
+            task.cancel()
+        for task in loops + [s.task for s in self.streams.values()]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.flush()
+        with contextlib.suppress(OperationalError):
+            self.record.services.stopped(self.service_id)
+
+    async def _every(self, seconds: float, action) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await action()
+            except OperationalError as exc:
+                log.warning("database unavailable (%s); retrying", type(exc).__name__)
+            except Exception:  # one failed round must not stop the heartbeat or the sync
+                log.exception("monitor loop %s failed; it goes on", action.__name__)
+
+    async def _beat(self) -> None:
+        self.record.services.beat(self.service_id, self.kind, socket.gethostname(), os.getpid())
+        for source, (trial_id, state, reason, since, last) in list(self._devices.items()):
+            self.record.services.set_device_state(source, trial_id, state, reason, since, last)
+
+    def _device_event(
+        self,
+        source: str,
+        trial_id: int,
+        change: ConnectionChange | None,
+        reading_at: datetime | None = None,
+    ) -> None:
+        info = self._devices.setdefault(
+            source, [trial_id, "connected", "streaming", reading_at or self.clock(), None]
+        )
+        if reading_at is not None:
+            info[4] = reading_at
+        if change is not None:
+            info[1:4] = [change.state.value, change.reason, change.at]
+            self.record.services.set_device_state(
+                source, trial_id, change.state.value, change.reason, change.at, info[4]
+            )
+
+    # ------------------------------------------------------------------ assignments
+
+    async def sync(self) -> None:
+        """Follow the record: start streams for new assignments, stop ended ones."""
+        trials = {t.id: t for t in self.record.trials.list({TrialStatus.MONITORING})}
+        assignments = [a for a in self.record.trials.active_assignments() if a.trial_id in trials]
+        ttl = timedelta(seconds=self.settings.lease_ttl_s)
+        wanted: dict[str, DeviceAssignmentView] = {}
+        for assignment in assignments:
+            if self.record.services.acquire(
+                assignment.source, assignment.trial_id, self.service_id, ttl
+            ):
+                wanted[assignment.source] = assignment
+        for source in list(self.streams):
+            if source not in wanted:
+                self.streams.pop(source).task.cancel()
+                self.record.services.release(source, self.service_id)
+        for source, assignment in wanted.items():
+            if source in self.streams:
+                continue
+            watch = self.watches.get(assignment.trial_id)
+            if watch is None:
+                clock = self._clock_for(assignment, trials[assignment.trial_id].injection)
+                watch = TrialWatch(self.record, self.rule_set, trials[assignment.trial_id], clock)
+                self._commit(watch.rebuild(clock()))
+                self.watches[assignment.trial_id] = watch
+            task = asyncio.create_task(self._stream(assignment, watch))
+            self.streams[source] = _Stream(assignment, task)
+        for trial_id in list(self.watches):
+            if trial_id not in {a.trial_id for a in wanted.values()}:
+                self.watches.pop(trial_id)
+
+    def _clock_for(self, assignment: DeviceAssignmentView, injection) -> Clock:  # type: ignore[no-untyped-def]
+        """Wall time; for an accelerated simulator, a clock that catches up with wall time.
+
+        An accelerated demo replays the trial day from before the injection at ``speed`` times
+        real time until it reaches the present, then runs in real time: no reading is ever
+        stamped in the future.
+        """
+        source = parse_source(assignment.source)
+        speed = float(source.options.get("speed", 1)) if source.kind == "sim" else 1.0
+        if speed <= 1 or injection is None:
+            return self.clock
+        start_sim = injection.given_at - self.settings.demo_baseline
+        start_real = self.clock()
+
+        def catching_up() -> datetime:
+            now = self.clock()
+            return min(now, start_sim + (now - start_real) * speed)
+
+        catching_up.start = start_sim  # type: ignore[attr-defined]
+        return catching_up
+
+    # ------------------------------------------------------------------ streaming
+
+    async def _stream(self, assignment: DeviceAssignmentView, watch: TrialWatch) -> None:
+        source = parse_source(assignment.source)
+        trial_id = assignment.trial_id
+        try:
+            if source.kind == "sim":
+                events = self._simulate(source, assignment, watch)
+            else:
+                from devices.sources import open_source
+
+                events = open_source(source).events()
+            async for event in events:
+                if isinstance(event, Measurement):
+                    received = self.clock()
+                    measurement = event.stamped(
+                        receive_time=received
+                        if source.kind != "sim"
+                        else event.device_time or received,
+                        device_time=event.device_time,
+                        source=event.source or assignment.source,
+                    )
+                    self.buffer.add(readings_of(trial_id, measurement))
+                    self._commit(watch.on_measurement(measurement))
+                elif isinstance(event, ConnectionChange):
+                    self.record.services.set_device_state(
+                        event.source or assignment.source,
+                        trial_id,
+                        event.state.value,
+                        event.reason,
+                        event.at,
+                    )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a device must never take the service down
+            log.error(
+                "device stream %s for trial %s stopped: %s",
+                assignment.label,
+                trial_id,
+                type(exc).__name__,
+            )
+            self.record.services.set_device_state(
+                assignment.source,
+                trial_id,
+                "disconnected",
+                f"the monitor could not read this device ({type(exc).__name__})",
+                self.clock(),
+            )
+
+    async def _simulate(self, source, assignment, watch):  # type: ignore[no-untyped-def]
+        """The simulator's timeline, paced by the trial's clock."""
+        start = getattr(watch.clock, "start", None) or self.clock()
+        simulator = Simulator(
+            source.target,
+            seed=int(source.options.get("seed", 0)),
+            start=start,
+            injection_at=watch.injection_at or start,
+            timing=SimulatorTiming(nibp_every_min=float(source.options.get("nibp", 15))),
+            source=assignment.source,
+        )
+        for event in simulator.timeline():
+            at = event.device_time if isinstance(event, Measurement) else event.at
+            while at is not None and watch.clock() < at:
+                wait = (at - watch.clock()).total_seconds()
+                # Wake at least once a second, so silence in the scenario still moves time on.
+                await asyncio.sleep(min(max(wait, 0.01), 1.0 / max(1.0, self._speed(source))))
+                watch.stream_cursor = min(watch.clock(), at)
+            watch.stream_cursor = at
+            yield event
+
+    @staticmethod
+    def _speed(source) -> float:  # type: ignore[no-untyped-def]
+        return float(source.options.get("speed", 1))
+
+    # ------------------------------------------------------------------ timers and entries
+
+    async def _timers(self) -> None:
+        while True:
+            soonest = self.settings.max_timer_sleep_s
+            for watch in list(self.watches.values()):
+                self._commit(watch.tick())
+                for rule in watch.monitor_resolutions:
+                    self._commit(
+                        [self._dropped_event(watch.trial_id, AlarmEventType.RESOLVED, rule)]
+                    )
+                watch.monitor_resolutions.clear()
+                wake = watch.next_wake()
+                if wake is not None:
+                    soonest = min(soonest, max(0.0, (wake - watch.clock()).total_seconds()))
+            await asyncio.sleep(soonest)
+
+    async def poll(self) -> None:
+        changes = self.record.audit.changes_since(self._last_audit_id, WATCHED_ACTIONS)
+        if not changes:
+            return
+        self._last_audit_id = changes[-1].id
+        for trial_id in {c.trial_id for c in changes if c.trial_id is not None}:
+            watch = self.watches.get(trial_id)
+            if watch is not None:
+                watch.poll_record()
+
+    # ------------------------------------------------------------------ writing
+
+    async def flush(self) -> None:
+        """Write buffered readings; on a database error keep them and try again later."""
+        while len(self.buffer):
+            batch = self.buffer.take(self.settings.batch_size)
+            try:
+                self.readings_written += await asyncio.to_thread(
+                    self.record.readings.add, self.actor, batch
+                )
+            except OperationalError:
+                self.buffer.give_back(batch)
+                break
+        self._report_drops()
+        self._commit([])
+
+    def _commit(self, events: list[AlarmEventIn]) -> None:
+        """Alarm events go to the record at once; kept for retry if the database is away."""
+        self._pending_alarms.extend(events)
+        if not self._pending_alarms:
+            return
+        try:
+            self.record.alarms.record_events(self.actor, self._pending_alarms)
+        except OperationalError:
+            log.warning("alarm events waiting for the database (%d)", len(self._pending_alarms))
+            return
+        self._pending_alarms = []
+
+    def _report_drops(self) -> None:
+        if self.buffer.dropped == self._reported_drops:
+            return
+        self._reported_drops = self.buffer.dropped
+        for trial_id in self.watches:
+            active = {a.rule_id for a in self.record.alarms.active(trial_id)}
+            event = (
+                AlarmEventType.ESCALATED if READINGS_DROPPED in active else AlarmEventType.RAISED
+            )
+            self._pending_alarms.append(self._dropped_event(trial_id, event, READINGS_DROPPED))
+
+    def _dropped_event(self, trial_id: int, event: AlarmEventType, rule: str) -> AlarmEventIn:
+        return AlarmEventIn(
+            trial_id=trial_id,
+            rule_id=rule,
+            event=event,
+            at=self.clock(),
+            priority=Priority.MEDIUM,
+            kind=AlarmKind.TECHNICAL,
+            message=(
+                f"{self.buffer.dropped} device readings could not be stored (database "
+                "unavailable) and were dropped. Alarms kept working; check the chart for gaps."
+            ),
+            evidence={"dropped": self.buffer.dropped},
+            rule_set_version=self.rule_set.version,
+        )

@@ -1,0 +1,276 @@
+"""One trial under watch: its rules engine, fed from the device stream and from the record.
+
+Readings go to the engine as they arrive (an alarm is never delayed by batching); nurses'
+entries, acknowledgements, window extensions and the window's close are picked up from the
+record. The engine needs events in time order, so anything that arrives late (an observation
+set typed five minutes after it was measured) is applied at the engine's current time; the
+record keeps its true time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devices.measurement import Measurement
+from observations.alarms import AlarmEventIn
+from observations.record import TrialRecord
+from observations.views import ObservationSetView, TrialView
+from rules import (
+    Acknowledgement,
+    AlarmEvent,
+    Injection,
+    ObservationSet,
+    Reading,
+    RuleSet,
+    TrialEngine,
+    TrialEvent,
+    WindowClosed,
+    WindowExtension,
+)
+from vocabulary import (
+    AlarmEventType,
+    Consciousness,
+    Parameter,
+    Poss,
+    SideEffect,
+    TrialStatus,
+)
+
+# What the engine judges from a device; the rest (pleth, PI, MAP) is stored or shown only.
+ENGINE_PARAMETERS = frozenset(
+    {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
+)
+Clock = Callable[[], datetime]
+
+
+def observation_event(view: ObservationSetView, at: datetime) -> ObservationSet:
+    return ObservationSet(
+        time=at,
+        rr=view.rr,
+        spo2=view.spo2,
+        on_oxygen=view.on_oxygen,
+        systolic=view.systolic,
+        diastolic=view.diastolic,
+        pulse_rate=view.pulse_rate,
+        consciousness=Consciousness(view.consciousness) if view.consciousness else None,
+        temp=view.temp,
+        poss=Poss(view.poss) if view.poss else None,
+        power_left_leg=view.power_left_leg,
+        power_right_leg=view.power_right_leg,
+        power_left_arm=view.power_left_arm,
+        power_right_arm=view.power_right_arm,
+        side_effects=(
+            frozenset(SideEffect(s) for s in view.side_effects)
+            if view.side_effects is not None
+            else None
+        ),
+    )
+
+
+def engine_readings(measurement: Measurement) -> list[Reading]:
+    if measurement.measuring or measurement.device_time is None:
+        return []
+    flags = frozenset(measurement.flags)
+    readings = [
+        Reading(measurement.device_time, p, float(v), flags)
+        for p, v in measurement.values.items()
+        if p in ENGINE_PARAMETERS
+    ]
+    readings += [
+        Reading(measurement.device_time, p, None, flags)
+        for p in measurement.missing
+        if p in ENGINE_PARAMETERS
+    ]
+    return readings
+
+
+@dataclass
+class _Seen:
+    """Which record entries the engine has already had."""
+
+    set_ids: set[int] = field(default_factory=set)
+    ack_ids: set[int] = field(default_factory=set)
+    extension_minutes: int = 0
+    closed: bool = False
+
+
+class TrialWatch:
+    def __init__(self, record: TrialRecord, rule_set: RuleSet, trial: TrialView, clock: Clock):
+        self.record = record
+        self.trial_id = trial.id
+        self.clock = clock
+        self.engine = TrialEngine(rule_set, trial_id=str(trial.id), spo2_scale=trial.spo2_scale)
+        self.rule_set_version = rule_set.version
+        self._seen = _Seen()
+        self._pending: list[tuple[datetime, int, TrialEvent]] = []
+        self._order = itertools.count()
+        self.injection_at = trial.injection.given_at if trial.injection else None
+        self.monitor_resolutions: list[str] = []
+        # For a simulated device: how far its stream has got. Timers never run ahead of it, so
+        # a busy event loop cannot look like a silent oximeter in an accelerated replay.
+        self.stream_cursor: datetime | None = None
+
+    # ------------------------------------------------------------------ rebuilding
+
+    def rebuild(self, now: datetime) -> list[AlarmEventIn]:
+        """Replay the record into a fresh engine, then reconcile its alarms with the record's.
+
+        Returns the events needed so that the record and the engine agree (nothing is raised
+        twice): alarms the engine still holds but the record lacks, and record alarms that are
+        no longer active.
+        """
+        events: list[TrialEvent] = []
+        trial = self.record.trials.get(self.trial_id)
+        if trial.injection is not None:
+            events.append(Injection(trial.injection.given_at, trial.injection.dose_mcg))
+        frame = self.record.readings.timeline(
+            self.trial_id, list(ENGINE_PARAMETERS), end=now, include_manual=False
+        )
+        for row in frame.itertuples(index=False):
+            flags = frozenset(f for f in str(row.flags).split(";") if f)
+            value = None if row.value != row.value else float(row.value)  # NaN is missing
+            events.append(Reading(row.time.to_pydatetime(), Parameter(row.parameter), value, flags))  # type: ignore[arg-type]
+        events.extend(self._record_entries(trial, replaying=True))
+        events.sort(key=lambda e: e.time)
+        self.engine.replay(events, until=max(now, events[-1].time) if events else now)
+        return self._reconcile(self.engine.now or now)
+
+    def _reconcile(self, at: datetime) -> list[AlarmEventIn]:
+        out: list[AlarmEventIn] = []
+        recorded = {a.rule_id: a for a in self.record.alarms.active(self.trial_id)}
+        engine = {a.rule_id: a for a in self.engine.active_alarms()}
+        for rule_id, alarm in recorded.items():
+            if rule_id not in engine and rule_id in self._rule_ids():
+                out.append(
+                    self._event_in(
+                        rule_id,
+                        AlarmEventType.RESOLVED,
+                        at,
+                        alarm.priority,
+                        alarm.kind,
+                        "condition no longer present after restart",
+                        {"reason": "monitor restarted"},
+                    )
+                )
+        for rule_id, alarm in engine.items():
+            if rule_id not in recorded:
+                out.append(
+                    self._event_in(
+                        rule_id,
+                        AlarmEventType.RAISED,
+                        at,
+                        alarm.priority,
+                        alarm.kind,
+                        alarm.message,
+                        dict(alarm.evidence),
+                    )
+                )
+        return out
+
+    # ------------------------------------------------------------------ live
+
+    def on_measurement(self, measurement: Measurement) -> list[AlarmEventIn]:
+        out: list[AlarmEvent] = []
+        for reading in engine_readings(measurement):
+            out += self.engine.feed(self._not_before_now(reading))
+        return self._to_record(out)
+
+    def poll_record(self) -> None:
+        """Queue what people entered since the last poll (sets, acks, extensions, close)."""
+        trial = self.record.trials.get(self.trial_id)
+        for event in self._record_entries(trial, replaying=False):
+            heapq.heappush(self._pending, (event.time, next(self._order), event))
+
+    def tick(self) -> list[AlarmEventIn]:
+        """Apply queued entries that are due and fire every timer due now."""
+        now = self.clock()
+        if self.stream_cursor is not None:
+            now = min(now, self.stream_cursor)
+        out: list[AlarmEvent] = []
+        while self._pending and self._pending[0][0] <= now:
+            _, _, event = heapq.heappop(self._pending)
+            out += self.engine.feed(self._not_before_now(event))
+        if self.engine.now is None or now > self.engine.now:
+            out += self.engine.advance_to(now)
+        return self._to_record(out)
+
+    def next_wake(self) -> datetime | None:
+        times = [t for t in (self.engine.next_deadline(),) if t is not None]
+        if self._pending:
+            times.append(self._pending[0][0])
+        return min(times) if times else None
+
+    @property
+    def closed(self) -> bool:
+        return self._seen.closed
+
+    # ------------------------------------------------------------------ helpers
+
+    def _record_entries(self, trial: TrialView, replaying: bool) -> Iterable[TrialEvent]:
+        for obs in self.record.observations.list(self.trial_id):
+            if obs.id in self._seen.set_ids:
+                continue
+            self._seen.set_ids.add(obs.id)
+            # A late entry counts when it reaches the monitor, not before what was already fed.
+            yield observation_event(obs, obs.measured_at)
+        for event in self.record.alarms.events(self.trial_id):
+            if event.event != AlarmEventType.ACKNOWLEDGED or event.id in self._seen.ack_ids:
+                continue
+            self._seen.ack_ids.add(event.id)
+            rule = self.record.alarms.rule_of(event.alarm_id)
+            if rule not in self._rule_ids():
+                # The monitor's own technical alarm (readings dropped): acknowledged, it ends.
+                if not replaying:
+                    self.monitor_resolutions.append(rule)
+                continue
+            yield Acknowledgement(
+                event.at, rule, by=str(event.by_user or ""), note=event.note or ""
+            )
+        if trial.extension_minutes > self._seen.extension_minutes:
+            added = trial.extension_minutes - self._seen.extension_minutes
+            self._seen.extension_minutes = trial.extension_minutes
+            yield WindowExtension(self.clock() if not replaying else trial.created_at, added)
+        if not self._seen.closed and trial.status not in (
+            TrialStatus.MONITORING,
+            TrialStatus.BASELINE,
+            TrialStatus.PLANNED,
+        ):
+            self._seen.closed = True
+            yield WindowClosed(self.clock())
+
+    def _not_before_now(self, event: TrialEvent) -> TrialEvent:
+        if self.engine.now is not None and event.time < self.engine.now:
+            from rules.engine import replace_time
+
+            return replace_time(event, self.engine.now)
+        return event
+
+    def _rule_ids(self) -> set[str]:
+        return {rule.id for rule in self.engine.rule_set.rules}
+
+    def _to_record(self, events: list[AlarmEvent]) -> list[AlarmEventIn]:
+        # Acknowledgements come from the record already: never write them a second time.
+        return [
+            self._event_in(
+                e.rule_id, e.event, e.time, e.priority, e.kind, e.message, dict(e.evidence)
+            )
+            for e in events
+            if e.event != AlarmEventType.ACKNOWLEDGED
+        ]
+
+    def _event_in(self, rule_id, event, at, priority, kind, message, evidence):  # type: ignore[no-untyped-def]
+        return AlarmEventIn(
+            trial_id=self.trial_id,
+            rule_id=rule_id,
+            event=AlarmEventType(event),
+            at=at,
+            priority=priority,
+            kind=kind,
+            message=message,
+            evidence=evidence,
+            rule_set_version=self.rule_set_version,
+        )

@@ -1,0 +1,122 @@
+"""What every decoder, transport and the simulator hands out: measurements and state changes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from devices.settings import DEFAULT_PLAUSIBLE_RANGES, PlausibleRange
+from vocabulary import ConnectionState, Parameter, QualityFlag
+
+_PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
+_FLAG_ORDER = {f: i for i, f in enumerate(QualityFlag)}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One decoded reading of one device.
+
+    ``values`` holds only present, plausible numbers; a parameter the frame carried without a
+    usable value is listed in ``missing`` instead (never a number such as 127 % or 511 /min).
+    ``status`` keeps the device's raw status and auxiliary fields, so nothing it said is lost.
+    Decoders leave the times and ``source`` empty; transports and the simulator always set them:
+    ``device_time`` is when the device measured (the simulated clock for the simulator; the
+    receive time for devices whose own clock is naive local time or unset), ``receive_time`` when
+    this computer got it. ``measuring`` marks a cuff inflating (0x2A36): show "measuring…",
+    store nothing.
+    """
+
+    protocol: str
+    values: Mapping[Parameter, float] = field(default_factory=dict)
+    missing: tuple[Parameter, ...] = ()
+    flags: tuple[QualityFlag, ...] = ()
+    status: Mapping[str, Any] = field(default_factory=dict)
+    device_time: datetime | None = None
+    receive_time: datetime | None = None
+    source: str | None = None
+    measuring: bool = False
+
+    def stamped(
+        self, *, receive_time: datetime, device_time: datetime | None = None, source: str | None
+    ) -> Measurement:
+        return replace(
+            self,
+            receive_time=receive_time,
+            device_time=device_time or self.device_time or receive_time,
+            source=source,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The `decode` command's JSON object (issue 3 contract): exactly these five keys."""
+        return {
+            "protocol": self.protocol,
+            "values": {str(p): v for p, v in self.values.items()},
+            "missing": [str(p) for p in self.missing],
+            "flags": [str(f) for f in self.flags],
+            "status": dict(self.status),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionChange:
+    """The link to a device moved to ``state``; ``reason`` is a sentence a nurse can read."""
+
+    state: ConnectionState
+    reason: str
+    at: datetime
+    source: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "state": str(self.state),
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+        }
+
+
+DeviceEvent = Measurement | ConnectionChange
+
+
+def build_measurement(
+    protocol: str,
+    readings: Mapping[Parameter, float | None],
+    flags: Iterable[QualityFlag] = (),
+    status: Mapping[str, Any] | None = None,
+    *,
+    ranges: Mapping[Parameter, PlausibleRange] = DEFAULT_PLAUSIBLE_RANGES,
+    measuring: bool = False,
+) -> Measurement:
+    """Sort decoded readings into present values and missing ones, applying plausibility.
+
+    ``None`` in ``readings`` is the device's own "no value" marker; a non-finite or out-of-range
+    number is a fault the device did not admit to, so it is dropped and flagged ``implausible``.
+    """
+    values: dict[Parameter, float] = {}
+    missing: list[Parameter] = []
+    flag_set = set(flags)
+    for parameter, value in readings.items():
+        if value is None:
+            missing.append(parameter)
+            continue
+        limits = ranges.get(parameter)
+        if not math.isfinite(value) or (limits is not None and not limits.contains(value)):
+            missing.append(parameter)
+            flag_set.add(QualityFlag.IMPLAUSIBLE)
+            continue
+        values[parameter] = value
+    return Measurement(
+        protocol=protocol,
+        values=dict(sorted(values.items(), key=lambda kv: _PARAMETER_ORDER[kv[0]])),
+        missing=tuple(sorted(missing, key=_PARAMETER_ORDER.__getitem__)),
+        flags=tuple(sorted(flag_set, key=_FLAG_ORDER.__getitem__)),
+        status=dict(status or {}),
+        measuring=measuring,
+    )

@@ -6,6 +6,8 @@ sign-in before any patient data, and routes to the pages the person's roles allo
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from observations.errors import RecordError
@@ -20,6 +22,20 @@ try:
 except ConfigurationError as exc:
     st.error(f"The record cannot be opened: {exc}")
     st.stop()
+
+
+@st.cache_resource
+def embedded_monitor() -> object:
+    """One monitor per server process (not per tab); ITBMON_EMBEDDED_MONITOR=0 leaves it to a
+    standalone ``python -m monitor``."""
+    if os.environ.get("ITBMON_EMBEDDED_MONITOR", "1") == "0":
+        return None
+    from monitor.embedded import start_embedded
+
+    return start_embedded(record)
+
+
+embedded_monitor()
 
 ALL = frozenset(Role)
 # Which roles see which page; the record enforces every action again whatever a page shows.

@@ -8,8 +8,8 @@ alarm can say how many.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 
 from devices.measurement import Measurement
 from observations.entries import ReadingIn
@@ -53,15 +53,14 @@ def readings_of(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
 class ReadingBuffer:
     limit: int = 200_000
     dropped: int = 0
+    dropped_by_trial: Counter[int] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._queue: deque[ReadingIn] = deque()
 
     def add(self, readings: list[ReadingIn]) -> None:
         self._queue.extend(readings)
-        while len(self._queue) > self.limit:
-            self._queue.popleft()
-            self.dropped += 1
+        self._trim()
 
     def take(self, most: int) -> list[ReadingIn]:
         batch = []
@@ -72,9 +71,13 @@ class ReadingBuffer:
     def give_back(self, batch: list[ReadingIn]) -> None:
         """A failed write: the batch goes back in front, in order (subject to the bound)."""
         self._queue.extendleft(reversed(batch))
+        self._trim()
+
+    def _trim(self) -> None:
         while len(self._queue) > self.limit:
-            self._queue.popleft()
+            oldest = self._queue.popleft()
             self.dropped += 1
+            self.dropped_by_trial[getattr(oldest, "trial_id", 0)] += 1
 
     def __len__(self) -> int:
         return len(self._queue)

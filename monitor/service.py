@@ -189,6 +189,10 @@ class MonitorService:
         if speed <= 1 or injection is None:
             return self.clock
         start_sim = injection.given_at - self.settings.demo_baseline
+        # After a restart, resume where the record ends rather than replaying the day again.
+        resumed = self.record.readings.last_time(assignment.trial_id, assignment.source)
+        if resumed is not None:
+            start_sim = max(start_sim, resumed + timedelta(seconds=1))
         start_real = self.clock()
 
         def catching_up() -> datetime:
@@ -331,14 +335,18 @@ class MonitorService:
         if self.buffer.dropped == self._reported_drops:
             return
         self._reported_drops = self.buffer.dropped
-        for trial_id in self.watches:
+        for trial_id, count in self.buffer.dropped_by_trial.items():
             active = {a.rule_id for a in self.record.alarms.active(trial_id)}
             event = (
                 AlarmEventType.ESCALATED if READINGS_DROPPED in active else AlarmEventType.RAISED
             )
-            self._pending_alarms.append(self._dropped_event(trial_id, event, READINGS_DROPPED))
+            self._pending_alarms.append(
+                self._dropped_event(trial_id, event, READINGS_DROPPED, count)
+            )
 
-    def _dropped_event(self, trial_id: int, event: AlarmEventType, rule: str) -> AlarmEventIn:
+    def _dropped_event(
+        self, trial_id: int, event: AlarmEventType, rule: str, count: int = 0
+    ) -> AlarmEventIn:
         return AlarmEventIn(
             trial_id=trial_id,
             rule_id=rule,
@@ -347,9 +355,9 @@ class MonitorService:
             priority=Priority.MEDIUM,
             kind=AlarmKind.TECHNICAL,
             message=(
-                f"{self.buffer.dropped} device readings could not be stored (database "
+                f"{count} device readings could not be stored (database "
                 "unavailable) and were dropped. Alarms kept working; check the chart for gaps."
             ),
-            evidence={"dropped": self.buffer.dropped},
+            evidence={"dropped": count},
             rule_set_version=self.rule_set.version,
         )

@@ -33,9 +33,11 @@ from rules import (
 )
 from vocabulary import (
     AlarmEventType,
+    AlarmKind,
     Consciousness,
     Parameter,
     Poss,
+    Priority,
     SideEffect,
     TrialStatus,
 )
@@ -268,8 +270,8 @@ class TrialWatch:
             rule_id=rule_id,
             event=AlarmEventType(event),
             at=at,
-            priority=priority,
-            kind=kind,
+            priority=Priority(priority),
+            kind=AlarmKind(kind),
             message=message,
             evidence=evidence,
             rule_set_version=self.rule_set_version,

@@ -7,13 +7,16 @@ trials    list trials: id, patient identifiers, date, dose, status
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
+from pathlib import Path
 
 from observations.errors import RecordError
 from observations.nhs_number import format_nhs
 from observations.record import TrialRecord
 from observations.settings import ConfigurationError
 from observations.ward_time import format_ward
+from vocabulary import Role
 
 
 def _trials(record: TrialRecord, _args: argparse.Namespace) -> int:
@@ -27,6 +30,44 @@ def _trials(record: TrialRecord, _args: argparse.Namespace) -> int:
             f"{trial.id}\t{format_nhs(patient.nhs_number)}\t{patient.hospital_number}\t"
             f"{patient.name}\t{format_ward(when, zone)}\t{dose}\t{trial.status}"
         )
+    return 0
+
+
+def _export(record: TrialRecord, args: argparse.Namespace) -> int:
+    from observations.exports import export_trial
+
+    data = export_trial(record, args.trial, args.format)
+    out = Path(args.out)
+    partial = out.with_name(out.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(out)  # never leave a half-written export behind
+    print(f"Wrote {args.format} export of trial {args.trial} to {out} ({len(data)} bytes).")
+    return 0
+
+
+def _users(record: TrialRecord, args: argparse.Namespace) -> int:
+    from observations.users import actor_of
+
+    password = args.password_stdin and sys.stdin.readline().rstrip("\n")
+    if not password:
+        password = getpass.getpass("Password (at least 10 characters): ")
+        if getpass.getpass("Password again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
+    roles = {Role(r) for r in args.role}
+    if record.users.first_admin_needed():
+        actor = None
+    else:
+        admin = record.users.get(args.admin) if args.admin else None
+        if admin is None:
+            print("error: accounts exist; name an administrator with --admin", file=sys.stderr)
+            return 2
+        actor = actor_of(admin)
+        record.users.confirm_password(
+            actor, getpass.getpass(f"Password of {admin.username}: "), "users add"
+        )
+    user = record.users.create(actor, args.username, args.name, roles, password)
+    print(f"Account '{user.username}' created with roles {user.roles}.")
     return 0
 
 
@@ -44,6 +85,18 @@ def main(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade the database")
     commands.add_parser("trials", help="list trials")
+    export = commands.add_parser("export", help="export one trial")
+    export.add_argument("--trial", type=int, required=True)
+    export.add_argument("--format", choices=("pdf", "csv", "fhir", "hl7"), required=True)
+    export.add_argument("--out", required=True)
+    users = commands.add_parser("users", help="manage accounts")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add = users_commands.add_parser("add", help="add an account")
+    add.add_argument("username")
+    add.add_argument("--name", required=True)
+    add.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    add.add_argument("--admin", help="the administrator adding the account (not for the first)")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     args = parser.parse_args(argv)
     try:
         record = TrialRecord.open()
@@ -51,7 +104,9 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        handler = {"migrate": _migrate, "trials": _trials}[args.command]
+        handler = {"migrate": _migrate, "trials": _trials, "export": _export, "users": _users}[
+            args.command
+        ]
         return handler(record, args)
     except RecordError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -220,6 +220,16 @@ class Readings:
                     break
         return latest
 
+    def last_time(self, trial_id: int, source_device: str) -> datetime | None:
+        """Device time of the newest reading from one device (where a restart resumes)."""
+        with self._store.reading() as session:
+            return session.scalar(
+                select(func.max(VitalReading.device_time)).where(
+                    VitalReading.trial_id == trial_id,
+                    VitalReading.source_device == source_device,
+                )
+            )
+
     def count(self, trial_id: int) -> int:
         with self._store.reading() as session:
             return int(

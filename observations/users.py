@@ -25,6 +25,7 @@ SERVICE_USERNAME = "monitor-service"
 # Created only by the demo (python -m monitor --demo, the dashboard's demo button); it has no
 # password, so nobody can sign in as it.
 DEMO_USERNAME = "demo.clinician"
+_SYSTEM_USERNAMES = (SERVICE_USERNAME, DEMO_USERNAME)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name takes as long as a wrong password.
@@ -64,7 +65,9 @@ class Users:
 
     def first_admin_needed(self) -> bool:
         with self._store.reading() as session:
-            return not session.scalar(select(User.id).where(User.username != SERVICE_USERNAME))
+            return not session.scalar(
+                select(User.id).where(User.username.not_in(_SYSTEM_USERNAMES))
+            )
 
     def create(
         self,
@@ -92,7 +95,7 @@ class Users:
             _check_password(password)
         with self._store.writing() as session:
             if actor is None:
-                if session.scalar(select(User.id).where(User.username != SERVICE_USERNAME)):
+                if session.scalar(select(User.id).where(User.username.not_in(_SYSTEM_USERNAMES))):
                     raise NotPermitted("Only an administrator can add accounts once one exists.")
                 if Role.ADMIN not in roles:
                     raise InvalidEntry.single("roles", "The first account must be an admin.")

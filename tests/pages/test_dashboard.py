@@ -21,6 +21,7 @@ PASSWORD = "ward seven tea"
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # tests/monitor covers the service
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
     from pages.shared import get_record
 

@@ -1,0 +1,155 @@
+"""The monitor end to end: simulator bytes-free events -> record -> rules -> alarm events.
+
+Time is the trial's own (the accelerated simulator catches up with the wall clock), so these
+tests replay hours of a trial day in seconds and assert on what a nurse would see in the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from monitor.reading_buffer import ReadingBuffer
+from monitor.service import MonitorService, MonitorSettings
+from observations.demo import create_demo_trial
+from observations.entries import ReadingIn
+from observations.record import TrialRecord
+from vocabulary import Parameter
+
+FAST = MonitorSettings(
+    flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2, poll_interval_s=0.2
+)
+
+
+async def run_until(service: MonitorService, done, limit_s: float = 120.0) -> None:  # type: ignore[no-untyped-def]
+    """Run the service until ``done()`` holds (checked every 0.2 s), then stop it cleanly."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    waited = 0.0
+    while not done() and waited < limit_s:
+        await asyncio.sleep(0.2)
+        waited += 0.2
+    stop.set()
+    await task
+
+
+def rules_raised(record: TrialRecord, trial_id: int) -> list[str]:
+    return [
+        record.alarms.rule_of(e.alarm_id)
+        for e in record.alarms.events(trial_id)
+        if e.event == "raised"
+    ]
+
+
+async def test_overdose_day_raises_desaturation_and_stores_readings(record: TrialRecord):
+    # 3 h after injection, replayed at 600x: the overdose drift of hours 2-3 is in the past.
+    trial = create_demo_trial(record, scenario="overdose", injected_minutes_ago=180, speed=1800)
+    service = MonitorService(record, settings=FAST)
+    await run_until(
+        service,
+        lambda: (
+            "spo2_severe" in rules_raised(record, trial.id)
+            or "spo2_critical" in rules_raised(record, trial.id)
+        ),
+    )
+    raised = rules_raised(record, trial.id)
+    assert {"spo2_severe", "spo2_critical"} & set(raised), raised
+    assert "device_lost" not in raised  # a busy loop never looks like a silent oximeter
+    assert record.readings.count(trial.id) > 1000
+    frame = record.readings.timeline(trial.id, [Parameter.SPO2])
+    assert frame["time"].is_monotonic_increasing
+    assert record.services.latest_heartbeat() is None  # stopped cleanly
+    beats = record.services.heartbeats()
+    assert beats and beats[0].stopped_at is not None
+
+
+async def test_steady_day_raises_no_physiological_alarm(record: TrialRecord):
+    trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=60, speed=1800)
+    service = MonitorService(record, settings=FAST)
+    latest = trial.injection.given_at + timedelta(minutes=59)
+    await run_until(
+        service,
+        lambda: (
+            record.readings.latest(trial.id).get(Parameter.SPO2) is not None
+            and record.readings.latest(trial.id)[Parameter.SPO2].at >= latest
+        ),
+    )
+    physiological = [r for r in rules_raised(record, trial.id) if r != "obs_overdue"]
+    # No observation sets were entered, so only the overdue-observations reminder may appear.
+    assert physiological == []
+
+
+async def test_restart_rebuilds_without_duplicate_alarms(record: TrialRecord):
+    trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=40, speed=1800)
+    first = MonitorService(record, settings=FAST)
+    await run_until(first, lambda: "obs_overdue" in rules_raised(record, trial.id))
+    before = rules_raised(record, trial.id)
+    active_before = {a.rule_id for a in record.alarms.active(trial.id)}
+    assert active_before == {"obs_overdue"}
+    second = MonitorService(record, settings=FAST)
+    await run_until(second, lambda: second.readings_written > 50)
+    assert rules_raised(record, trial.id) == before  # nothing raised twice
+    assert {a.rule_id for a in record.alarms.active(trial.id)} == {"obs_overdue"}
+
+
+async def test_acknowledgement_reaches_the_engine(record: TrialRecord):
+    trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=40, speed=1800)
+    service = MonitorService(record, settings=FAST)
+    stop = asyncio.Event()
+    task = asyncio.create_task(service.run(stop))
+    for _ in range(600):
+        if record.alarms.active(trial.id):
+            break
+        await asyncio.sleep(0.2)
+    [alarm] = record.alarms.active(trial.id)
+    nurse = record.users.demo_clinician()
+    record.alarms.acknowledge(nurse, alarm.id, "Obs being done now; told nurse in charge")
+    for _ in range(100):
+        engine_alarms = service.watches[trial.id].engine.active_alarms()
+        if engine_alarms and engine_alarms[0].acknowledged_at is not None:
+            break
+        await asyncio.sleep(0.2)
+    stop.set()
+    await task
+    events = [e.event for e in record.alarms.events(trial.id)]
+    assert events.count("acknowledged") == 1  # written once, by the nurse, never by the monitor
+    assert engine_alarms[0].acknowledged_at is not None
+
+
+def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(record: TrialRecord):
+    trial = create_demo_trial(record, scenario="steady")
+    service = MonitorService(record, settings=MonitorSettings(buffer_limit=5))
+    now = record.store.now()
+    readings = [
+        ReadingIn(trial.id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now, "sim:t")
+        for i in range(8)
+    ]
+    service.buffer.add(readings)
+    assert len(service.buffer) == 5 and service.buffer.dropped == 3
+
+    calls = {"n": 0}
+    real_add = record.readings.add
+
+    def flaky_add(actor, batch):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real_add(actor, batch)
+
+    record.readings.add = flaky_add  # type: ignore[method-assign]
+    asyncio.run(service.flush())  # database away: kept
+    assert len(service.buffer) == 5 and record.readings.count(trial.id) == 0
+    asyncio.run(service.flush())  # back: written, oldest dropped ones are gone for good
+    assert len(service.buffer) == 0 and record.readings.count(trial.id) == 5
+    [dropped] = [a for a in record.alarms.active(trial.id) if a.rule_id == "readings_dropped"]
+    assert dropped.evidence == {"dropped": 3} and dropped.kind == "technical"
+
+
+def test_reading_buffer_gives_back_in_order():
+    buffer = ReadingBuffer(limit=10)
+    buffer.add(list(range(4)))  # type: ignore[arg-type]
+    batch = buffer.take(3)
+    buffer.give_back(batch)
+    assert buffer.take(10) == [0, 1, 2, 3]

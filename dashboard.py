@@ -39,8 +39,26 @@ embedded_monitor()
 
 ALL = frozenset(Role)
 # Which roles see which page; the record enforces every action again whatever a page shows.
+CLINICAL = frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})
 PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
-    ("pages/trials.py", "Trials", "📋", ALL - {Role.ADMIN}),
+    ("pages/ward.py", "Ward overview", "🏥", ALL - {Role.ADMIN}),
+    ("pages/trial_monitor.py", "Live trial", "📈", ALL - {Role.ADMIN}),
+    ("pages/observation_entry.py", "Observations", "🩺", CLINICAL),
+    ("pages/trial_setup.py", "Trial set-up", "🛠️", frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR})),
+    (
+        "pages/scores.py",
+        "Spasticity scores",
+        "📝",
+        frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST}),
+    ),
+    (
+        "pages/review.py",
+        "4-hour review",
+        "⚖️",
+        frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
+    ),
+    ("pages/decision.py", "Decision", "✍️", frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})),
+    ("pages/trials.py", "All trials", "📋", ALL - {Role.ADMIN}),
     ("pages/accounts.py", "Accounts", "👥", frozenset({Role.ADMIN})),
     ("pages/audit.py", "Audit trail", "🔎", frozenset({Role.ADMIN, Role.DOCTOR})),
 ]

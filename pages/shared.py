@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import streamlit as st
+import yaml
 
 from observations.errors import InvalidEntry, RecordError
 from observations.limits import load_limits
 from observations.record import TrialRecord
 from observations.store import Actor
-from vocabulary import Role
+from observations.views import TrialView
+from vocabulary import MuscleGroup, Role
 
 INTENDED_USE = (
     "ITB Trial Monitor is an aid to ward observation during an intrathecal baclofen trial. "
@@ -77,3 +80,65 @@ def show_problem(error: RecordError) -> None:
         st.error("\n".join(f"- {p.message}" for p in error.problems))
     else:
         st.error(error.message)
+
+
+# ----- helpers for the scores, review and decision pages (issue 7) ----------------------------
+MISSING = "—"  # a value not recorded is shown as missing, never as 0
+SCORES_CONFIG = Path(__file__).with_name("scores.yaml")
+
+
+def shown(value: object) -> str:
+    """A recorded value as text, or the missing mark."""
+    return MISSING if value is None else str(value)
+
+
+def trial_option_label(trial: TrialView) -> str:
+    """A trial as offered in a chooser: always with two patient identifiers."""
+    dose = trial.injection.dose_mcg if trial.injection else trial.planned_dose_mcg
+    return (
+        f"Trial {trial.id} · {trial.patient.identifiers} · episode {trial.episode} "
+        f"trial {trial.trial_number} · {dose} mcg · {trial.status}"
+    )
+
+
+def choose_trial(trials: list[TrialView], key: str) -> TrialView | None:
+    """Pick a trial (two identifiers in every option) and show the chosen patient as plain text."""
+    if not trials:
+        return None
+    by_id = {t.id: t for t in trials}  # ids as options: a selection survives a status change
+    chosen_id = st.selectbox(
+        "Trial", list(by_id), format_func=lambda i: trial_option_label(by_id[i]), key=key,
+        index=None, placeholder="Choose the patient's trial",
+    )
+    chosen = by_id.get(chosen_id) if chosen_id is not None else None
+    if chosen is not None:
+        with st.container(border=True):
+            st.text(f"Patient: {chosen.patient.identifiers}")  # text, never markup
+    return chosen
+
+
+def load_muscle_groups(path: Path = SCORES_CONFIG) -> tuple[MuscleGroup, ...]:
+    """The configured Ashworth grid rows (pages/scores.yaml); refuses unknown names."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    names = data.get("muscle_groups") if isinstance(data, dict) else None
+    if not isinstance(names, list) or not names:
+        raise ValueError(f"{path.name}: 'muscle_groups' must be a non-empty list")
+    known = {m.value for m in MuscleGroup}
+    unknown = [str(n) for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"{path.name}: unknown muscle group(s) {', '.join(unknown)}; "
+                         f"use {', '.join(sorted(known))}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path.name}: a muscle group is listed twice")
+    return tuple(MuscleGroup(n) for n in names)
+
+
+def muscle_name(muscle: str) -> str:
+    return muscle.replace("_", " ").capitalize()
+
+
+def role_may(actor: Actor, action: str) -> bool:
+    """Whether the record's role table lets ``actor`` do ``action`` (to show or hide a button)."""
+    from observations.store import PERMISSIONS
+
+    return bool(actor.roles & PERMISSIONS.get(action, frozenset()))

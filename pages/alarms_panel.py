@@ -1,0 +1,227 @@
+"""Alarms on every page: active alarms by priority, acknowledgement with a note, the tone,
+and loud notices when the page's own data is stale (monitor not running, server lost).
+
+Call ``alarm_panel(record, actor)`` near the top of a page, outside any fragment.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import wave
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import streamlit as st
+
+from observations.errors import RecordError
+from observations.record import TrialRecord
+from observations.store import PERMISSIONS, Actor
+from observations.views import AlarmView, TrialView
+from observations.ward_time import format_ward
+from pages.display import DisplaySettings, load_display_settings
+from pages.nurse_view import age_seconds, format_age, trial_heading
+from pages.shared import show_problem
+from vocabulary import Priority
+
+ALARM_SEEN_KEY = "alarm_panel_seen"
+PRIORITY_WORDS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
+PRIORITY_ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
+
+
+def monitor_problem(record: TrialRecord, settings: DisplaySettings, now: datetime) -> str | None:
+    """Why the values on screen are not being updated, or None if the monitor is beating."""
+    beat = record.services.latest_heartbeat()
+    if beat is None:
+        return (
+            "MONITOR NOT RUNNING: no monitor service has reported. Values on this page are "
+            "not being updated and no alarms are being raised. Watch the patient and the "
+            "bedside monitor; call the ward's IT contact."
+        )
+    silent = age_seconds(beat.last_beat_at, now)
+    if silent > settings.monitor_silent_after_seconds:
+        return (
+            f"MONITOR NOT RUNNING: last heard from {format_age(silent)} ago "
+            f"({beat.host}). Values on this page are old and no alarms are being raised. "
+            "Watch the patient and the bedside monitor."
+        )
+    return None
+
+
+def evidence_text(evidence: dict[str, Any] | None) -> str:
+    """The rule's evidence as one line of text (values, thresholds, times)."""
+    if not evidence:
+        return "no evidence recorded"
+    parts = []
+    for key, value in evidence.items():
+        if isinstance(value, dict):
+            inner = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+            parts.append(f"{key.replace('_', ' ')}: {inner}")
+        elif isinstance(value, list):
+            parts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
+        else:
+            parts.append(f"{key.replace('_', ' ')}: {value}")
+    text = " · ".join(parts)
+    return text if len(text) <= 400 else text[:399] + "…"
+
+
+@lru_cache(maxsize=1)
+def alarm_tone() -> bytes:
+    """A high-priority burst (after IEC 60601-1-8: 3 + 2 pulses), then silence; WAV bytes."""
+    rate = 16000
+    samples: list[int] = []
+
+    def pulse(seconds: float) -> None:
+        n = int(rate * seconds)
+        for i in range(n):
+            fade = min(1.0, i / 200, (n - i) / 200)
+            samples.append(int(12000 * fade * math.sin(2 * math.pi * 880 * i / rate)))
+
+    def pause(seconds: float) -> None:
+        samples.extend([0] * int(rate * seconds))
+
+    for group in (3, 2):
+        for _ in range(group):
+            pulse(0.15)
+            pause(0.1)
+        pause(0.25)
+    pause(1.5)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return buffer.getvalue()
+
+
+def _connection_watchdog(settings: DisplaySettings) -> None:
+    """In the browser: if the page hears nothing from the server, cover it with a red banner."""
+    limit_ms = int(settings.connection_lost_after_seconds * 1000)
+    st.html(
+        f"""<script>
+        (function () {{
+          const w = window.parent && window.parent.document ? window.parent : window;
+          if (w.itbmonWatchdog) return;
+          w.itbmonWatchdog = setInterval(function () {{
+            const doc = w.document;
+            const live = doc.querySelector('[data-itbmon-live]');
+            const old = live && w.itbmonBeat && (Date.now() - w.itbmonBeat > {limit_ms});
+            let banner = doc.getElementById('itbmon-connection-lost');
+            if (old && !banner) {{
+              banner = doc.createElement('div');
+              banner.id = 'itbmon-connection-lost';
+              banner.setAttribute('role', 'alert');
+              banner.style.cssText = 'position:fixed;top:0;left:0;right:0;z-index:999999;' +
+                'background:#b00020;color:#fff;font:bold 28px sans-serif;padding:24px;' +
+                'text-align:center;';
+              banner.textContent = 'CONNECTION TO THE SERVER LOST: the values on this ' +
+                'screen are OLD and alarms cannot reach you. Watch the patient and the ' +
+                'bedside monitor.';
+              doc.body.appendChild(banner);
+            }} else if (!old && banner) {{
+              banner.remove();
+            }}
+          }}, 1000);
+        }})();
+        </script>""",
+        unsafe_allow_javascript=True,
+    )
+
+
+def _heartbeat_marker() -> None:
+    """Tells the watchdog the server is still sending (re-rendered with every refresh)."""
+    st.html(
+        f'<span data-itbmon-live="1"></span><script>/*{datetime.now().timestamp()}*/'  # noqa: DTZ005
+        "(window.parent || window).itbmonBeat = Date.now();</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+def _alarm_line(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any) -> str:
+    who = trial_heading(trial) if trial is not None else f"Trial {alarm.trial_id}"
+    state = "acknowledged" if alarm.acknowledged else "NOT ACKNOWLEDGED"
+    kind = " (technical)" if alarm.kind == "technical" else ""
+    return (
+        f"{PRIORITY_ICONS.get(alarm.priority, '')} **{PRIORITY_WORDS.get(alarm.priority, '')}**"
+        f"{kind} · {alarm.message} · raised {format_ward(alarm.raised_at, zone, with_date=False)}"
+        f" ({format_age(age_seconds(alarm.raised_at, now))} ago) · {state}  \n{who}"
+    )
+
+
+def _show_alarm(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any) -> None:
+    line = _alarm_line(alarm, trial, now, zone)
+    box = {"high": st.error, "medium": st.warning}.get(alarm.priority, st.info)
+    box(line)
+    st.caption(f"Evidence: {evidence_text(alarm.evidence)}")
+
+
+def _render_live(record: TrialRecord, settings: DisplaySettings, trial_id: int | None) -> None:
+    now = record.store.now()
+    zone = record.settings.ward_timezone
+    _heartbeat_marker()
+    problem = monitor_problem(record, settings, now)
+    if problem:
+        st.error(f"## ⚠ {problem}")
+    alarms = record.alarms.active(trial_id)
+    seen = tuple((a.id, a.acknowledged, a.priority) for a in alarms)
+    if st.session_state.get(ALARM_SEEN_KEY) not in (None, seen):
+        st.rerun(scope="app")  # a new, escalated or acknowledged alarm: redraw the forms
+    if not alarms:
+        st.success("No active alarms.")
+        return
+    trials = {t.id: t for t in record.trials.list()}
+    unacknowledged_high = [
+        a for a in alarms if a.priority == Priority.HIGH.value and not a.acknowledged
+    ]
+    if unacknowledged_high:
+        st.audio(alarm_tone(), format="audio/wav", autoplay=True, loop=True)
+        st.caption("Alarm tone playing (browsers start sound once you have clicked the page).")
+    st.markdown(f"### Active alarms: {len(alarms)}")
+    for alarm in alarms:
+        _show_alarm(alarm, trials.get(alarm.trial_id), now, zone)
+
+
+def alarm_panel(record: TrialRecord, actor: Actor, trial_id: int | None = None) -> None:
+    """Active alarms (all trials unless ``trial_id``), refreshed every second, and the forms
+    to acknowledge them. High-priority alarms stay until acknowledged (the record keeps them)."""
+    settings = load_display_settings()
+    _connection_watchdog(settings)
+    alarms = record.alarms.active(trial_id)
+    st.session_state[ALARM_SEEN_KEY] = tuple((a.id, a.acknowledged, a.priority) for a in alarms)
+
+    @st.fragment(run_every=settings.numbers_refresh_seconds)
+    def live() -> None:
+        _render_live(record, settings, trial_id)
+
+    live()
+    waiting = [a for a in alarms if not a.acknowledged]
+    if not waiting:
+        return
+    if not actor.roles & PERMISSIONS.get("alarm.acknowledge", frozenset()):
+        st.caption("Your role cannot acknowledge alarms: call the nurse in charge.")
+        return
+    trials = {t.id: t for t in record.trials.list()}
+    for alarm in waiting:
+        trial = trials.get(alarm.trial_id)
+        who = trial_heading(trial) if trial is not None else f"trial {alarm.trial_id}"
+        with st.expander(
+            f"Acknowledge: {PRIORITY_WORDS.get(alarm.priority, '')} {alarm.message} · {who}",
+            expanded=alarm.priority == Priority.HIGH.value,
+        ), st.form(f"acknowledge-{alarm.id}"):
+            note = st.text_area(
+                "What was done, and who was told (required)",
+                key=f"ack-note-{alarm.id}",
+                max_chars=4000,
+            )
+            if st.form_submit_button("Acknowledge alarm", type="primary"):
+                try:
+                    record.alarms.acknowledge(actor, alarm.id, note)
+                except RecordError as error:
+                    show_problem(error)
+                else:
+                    st.session_state.pop(f"ack-note-{alarm.id}", None)
+                    st.toast("Alarm acknowledged.")
+                    st.rerun()

@@ -1,0 +1,206 @@
+"""The team's responder decision, signed by a doctor, and the follow-up trial planned with it.
+
+Layout and widgets only. The next dose is the rules' suggestion (rules/responder.py), the record
+refuses a decision unless the trial is assessed, checks the 24 h interval and the dose range,
+and asks for the password again before the signature.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from observations.errors import RecordError
+from observations.views import DecisionView, TrialView
+from observations.ward_time import format_ward, to_ward, ward_time_to_utc
+from pages.shared import (
+    INTENDED_USE,
+    choose_trial,
+    get_record,
+    require_roles,
+    role_may,
+    show_problem,
+)
+from rules.responder import DoseSuggestion, load_responder_config, next_dose_suggestion
+from vocabulary import DecisionOutcome, Role, TrialStatus
+
+DECISION_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})
+FLASH_KEY = "decision_message"
+OUTCOME_NAMES = {
+    DecisionOutcome.RESPONDER: "Responder — offer pump",
+    DecisionOutcome.RETRIAL_HIGHER: "Non-responder — re-trial at a higher dose",
+    DecisionOutcome.UNSUITABLE: "Non-responder at 100 mcg — unsuitable",
+    DecisionOutcome.INCONCLUSIVE: "Inconclusive — repeat at the same dose",
+    DecisionOutcome.ADVERSE: "Stopped for adverse effects",
+}
+# Outcomes that lead to another trial: the next dose is the rules' suggestion or the same dose.
+FOLLOW_UP = {DecisionOutcome.RETRIAL_HIGHER, DecisionOutcome.INCONCLUSIVE}
+
+
+def up_to_minute(moment: datetime) -> datetime:
+    """Times are entered to the minute: round a suggested earliest time up, never down."""
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
+
+
+def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
+    if decision is None:
+        st.error("This trial is marked decided but no decision is in the record.")
+        return
+    signer = record.users.by_id(decision.signed_by)
+    st.subheader("Decision")
+    st.write(f"**{OUTCOME_NAMES[DecisionOutcome(decision.outcome)]}**")
+    st.text(f"Signed by {signer.display_name} ({signer.username}) at "
+            f"{format_ward(decision.signed_at, zone)}")
+    st.text(f"Rationale: {decision.rationale}")  # the team's words, shown as text
+    if decision.next_dose_mcg is not None:
+        st.write(f"Next trial: {decision.next_dose_mcg} mcg, not before "
+                 f"{format_ward(decision.next_not_before, zone)}")
+    follow_ups = [t for t in record.trials.list(patient_id=trial.patient.id)
+                  if t.follows_trial_id == trial.id]
+    for planned in follow_ups:
+        st.write(f"Follow-up trial {planned.id} planned at {planned.planned_dose_mcg} mcg "
+                 f"({planned.status}).")
+
+
+def show_suggestion(suggestion: DoseSuggestion | None) -> None:
+    if suggestion is None:
+        st.info("No injection is recorded for this trial: no next dose can be suggested.")
+        return
+    when = (f" Not before {format_ward(suggestion.not_before, zone)}."
+            if suggestion.not_before else "")
+    st.info(f"Suggestion ({suggestion.kind}, not a decision): {suggestion.explanation}{when} "
+            f"Source: {suggestion.source}")
+
+
+# ----- page -------------------------------------------------------------------------------------
+actor = require_roles(DECISION_ROLES)
+record = get_record()
+zone = record.settings.ward_timezone
+config = load_responder_config()
+
+st.title("Responder decision")
+st.caption(INTENDED_USE)
+st.caption("The decision is the team's, signed by a doctor. The software only suggests.")
+message = st.session_state.pop(FLASH_KEY, None)
+if message:
+    st.success(message)
+
+statuses = {TrialStatus.MONITORING, TrialStatus.ASSESSED, TrialStatus.DECIDED}
+trial = choose_trial(record.trials.list(statuses=statuses), "decision_trial")
+if trial is None:
+    st.info("Choose the trial. Trials in monitoring, assessed or decided are listed.")
+    st.stop()
+
+injection = trial.injection
+if injection is not None:
+    st.write(f"Dose given: {injection.dose_mcg} mcg at {format_ward(injection.given_at, zone)}"
+             f" · stage: {trial.status}")
+
+if trial.status == TrialStatus.DECIDED.value:
+    show_decision(trial, record.decisions.for_trial(trial.id))
+    st.stop()
+
+if trial.status == TrialStatus.MONITORING.value:
+    st.warning(
+        "This trial is still in monitoring: the monitoring window must be closed first (Trial "
+        "set-up page) before the decision is signed. Window ends "
+        f"{format_ward(trial.window_end, zone)}."
+    )
+    if role_may(actor, "trial.status"):
+        unacknowledged = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
+        if unacknowledged:
+            st.error(f"{len(unacknowledged)} alarm(s) not acknowledged: the window cannot be "
+                     "closed until every alarm is acknowledged.")
+        if st.button("Mark assessed (monitoring finished)", disabled=bool(unacknowledged),
+                     key=f"mark_assessed_{trial.id}"):
+            try:
+                record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                st.session_state[FLASH_KEY] = "The trial is marked assessed."
+                st.rerun()
+    st.stop()
+
+suggestion = (next_dose_suggestion(injection.dose_mcg, injection.given_at, config)
+              if injection is not None else None)
+show_suggestion(suggestion)
+st.caption("Review the scores, vital signs and the responder hint on the Review page first.")
+
+if Role.DOCTOR not in actor.roles:
+    st.info("Only a doctor signs the decision.")
+    st.stop()
+
+outcome = st.radio("Outcome", list(DecisionOutcome), format_func=OUTCOME_NAMES.get, index=None,
+                   key=f"outcome_{trial.id}")
+rationale = st.text_area("Rationale (the team's reasons)", key=f"rationale_{trial.id}")
+
+blocked = outcome is None
+follow_up = outcome in FOLLOW_UP
+plan_now = False
+next_dose: int | None = None
+not_before_day = not_before_time = None
+if follow_up:
+    assert outcome is not None
+    same = outcome is DecisionOutcome.INCONCLUSIVE
+    default_dose = (injection.dose_mcg if same and injection
+                    else suggestion.dose_mcg if suggestion else None)
+    if outcome is DecisionOutcome.RETRIAL_HIGHER and suggestion and suggestion.dose_mcg is None:
+        st.error(f"{suggestion.explanation} Choose another outcome.")
+        blocked = True
+    st.subheader("Next trial")
+    keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
+    next_dose = st.number_input(
+        "Next trial dose (mcg)", value=int(default_dose) if default_dose else None, step=5,
+        key=f"next_dose_{keys}",
+    )
+    earliest = (up_to_minute(to_ward(suggestion.not_before, zone))
+                if suggestion and suggestion.not_before else None)
+    day, clock = st.columns(2)
+    not_before_day = day.date_input("Not before (date)", value=earliest.date() if earliest
+                                    else None, key=f"not_before_day_{keys}")
+    not_before_time = clock.time_input("Not before (ward time)", value=earliest.time()
+                                       if earliest else None, step=60,
+                                       key=f"not_before_time_{keys}")
+    plan_now = st.checkbox("Plan the follow-up trial now (same patient, linked to this trial)",
+                           value=True, key=f"plan_now_{keys}")
+    if trial.spo2_scale == 2:
+        st.caption("The follow-up trial keeps SpO2 scale 2 and its recorded reason.")
+
+password = st.text_input("Your password, to sign", type="password",
+                         key=f"sign_password_{trial.id}")
+if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{trial.id}"):
+    assert outcome is not None
+    try:
+        next_not_before: datetime | None = None
+        if follow_up:
+            if not_before_day is None or not_before_time is None:
+                raise RecordError("Enter the earliest date and time for the next trial.")
+            next_not_before = ward_time_to_utc(
+                datetime.combine(not_before_day, not_before_time), zone)
+        record.users.confirm_password(actor, password, "decision")
+        decision = record.decisions.record(
+            actor, trial.id, outcome, rationale,
+            next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
+            next_not_before=next_not_before,
+        )
+    except RecordError as error:
+        show_problem(error)
+    else:
+        done = f"Decision signed: {OUTCOME_NAMES[outcome]}."
+        if follow_up and plan_now and decision.next_dose_mcg is not None:
+            try:
+                planned = record.trials.plan(
+                    actor, trial.patient.id, decision.next_dose_mcg,
+                    spo2_scale=trial.spo2_scale, spo2_scale_reason=trial.spo2_scale_reason,
+                    bed=trial.bed, follows_trial_id=trial.id,
+                )
+            except RecordError as error:
+                done += (f" The follow-up trial was NOT planned: {error.message} "
+                         "Plan it on the Trial set-up page.")
+            else:
+                done += f" Follow-up trial {planned.id} planned at {planned.planned_dose_mcg} mcg."
+        st.session_state[FLASH_KEY] = done
+        st.rerun()

@@ -1,0 +1,57 @@
+"""Display settings of the nurse's screens (display.yaml): staleness, refresh, chart density.
+
+Validated at start-up; a wrong value stops the page with the file and line of the problem.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rules.yaml_lines import YamlSyntaxError, load_with_lines
+
+DISPLAY_FILE = Path(__file__).with_name("display.yaml")
+
+
+class DisplaySettingsError(ValueError):
+    """display.yaml is wrong; the message names the line."""
+
+
+class DisplaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stale_after_seconds: float = Field(gt=0, le=300)
+    stale_rationale: str = Field(min_length=1)
+    monitor_silent_after_seconds: float = Field(gt=0, le=600)
+    monitor_rationale: str = Field(min_length=1)
+    connection_lost_after_seconds: float = Field(gt=0, le=600)
+    connection_rationale: str = Field(min_length=1)
+    numbers_refresh_seconds: float = Field(gt=0, le=10)
+    chart_refresh_seconds: float = Field(gt=0, le=60)
+    refresh_rationale: str = Field(min_length=1)
+    chart_points_per_trace: int = Field(ge=100, le=20000)
+    gap_after_seconds: float = Field(gt=0, le=3600)
+    chart_rationale: str = Field(min_length=1)
+
+
+def parse_display_settings(text: str, source: str) -> DisplaySettings:
+    try:
+        lined = load_with_lines(text)
+    except YamlSyntaxError as exc:
+        raise DisplaySettingsError(f"{source}, line {exc.line}: {exc.message}") from exc
+    try:
+        return DisplaySettings.model_validate(lined.data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            line = lined.line_of(tuple(error["loc"]))
+            where = ".".join(str(p) for p in error["loc"]) or "file"
+            problems.append(f"{source}, line {line}: {where}: {error['msg']}")
+        raise DisplaySettingsError("\n".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def load_display_settings(path: Path = DISPLAY_FILE) -> DisplaySettings:
+    return parse_display_settings(path.read_text(encoding="utf-8"), str(path.name))

@@ -1,0 +1,358 @@
+"""The team's 4-hour review: scores before and after, the day's vital signs, alarms, side effects.
+
+Layout only. Every number on scores comes from rules/responder.py (declared MAS mapping, mixed
+scales refused, GAS T-score); the configured responder criterion is shown as a HINT naming its
+source. The decision is the team's, signed on the Decision page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from observations.views import AssessmentView, TrialView
+from observations.ward_time import format_ward, to_ward
+from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
+from pages.display import load_display_settings
+from pages.nurse_view import news2_of_set
+from pages.shared import (
+    INTENDED_USE,
+    MISSING,
+    choose_trial,
+    get_record,
+    load_muscle_groups,
+    muscle_name,
+    require_roles,
+    shown,
+)
+from rules.responder import (
+    AshworthAssessment,
+    AshworthScore,
+    MixedScalesError,
+    ResponderHint,
+    compare_lower_limb,
+    gas_t_score,
+    load_responder_config,
+    lower_limb_mean,
+    responder_hint,
+)
+from vocabulary import (
+    LOWER_LIMB_MUSCLES,
+    RED_FLAG_SIDE_EFFECTS,
+    SIDE_EFFECT_LABELS,
+    AlarmEventType,
+    AshworthScale,
+    AssessmentTimePoint,
+    MuscleGroup,
+    Role,
+    Side,
+    SideEffect,
+    TrialStatus,
+)
+
+REVIEW_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST})
+LESS_TONE = "background-color: #d4edda"  # green: tone reduced
+MORE_TONE = "background-color: #f8d7da"  # red: tone increased
+MARKED_EVENTS = (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
+
+
+def latest(assessments: list[AssessmentView], point: AssessmentTimePoint) -> AssessmentView | None:
+    found = [a for a in assessments if a.time_point == point.value]
+    if len(found) > 1:
+        st.caption(f"{len(found)} separate {point.value} assessments: the latest is shown.")
+    return found[-1] if found else None
+
+
+def as_assessment(view: AssessmentView) -> AshworthAssessment:
+    return AshworthAssessment(
+        AshworthScale(view.ashworth_scale),
+        tuple(AshworthScore(MuscleGroup(s.muscle_group), Side(s.side), s.label)
+              for s in view.ashworth),
+    )
+
+
+def number(value: float | None, places: int = 2) -> str:
+    return MISSING if value is None else f"{value:.{places}f}"
+
+
+def muscle_reduction(
+    muscle: MuscleGroup, side: Side, before: str, after: str, scale: AshworthScale
+) -> float | None:
+    """One muscle's reduction under the declared mapping, computed by rules/ (lower limb only)."""
+    if muscle not in LOWER_LIMB_MUSCLES:
+        return None
+    comparison = compare_lower_limb(
+        AshworthAssessment(scale, (AshworthScore(muscle, side, before),)),
+        AshworthAssessment(scale, (AshworthScore(muscle, side, after),)),
+        config,
+    )
+    return comparison.reduction
+
+
+def reduction_text(reduction: float | None) -> str:
+    if reduction is None:
+        return MISSING
+    if reduction > 0:
+        return f"{reduction:.1f} less tone"
+    if reduction < 0:
+        return f"{-reduction:.1f} more tone"
+    return "no change"
+
+
+def ashworth_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+    st.subheader("Ashworth per muscle")
+    if baseline is None and after is None:
+        st.info("No Ashworth scores recorded yet.")
+        return
+    scales = {a.ashworth_scale for a in (baseline, after) if a is not None}
+    mixed = len(scales) > 1
+    scale = AshworthScale(next(iter(scales)))
+    before_labels = {(s.muscle_group, s.side): s.label for s in baseline.ashworth} \
+        if baseline else {}
+    after_labels = {(s.muscle_group, s.side): s.label for s in after.ashworth} if after else {}
+    configured = [m.value for m in load_muscle_groups()]
+    recorded = {m for m, _ in before_labels} | {m for m, _ in after_labels}
+    rows, reductions = [], []
+    for muscle in configured + sorted(recorded - set(configured)):
+        for side in Side:
+            before = before_labels.get((muscle, side.value))
+            later = after_labels.get((muscle, side.value))
+            reduction = None
+            if before is not None and later is not None and not mixed:
+                reduction = muscle_reduction(MuscleGroup(muscle), side, before, later, scale)
+            reductions.append(reduction)
+            rows.append({"Muscle group": muscle_name(muscle), "Side": side.value,
+                         "Baseline": shown(before), "4 hours": shown(later),
+                         "Reduction": reduction_text(reduction)})
+    frame = pd.DataFrame(rows)
+
+    def colour(_: pd.Series) -> list[str]:
+        return [LESS_TONE if r is not None and r > 0 else MORE_TONE if r is not None and r < 0
+                else "" for r in reductions]
+
+    st.dataframe(frame.style.apply(colour, subset=["Reduction"], axis=0), hide_index=True,
+                 width="stretch", key="ashworth_review")
+    st.caption("Green: less tone at 4 hours; red: more. Reduction under the declared mapping, "
+               "lower-limb muscles only (rules/responder.py).")
+    if mixed:
+        st.error("Baseline and 4-hour scores are on different Ashworth scales: scales are never "
+                 "mixed, so nothing is compared. Re-score on one scale.")
+
+
+def mean_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+    st.subheader("Lower-limb mean")
+    if any(a is not None and a.ashworth_scale == AshworthScale.MODIFIED.value
+           for a in (baseline, after)):
+        mapping = ", ".join(f"{label} = {value:g}" for label, value in config.mas_mapping.items())
+        st.caption(f"Declared MAS mapping ({config.version}, rules/responder.yaml): {mapping}")
+    if baseline is None or after is None:
+        for name, view in (("Baseline", baseline), ("4 hours", after)):
+            if view is not None:
+                st.write(f"{name}: {number(lower_limb_mean(as_assessment(view), config))}")
+        st.info("Both the baseline and the 4-hour scores are needed for a comparison.")
+        return
+    try:
+        comparison = compare_lower_limb(as_assessment(baseline), as_assessment(after), config)
+    except MixedScalesError as error:
+        st.error(str(error))
+        return
+    first, second, third = st.columns(3)
+    first.metric("Baseline mean", number(comparison.baseline_mean))
+    second.metric("4-hour mean", number(comparison.after_mean))
+    third.metric("Reduction", number(comparison.reduction))
+    st.caption(f"Over the {len(comparison.compared)} lower-limb muscle(s) scored at both times.")
+    if comparison.left_out:
+        st.caption("Left out: " + "; ".join(
+            f"{side.value} {muscle_name(muscle.value).lower()} ({why})"
+            for muscle, side, why in comparison.left_out))
+
+
+def measures_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+    st.subheader("Spasms, pain, stiffness and power")
+    measures = [
+        ("Penn spasm frequency (0-4)", "penn_frequency"),
+        ("Penn spasm severity (1-3)", "penn_severity"),
+        ("Penn recall period", "penn_recall_period"),
+        ("Pain (0-10)", "pain_nrs"),
+        ("Stiffness (0-10)", "stiffness_nrs"),
+        ("Power, left leg (MRC)", "power_left_leg"),
+        ("Power, right leg (MRC)", "power_right_leg"),
+        ("Power, left arm (MRC)", "power_left_arm"),
+        ("Power, right arm (MRC)", "power_right_arm"),
+    ]
+    rows = [{"Measure": label,
+             "Baseline": shown(getattr(baseline, name) if baseline else None),
+             "4 hours": shown(getattr(after, name) if after else None)}
+            for label, name in measures]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="measures_review")
+
+
+def rated(view: AssessmentView | None) -> list[int]:
+    return [g.rating for g in view.goals if g.rating is not None] if view else []
+
+
+def goals_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+    st.subheader("Goals (Goal Attainment Scaling)")
+    goals = list(dict.fromkeys([g.goal for v in (baseline, after) if v for g in v.goals]))
+    if not goals:
+        st.info("No goals recorded.")
+        return
+    def rating(view: AssessmentView | None, goal: str) -> str:
+        found = [g.rating for g in view.goals if g.goal == goal] if view else []
+        value = found[0] if found else None
+        return MISSING if value is None else f"{value:+d}" if value else "0"
+
+    rows = [{"Goal": goal, "Baseline": rating(baseline, goal), "4 hours": rating(after, goal)}
+            for goal in goals]
+    scores = []
+    for view in (baseline, after):
+        ratings = rated(view)
+        scores.append(f"{gas_t_score(ratings):.1f} ({len(ratings)} of "
+                      f"{len(view.goals)} goals rated)" if ratings and view else MISSING)
+    rows.append({"Goal": "GAS T-score", "Baseline": scores[0], "4 hours": scores[1]})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="goals_review")
+
+
+def hint_text(hint: ResponderHint) -> str:
+    state = {True: "criterion met", False: "criterion not met",
+             None: "cannot be evaluated"}[hint.met]
+    return (f"{hint.kind.upper()}, not a decision — {hint.label}: {state}. {hint.explanation} "
+            f"Source: {hint.source}.")
+
+
+def hint_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+    st.subheader("Responder criterion (hint)")
+
+    def evaluate(criterion: Any = None) -> ResponderHint:
+        return responder_hint(
+            config, criterion=criterion,
+            baseline=as_assessment(baseline) if baseline else None,
+            after=as_assessment(after) if after else None,
+            penn_baseline=baseline.penn_frequency if baseline else None,
+            penn_after=after.penn_frequency if after else None,
+            gas_ratings=rated(after) or None,
+        )
+
+    try:
+        hint = evaluate()
+    except MixedScalesError as error:
+        st.error(f"The configured criterion cannot be evaluated: {error}")
+        return
+    st.info(hint_text(hint))
+    if hint.left_out:
+        st.caption("Not compared: " + "; ".join(hint.left_out))
+    st.caption("The software never decides: the team weighs this hint with everything else, "
+               "and a doctor signs the decision on the Decision page.")
+    others = [c for c in config.criteria if c != config.default_criterion]
+    if others:
+        with st.expander("Other criteria in use elsewhere (for reference)"):
+            for criterion in others:
+                st.text(hint_text(evaluate(criterion)))
+
+
+def local(moment: datetime) -> datetime:
+    return to_ward(moment, zone).replace(tzinfo=None)
+
+
+def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
+    st.subheader("The day: vital signs, alarms and side effects")
+    frame = record.readings.timeline(trial.id, CHART_PARAMETERS)
+    sets = record.observations.list(trial.id)
+    events = record.alarms.events(trial.id)
+    injected = trial.injection.given_at if trial.injection else None
+    moments = [*(s.measured_at for s in sets), *(e.at for e in events),
+               *(a.assessed_at for a in assessments)]
+    if not frame.empty:
+        moments += [frame["time"].min().to_pydatetime(), frame["time"].max().to_pydatetime()]
+    if injected is not None:
+        moments.append(injected - timedelta(minutes=30))
+    start = min(moments, default=trial.created_at)
+    end = max([*moments, trial.window_end or start, start]) + timedelta(minutes=5)
+    if not frame.empty:
+        frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
+    news2, side_effects = [], []
+    for obs in sets:
+        result = news2_of_set(obs, trial.spo2_scale)
+        if result.total is not None:
+            news2.append(News2Point(local(obs.measured_at), result.total))
+        for item in obs.side_effects or []:
+            side_effects.append(Marker(local(obs.measured_at),
+                                       SIDE_EFFECT_LABELS.get(SideEffect(item), item), "#d62728"))
+    alarms = [Marker(local(e.at), f"{e.priority.upper()}: {e.message}",
+                     PRIORITY_COLOURS.get(e.priority, "#888"))
+              for e in events if e.event in MARKED_EVENTS]
+    settings = load_display_settings()
+    figure = timeline_figure(
+        frame, injection_at=local(injected) if injected else None,
+        window_end=local(trial.window_end) if trial.window_end else None,
+        start=local(start), end=local(end), news2=news2, alarms=alarms,
+        side_effects=side_effects, points_per_trace=settings.chart_points_per_trace,
+        gap_seconds=settings.gap_after_seconds,
+    )
+    for view in assessments:  # the scores beside the vital signs
+        figure.add_vline(x=local(view.assessed_at), line={"color": "#555", "dash": "dot"})
+        figure.add_annotation(x=local(view.assessed_at), y=0.0, yref="paper",
+                              text=f"{view.time_point} scores", showarrow=False,
+                              xanchor="left", yanchor="bottom")
+    st.plotly_chart(figure, key="review_timeline", config={"displaylogo": False})
+    if frame.empty:
+        st.caption("No vital signs recorded for this trial.")
+
+    st.markdown("**Alarms**")
+    if events:
+        st.dataframe(pd.DataFrame([
+            {"Time": format_ward(e.at, zone), "Event": e.event, "Priority": e.priority,
+             "Alarm": e.message, "Note": shown(e.note)} for e in events
+        ]), hide_index=True, width="stretch", key="alarms_review")
+    else:
+        st.caption("No alarms during this trial.")
+    st.markdown("**Side effects**")
+    effects = [
+        {"Time": format_ward(obs.measured_at, zone),
+         "Side effect": SIDE_EFFECT_LABELS.get(SideEffect(item), item),
+         "Red flag": "yes" if SideEffect(item) in RED_FLAG_SIDE_EFFECTS else "no",
+         "Note": shown(obs.note)}
+        for obs in sets for item in (obs.side_effects or [])
+    ]
+    if effects:
+        st.dataframe(pd.DataFrame(effects), hide_index=True, width="stretch",
+                     key="side_effects_review")
+    else:
+        st.caption("No side effects recorded.")
+
+
+# ----- page -------------------------------------------------------------------------------------
+require_roles(REVIEW_ROLES)
+record = get_record()
+zone = record.settings.ward_timezone
+config = load_responder_config()
+
+st.title("4-hour review")
+st.caption(INTENDED_USE)
+trials = [t for t in record.trials.list() if t.status != TrialStatus.CANCELLED.value]
+trial = choose_trial(trials, "review_trial")
+if trial is None:
+    st.info("Choose the trial to review.")
+    st.stop()
+if trial.injection is not None:
+    st.write(f"{trial.injection.dose_mcg} mcg given "
+             f"{format_ward(trial.injection.given_at, zone)} · stage: {trial.status}")
+
+assessments = record.assessments.list(trial.id)
+baseline = latest(assessments, AssessmentTimePoint.BASELINE)
+after = latest(assessments, AssessmentTimePoint.FOUR_HOURS)
+if after is None:
+    st.warning("The 4-hour scores are not recorded yet (Scores page).")
+
+scores, day = st.columns([1, 1])
+with scores:
+    ashworth_section(baseline, after)
+    mean_section(baseline, after)
+    measures_section(baseline, after)
+    goals_section(baseline, after)
+    hint_section(baseline, after)
+with day:
+    day_section(trial, assessments)

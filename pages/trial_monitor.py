@@ -1,0 +1,219 @@
+"""Live trial monitor: big current values (stale shown as stale), the whole-trial timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from observations.record import TrialRecord
+from observations.views import TrialView
+from observations.ward_time import format_ward
+from pages.alarms_panel import alarm_panel
+from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
+from pages.display import DisplaySettings, load_display_settings
+from pages.nurse_view import (
+    MISSING,
+    SELECTED_TRIAL_KEY,
+    age_seconds,
+    device_state_text,
+    due_text,
+    format_age,
+    last_complete_news2,
+    missed_text,
+    news2_of_set,
+    observation_schedule,
+    trial_heading,
+    trial_label,
+)
+from pages.shared import INTENDED_USE, get_record, require_roles
+from vocabulary import (
+    SIDE_EFFECT_LABELS,
+    STREAMED_PARAMETERS,
+    UNITS,
+    AlarmEventType,
+    Parameter,
+    Role,
+    SideEffect,
+    TrialStatus,
+)
+
+TILES: tuple[tuple[str, Parameter], ...] = (
+    ("SpO2 %", Parameter.SPO2),
+    ("Pulse /min", Parameter.PULSE_RATE),
+    ("Systolic mmHg", Parameter.SYSTOLIC),
+    ("Diastolic mmHg", Parameter.DIASTOLIC),
+    ("Resp. rate /min", Parameter.RR),
+    ("Temperature °C", Parameter.TEMP),
+)
+VIEWS = {"Whole trial": None, "Last 60 min": 60, "Last 15 min": 15}
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """Plotly draws wall-clock digits: give it ward time without the zone."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def current_values(record: TrialRecord, trial: TrialView, settings: DisplaySettings) -> None:
+    now = record.store.now()
+    zone = record.settings.ward_timezone
+    latest = record.readings.latest(trial.id, [p for _, p in TILES])
+    columns = st.columns(len(TILES) + 1)
+    for column, (label, parameter) in zip(columns, TILES, strict=False):
+        value = latest.get(parameter)
+        with column:
+            if value is None:
+                st.metric(label, MISSING, border=True)
+                st.caption("not measured")
+                continue
+            age = age_seconds(value.at, now)
+            number = f"{value.value:.1f}" if parameter == Parameter.TEMP else f"{value.value:.0f}"
+            where = "entered by a nurse" if value.source == "manual" else "device"
+            if parameter in STREAMED_PARAMETERS and age > settings.stale_after_seconds:
+                st.metric(label, "STALE", border=True)
+                st.caption(
+                    f":red[**No value for {format_age(age)}**] (last {number} "
+                    f"{UNITS[parameter].display} at "
+                    f"{format_ward(value.at, zone, with_date=False)}, {where})"
+                )
+            else:
+                st.metric(label, number, border=True)
+                flags = f" · flags: {value.flags}" if value.flags else ""
+                st.caption(f"{format_age(age)} ago · {where}{flags}")
+    sets = record.observations.list(trial.id)
+    scored = last_complete_news2(trial, sets)
+    with columns[-1]:
+        if scored is None:
+            st.metric("NEWS2", MISSING, border=True)
+            st.caption("no complete set yet")
+        else:
+            obs, result = scored
+            st.metric("NEWS2", str(result.total), border=True)
+            st.caption(
+                f"{result.band.value} · set at {format_ward(obs.measured_at, zone, False)}"
+            )
+    schedule = observation_schedule(trial, sets)
+    overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now
+    text = due_text(schedule, now, zone)
+    st.markdown(f":red[**{text}**]" if overdue else f"**{text}**")
+    missed = missed_text(schedule, now, zone)
+    if missed:
+        st.caption(missed)
+    labels = {a.source: a.label for a in record.trials.active_assignments(trial.id)}
+    states = record.services.device_states(trial.id)
+    if states:
+        st.caption(" · ".join(device_state_text(s, now, labels.get(s.source)) for s in states))
+    elif labels:
+        st.caption("Devices assigned, no state reported yet: " + ", ".join(labels.values()))
+    else:
+        st.caption("No device assigned to this trial.")
+
+
+def timeline(
+    record: TrialRecord, trial: TrialView, settings: DisplaySettings, minutes: int | None
+) -> None:
+    now = record.store.now()
+    zone = record.settings.ward_timezone
+    injected = trial.injection.given_at if trial.injection else None
+    start = (injected - timedelta(minutes=30)) if injected else trial.created_at
+    end = max(now, trial.window_end or now)
+    if minutes is not None:
+        start, end = now - timedelta(minutes=minutes), now + timedelta(minutes=1)
+    frame = record.readings.timeline(trial.id, CHART_PARAMETERS, start=start)
+    if not frame.empty:
+        frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
+    sets = [s for s in record.observations.list(trial.id) if s.measured_at >= start]
+    news2 = []
+    side_effects = []
+    for obs in sets:
+        result = news2_of_set(obs, trial.spo2_scale)
+        if result.total is not None:
+            news2.append(News2Point(_local(obs.measured_at, zone), result.total))
+        for item in obs.side_effects or []:
+            side_effects.append(
+                Marker(
+                    _local(obs.measured_at, zone),
+                    SIDE_EFFECT_LABELS.get(SideEffect(item), item),
+                    "#d62728",
+                )
+            )
+    alarms = [
+        Marker(_local(e.at, zone), f"{e.priority.upper()}: {e.message}",
+               PRIORITY_COLOURS.get(e.priority, "#888"))
+        for e in record.alarms.events(trial.id)
+        if e.event in (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
+        and e.at >= start
+    ]
+    figure = timeline_figure(
+        frame,
+        injection_at=_local(injected, zone) if injected else None,
+        window_end=_local(trial.window_end, zone) if trial.window_end else None,
+        start=_local(start, zone),
+        end=_local(end, zone),
+        news2=news2,
+        alarms=alarms,
+        side_effects=side_effects,
+        points_per_trace=settings.chart_points_per_trace,
+        gap_seconds=settings.gap_after_seconds,
+    )
+    st.plotly_chart(figure, key="timeline", config={"displaylogo": False})
+    st.caption(
+        "Lines: device readings (gaps where no valid reading arrived). Diamonds: values entered "
+        f"by a nurse. Dashed lines and triangles: alarms. Chart updated "
+        f"{format_ward(now, zone, with_date=False)}."
+    )
+
+
+actor = require_roles(set(Role) - {Role.ADMIN})
+record = get_record()
+settings = load_display_settings()
+st.title("Trial monitor")
+trials = [
+    t
+    for t in record.trials.list()
+    if t.status != TrialStatus.CANCELLED.value and t.status != TrialStatus.PLANNED.value
+]
+if not trials:
+    alarm_panel(record, actor)
+    st.info("No trial has started yet. Plan one and record its injection on Trial set-up.")
+    st.stop()
+by_id = {t.id: t for t in trials}
+chosen = st.session_state.get(SELECTED_TRIAL_KEY)
+trial_id = st.selectbox(
+    "Patient's trial",
+    list(by_id),
+    index=list(by_id).index(chosen) if chosen in by_id else 0,
+    format_func=lambda i: trial_label(by_id[i]),
+)
+st.session_state[SELECTED_TRIAL_KEY] = trial_id
+trial = record.trials.get(trial_id)
+st.subheader(trial_heading(trial))
+zone = record.settings.ward_timezone
+if trial.injection is not None:
+    st.write(
+        f"{trial.injection.dose_mcg} mcg given {format_ward(trial.injection.given_at, zone)} "
+        f"by {trial.injection.given_by} · window until {format_ward(trial.window_end, zone)} · "
+        f"NEWS2 SpO2 scale {trial.spo2_scale} · stage: {trial.status}"
+    )
+else:
+    st.write(f"No injection yet · stage: {trial.status}")
+st.caption(INTENDED_USE)
+alarm_panel(record, actor)
+
+
+@st.fragment(run_every=settings.numbers_refresh_seconds)
+def live_numbers() -> None:
+    current_values(record, record.trials.get(trial_id), settings)
+
+
+live_numbers()
+view = st.radio("Timeline", list(VIEWS), horizontal=True)
+
+
+@st.fragment(run_every=settings.chart_refresh_seconds)
+def live_chart() -> None:
+    timeline(record, record.trials.get(trial_id), settings, VIEWS[view])
+
+
+live_chart()

@@ -1,0 +1,252 @@
+"""Trial set-up: patient, plan, devices, baseline, injection, the monitoring window."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import streamlit as st
+
+from observations.demo import DEMO_SCENARIOS, create_demo_trial
+from observations.errors import RecordError
+from observations.views import TrialView
+from observations.ward_time import format_ward, ward_time_to_utc
+from pages.alarms_panel import alarm_panel
+from pages.nurse_view import SELECTED_TRIAL_KEY, allowed, trial_heading, trial_label
+from pages.shared import INTENDED_USE, get_record, require_roles, show_problem
+from vocabulary import InjectionRoute, Role, TrialStatus
+
+OPEN = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING}
+ROUTES = {InjectionRoute.LUMBAR_PUNCTURE: "Lumbar puncture", InjectionRoute.CATHETER: "Catheter"}
+
+
+def done(message: str) -> None:
+    st.session_state["setup-done"] = message
+    st.rerun()
+
+
+def patient_section() -> None:
+    st.subheader("1 · Patient")
+    text = st.text_input("Find a patient (name, NHS number or hospital number)")
+    if text.strip():
+        found = record.patients.find(text)  # two identifiers shown for each match
+        if not found:
+            st.info("No patient matches. Check the spelling or register the patient below.")
+        for patient in found:
+            columns = st.columns([5, 1])
+            columns[0].text(patient.identifiers)
+            if columns[1].button("Choose", key=f"choose-{patient.id}"):
+                st.session_state["setup-patient"] = patient.id
+    if not allowed(actor, "patient.register"):
+        return
+    with st.expander("Register a new patient"), st.form("register"):
+        nhs = st.text_input("NHS number")
+        mrn = st.text_input("Hospital number (MRN)")
+        family = st.text_input("Family name")
+        given = st.text_input("Given name")
+        born = st.date_input("Date of birth", value=None, min_value=date(1900, 1, 1),
+                             format="DD/MM/YYYY")
+        if st.form_submit_button("Register patient"):
+            try:
+                patient = record.patients.register(actor, {
+                    "nhs_number": nhs, "hospital_number": mrn, "family_name": family,
+                    "given_name": given, "date_of_birth": born,
+                })
+            except RecordError as error:
+                show_problem(error)
+            else:
+                st.session_state["setup-patient"] = patient.id
+                done(f"Registered {patient.identifiers}.")
+
+
+def plan_section() -> None:
+    patient_id = st.session_state.get("setup-patient")
+    if patient_id is None or not allowed(actor, "trial.plan"):
+        return
+    patient = record.patients.get(patient_id)
+    st.subheader("2 · Plan a trial")
+    st.text(f"Patient: {patient.identifiers}")
+    with st.form("plan"):
+        dose = st.number_input("Planned dose (mcg)", value=50, step=25)
+        bed = st.text_input("Bed")
+        scale = st.radio("NEWS2 SpO2 scale", [1, 2], horizontal=True,
+                         help="Scale 2 only for confirmed hypercapnic respiratory failure with a "
+                              "prescribed target of 88-92 %, on a clinician's decision.")
+        reason = st.text_area("Reason for scale 2 (the clinician's decision, recorded with your "
+                              "name)")
+        if st.form_submit_button("Plan trial"):
+            try:
+                trial = record.trials.plan(actor, patient_id, int(dose), spo2_scale=int(scale),
+                                           spo2_scale_reason=reason, bed=bed)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                st.session_state[SELECTED_TRIAL_KEY] = trial.id
+                done(f"Planned trial {trial.episode}/{trial.trial_number}: {dose} mcg.")
+
+
+def devices_section(trial: TrialView) -> None:
+    st.subheader("Devices")
+    for assignment in record.trials.active_assignments(trial.id):
+        columns = st.columns([5, 1])
+        columns[0].text(f"{assignment.label} ({assignment.source})")
+        if allowed(actor, "device.assign") and columns[1].button(
+            "End", key=f"end-{assignment.id}"
+        ):
+            try:
+                record.trials.end_assignment(actor, assignment.id)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                done(f"{assignment.label} no longer streams for this trial.")
+    if not allowed(actor, "device.assign"):
+        return
+    options: dict[str, str] = {
+        f"sim:{s}?seed={trial.id}": f"Simulator: {s}" for s in DEMO_SCENARIOS
+    }
+    try:
+        from devices.serial_port import list_serial_ports
+
+        for port in list_serial_ports():
+            path = port["path"]
+            options[f"serial:{path}"] = f"Serial port {path} ({port['description']})"
+    except Exception as error:
+        st.caption(f"Serial ports cannot be listed here: {error}")
+    for found in st.session_state.get("setup-ble", []):
+        options[f"ble:{found.address}:{found.protocol}"] = (
+            f"Bluetooth {found.name or '?'} {found.address} ({found.protocol}, {found.rssi} dBm)"
+        )
+    if st.button("Scan for Bluetooth oximeters"):
+        import asyncio
+
+        from devices.ble import scan
+
+        try:
+            st.session_state["setup-ble"] = asyncio.run(scan(5.0))
+        except Exception as error:
+            st.warning(f"Bluetooth scan not possible: {error}")
+        else:
+            st.rerun()
+    with st.form("assign"):
+        source = st.selectbox("Device", list(options), format_func=lambda s: options[s])
+        if st.form_submit_button("Assign device"):
+            try:
+                record.trials.assign_device(actor, trial.id, source, options[source])
+            except RecordError as error:
+                show_problem(error)
+            else:
+                done(f"{options[source]} assigned.")
+
+
+def injection_section(trial: TrialView) -> None:
+    zone = record.settings.ward_timezone
+    if trial.status == TrialStatus.PLANNED.value and allowed(actor, "trial.status"):
+        st.subheader("Baseline")
+        if st.button("Start baseline observations"):
+            try:
+                record.trials.set_status(actor, trial.id, TrialStatus.BASELINE)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                done("Baseline started: record baseline observations and scores.")
+    if trial.injection is not None:
+        st.text(
+            f"Injection: {trial.injection.dose_mcg} mcg at "
+            f"{format_ward(trial.injection.given_at, zone)} by {trial.injection.given_by}"
+        )
+        return
+    if not allowed(actor, "injection.record"):
+        st.caption("A doctor records the injection.")
+        return
+    st.subheader("Injection")
+    local = record.store.now().astimezone(zone)
+    with st.form("injection"):
+        dose = st.number_input("Dose given (mcg)", value=trial.planned_dose_mcg, step=5)
+        day = st.date_input("Date (ward)", value=local.date(), format="DD/MM/YYYY")
+        clock = st.time_input("Time given (ward clock)", value=local.time().replace(
+            second=0, microsecond=0), step=60)
+        route = st.selectbox("Route", list(ROUTES), format_func=lambda r: ROUTES[r])
+        given_by = st.text_input("Given by (name of the doctor)",
+                                 value=record.users.by_id(actor.user_id).display_name)
+        if st.form_submit_button("Record injection"):
+            try:
+                result = record.trials.record_injection(actor, trial.id, {
+                    "dose_mcg": int(dose),
+                    "given_at": ward_time_to_utc(datetime.combine(day, clock), zone),
+                    "route": route, "given_by": given_by,
+                })
+            except RecordError as error:
+                show_problem(error)
+            else:
+                st.session_state["setup-warnings"] = result.warnings
+                done("Injection recorded: the trial is in monitoring.")
+
+
+def window_section(trial: TrialView) -> None:
+    if trial.status != TrialStatus.MONITORING.value:
+        return
+    zone = record.settings.ward_timezone
+    st.subheader("Monitoring window")
+    st.write(f"Window ends {format_ward(trial.window_end, zone)}.")
+    if allowed(actor, "trial.extend_window"):
+        with st.form("extend"):
+            minutes = st.number_input("Extend by (minutes)", value=60, step=15)
+            reason = st.text_input("Why")
+            if st.form_submit_button("Extend window"):
+                try:
+                    record.trials.extend_window(actor, trial.id, int(minutes), reason)
+                except RecordError as error:
+                    show_problem(error)
+                else:
+                    done(f"Window extended by {minutes} min.")
+    if allowed(actor, "trial.status") and st.button("Close the monitoring window"):
+        waiting = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
+        if waiting:
+            st.error(
+                f"The window cannot close: {len(waiting)} alarm(s) not acknowledged ("
+                + "; ".join(a.message for a in waiting) + "). Acknowledge them first."
+            )
+            return
+        try:
+            record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
+        except RecordError as error:
+            show_problem(error)
+        else:
+            done("Monitoring window closed.")
+
+
+actor = require_roles(set(Role) - {Role.ADMIN})
+record = get_record()
+st.title("Trial set-up")
+st.caption(INTENDED_USE)
+alarm_panel(record, actor)
+message = st.session_state.pop("setup-done", None)
+if message:
+    st.success(message)
+for warning in st.session_state.pop("setup-warnings", []):
+    st.warning(warning)
+
+with st.expander("Start a demo trial (test patient, simulator)"):
+    scenario = st.selectbox("Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose"))
+    if st.button("Start a demo trial"):
+        demo = create_demo_trial(record, scenario=scenario)
+        st.session_state[SELECTED_TRIAL_KEY] = demo.id
+        done(f"Demo trial started: {trial_heading(demo)}.")
+
+patient_section()
+plan_section()
+
+trials = record.trials.list(statuses=OPEN)
+if trials:
+    st.divider()
+    by_id = {t.id: t for t in trials}
+    chosen = st.session_state.get(SELECTED_TRIAL_KEY)
+    trial_id = st.selectbox(
+        "Trial to set up", list(by_id), index=list(by_id).index(chosen) if chosen in by_id else 0,
+        format_func=lambda i: trial_label(by_id[i]),
+    )
+    st.session_state[SELECTED_TRIAL_KEY] = trial_id
+    trial = by_id[trial_id]
+    st.text(trial_heading(trial))
+    devices_section(trial)
+    injection_section(trial)
+    window_section(trial)

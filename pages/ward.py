@@ -1,0 +1,194 @@
+"""Ward overview: one tile per trial in monitoring, most urgent first, refreshed every second."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import streamlit as st
+
+from observations.record import TrialRecord
+from observations.views import AlarmView, LatestValue, TrialView
+from observations.ward_time import format_ward
+from pages.alarms_panel import PRIORITY_ICONS, PRIORITY_WORDS, alarm_panel
+from pages.display import DisplaySettings, load_display_settings
+from pages.nurse_view import (
+    MISSING,
+    SELECTED_TRIAL_KEY,
+    age_seconds,
+    device_state_text,
+    due_text,
+    format_age,
+    last_complete_news2,
+    observation_schedule,
+)
+from pages.shared import INTENDED_USE, get_record, require_roles
+from vocabulary import PRIORITY_RANK, STREAMED_PARAMETERS, Parameter, Priority, Role, TrialStatus
+
+TILE_COLUMNS = 4
+
+
+@dataclass(frozen=True)
+class Tile:
+    trial: TrialView
+    latest: dict[Parameter, LatestValue]
+    alarms: list[AlarmView]
+    devices: list[str]
+    news2: str
+    due: str
+    overdue: bool
+    stale: bool
+
+    @property
+    def urgency(self) -> tuple[int, int, int, int]:
+        """Unacknowledged alarms first, then any alarm, overdue sets, stale values."""
+        waiting = max(
+            (PRIORITY_RANK[Priority(a.priority)] for a in self.alarms if not a.acknowledged),
+            default=0,
+        )
+        any_alarm = max((PRIORITY_RANK[Priority(a.priority)] for a in self.alarms), default=0)
+        return (waiting, any_alarm, int(self.overdue), int(self.stale))
+
+
+def value_text(
+    parameter: Parameter,
+    latest: dict[Parameter, LatestValue],
+    now: datetime,
+    settings: DisplaySettings,
+) -> tuple[str, bool]:
+    """'97 % · 3 s' or 'STALE 96 % · 45 s ago'; missing is '—'. Returns (text, stale)."""
+    value = latest.get(parameter)
+    if value is None:
+        return MISSING, False
+    age = age_seconds(value.at, now)
+    shown = f"{value.value:.0f}"
+    entered = " entered" if value.source == "manual" else ""
+    if parameter in STREAMED_PARAMETERS and age > settings.stale_after_seconds:
+        return f":red[**STALE**] (was {shown}, {format_age(age)} ago)", True
+    return f"{shown} ({format_age(age)} ago{entered})", False
+
+
+def bp_text(latest: dict[Parameter, LatestValue], now: datetime) -> str:
+    systolic = latest.get(Parameter.SYSTOLIC)
+    diastolic = latest.get(Parameter.DIASTOLIC)
+    if systolic is None:
+        return MISSING
+    low = f"{diastolic.value:.0f}" if diastolic is not None else MISSING
+    entered = " entered" if systolic.source == "manual" else ""
+    return f"{systolic.value:.0f}/{low} ({format_age(age_seconds(systolic.at, now))} ago{entered})"
+
+
+def build_tile(
+    record: TrialRecord,
+    trial: TrialView,
+    alarms: list[AlarmView],
+    device_lines: list[str],
+    now: datetime,
+    settings: DisplaySettings,
+) -> Tile:
+    zone = record.settings.ward_timezone
+    latest = record.readings.latest(
+        trial.id,
+        [Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC,
+         Parameter.RR],
+    )
+    sets = record.observations.list(trial.id)
+    scored = last_complete_news2(trial, sets)
+    if scored is None:
+        news2 = f"NEWS2 {MISSING} (no complete set yet)"
+    else:
+        obs, result = scored
+        news2 = (
+            f"NEWS2 **{result.total}** ({result.band.value}) at "
+            f"{format_ward(obs.measured_at, zone, with_date=False)}"
+        )
+    schedule = observation_schedule(trial, sets)
+    due = due_text(schedule, now, zone)
+    overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now
+    stale = any(
+        p not in latest or age_seconds(latest[p].at, now) > settings.stale_after_seconds
+        for p in (Parameter.SPO2, Parameter.PULSE_RATE)
+    )
+    return Tile(trial, latest, alarms, device_lines, news2, due, overdue, stale)
+
+
+def show_tile(tile: Tile, now: datetime, settings: DisplaySettings) -> None:
+    trial = tile.trial
+    with st.container(border=True):
+        st.markdown(f"#### {'Bed ' + trial.bed if trial.bed else 'No bed'}")
+        st.text(trial.patient.identifiers)  # user-entered names: text, never markup
+        if tile.alarms:
+            top = tile.alarms[0]
+            waiting = "NOT ACKNOWLEDGED" if not top.acknowledged else "acknowledged"
+            text = (
+                f"{PRIORITY_ICONS.get(top.priority, '')} {PRIORITY_WORDS.get(top.priority, '')}: "
+                f"{top.message} ({waiting}, {format_age(age_seconds(top.raised_at, now))})"
+            )
+            {"high": st.error, "medium": st.warning}.get(top.priority, st.info)(text)
+        else:
+            st.caption("No active alarm.")
+        if trial.injection is not None and trial.window_end is not None:
+            elapsed = age_seconds(trial.injection.given_at, now)
+            window = age_seconds(trial.injection.given_at, trial.window_end)
+            st.progress(
+                min(1.0, max(0.0, elapsed / window)) if window > 0 else 1.0,
+                text=f"{trial.injection.dose_mcg} mcg · injected {format_age(elapsed)} ago · "
+                f"window {format_age(window)}",
+            )
+        spo2, _ = value_text(Parameter.SPO2, tile.latest, now, settings)
+        pulse, _ = value_text(Parameter.PULSE_RATE, tile.latest, now, settings)
+        rr, _ = value_text(Parameter.RR, tile.latest, now, settings)
+        st.markdown(
+            f"**SpO2 %** {spo2}  \n**Pulse /min** {pulse}  \n"
+            f"**BP mmHg** {bp_text(tile.latest, now)}  \n**RR /min** {rr}"
+        )
+        st.markdown(tile.news2)
+        st.markdown(f":red[**{tile.due}**]" if tile.overdue else tile.due)
+        st.caption(" · ".join(tile.devices) if tile.devices else "No device state reported")
+        if st.button("Open trial monitor", key=f"open-{trial.id}"):
+            st.session_state[SELECTED_TRIAL_KEY] = trial.id
+            st.switch_page("pages/trial_monitor.py")
+
+
+def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
+    now = record.store.now()
+    trials = record.trials.list(statuses={TrialStatus.MONITORING})
+    if not trials:
+        st.info("No trial is in monitoring. Trials appear here once the injection is recorded.")
+        return
+    alarms = record.alarms.active()
+    states = record.services.device_states()
+    labels = {a.source: a.label for a in record.trials.active_assignments()}
+    tiles = []
+    for trial in trials:
+        lines = [
+            device_state_text(s, now, labels.get(s.source))
+            for s in states
+            if s.trial_id == trial.id
+        ]
+        mine = [a for a in alarms if a.trial_id == trial.id]
+        tiles.append(build_tile(record, trial, mine, lines, now, settings))
+    tiles.sort(key=lambda t: (tuple(-x for x in t.urgency), t.trial.bed or "", t.trial.id))
+    updated = format_ward(now, record.settings.ward_timezone, with_date=False)
+    st.caption(f"{len(tiles)} trial(s) in monitoring · updated {updated}")
+    for start in range(0, len(tiles), TILE_COLUMNS):
+        columns = st.columns(TILE_COLUMNS)
+        for column, tile in zip(columns, tiles[start : start + TILE_COLUMNS], strict=False):
+            with column:
+                show_tile(tile, now, settings)
+
+
+actor = require_roles(set(Role) - {Role.ADMIN})
+record = get_record()
+settings = load_display_settings()
+st.title("Ward overview")
+st.caption(INTENDED_USE)
+alarm_panel(record, actor)
+
+
+@st.fragment(run_every=settings.numbers_refresh_seconds)
+def live_tiles() -> None:
+    ward_tiles(record, settings)
+
+
+live_tiles()

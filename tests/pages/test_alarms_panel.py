@@ -1,0 +1,111 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests/browser/seed.py)
+"""Alarms on every page: priority order, evidence, acknowledgement with a required note."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from observations.record import TrialRecord
+from pages.alarms_panel import alarm_tone, evidence_text
+from pages.display import DisplaySettingsError, parse_display_settings
+from pages.shared import ACTOR_KEY
+from tests.browser.seed import (  # noqa: F401  (fixtures)
+    People,
+    beat,
+    data_dir,
+    monitoring_trial,
+    people,
+    raise_alarm,
+    record,
+)
+from vocabulary import Priority
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page(actor: object, name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=60)
+    at.session_state[ACTOR_KEY] = actor
+    return at
+
+
+@pytest.mark.parametrize("name", ["ward.py", "trial_monitor.py", "observation_entry.py",
+                                  "trial_setup.py"])
+def test_every_page_shows_alarms_by_priority(record: TrialRecord, people: People, name: str):
+    trial = monitoring_trial(record, people)
+    now = record.store.now()
+    raise_alarm(record, trial.id, now - timedelta(minutes=3), rule_id="bradycardia",
+                message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
+    raise_alarm(record, trial.id, now - timedelta(seconds=20))
+    beat(record)
+    at = page(people.nurse, name).run()
+    assert not at.exception
+    alarms = [e.value for e in [*at.error, *at.warning] if "raised" in e.value]
+    assert "HIGH" in alarms[0] and "Critical desaturation" in alarms[0]
+    assert "MEDIUM" in alarms[1] and "Bradycardia" in alarms[1]
+    assert "NOT ACKNOWLEDGED" in alarms[0]
+    assert "Bed 4B · JONES, Sam · NHS 943 476 5919" in alarms[0]
+    assert any("Evidence: value: 84 · threshold: 85" in c.value for c in at.caption)
+    assert at.get("audio"), "high-priority tone"
+
+
+def test_acknowledge_needs_a_note_and_keeps_the_alarm(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people)
+    raise_alarm(record, trial.id, record.store.now())
+    beat(record)
+    at = page(people.nurse, "ward.py").run()
+    at.button(key="FormSubmitter:acknowledge-1-Acknowledge alarm").click().run()
+    assert not at.exception
+    assert "Say what was done and who was told before acknowledging." in [
+        e.value for e in at.error
+    ]
+    assert not record.alarms.active()[0].acknowledged
+    at.text_area(key="ack-note-1").input("Sat up, O2 2 L, told Dr Who <b>bold</b>")
+    at.button(key="FormSubmitter:acknowledge-1-Acknowledge alarm").click().run()
+    assert not at.exception
+    alarm = record.alarms.active()[0]
+    assert alarm.acknowledged  # latched: still listed until it resolves
+    shown = [e.value for e in at.error if "raised" in e.value]
+    assert "acknowledged" in shown[0] and "NOT ACKNOWLEDGED" not in shown[0]
+    assert not at.get("audio"), "tone silenced once acknowledged"
+    assert not at.text_area
+
+
+def test_physiotherapist_sees_but_cannot_acknowledge(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people)
+    raise_alarm(record, trial.id, record.store.now())
+    at = page(people.physio, "ward.py").run()
+    assert not at.exception
+    assert "Your role cannot acknowledge alarms: call the nurse in charge." in [
+        c.value for c in at.caption
+    ]
+    assert not at.text_area
+
+
+def test_stale_heartbeat_is_loud(record: TrialRecord, people: People):
+    record.services.beat("old", "embedded", "ward-pc", 1)
+    from observations.schema import ServiceHeartbeat
+
+    with record.store.writing() as session:
+        row = session.get(ServiceHeartbeat, "old")
+        row.last_beat_at = record.store.now() - timedelta(minutes=2)
+    at = page(people.nurse, "ward.py").run()
+    assert any("MONITOR NOT RUNNING: last heard from 2 min" in e.value for e in at.error)
+
+
+def test_evidence_and_tone_helpers():
+    assert evidence_text(None) == "no evidence recorded"
+    assert evidence_text({"limbs": {"left": 3}, "band": "high"}) == "limbs: left 3 · band: high"
+    assert alarm_tone()[:4] == b"RIFF"
+
+
+def test_display_settings_errors_name_the_line():
+    text = (ROOT / "pages" / "display.yaml").read_text().replace(
+        "stale_after_seconds: 30", "stale_after_seconds: -5"
+    )
+    with pytest.raises(DisplaySettingsError, match=r"line 5: stale_after_seconds"):
+        parse_display_settings(text, "display.yaml")

@@ -1,0 +1,183 @@
+"""The decision page: outcome, rationale, signature with the password, follow-up trial."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from observations.record import TrialRecord
+from observations.settings import load_settings
+from observations.users import actor_of
+from pages.shared import ACTOR_KEY
+from vocabulary import DecisionOutcome, InjectionRoute, Role, TrialStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "ward seven tea"
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
+    from pages.shared import get_record
+
+    get_record.clear()
+    record = TrialRecord.open(load_settings())
+    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
+    doctor = actor_of(record.users.create(admin, "doc", "Dr Doctor", {Role.DOCTOR}, PASSWORD))
+    cns = actor_of(record.users.create(admin, "cns", "Nurse Spec", {Role.NURSE_SPECIALIST}))
+    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}))
+    physio = actor_of(record.users.create(admin, "physio", "Physio", {Role.PHYSIOTHERAPIST}))
+    patient = record.patients.register(
+        doctor,
+        {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
+         "given_name": "Sam", "date_of_birth": "1980-01-01"},
+    )
+    yield {"record": record, "doctor": doctor, "cns": cns, "nurse": nurse, "physio": physio,
+           "patient": patient}
+    record.close()
+
+
+def injected(world: dict[str, Any], dose: int = 50, status: TrialStatus = TrialStatus.ASSESSED):
+    record, doctor = world["record"], world["doctor"]
+    trial = record.trials.plan(doctor, world["patient"].id, dose)
+    record.trials.set_status(doctor, trial.id, TrialStatus.BASELINE)
+    record.trials.record_injection(doctor, trial.id, {
+        "dose_mcg": dose, "given_at": record.store.now() - timedelta(hours=5),
+        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Doctor"})
+    if status is TrialStatus.ASSESSED:
+        record.trials.set_status(doctor, trial.id, TrialStatus.ASSESSED)
+    return record.trials.get(trial.id)
+
+
+def open_on(actor: Any, trial_id: int | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "decision.py"), default_timeout=60)
+    at.session_state[ACTOR_KEY] = actor
+    at.run()
+    if trial_id is not None:
+        at.selectbox(key="decision_trial").select(trial_id).run()
+    return at
+
+
+def fill(at: AppTest, trial_id: int, outcome: DecisionOutcome, password: str) -> AppTest:
+    at.radio(key=f"outcome_{trial_id}").set_value(outcome).run()
+    at.text_area(key=f"rationale_{trial_id}").input("Ashworth unchanged; goal not met")
+    at.text_input(key=f"sign_password_{trial_id}").input(password)
+    return at.button(key=f"sign_{trial_id}").click().run()
+
+
+@pytest.mark.parametrize("role", ["nurse", "physio"])
+def test_roles_without_a_say_cannot_open_the_decision_page(world, role):
+    injected(world)
+    at = open_on(world[role])
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert not at.selectbox and not at.radio
+
+
+def test_wrong_password_signs_nothing(world):
+    trial = injected(world)
+    at = fill(open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER,
+              "not my password")
+    assert [e.value for e in at.error] == ["The password is not right: nothing was signed."]
+    record = world["record"]
+    assert record.decisions.for_trial(trial.id) is None
+    assert record.trials.get(trial.id).status == TrialStatus.ASSESSED.value
+    assert len(record.trials.list(patient_id=world["patient"].id)) == 1
+    # What was chosen is kept for the next attempt.
+    assert at.radio(key=f"outcome_{trial.id}").value is DecisionOutcome.RESPONDER
+
+
+def test_non_responder_plans_the_follow_up_at_plus_25_not_before_24_h(world):
+    trial = injected(world, dose=50)
+    at = open_on(world["doctor"], trial.id)
+    hint = at.info[0].value
+    assert hint.startswith("Suggestion (hint, not a decision): Repeat trial at 75 mcg")
+    assert "Source: NHNN leaflet" in hint
+    at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
+    assert not at.exception and not at.error
+    record = world["record"]
+    decision = record.decisions.for_trial(trial.id)
+    assert decision is not None and decision.outcome == DecisionOutcome.RETRIAL_HIGHER.value
+    assert decision.signed_by == world["doctor"].user_id
+    assert decision.next_dose_mcg == 75
+    given = trial.injection.given_at
+    # The earliest time the rules allow, to the minute: 24 h after this injection.
+    earliest = given + timedelta(hours=24)
+    assert earliest <= decision.next_not_before < earliest + timedelta(minutes=1)
+    [follow] = [t for t in record.trials.list(patient_id=world["patient"].id)
+                if t.follows_trial_id == trial.id]
+    assert (follow.planned_dose_mcg, follow.status) == (75, TrialStatus.PLANNED.value)
+    assert record.trials.get(trial.id).status == TrialStatus.DECIDED.value
+    assert at.success[0].value == (
+        "Decision signed: Non-responder — re-trial at a higher dose. "
+        f"Follow-up trial {follow.id} planned at 75 mcg.")
+
+
+def test_a_next_trial_sooner_than_24_h_is_refused_by_the_record(world):
+    trial = injected(world)
+    at = open_on(world["doctor"], trial.id)
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.RETRIAL_HIGHER).run()
+    keys = f"{trial.id}_{DecisionOutcome.RETRIAL_HIGHER.value}"
+    early = at.date_input(key=f"not_before_day_{keys}").value - timedelta(days=1)
+    at.date_input(key=f"not_before_day_{keys}").set_value(early)
+    at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
+    assert [e.value for e in at.error] == [
+        "The next trial cannot be sooner than 24 h after this injection."]
+    assert world["record"].decisions.for_trial(trial.id) is None
+    assert len(world["record"].trials.list(patient_id=world["patient"].id)) == 1
+
+
+def test_no_higher_dose_after_100_mcg(world):
+    trial = injected(world, dose=100)
+    at = open_on(world["doctor"], trial.id)
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.RETRIAL_HIGHER).run()
+    assert any("maximum trial dose" in e.value for e in at.error)
+    assert at.button(key=f"sign_{trial.id}").disabled
+
+
+def test_responder_plans_no_follow_up(world):
+    trial = injected(world)
+    at = fill(open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER,
+              PASSWORD)
+    assert not at.error
+    assert not at.number_input  # no next dose asked for a responder
+    decision = world["record"].decisions.for_trial(trial.id)
+    assert decision.next_dose_mcg is None and decision.next_not_before is None
+    assert len(world["record"].trials.list(patient_id=world["patient"].id)) == 1
+    # The decided trial now shows who signed it.
+    assert any("Signed by Dr Doctor (doc)" in t.value for t in at.text)
+
+
+def test_trial_in_monitoring_says_the_window_must_be_closed_first(world):
+    trial = injected(world, status=TrialStatus.MONITORING)
+    at = open_on(world["doctor"], trial.id)
+    assert "the monitoring window must be closed first" in at.warning[0].value
+    assert not at.radio  # no signing form yet
+    at.button(key=f"mark_assessed_{trial.id}").click().run()
+    assert world["record"].trials.get(trial.id).status == TrialStatus.ASSESSED.value
+    assert at.radio(key=f"outcome_{trial.id}")
+
+
+def test_nurse_specialist_sees_the_suggestion_but_cannot_sign(world):
+    trial = injected(world)
+    at = open_on(world["cns"], trial.id)
+    assert "Only a doctor signs the decision." in [i.value for i in at.info]
+    assert not at.radio and not at.text_input
+
+
+def test_window_not_closed_from_here_while_an_alarm_is_unacknowledged(world):
+    from observations.alarms import AlarmEventIn
+    from vocabulary import AlarmEventType, AlarmKind, Priority
+
+    trial = injected(world, status=TrialStatus.MONITORING)
+    record = world["record"]
+    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
+        trial.id, "sedation", AlarmEventType.RAISED, record.store.now(), Priority.HIGH,
+        AlarmKind.PHYSIOLOGICAL, "POSS 3", {"poss": "3"}, "test")])
+    at = open_on(world["doctor"], trial.id)
+    assert "1 alarm(s) not acknowledged" in at.error[0].value
+    assert at.button(key=f"mark_assessed_{trial.id}").disabled

@@ -1,0 +1,116 @@
+# ruff: noqa: F811  (pytest fixtures imported from tests/browser/seed.py)
+"""Observation entry: NEWS2 as it is filled, device prefill, refusal keeping what was typed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from observations.record import TrialRecord
+from pages.shared import ACTOR_KEY
+from tests.browser.seed import (  # noqa: F401  (fixtures)
+    People,
+    add_vitals,
+    beat,
+    data_dir,
+    monitoring_trial,
+    people,
+    record,
+)
+from vocabulary import Consciousness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def page(actor: object) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "observation_entry.py"), default_timeout=60)
+    at.session_state[ACTOR_KEY] = actor
+    return at
+
+
+def fill_complete(at: AppTest) -> None:
+    at.number_input(key="obs-rr").set_value(16)
+    at.number_input(key="obs-spo2").set_value(97)
+    at.radio(key="obs-on_oxygen").set_value("Air")
+    at.number_input(key="obs-temp").set_value(36.8)
+    at.number_input(key="obs-systolic").set_value(124)
+    at.number_input(key="obs-diastolic").set_value(80)
+    at.number_input(key="obs-pulse_rate").set_value(72)
+    at.selectbox(key="obs-consciousness").set_value(Consciousness.ALERT)
+
+
+def save(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Save observations").click().run()
+
+
+def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people, minutes_ago=5)
+    at = page(people.nurse).run()
+    assert not at.exception
+    assert any("NEWS2 incomplete" in i.value for i in at.info)
+    at.number_input(key="obs-rr").set_value(7).run()
+    assert any(":red[**3**]" in m.value for m in at.markdown)
+    fill_complete(at)
+    at.number_input(key="obs-rr").set_value(16)
+    at.run()
+    assert any(s.value == "NEWS2 0 — low" for s in at.success)
+    at.radio(key="obs-check").set_value("Done").run()
+    at.checkbox(key="obs-se-headache").check()
+    save(at)
+    assert not at.exception
+    assert any("saved" in s.value for s in at.success)
+    sets = record.observations.list(trial.id)
+    assert len(sets) == 1 and sets[0].rr == 16 and sets[0].side_effects == ["headache"]
+    assert sets[0].device_prefilled is None
+    # The form is empty again for the next set.
+    assert at.number_input(key="obs-rr").value is None
+
+
+def test_impossible_value_refused_and_kept(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people, minutes_ago=5)
+    at = page(people.nurse).run()
+    fill_complete(at)
+    at.number_input(key="obs-temp").set_value(3.7)
+    at.number_input(key="obs-spo2").set_value(150)
+    save(at)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("Temperature 3.7 °C is not possible" in e and "Did you mean 37.0?" in e
+               for e in errors)
+    assert any("SpO2 150 % is not possible" in e for e in errors)
+    assert at.number_input(key="obs-temp").value == 3.7  # kept as typed
+    assert at.number_input(key="obs-rr").value == 16
+    assert record.observations.list(trial.id) == []
+
+
+def test_prefill_from_device_is_marked(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people, minutes_ago=5)
+    add_vitals(record, trial.id, record.store.now() - timedelta(seconds=3), 95, 88)
+    at = page(people.nurse).run()
+    button = next(b for b in at.button if b.label.startswith("Fill in the latest device values"))
+    button.click().run()
+    assert at.number_input(key="obs-spo2").value == 95
+    assert at.number_input(key="obs-spo2").label.endswith("· from device")
+    at.number_input(key="obs-pulse_rate").set_value(90)  # the nurse counted it herself
+    at.number_input(key="obs-rr").set_value(18)
+    save(at)
+    assert not at.exception
+    saved = record.observations.list(trial.id)[0]
+    assert saved.device_prefilled == ["spo2"]
+
+
+def test_due_and_missed_sets(record: TrialRecord, people: People):
+    monitoring_trial(record, people, minutes_ago=50)
+    at = page(people.nurse).run()
+    assert not at.exception
+    assert any("Observations OVERDUE since" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Missed observation sets (1)") for c in captions), captions
+
+
+def test_physiotherapist_cannot_enter(record: TrialRecord, people: People):
+    monitoring_trial(record, people)
+    at = page(people.physio).run()
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]

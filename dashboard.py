@@ -42,9 +42,9 @@ ALL = frozenset(Role)
 CLINICAL = frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})
 PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
     ("pages/ward.py", "Ward overview", "🏥", ALL - {Role.ADMIN}),
-    ("pages/trial_monitor.py", "Live trial", "📈", ALL - {Role.ADMIN}),
+    ("pages/trial_monitor.py", "Trial monitor", "📈", ALL - {Role.ADMIN}),
     ("pages/observation_entry.py", "Observations", "🩺", CLINICAL),
-    ("pages/trial_setup.py", "Trial set-up", "🛠️", frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR})),
+    ("pages/trial_setup.py", "Trial set-up", "🛠️", CLINICAL),
     (
         "pages/scores.py",
         "Spasticity scores",

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,6 +135,12 @@ class Oximeter(threading.Thread):
             self.stop.wait(1.0)
 
 
+def sign_in(page: Any, username: str) -> None:
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password", exact=True).fill("ward seven tea")
+    page.get_by_role("button", name="Sign in").click()
+
+
 @pytest.fixture
 def artefacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("ITBMON_ARTEFACT_DIR", tmp_path / "screenshots"))
@@ -160,9 +167,7 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
             page = browser.new_page(viewport={"width": 1600, "height": 2600})
             page.set_default_timeout(WAIT_MS)
             page.goto(server)
-            page.get_by_label("Username").fill("nurse")
-            page.get_by_label("Password", exact=True).fill("ward seven tea")
-            page.get_by_role("button", name="Sign in").click()
+            sign_in(page, "nurse")
             page.get_by_role("link", name="Ward overview").click()
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
             tile = page.get_by_text(re.compile(r"SpO2 %.*ago"))
@@ -199,8 +204,13 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
 
             page.get_by_role("link", name="Observations").click()
             expect(page.get_by_role("button", name="Save observations")).to_be_visible()
+            expect(page.get_by_text("Consciousness (ACVPU)")).to_be_visible()
+            page.wait_for_timeout(1500)  # let the last widgets paint before the picture
             page.screenshot(path=str(artefacts / "5-observations.png"), full_page=True)
 
+            # Trial set-up is for nurse specialists and doctors.
+            page.get_by_role("button", name="Sign out").click()
+            sign_in(page, "cns")
             page.get_by_role("link", name="Trial set-up").click()
             expect(page.get_by_role("heading", name="Trial set-up")).to_be_visible()
             page.screenshot(path=str(artefacts / "6-trial-setup.png"), full_page=True)

@@ -50,6 +50,19 @@ def _open_alarm(session: Session, trial_id: int, rule_id: str) -> Alarm | None:
     return None if last == AlarmEventType.RESOLVED.value else alarm
 
 
+def unacknowledged_rules(session: Session, trial_id: int) -> list[str]:
+    """Rules whose alarm on this trial is active and waits for a nurse's acknowledgement."""
+    waiting = []
+    for alarm in session.scalars(select(Alarm).where(Alarm.trial_id == trial_id)):
+        events = session.scalars(
+            select(AlarmEvent).where(AlarmEvent.alarm_id == alarm.id).order_by(AlarmEvent.id)
+        ).all()
+        active = bool(events) and events[-1].event != AlarmEventType.RESOLVED.value
+        if active and not Alarms._view(alarm, events).acknowledged:
+            waiting.append(alarm.rule_id)
+    return waiting
+
+
 class Alarms:
     def __init__(self, store: Store) -> None:
         self._store = store

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from observations.alarms import unacknowledged_rules
 from observations.entries import check_dose, check_injection, not_in_future
 from observations.errors import InvalidEntry, NotFound, Refused
 from observations.limits import load_limits
@@ -195,6 +196,14 @@ class Trials:
         current = TrialStatus(trial.status)
         if status not in NEXT_STATUS[current]:
             raise Refused(f"A trial cannot go from {current.value} to {status.value}.")
+        if current == TrialStatus.MONITORING and status == TrialStatus.ASSESSED:
+            # The monitoring window never closes while an alarm waits for acknowledgement.
+            waiting = unacknowledged_rules(session, trial.id)
+            if waiting:
+                raise Refused(
+                    "The monitoring window cannot close while alarms are not acknowledged ("
+                    f"{', '.join(sorted(waiting))}). Acknowledge them first."
+                )
         trial.status = status.value
         self._store.audit(
             session,

@@ -43,14 +43,21 @@ def patient_section() -> None:
         mrn = st.text_input("Hospital number (MRN)")
         family = st.text_input("Family name")
         given = st.text_input("Given name")
-        born = st.date_input("Date of birth", value=None, min_value=date(1900, 1, 1),
-                             format="DD/MM/YYYY")
+        born = st.date_input(
+            "Date of birth", value=None, min_value=date(1900, 1, 1), format="DD/MM/YYYY"
+        )
         if st.form_submit_button("Register patient"):
             try:
-                patient = record.patients.register(actor, {
-                    "nhs_number": nhs, "hospital_number": mrn, "family_name": family,
-                    "given_name": given, "date_of_birth": born,
-                })
+                patient = record.patients.register(
+                    actor,
+                    {
+                        "nhs_number": nhs,
+                        "hospital_number": mrn,
+                        "family_name": family,
+                        "given_name": given,
+                        "date_of_birth": born,
+                    },
+                )
             except RecordError as error:
                 show_problem(error)
             else:
@@ -68,15 +75,26 @@ def plan_section() -> None:
     with st.form("plan"):
         dose = st.number_input("Planned dose (mcg)", value=50, step=25)
         bed = st.text_input("Bed")
-        scale = st.radio("NEWS2 SpO2 scale", [1, 2], horizontal=True,
-                         help="Scale 2 only for confirmed hypercapnic respiratory failure with a "
-                              "prescribed target of 88-92 %, on a clinician's decision.")
-        reason = st.text_area("Reason for scale 2 (the clinician's decision, recorded with your "
-                              "name)")
+        scale = st.radio(
+            "NEWS2 SpO2 scale",
+            [1, 2],
+            horizontal=True,
+            help="Scale 2 only for confirmed hypercapnic respiratory failure with a "
+            "prescribed target of 88-92 %, on a clinician's decision.",
+        )
+        reason = st.text_area(
+            "Reason for scale 2 (the clinician's decision, recorded with your name)"
+        )
         if st.form_submit_button("Plan trial"):
             try:
-                trial = record.trials.plan(actor, patient_id, int(dose), spo2_scale=int(scale),
-                                           spo2_scale_reason=reason, bed=bed)
+                trial = record.trials.plan(
+                    actor,
+                    patient_id,
+                    int(dose),
+                    spo2_scale=int(scale),
+                    spo2_scale_reason=reason,
+                    bed=bed,
+                )
             except RecordError as error:
                 show_problem(error)
             else:
@@ -89,9 +107,7 @@ def devices_section(trial: TrialView) -> None:
     for assignment in record.trials.active_assignments(trial.id):
         columns = st.columns([5, 1])
         columns[0].text(f"{assignment.label} ({assignment.source})")
-        if allowed(actor, "device.assign") and columns[1].button(
-            "End", key=f"end-{assignment.id}"
-        ):
+        if allowed(actor, "device.assign") and columns[1].button("End", key=f"end-{assignment.id}"):
             try:
                 record.trials.end_assignment(actor, assignment.id)
             except RecordError as error:
@@ -162,18 +178,25 @@ def injection_section(trial: TrialView) -> None:
     with st.form("injection"):
         dose = st.number_input("Dose given (mcg)", value=trial.planned_dose_mcg, step=5)
         day = st.date_input("Date (ward)", value=local.date(), format="DD/MM/YYYY")
-        clock = st.time_input("Time given (ward clock)", value=local.time().replace(
-            second=0, microsecond=0), step=60)
+        clock = st.time_input(
+            "Time given (ward clock)", value=local.time().replace(second=0, microsecond=0), step=60
+        )
         route = st.selectbox("Route", list(ROUTES), format_func=lambda r: ROUTES[r])
-        given_by = st.text_input("Given by (name of the doctor)",
-                                 value=record.users.by_id(actor.user_id).display_name)
+        given_by = st.text_input(
+            "Given by (name of the doctor)", value=record.users.by_id(actor.user_id).display_name
+        )
         if st.form_submit_button("Record injection"):
             try:
-                result = record.trials.record_injection(actor, trial.id, {
-                    "dose_mcg": int(dose),
-                    "given_at": ward_time_to_utc(datetime.combine(day, clock), zone),
-                    "route": route, "given_by": given_by,
-                })
+                result = record.trials.record_injection(
+                    actor,
+                    trial.id,
+                    {
+                        "dose_mcg": int(dose),
+                        "given_at": ward_time_to_utc(datetime.combine(day, clock), zone),
+                        "route": route,
+                        "given_by": given_by,
+                    },
+                )
             except RecordError as error:
                 show_problem(error)
             else:
@@ -199,14 +222,7 @@ def window_section(trial: TrialView) -> None:
                 else:
                     done(f"Window extended by {minutes} min.")
     if allowed(actor, "trial.status") and st.button("Close the monitoring window"):
-        waiting = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
-        if waiting:
-            st.error(
-                f"The window cannot close: {len(waiting)} alarm(s) not acknowledged ("
-                + "; ".join(a.message for a in waiting) + "). Acknowledge them first."
-            )
-            return
-        try:
+        try:  # the record refuses while an alarm is unacknowledged
             record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
         except RecordError as error:
             show_problem(error)
@@ -241,7 +257,9 @@ if trials:
     by_id = {t.id: t for t in trials}
     chosen = st.session_state.get(SELECTED_TRIAL_KEY)
     trial_id = st.selectbox(
-        "Trial to set up", list(by_id), index=list(by_id).index(chosen) if chosen in by_id else 0,
+        "Trial to set up",
+        list(by_id),
+        index=list(by_id).index(chosen) if chosen in by_id else 0,
         format_func=lambda i: trial_label(by_id[i]),
     )
     st.session_state[SELECTED_TRIAL_KEY] = trial_id

@@ -549,3 +549,20 @@ def test_times_come_back_utc_aware(record: TrialRecord, staff: Staff, clock: Fak
     assert again.measured_at == datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
     assert again.measured_at.utcoffset() == timedelta(0)
     assert saved.measured_at == again.measured_at
+
+
+def test_window_does_not_close_while_an_alarm_is_unacknowledged(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    trial = plan(record, staff)
+    inject(record, staff, trial, clock.now - timedelta(hours=4))
+    record.alarms.record_events(
+        staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)]
+    )
+    with pytest.raises(Refused, match=r"not acknowledged \(spo2_severe\)"):
+        record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED)
+    assert record.trials.get(trial).status == TrialStatus.MONITORING
+    alarm = record.alarms.active(trial)[0]
+    record.alarms.acknowledge(staff.nurse, alarm.id, "Repositioned; SpO2 back to 96 %")
+    record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED)
+    assert record.trials.get(trial).status == TrialStatus.ASSESSED

@@ -94,7 +94,7 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     assert not at.exception
     assert record.trials.active_assignments(trial.id)[0].source.startswith("sim:steady")
     button(at, "Close the monitoring window").click().run()
-    assert any("cannot close: 1 alarm(s) not acknowledged" in e.value for e in at.error)
+    assert any("cannot close while alarms are not acknowledged" in e.value for e in at.error)
     assert record.trials.get(trial.id).status == TrialStatus.MONITORING.value
     record.alarms.acknowledge(people.nurse, record.alarms.active()[0].id, "Seen, O2 on")
     at.run()

@@ -192,44 +192,18 @@ class Users:
 
     def service_actor(self) -> Actor:
         """The monitor's identity for device readings and alarm events (created once)."""
-        with self._store.writing() as session:
-            user = session.scalar(select(User).where(User.username == SERVICE_USERNAME))
-            if user is None:
-                user = User(
-                    username=SERVICE_USERNAME,
-                    display_name="Monitor service",
-                    roles="",
-                    password_hash=None,
-                    active=True,
-                    created_at=self._store.now(),
-                )
-                session.add(user)
-                session.flush()
-            return actor_of(user)
+        return self._system_actor(SERVICE_USERNAME, "Monitor service", "", "monitor")
 
     def demo_clinician(self) -> Actor:
         """The clinician who sets up demo trials (doctor and nurse specialist, no password)."""
+        roles = _roles_text({Role.DOCTOR, Role.NURSE_SPECIALIST})
+        return self._system_actor(DEMO_USERNAME, "Demo clinician", roles, "demo")
+
+    def _system_actor(self, username: str, display_name: str, roles: str, source: str) -> Actor:
         with self._store.writing() as session:
-            user = session.scalar(select(User).where(User.username == DEMO_USERNAME))
+            user = session.scalar(select(User).where(User.username == username))
             if user is None:
-                user = User(
-                    username=DEMO_USERNAME,
-                    display_name="Demo clinician",
-                    roles=_roles_text({Role.DOCTOR, Role.NURSE_SPECIALIST}),
-                    password_hash=None,
-                    active=True,
-                    created_at=self._store.now(),
-                )
-                session.add(user)
-                session.flush()
-                self._store.audit(
-                    session,
-                    actor_of(user),
-                    "user.create",
-                    "user",
-                    user.id,
-                    details={"username": DEMO_USERNAME, "roles": user.roles, "source": "demo"},
-                )
+                user = self._add_passwordless(session, username, display_name, roles, source)
             return actor_of(user)
 
     # ------------------------------------------------------------------ signing in
@@ -303,23 +277,8 @@ class Users:
             user = session.scalar(select(User).where(User.username == name))
             roles_text = _roles_text(roles)
             if user is None:
-                user = User(
-                    username=name,
-                    display_name=display_name.strip() or name,
-                    roles=roles_text,
-                    password_hash=None,
-                    active=True,
-                    created_at=self._store.now(),
-                )
-                session.add(user)
-                session.flush()
-                self._store.audit(
-                    session,
-                    actor_of(user),
-                    "user.create",
-                    "user",
-                    user.id,
-                    details={"username": name, "roles": roles_text, "source": "sso"},
+                user = self._add_passwordless(
+                    session, name, display_name.strip() or name, roles_text, "sso"
                 )
             elif not user.active:
                 raise SignInRefused("This account is disabled: ask an administrator.")
@@ -377,6 +336,30 @@ class Users:
         allowed_at: datetime = last + timedelta(seconds=delay)
         wait = allowed_at - self._store.now()
         return wait if wait > timedelta(0) else None
+
+    def _add_passwordless(
+        self, session: Session, username: str, display_name: str, roles: str, source: str
+    ) -> User:
+        """An account nobody can sign in to with a password (service, demo, single sign-on)."""
+        user = User(
+            username=username,
+            display_name=display_name,
+            roles=roles,
+            password_hash=None,
+            active=True,
+            created_at=self._store.now(),
+        )
+        session.add(user)
+        session.flush()
+        self._store.audit(
+            session,
+            actor_of(user),
+            "user.create",
+            "user",
+            user.id,
+            details={"username": username, "roles": roles, "source": source},
+        )
+        return user
 
     @staticmethod
     def _verify(user: User | None, password: str) -> bool:

@@ -69,8 +69,13 @@ def monitoring_trial(
 ) -> TrialView:
     patient = record.patients.register(
         people.cns,
-        {"nhs_number": nhs, "hospital_number": mrn, "family_name": family,
-         "given_name": "Sam", "date_of_birth": "1980-01-01"},
+        {
+            "nhs_number": nhs,
+            "hospital_number": mrn,
+            "family_name": family,
+            "given_name": "Sam",
+            "date_of_birth": "1980-01-01",
+        },
     )
     trial = record.trials.plan(people.cns, patient.id, 50, bed=bed)
     record.trials.set_status(people.cns, trial.id, TrialStatus.BASELINE)
@@ -79,8 +84,12 @@ def monitoring_trial(
     record.trials.record_injection(
         people.doctor,
         trial.id,
-        {"dose_mcg": 50, "given_at": record.store.now() - timedelta(minutes=minutes_ago),
-         "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Who"},
+        {
+            "dose_mcg": 50,
+            "given_at": record.store.now() - timedelta(minutes=minutes_ago),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Who",
+        },
     )
     return record.trials.get(trial.id)
 
@@ -116,8 +125,13 @@ def raise_alarm(
         record.users.service_actor(),
         [
             AlarmEventIn(
-                trial_id=trial_id, rule_id=rule_id, event=AlarmEventType.RAISED, at=at,
-                priority=priority, kind=AlarmKind.PHYSIOLOGICAL, message=message,
+                trial_id=trial_id,
+                rule_id=rule_id,
+                event=AlarmEventType.RAISED,
+                at=at,
+                priority=priority,
+                kind=AlarmKind.PHYSIOLOGICAL,
+                message=message,
                 evidence={"value": 84, "threshold": 85, "held_s": 5},
                 rule_set_version="test",
             )

@@ -28,13 +28,6 @@ from tests.browser.seed import add_vitals, beat, make_people, monitoring_trial, 
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-OUR_PAGES = (
-    '    ("pages/ward.py", "Ward overview", "🛏️", ALL - {Role.ADMIN}),\n'
-    '    ("pages/trial_monitor.py", "Trial monitor", "📈", ALL - {Role.ADMIN}),\n'
-    '    ("pages/observation_entry.py", "Observations", "📝",\n'
-    "     frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})),\n"
-    '    ("pages/trial_setup.py", "Trial set-up", "🧪", ALL - {Role.ADMIN}),\n'
-)
 WAIT_MS = 60_000  # generous: waiting for something to appear, never a speed limit
 
 pytestmark = pytest.mark.browser
@@ -53,23 +46,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _app_dir(tmp_path: Path) -> Path:
-    """The repository's dashboard; if its PAGES do not list the ward pages yet (the lead adds
-    them), a copy beside links to the packages, with those entries added."""
-    text = (ROOT / "dashboard.py").read_text(encoding="utf-8")
-    if "pages/ward.py" in text:
-        return ROOT
-    app = tmp_path / "app"
-    app.mkdir()
-    for name in os.listdir(ROOT):
-        if name not in ("dashboard.py", ".venv", ".git", "data") and not name.startswith("."):
-            (app / name).symlink_to(ROOT / name)
-    anchor = '    ("pages/trials.py",'
-    assert anchor in text
-    (app / "dashboard.py").write_text(text.replace(anchor, OUR_PAGES + anchor, 1), "utf-8")
-    return app
 
 
 @pytest.fixture
@@ -92,10 +68,25 @@ def server(seeded: dict, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "ITBMON_DATA_DIR": str(seeded["data"])}
     log = (tmp_path / "streamlit.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "dashboard.py",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=_app_dir(tmp_path), env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         for _ in range(600):
@@ -128,8 +119,14 @@ class Oximeter(threading.Thread):
         tick = 0
         while not self.stop.is_set():
             now = self.record.store.now()
-            add_vitals(self.record, self.trial_id, now, 94 + tick % 5, 70 + tick % 7,
-                       device="test-oximeter")
+            add_vitals(
+                self.record,
+                self.trial_id,
+                now,
+                94 + tick % 5,
+                70 + tick % 7,
+                device="test-oximeter",
+            )
             beat(self.record)
             tick += 1
             self.stop.wait(1.0)
@@ -161,8 +158,12 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM),
-                args=["--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking"],
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                ],
             )
             page = browser.new_page(viewport={"width": 1600, "height": 2600})
             page.set_default_timeout(WAIT_MS)
@@ -179,8 +180,9 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
                 "p.innerText.startsWith('SpO2 %') && p.innerText !== first)",
                 arg=first,
             )
-            expect(page.get_by_text("JONES, Sam · NHS 943 476 5919 · MRN H77").first) \
-                .to_be_visible()
+            expect(
+                page.get_by_text("JONES, Sam · NHS 943 476 5919 · MRN H77").first
+            ).to_be_visible()
             page.screenshot(path=str(artefacts / "1-ward-overview.png"), full_page=True)
 
             raise_alarm(record, trial.id, record.store.now() - timedelta(seconds=5))
@@ -189,7 +191,8 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
             page.screenshot(path=str(artefacts / "2-ward-alarm.png"), full_page=True)
 
             page.get_by_label("What was done, and who was told (required)").fill(
-                "Sat patient up, O2 2 L/min, told Dr Who")
+                "Sat patient up, O2 2 L/min, told Dr Who"
+            )
             page.get_by_role("button", name="Acknowledge alarm").click()
             expect(page.get_by_text("NOT ACKNOWLEDGED")).to_have_count(0)
             assert record.alarms.active()[0].acknowledged

@@ -216,11 +216,10 @@ class MonitorService:
                 events = open_source(source).events()
             async for event in events:
                 if isinstance(event, Measurement):
-                    received = self.clock()
+                    # A simulated device lives on the trial's clock: it is received when measured.
+                    received = self.clock() if source.kind != "sim" else None
                     measurement = event.stamped(
-                        receive_time=received
-                        if source.kind != "sim"
-                        else event.device_time or received,
+                        receive_time=received or event.device_time or self.clock(),
                         device_time=event.device_time,
                         source=event.source or assignment.source,
                     )

@@ -31,6 +31,7 @@ from rules import (
     WindowClosed,
     WindowExtension,
 )
+from rules.engine import replace_time
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -246,8 +247,6 @@ class TrialWatch:
 
     def _not_before_now(self, event: TrialEvent) -> TrialEvent:
         if self.engine.now is not None and event.time < self.engine.now:
-            from rules.engine import replace_time
-
             return replace_time(event, self.engine.now)
         return event
 

@@ -47,6 +47,9 @@ NONIN_SERVICE = "46a970e0-0d5f-11e2-8b5e-0002a5d5c51b"
 NONIN_OXIMETRY = "0aad7ea0-0d60-11e2-8e3c-0002a5d5c51b"
 
 
+OXIMETER_STREAMS: frozenset[Parameter] = frozenset({Parameter.SPO2, Parameter.PULSE_RATE})
+
+
 @dataclass(frozen=True)
 class SerialProfile:
     """Port settings and the commands a serial device needs before (and while) it streams."""
@@ -69,6 +72,9 @@ class Protocol:
     # Characteristic UUID -> protocol name of the decoder for its notifications.
     ble_notify: Mapping[str, str] = field(default_factory=dict)
     serial: SerialProfile | None = None
+    # What the device sends continuously, so its silence means it is lost (a cuff measures on
+    # request and a spot-check oximeter on demand: their silence means nothing).
+    streams: frozenset[Parameter] = OXIMETER_STREAMS
 
     def decoder(
         self,
@@ -118,11 +124,13 @@ PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
                 _frame("plx-spot-check", parse_plx_spot_check, uses=("features", "ranges")),
                 PLX_SERVICE,
                 MappingProxyType({PLX_SPOT_CHECK: "plx-spot-check"}),
+                streams=frozenset(),
             ),
             Protocol(
                 "plx-features",
                 "Pulse Oximeter Service, features (0x2A60)",
                 _frame("plx-features", features_measurement),
+                streams=frozenset(),
             ),
             Protocol(
                 "bp-measurement",
@@ -135,6 +143,7 @@ PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
                         BP_INTERMEDIATE_CUFF: "intermediate-cuff-pressure",
                     }
                 ),
+                streams=frozenset(),
             ),
             Protocol(
                 "intermediate-cuff-pressure",
@@ -144,6 +153,7 @@ PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
                     partial(parse_blood_pressure, intermediate=True),
                     uses=("device_name", "ranges"),
                 ),
+                streams=frozenset(),
             ),
             Protocol(
                 "heart-rate",
@@ -151,6 +161,7 @@ PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
                 _frame("heart-rate", parse_heart_rate, uses=("ranges",)),
                 HR_SERVICE,
                 MappingProxyType({HR_MEASUREMENT: "heart-rate"}),
+                streams=frozenset({Parameter.PULSE_RATE}),
             ),
             Protocol(
                 "berrymed",

@@ -12,9 +12,10 @@ from urllib.parse import parse_qs
 
 from devices.errors import SourceError
 from devices.measurement import DeviceEvent
-from devices.protocols import PROTOCOLS
+from devices.protocols import OXIMETER_STREAMS, PROTOCOLS
 from devices.settings import DEFAULT_SETTINGS, DeviceSettings
 from devices.simulator import Scenario, Simulator, SimulatorTiming
+from vocabulary import Parameter
 
 
 class DeviceStream(TypingProtocol):
@@ -63,6 +64,18 @@ def parse_source(text: str) -> Source:
             )
         return Source(kind, target, protocol)
     raise SourceError(f"unknown device source kind {kind!r}: use ble:, serial: or sim:")
+
+
+def streamed_parameters(source: Source) -> frozenset[Parameter]:
+    """What this source is expected to send continuously (its silence means it is lost).
+
+    The simulator is an oximeter with a cuff; a device whose protocol is left to detection is
+    taken for an oximeter, the device this product is watched by, so its silence is never
+    ignored.
+    """
+    if source.kind == "sim" or source.protocol is None:
+        return OXIMETER_STREAMS
+    return PROTOCOLS[source.protocol].streams
 
 
 def _number(options: dict[str, str], key: str, default: float) -> float:

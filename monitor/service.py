@@ -22,14 +22,14 @@ from sqlalchemy.exc import OperationalError
 
 from devices.measurement import ConnectionChange, Measurement
 from devices.simulator import Simulator, SimulatorTiming
-from devices.sources import parse_source
+from devices.sources import parse_source, streamed_parameters
 from monitor.reading_buffer import ReadingBuffer, readings_of
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
 from observations.views import DeviceAssignmentView
 from rules import RuleSet, load_rule_set
-from vocabulary import AlarmEventType, AlarmKind, Priority, TrialStatus
+from vocabulary import AlarmEventType, AlarmKind, ConnectionState, Priority, TrialStatus
 
 log = logging.getLogger("itbmon.monitor")
 
@@ -86,8 +86,6 @@ class MonitorService:
         self._reported_drops = 0
         self._last_audit_id = 0
         self.readings_written = 0
-        # source -> [trial_id, state, reason, since, last_reading_at], written with each beat.
-        self._devices: dict[str, list] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -124,26 +122,15 @@ class MonitorService:
 
     async def _beat(self) -> None:
         self.record.services.beat(self.service_id, self.kind, socket.gethostname(), os.getpid())
-        for source, (trial_id, state, reason, since, last) in list(self._devices.items()):
-            self.record.services.set_device_state(source, trial_id, state, reason, since, last)
 
-    def _device_event(
-        self,
-        source: str,
-        trial_id: int,
-        change: ConnectionChange | None,
-        reading_at: datetime | None = None,
+    def _show_device_state(
+        self, source: str, trial_id: int, state: str, reason: str, at: datetime
     ) -> None:
-        info = self._devices.setdefault(
-            source, [trial_id, "connected", "streaming", reading_at or self.clock(), None]
-        )
-        if reading_at is not None:
-            info[4] = reading_at
-        if change is not None:
-            info[1:4] = [change.state.value, change.reason, change.at]
-            self.record.services.set_device_state(
-                source, trial_id, change.state.value, change.reason, change.at, info[4]
-            )
+        """The device's state for the screens; a database outage must not stop the stream."""
+        try:
+            self.record.services.set_device_state(source, trial_id, state, reason, at)
+        except OperationalError:
+            log.warning("device state of %s not shown: database unavailable", source)
 
     # ------------------------------------------------------------------ assignments
 
@@ -163,8 +150,8 @@ class MonitorService:
                 self.streams.pop(source).task.cancel()
                 self.record.services.release(source, self.service_id)
         for source, assignment in wanted.items():
-            if source in self.streams:
-                continue
+            if source in self.streams and not self.streams[source].task.done():
+                continue  # a stream that stopped on an error is started again
             watch = self.watches.get(assignment.trial_id)
             if watch is None:
                 clock = self._clock_for(assignment, trials[assignment.trial_id].injection)
@@ -206,6 +193,7 @@ class MonitorService:
 
     async def _stream(self, assignment: DeviceAssignmentView, watch: TrialWatch) -> None:
         source = parse_source(assignment.source)
+        streams = streamed_parameters(source)
         trial_id = assignment.trial_id
         try:
             if source.kind == "sim":
@@ -226,12 +214,9 @@ class MonitorService:
                     self.buffer.add(readings_of(trial_id, measurement))
                     self._commit(watch.on_measurement(measurement))
                 elif isinstance(event, ConnectionChange):
-                    self.record.services.set_device_state(
-                        event.source or assignment.source,
-                        trial_id,
-                        event.state.value,
-                        event.reason,
-                        event.at,
+                    self._commit(watch.on_link(event, assignment.source, streams))
+                    self._show_device_state(
+                        assignment.source, trial_id, event.state.value, event.reason, event.at
                     )
         except asyncio.CancelledError:
             raise
@@ -242,12 +227,15 @@ class MonitorService:
                 trial_id,
                 type(exc).__name__,
             )
-            self.record.services.set_device_state(
-                assignment.source,
-                trial_id,
-                "disconnected",
+            change = ConnectionChange(
+                ConnectionState.DISCONNECTED,
                 f"the monitor could not read this device ({type(exc).__name__})",
-                self.clock(),
+                watch.clock(),
+                assignment.source,
+            )
+            self._commit(watch.on_link(change, assignment.source, streams))
+            self._show_device_state(
+                assignment.source, trial_id, change.state.value, change.reason, change.at
             )
 
     async def _simulate(self, source, assignment, watch):  # type: ignore[no-untyped-def]

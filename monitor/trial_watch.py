@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from devices.measurement import Measurement
+from devices.measurement import ConnectionChange, Measurement
 from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
 from observations.views import ObservationSetView, TrialView
 from rules import (
     Acknowledgement,
     AlarmEvent,
+    DeviceLink,
     Injection,
     ObservationSet,
     Reading,
@@ -181,6 +182,13 @@ class TrialWatch:
         for reading in engine_readings(measurement):
             out += self.engine.feed(self._not_before_now(reading))
         return self._to_record(out)
+
+    def on_link(
+        self, change: ConnectionChange, source: str, parameters: frozenset[Parameter]
+    ) -> list[AlarmEventIn]:
+        """A device's link changed: the technical rules watch its silence and name its state."""
+        link = DeviceLink(change.at, source, change.state, parameters, change.reason)
+        return self._to_record(self.engine.feed(self._not_before_now(link)))
 
     def poll_record(self) -> None:
         """Queue what people entered since the last poll (sets, acks, extensions, close)."""

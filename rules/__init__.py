@@ -13,6 +13,7 @@ from rules.engine import ActiveAlarm, EventOrderError, TrialEngine
 from rules.events import (
     Acknowledgement,
     AlarmEvent,
+    DeviceLink,
     Injection,
     ObservationSet,
     Reading,
@@ -28,6 +29,7 @@ __all__ = [
     "Acknowledgement",
     "ActiveAlarm",
     "AlarmEvent",
+    "DeviceLink",
     "DueStatus",
     "DueTime",
     "EventOrderError",

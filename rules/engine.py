@@ -28,6 +28,7 @@ from typing import Any
 from rules.events import (
     Acknowledgement,
     AlarmEvent,
+    DeviceLink,
     Injection,
     ObservationSet,
     Reading,
@@ -147,10 +148,25 @@ class _Entry:
 
 
 @dataclass
+class _Link:
+    device: str
+    state: str
+    since: datetime
+    reason: str
+
+
+@dataclass
 class _StreamState:
     last_any: datetime | None = None  # last reading, valid or flagged
     last_valid: _Entry | None = None
     off_since: datetime | None = None  # first sensor-off flag since the last valid reading
+    watched_from: datetime | None = None  # first link event of a device that streams it
+    link: _Link | None = None  # that device's latest link state
+
+    @property
+    def silent_since(self) -> datetime | None:
+        """Since when silence counts: the last reading, else the device's first link event."""
+        return self.last_any if self.last_any is not None else self.watched_from
 
 
 @dataclass
@@ -247,6 +263,8 @@ class TrialEngine:
             self._on_acknowledgement(event)
         elif isinstance(event, WindowExtension):
             self._window_extra += timedelta(minutes=event.minutes)
+        elif isinstance(event, DeviceLink):
+            self._on_device_link(event)
         elif isinstance(event, WindowClosed):
             self._closed_at = t
             self._schedule.close(t)
@@ -363,6 +381,13 @@ class TrialEngine:
             if rule.id in self._alarms and not self._flagged_parameters(rule):
                 self._condition(rule, False, t, {"reason": "valid reading",
                                                  "parameter": parameter.value, "time": _iso(t)})
+
+    def _on_device_link(self, link: DeviceLink) -> None:
+        for parameter in link.parameters & STREAMED_PARAMETERS:
+            state = self._stream[parameter]
+            if state.watched_from is None:
+                state.watched_from = link.time
+            state.link = _Link(link.device, link.state.value, link.time, link.reason)
 
     def _sensor_off_flags(self, parameter: Parameter) -> frozenset[Any]:
         flags: set[Any] = set()
@@ -573,19 +598,30 @@ class TrialEngine:
         quiet = timedelta(seconds=rule.delay_s)
         lost = []
         for parameter in cond.parameters:
-            last = self._stream[parameter].last_any
-            # Watched from its first reading: a device never attached is not "lost".
-            if last is not None and t - last >= quiet:
+            since = self._stream[parameter].silent_since
+            # Watched from its first reading or its device's first link event: a parameter no
+            # device was ever assigned to deliver is not "lost".
+            if since is not None and t - since >= quiet:
                 lost.append(parameter)
         return lost
 
     def _lost_evidence(self, rule: Rule, t: datetime) -> dict[str, Any]:
         parameters = {}
         for parameter in self._lost_parameters(rule, t):
-            last = self._stream[parameter].last_any
-            assert last is not None
-            parameters[parameter.value] = {"last_reading": _iso(last),
-                                           "lost_for_s": _num((t - last).total_seconds())}
+            state = self._stream[parameter]
+            since = state.silent_since
+            assert since is not None
+            lost: dict[str, Any] = {
+                "last_reading": _iso(state.last_any) if state.last_any is not None else None,
+                "lost_for_s": _num((t - since).total_seconds()),
+            }
+            if state.link is not None:
+                lost["device"] = state.link.device
+                lost["link"] = state.link.state
+                lost["link_since"] = _iso(state.link.since)
+                if state.link.reason:
+                    lost["link_reason"] = state.link.reason
+            parameters[parameter.value] = lost
         return {"parameters": parameters, "quiet_time_s": _num(rule.delay_s)}
 
     def _flagged_parameters(self, rule: Rule) -> list[Parameter]:
@@ -633,7 +669,7 @@ class TrialEngine:
     def _no_reading_timers(self, rule: Rule) -> Iterator[_Timer]:
         cond = rule.condition
         assert isinstance(cond, NoReadingCondition)
-        lasts = [self._stream[p].last_any for p in cond.parameters]
+        lasts = [self._stream[p].silent_since for p in cond.parameters]
         seen = [last for last in lasts if last is not None]
         if not seen or self._closed_at is not None:
             return
@@ -646,8 +682,8 @@ class TrialEngine:
             and cond.escalate_when_lost_for_s is not None
             and alarm.priority is not cond.escalate_to
         ):
-            lost_at = [self._stream[p].last_any for p in self._lost_parameters(rule, self.now
-                                                                                or min(seen))]
+            lost_at = [self._stream[p].silent_since
+                       for p in self._lost_parameters(rule, self.now or min(seen))]
             oldest = min((x for x in lost_at if x is not None), default=min(seen))
             yield (oldest + timedelta(seconds=cond.escalate_when_lost_for_s),
                    lambda t: self._escalate_to(alarm, cond.escalate_to, t))  # type: ignore[arg-type]

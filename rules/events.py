@@ -14,6 +14,7 @@ from vocabulary import (
     NON_DISQUALIFYING_FLAGS,
     AlarmEventType,
     AlarmKind,
+    ConnectionState,
     Consciousness,
     Parameter,
     Poss,
@@ -129,7 +130,35 @@ class WindowClosed:
         _require_aware(self.time)
 
 
-TrialEvent = Reading | ObservationSet | Injection | Acknowledgement | WindowExtension | WindowClosed
+@dataclass(frozen=True)
+class DeviceLink:
+    """A device's link changed state (connecting, connected, stale, disconnected).
+
+    `parameters` are what the device streams (from its protocol). The first link event of a
+    device starts the silence watch for those parameters, so an assigned oximeter that never
+    delivers a reading is reported lost too; the state travels into the evidence so the nurse
+    reads "disconnected" or "connected but silent".
+    """
+
+    time: datetime
+    device: str
+    state: ConnectionState
+    parameters: frozenset[Parameter]
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware(self.time)
+
+
+TrialEvent = (
+    Reading
+    | ObservationSet
+    | Injection
+    | Acknowledgement
+    | WindowExtension
+    | WindowClosed
+    | DeviceLink
+)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from rules.engine import EventOrderError, TrialEngine
 from rules.events import (
     Acknowledgement,
     AlarmEvent,
+    DeviceLink,
     Injection,
     ObservationSet,
     Reading,
@@ -23,7 +24,7 @@ from rules.events import (
     WindowClosed,
 )
 from rules.rule_set import default_rule_set
-from vocabulary import Consciousness, Parameter, Poss, Priority, QualityFlag, SideEffect
+from vocabulary import ConnectionState, Consciousness, Parameter, Poss, Priority, QualityFlag, SideEffect
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 RULES = default_rule_set()
@@ -305,6 +306,46 @@ def test_device_never_attached_is_not_lost() -> None:
     run.feed(obs(0, **NORMAL_SET))
     run.advance(3600)
     assert [e.rule_id for e in run.events] == []
+
+
+OXIMETER = frozenset({SPO2, PULSE})
+
+
+def test_assigned_oximeter_that_never_delivers_is_lost() -> None:
+    run = Run()
+    run.feed(DeviceLink(at(0), "serial:/dev/ox", ConnectionState.CONNECTING, OXIMETER))
+    run.feed(DeviceLink(at(2), "serial:/dev/ox", ConnectionState.DISCONNECTED, OXIMETER,
+                        "port not found"))
+    run.advance(9.9)
+    assert run.events == []  # the quiet time counts from the first link event
+    run.advance(70)
+    assert run.summary() == [(10, "raised", "device_lost", "low"),
+                             (60, "escalated", "device_lost", "medium")]
+    evidence = run.events[0].evidence["parameters"]["spo2"]
+    assert evidence == {"last_reading": None, "lost_for_s": 10, "device": "serial:/dev/ox",
+                        "link": "disconnected", "link_since": at(2).isoformat(),
+                        "link_reason": "port not found"}
+    run.feed(Reading(at(71), SPO2, 97), Reading(at(71), PULSE, 70))
+    assert run.summary()[-1] == (71, "resolved", "device_lost", "medium")
+
+
+def test_link_state_names_a_silent_but_connected_device() -> None:
+    run = Run()
+    run.feed(DeviceLink(at(0), "ble:AA", ConnectionState.CONNECTED, OXIMETER))
+    run.feed_all(sorted(stream(SPO2, [97] * 5) + stream(PULSE, [70] * 5), key=lambda r: r.time))
+    run.advance(20)
+    [raised] = run.events
+    assert raised.time == at(14)  # silence counts from the last reading once readings came
+    assert raised.evidence["parameters"]["pulse_rate"]["link"] == "connected"
+    assert raised.evidence["parameters"]["pulse_rate"]["last_reading"] == at(4).isoformat()
+
+
+def test_cuff_link_does_not_watch_the_oximeter() -> None:
+    run = Run()
+    cuff = frozenset({Parameter.SYSTOLIC, Parameter.DIASTOLIC})
+    run.feed(DeviceLink(at(0), "ble:BP", ConnectionState.CONNECTED, cuff))
+    run.advance(600)
+    assert run.events == []
 
 
 def test_probe_off_is_sensor_off_not_lost() -> None:

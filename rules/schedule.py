@@ -166,7 +166,10 @@ class ObservationSchedule:
         return self._last_set
 
     def due_times(self, now: datetime) -> list[DueTime]:
-        """Every due time generated so far, with its status as of `now`."""
+        """Every due time up to the first one after `now`, with its status as of `now`."""
+        # Due times are generated lazily (by sets and the next-due lookup); without this, a
+        # run of passed due times with no set in between would not exist yet.
+        self._ensure_after(now)
         out: list[DueTime] = []
         for due in self._due:
             if due.met_at is not None:
@@ -179,5 +182,7 @@ class ObservationSchedule:
         return out
 
     def missed_due_times(self, now: datetime) -> list[datetime]:
-        """Due times that passed unmet (the overdue one included until a late set meets it)."""
+        """Every due time that passed unmet, oldest first (10:15 and 10:30 both passed without
+        a set: both are missed); a late set later meets the most recent of them."""
+        self._ensure_after(now)  # see due_times: passed due times must exist to be listed
         return [d.time for d in self._due if d.met_at is None and d.time < now]

@@ -79,6 +79,31 @@ def test_long_gap_meets_the_latest_and_leaves_the_rest_missed() -> None:
     assert schedule.next_due == m(90)
 
 
+def test_every_passed_due_time_is_missed_not_only_the_first() -> None:
+    schedule = started()
+    assert schedule.missed_due_times(m(35)) == [m(15), m(30)]
+    statuses = {d.time: d.status for d in schedule.due_times(m(35))}
+    assert statuses == {m(15): DueStatus.MISSED, m(30): DueStatus.MISSED, m(45): DueStatus.DUE}
+    assert schedule.next_due == m(15)  # overdue since the first missed one
+
+
+def test_late_set_after_two_missed_meets_the_most_recent_only() -> None:
+    schedule = started()
+    assert schedule.missed_due_times(m(35)) == [m(15), m(30)]
+    assert schedule.record_set(m(40)) == [m(30), m(45)]
+    assert schedule.missed_due_times(m(41)) == [m(15)]
+    statuses = {d.time: d.status for d in schedule.due_times(m(41))}
+    assert statuses[m(30)] is DueStatus.LATE and statuses[m(45)] is DueStatus.MET
+    assert schedule.next_due == m(60)
+
+
+def test_nothing_is_missed_after_the_window_is_closed() -> None:
+    schedule = started()
+    schedule.close(m(20))
+    assert schedule.missed_due_times(m(300)) == [m(15)]
+    assert schedule.next_due == m(15)
+
+
 def test_news2_high_brings_the_next_set_within_15_minutes() -> None:
     schedule = started()
     for due in (15, 30, 45, 60):
@@ -122,6 +147,16 @@ def test_obs_overdue_raised_five_minutes_after_due_and_resolved_by_next_set() ->
         (m(22), "resolved", "obs_overdue")]
     assert engine.next_observation_due() == m(45)  # the late set also met 30
     assert engine.missed_observation_due_times() == []
+
+
+def test_engine_lists_every_missed_due_time() -> None:
+    engine = TrialEngine(RULES)
+    engine.feed(Injection(INJ, 50))
+    engine.advance_to(m(50))
+    assert engine.missed_observation_due_times() == [m(15), m(30), m(45)]
+    engine.feed(_set(52))  # late for 45, in the window of 60
+    assert engine.missed_observation_due_times() == [m(15), m(30)]
+    assert engine.next_observation_due() == m(90)
 
 
 def test_obs_overdue_escalates_after_ten_minutes_unacknowledged() -> None:

@@ -15,19 +15,20 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from devices.measurement import ConnectionChange, Measurement
+from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Simulator, SimulatorTiming
-from devices.sources import parse_source, streamed_parameters
+from devices.sources import Source, open_source, parse_source, streamed_parameters
 from monitor.reading_buffer import ReadingBuffer, readings_of
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
-from observations.views import DeviceAssignmentView
+from observations.views import DeviceAssignmentView, TrialView
 from rules import RuleSet, load_rule_set
 from vocabulary import AlarmEventType, AlarmKind, ConnectionState, Priority, TrialStatus
 
@@ -83,6 +84,9 @@ class MonitorService:
         self.streams: dict[str, _Stream] = {}
         self.buffer = ReadingBuffer(self.settings.buffer_limit)
         self._pending_alarms: list[AlarmEventIn] = []
+        self._alarms_waiting = asyncio.Event()
+        self._alarm_lock = asyncio.Lock()
+        self._drop_alarm_raised: set[int] = set()
         self._reported_drops = 0
         self._last_audit_id = 0
         self.readings_written = 0
@@ -91,9 +95,10 @@ class MonitorService:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._last_audit_id = self.record.audit.last_id()
-        self.record.services.beat(self.service_id, self.kind, socket.gethostname(), os.getpid())
+        await self._beat()
         await self.sync()
         loops = [
+            asyncio.create_task(self._alarm_writer()),
             asyncio.create_task(self._every(self.settings.heartbeat_interval_s, self._beat)),
             asyncio.create_task(self._every(self.settings.sync_interval_s, self.sync)),
             asyncio.create_task(self._every(self.settings.flush_interval_s, self.flush)),
@@ -108,7 +113,7 @@ class MonitorService:
                 await task
         await self.flush()
         with contextlib.suppress(OperationalError):
-            self.record.services.stopped(self.service_id)
+            await asyncio.to_thread(self.record.services.stopped, self.service_id)
 
     async def _every(self, seconds: float, action) -> None:  # type: ignore[no-untyped-def]
         while True:
@@ -121,34 +126,44 @@ class MonitorService:
                 log.exception("monitor loop %s failed; it goes on", action.__name__)
 
     async def _beat(self) -> None:
-        self.record.services.beat(self.service_id, self.kind, socket.gethostname(), os.getpid())
+        # Every write runs off the loop: a locked database must never stall device streams.
+        await asyncio.to_thread(
+            self.record.services.beat, self.service_id, self.kind, socket.gethostname(), os.getpid()
+        )
 
-    def _show_device_state(
+    async def _show_device_state(
         self, source: str, trial_id: int, state: str, reason: str, at: datetime
     ) -> None:
         """The device's state for the screens; a database outage must not stop the stream."""
         try:
-            self.record.services.set_device_state(source, trial_id, state, reason, at)
+            await asyncio.to_thread(
+                self.record.services.set_device_state, source, trial_id, state, reason, at
+            )
         except OperationalError:
             log.warning("device state of %s not shown: database unavailable", source)
 
     # ------------------------------------------------------------------ assignments
 
+    def _claim(self) -> tuple[dict[int, TrialView], dict[str, DeviceAssignmentView]]:
+        """Trials in monitoring and the assigned devices this process holds the lease of."""
+        trials = {t.id: t for t in self.record.trials.list({TrialStatus.MONITORING})}
+        assignments = {
+            a.source: a for a in self.record.trials.active_assignments() if a.trial_id in trials
+        }
+        held = self.record.services.acquire_many(
+            [(a.source, a.trial_id) for a in assignments.values()],
+            self.service_id,
+            timedelta(seconds=self.settings.lease_ttl_s),
+        )
+        return trials, {source: assignments[source] for source in held}
+
     async def sync(self) -> None:
         """Follow the record: start streams for new assignments, stop ended ones."""
-        trials = {t.id: t for t in self.record.trials.list({TrialStatus.MONITORING})}
-        assignments = [a for a in self.record.trials.active_assignments() if a.trial_id in trials]
-        ttl = timedelta(seconds=self.settings.lease_ttl_s)
-        wanted: dict[str, DeviceAssignmentView] = {}
-        for assignment in assignments:
-            if self.record.services.acquire(
-                assignment.source, assignment.trial_id, self.service_id, ttl
-            ):
-                wanted[assignment.source] = assignment
+        trials, wanted = await asyncio.to_thread(self._claim)
         for source in list(self.streams):
             if source not in wanted:
                 self.streams.pop(source).task.cancel()
-                self.record.services.release(source, self.service_id)
+                await asyncio.to_thread(self.record.services.release, source, self.service_id)
         for source, assignment in wanted.items():
             if source in self.streams and not self.streams[source].task.done():
                 continue  # a stream that stopped on an error is started again
@@ -156,7 +171,8 @@ class MonitorService:
             if watch is None:
                 clock = self._clock_for(assignment, trials[assignment.trial_id].injection)
                 watch = TrialWatch(self.record, self.rule_set, trials[assignment.trial_id], clock)
-                self._commit(watch.rebuild(clock()))
+                # A new watch is not shared yet, so rebuilding it may run off the loop.
+                self._commit(await asyncio.to_thread(watch.rebuild, clock()))
                 self.watches[assignment.trial_id] = watch
             task = asyncio.create_task(self._stream(assignment, watch))
             self.streams[source] = _Stream(assignment, task)
@@ -196,13 +212,7 @@ class MonitorService:
         streams = streamed_parameters(source)
         trial_id = assignment.trial_id
         try:
-            if source.kind == "sim":
-                events = self._simulate(source, assignment, watch)
-            else:
-                from devices.sources import open_source
-
-                events = open_source(source).events()
-            async for event in events:
+            async for event in self.device_events(source, assignment, watch):
                 if isinstance(event, Measurement):
                     # A simulated device lives on the trial's clock: it is received when measured.
                     received = self.clock() if source.kind != "sim" else None
@@ -215,7 +225,7 @@ class MonitorService:
                     self._commit(watch.on_measurement(measurement))
                 elif isinstance(event, ConnectionChange):
                     self._commit(watch.on_link(event, assignment.source, streams))
-                    self._show_device_state(
+                    await self._show_device_state(
                         assignment.source, trial_id, event.state.value, event.reason, event.at
                     )
         except asyncio.CancelledError:
@@ -234,9 +244,17 @@ class MonitorService:
                 assignment.source,
             )
             self._commit(watch.on_link(change, assignment.source, streams))
-            self._show_device_state(
+            await self._show_device_state(
                 assignment.source, trial_id, change.state.value, change.reason, change.at
             )
+
+    def device_events(
+        self, source: Source, assignment: DeviceAssignmentView, watch: TrialWatch
+    ) -> AsyncIterator[DeviceEvent]:
+        """The device's measurements and link changes (the benchmark substitutes its own)."""
+        if source.kind == "sim":
+            return self._simulate(source, assignment, watch)
+        return open_source(source).events()
 
     async def _simulate(self, source, assignment, watch):  # type: ignore[no-untyped-def]
         """The simulator's timeline, paced by the trial's clock."""
@@ -271,6 +289,7 @@ class MonitorService:
             for watch in list(self.watches.values()):
                 self._commit(watch.tick())
                 for rule in watch.monitor_resolutions:
+                    self._drop_alarm_raised.discard(watch.trial_id)
                     self._commit(
                         [self._dropped_event(watch.trial_id, AlarmEventType.RESOLVED, rule)]
                     )
@@ -304,32 +323,50 @@ class MonitorService:
                 self.buffer.give_back(batch)
                 break
         self._report_drops()
-        self._commit([])
+        await self._write_alarms()
 
     def _commit(self, events: list[AlarmEventIn]) -> None:
-        """Alarm events go to the record at once; kept for retry if the database is away."""
-        self._pending_alarms.extend(events)
-        if not self._pending_alarms:
-            return
-        try:
-            self.record.alarms.record_events(self.actor, self._pending_alarms)
-        except OperationalError:
-            log.warning("alarm events waiting for the database (%d)", len(self._pending_alarms))
-            return
-        self._pending_alarms = []
+        """Alarm events go to the record at once, by the alarm writer, never after a batch."""
+        if events:
+            self._pending_alarms.extend(events)
+            self._alarms_waiting.set()
+
+    async def _alarm_writer(self) -> None:
+        while True:
+            await self._alarms_waiting.wait()
+            self._alarms_waiting.clear()
+            if not await self._write_alarms():
+                await asyncio.sleep(self.settings.flush_interval_s)  # database away: retry
+                self._alarms_waiting.set()
+
+    async def _write_alarms(self) -> bool:
+        """Write every waiting alarm event in order; kept for retry if the database is away.
+
+        Events raised while a write is under way go in the next one (a group commit), so a
+        burst of alarms costs a few transactions, not one each.
+        """
+        async with self._alarm_lock:
+            while self._pending_alarms:
+                batch, self._pending_alarms = self._pending_alarms, []
+                try:
+                    await asyncio.to_thread(self.record.alarms.record_events, self.actor, batch)
+                except OperationalError:
+                    self._pending_alarms[:0] = batch
+                    log.warning("alarm events waiting for the database (%d)", len(batch))
+                    return False
+        return True
 
     def _report_drops(self) -> None:
         if self.buffer.dropped == self._reported_drops:
             return
         self._reported_drops = self.buffer.dropped
         for trial_id, count in self.buffer.dropped_by_trial.items():
-            active = {a.rule_id for a in self.record.alarms.active(trial_id)}
-            event = (
-                AlarmEventType.ESCALATED if READINGS_DROPPED in active else AlarmEventType.RAISED
-            )
-            self._pending_alarms.append(
-                self._dropped_event(trial_id, event, READINGS_DROPPED, count)
-            )
+            raised = trial_id in self._drop_alarm_raised or READINGS_DROPPED in {
+                a.rule_id for a in self.record.alarms.active(trial_id)
+            }
+            event = AlarmEventType.ESCALATED if raised else AlarmEventType.RAISED
+            self._drop_alarm_raised.add(trial_id)
+            self._commit([self._dropped_event(trial_id, event, READINGS_DROPPED, count)])
 
     def _dropped_event(
         self, trial_id: int, event: AlarmEventType, rule: str, count: int = 0

@@ -7,6 +7,7 @@ every heartbeat; a lease whose holder stopped beating expires and another proces
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
@@ -100,20 +101,35 @@ class Services:
 
     def acquire(self, source: str, trial_id: int, service_id: str, ttl: timedelta) -> bool:
         """Take or renew the lease of a device; False if another live process holds it."""
+        return source in self.acquire_many([(source, trial_id)], service_id, ttl)
+
+    def acquire_many(
+        self, claims: Sequence[tuple[str, int]], service_id: str, ttl: timedelta
+    ) -> set[str]:
+        """Take or renew several leases in one transaction; returns the sources now held.
+
+        One transaction per round, not one per device: a gateway with hundreds of devices
+        must not hold the write lock hundreds of times every few seconds.
+        """
+        if not claims:
+            return set()
         now = self._store.now()
-        statement: Insert = self._insert(DeviceLease).values(
-            source=source, service_id=service_id, trial_id=trial_id, expires_at=now + ttl
-        )
         table = DeviceLease.__table__
-        statement = statement.on_conflict_do_update(
-            index_elements=["source"],
-            set_={"service_id": service_id, "trial_id": trial_id, "expires_at": now + ttl},
-            # Only an expired lease, or our own, may be taken: the database decides atomically.
-            where=(table.c.expires_at < now) | (table.c.service_id == service_id),
-        ).returning(table.c.service_id)
+        held: set[str] = set()
         with self._store.writing() as session:
-            holder = session.execute(statement).scalar()
-        return holder == service_id
+            for source, trial_id in claims:
+                statement: Insert = self._insert(DeviceLease).values(
+                    source=source, service_id=service_id, trial_id=trial_id, expires_at=now + ttl
+                )
+                statement = statement.on_conflict_do_update(
+                    index_elements=["source"],
+                    set_={"service_id": service_id, "trial_id": trial_id, "expires_at": now + ttl},
+                    # Only an expired lease, or our own, may be taken: the database decides.
+                    where=(table.c.expires_at < now) | (table.c.service_id == service_id),
+                ).returning(table.c.service_id)
+                if session.execute(statement).scalar() == service_id:
+                    held.add(source)
+        return held
 
     def release(self, source: str, service_id: str) -> None:
         with self._store.writing() as session:

@@ -1,5 +1,5 @@
-"""The monitor's scenarios run on the embedded default (SQLite); tests/observations runs the
-record's API on PostgreSQL too."""
+"""The monitor's scenarios run on the embedded default (SQLite) and on PostgreSQL (a ward), on
+the wall clock: the accelerated simulator catches up with it."""
 
 from __future__ import annotations
 
@@ -12,13 +12,25 @@ import pytest
 from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings
+from tests.databases import postgres_database
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    else:
+        yield from postgres_database()
+
+
+def open_record(url: str, data_dir: Path) -> TrialRecord:
+    engine = create_record_engine(url)
+    migrate(engine)
+    return TrialRecord(engine, Settings(data_dir, url, ZoneInfo("Europe/London")))
 
 
 @pytest.fixture
-def record(tmp_path: Path) -> Iterator[TrialRecord]:
-    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
-    engine = create_record_engine(url)
-    migrate(engine)
-    trial_record = TrialRecord(engine, Settings(tmp_path, url, ZoneInfo("Europe/London")))
+def record(database_url: str, tmp_path: Path) -> Iterator[TrialRecord]:
+    trial_record = open_record(database_url, tmp_path)
     yield trial_record
     trial_record.close()

@@ -105,6 +105,8 @@ LOINC: dict[Parameter, str] = {
     Parameter.RR: "9279-1",
     Parameter.TEMP: "8310-5",
 }
+# Further LOINC codes that also name a parameter (clinical.md §7): SpO2 is also coded 2708-6.
+LOINC_ALSO: dict[Parameter, tuple[str, ...]] = {Parameter.SPO2: ("2708-6",)}
 LOINC_BP_PANEL = "85354-9"
 SNOMED_NEWS2_TOTAL = "1104051000000101"
 
@@ -300,6 +302,16 @@ class DecisionOutcome(StrEnum):
     UNSUITABLE = "non_responder_at_100_unsuitable"
     INCONCLUSIVE = "inconclusive_repeat_same_dose"
     ADVERSE = "stopped_for_adverse_effects"
+
+
+# The outcomes as the team reads them, on screen and in the report (issue 7's wording).
+DECISION_OUTCOME_LABELS: dict[DecisionOutcome, str] = {
+    DecisionOutcome.RESPONDER: "Responder — offer pump",
+    DecisionOutcome.RETRIAL_HIGHER: "Non-responder — re-trial at a higher dose",
+    DecisionOutcome.UNSUITABLE: "Non-responder at 100 mcg — unsuitable",
+    DecisionOutcome.INCONCLUSIVE: "Inconclusive — repeat at the same dose",
+    DecisionOutcome.ADVERSE: "Stopped for adverse effects",
+}
 
 
 class Role(StrEnum):

@@ -50,6 +50,24 @@ def _open_alarm(session: Session, trial_id: int, rule_id: str) -> Alarm | None:
     return None if last == AlarmEventType.RESOLVED.value else alarm
 
 
+def _event_view(row: AlarmEvent, alarm: Alarm) -> AlarmEventView:
+    """An event with its alarm's rule and kind, which the event row does not repeat."""
+    return AlarmEventView(
+        id=row.id,
+        alarm_id=row.alarm_id,
+        trial_id=row.trial_id,
+        rule_id=alarm.rule_id,
+        kind=alarm.kind,
+        event=row.event,
+        at=row.at,
+        priority=row.priority,
+        message=row.message,
+        evidence=row.evidence,
+        by_user=row.by_user,
+        note=row.note,
+    )
+
+
 def unacknowledged_rules(session: Session, trial_id: int) -> list[str]:
     """Rules whose alarm on this trial is active and waits for a nurse's acknowledgement."""
     waiting = []
@@ -164,7 +182,7 @@ class Alarms:
                 alarm.trial_id,
                 {"rule": alarm.rule_id, "note": note},
             )
-            return AlarmEventView.model_validate(row)
+            return _event_view(row, alarm)
 
     def active(self, trial_id: int | None = None) -> list[AlarmView]:
         """Alarms not yet resolved, highest priority first, then oldest first."""
@@ -194,12 +212,13 @@ class Alarms:
 
     def events(self, trial_id: int) -> list[AlarmEventView]:
         with self._store.reading() as session:
-            rows = session.scalars(
-                select(AlarmEvent)
+            rows = session.execute(
+                select(AlarmEvent, Alarm)
+                .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
                 .where(AlarmEvent.trial_id == trial_id)
                 .order_by(AlarmEvent.at, AlarmEvent.id)
             )
-            return [AlarmEventView.model_validate(r) for r in rows]
+            return [_event_view(event, alarm) for event, alarm in rows]
 
     @staticmethod
     def _view(alarm: Alarm, events: Sequence[AlarmEvent]) -> AlarmView:

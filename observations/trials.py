@@ -61,6 +61,119 @@ def require_open(trial: Trial, doing: str) -> None:
         raise Refused(f"This trial is {trial.status}: you cannot {doing} any more.")
 
 
+def check_plan(planned_dose_mcg: int, spo2_scale: int, spo2_scale_reason: str | None) -> str | None:
+    """Check a planned trial before any transaction; returns the SpO2 scale reason, trimmed."""
+    check_dose(planned_dose_mcg, "planned_dose_mcg")
+    if spo2_scale not in (1, 2):
+        raise InvalidEntry.single("spo2_scale", "The NEWS2 SpO2 scale is 1 or 2.")
+    reason = (spo2_scale_reason or "").strip() or None
+    if spo2_scale == 2 and reason is None:
+        raise InvalidEntry.single(
+            "spo2_scale_reason",
+            "SpO2 scale 2 is only for confirmed hypercapnic respiratory failure with a "
+            "prescribed target of 88-92 %: record the clinician's reason.",
+        )
+    return reason
+
+
+def add_trial(
+    session: Session,
+    store: Store,
+    actor: Actor,
+    patient_id: int,
+    planned_dose_mcg: int,
+    *,
+    spo2_scale: int = 1,
+    spo2_scale_reason: str | None = None,
+    bed: str | None = None,
+    new_episode: bool = False,
+    follows_trial_id: int | None = None,
+) -> Trial:
+    """Plan a trial inside the caller's transaction, with its audit entry.
+
+    The values must have passed `check_plan`; a decision plans its follow-up trial through this
+    so that both are written together or not at all.
+    """
+    patient = session.get(Patient, patient_id, with_for_update=True)
+    if patient is None:
+        raise NotFound(f"There is no patient with id {patient_id}.")
+    last = session.scalar(
+        select(Trial)
+        .where(Trial.patient_id == patient_id)
+        .order_by(Trial.episode.desc(), Trial.trial_number.desc())
+    )
+    if last is None:
+        episode, number = 1, 1
+    elif new_episode:
+        episode, number = last.episode + 1, 1
+    else:
+        episode, number = last.episode, last.trial_number + 1
+    if follows_trial_id is not None:
+        earlier = load_trial(session, follows_trial_id)
+        if earlier.patient_id != patient_id:
+            raise Refused("The earlier trial belongs to another patient.")
+    trial = Trial(
+        patient_id=patient_id,
+        episode=episode,
+        trial_number=number,
+        planned_dose_mcg=planned_dose_mcg,
+        spo2_scale=spo2_scale,
+        spo2_scale_decided_by=actor.user_id if spo2_scale == 2 else None,
+        spo2_scale_reason=spo2_scale_reason,
+        status=TrialStatus.PLANNED.value,
+        window_minutes=load_limits().trial_day.default_window_minutes,
+        bed=(bed or "").strip() or None,
+        follows_trial_id=follows_trial_id,
+        created_at=store.now(),
+        created_by=actor.user_id,
+    )
+    session.add(trial)
+    session.flush()
+    store.audit(
+        session,
+        actor,
+        "trial.plan",
+        "trial",
+        trial.id,
+        trial.id,
+        {
+            "planned_dose_mcg": planned_dose_mcg,
+            "spo2_scale": spo2_scale,
+            "spo2_scale_reason": spo2_scale_reason,
+            "episode": episode,
+            "trial_number": number,
+            "follows_trial_id": follows_trial_id,
+        },
+    )
+    return trial
+
+
+def trial_view(session: Session, trial: Trial) -> TrialView:
+    patient = session.get(Patient, trial.patient_id)
+    injection = current_injection(session, trial.id)
+    extension = session.scalar(
+        select(func.coalesce(func.sum(WindowExtension.minutes), 0)).where(
+            WindowExtension.trial_id == trial.id
+        )
+    )
+    return TrialView(
+        id=trial.id,
+        patient=PatientView.model_validate(patient),
+        episode=trial.episode,
+        trial_number=trial.trial_number,
+        planned_dose_mcg=trial.planned_dose_mcg,
+        spo2_scale=trial.spo2_scale,
+        spo2_scale_reason=trial.spo2_scale_reason,
+        status=trial.status,
+        bed=trial.bed,
+        window_minutes=trial.window_minutes,
+        extension_minutes=int(extension or 0),
+        injection=InjectionView.model_validate(injection) if injection else None,
+        follows_trial_id=trial.follows_trial_id,
+        created_at=trial.created_at,
+    )
+
+
 class Trials:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -84,29 +197,7 @@ class Trials:
             return [self._view(session, t) for t in session.scalars(query)]
 
     def _view(self, session: Session, trial: Trial) -> TrialView:
-        patient = session.get(Patient, trial.patient_id)
-        injection = current_injection(session, trial.id)
-        extension = session.scalar(
-            select(func.coalesce(func.sum(WindowExtension.minutes), 0)).where(
-                WindowExtension.trial_id == trial.id
-            )
-        )
-        return TrialView(
-            id=trial.id,
-            patient=PatientView.model_validate(patient),
-            episode=trial.episode,
-            trial_number=trial.trial_number,
-            planned_dose_mcg=trial.planned_dose_mcg,
-            spo2_scale=trial.spo2_scale,
-            spo2_scale_reason=trial.spo2_scale_reason,
-            status=trial.status,
-            bed=trial.bed,
-            window_minutes=trial.window_minutes,
-            extension_minutes=int(extension or 0),
-            injection=InjectionView.model_validate(injection) if injection else None,
-            follows_trial_id=trial.follows_trial_id,
-            created_at=trial.created_at,
-        )
+        return trial_view(session, trial)
 
     # ------------------------------------------------------------------ planning
 
@@ -122,66 +213,19 @@ class Trials:
         follows_trial_id: int | None = None,
     ) -> TrialView:
         require(actor, "trial.plan")
-        check_dose(planned_dose_mcg, "planned_dose_mcg")
-        if spo2_scale not in (1, 2):
-            raise InvalidEntry.single("spo2_scale", "The NEWS2 SpO2 scale is 1 or 2.")
-        reason = (spo2_scale_reason or "").strip() or None
-        if spo2_scale == 2 and reason is None:
-            raise InvalidEntry.single(
-                "spo2_scale_reason",
-                "SpO2 scale 2 is only for confirmed hypercapnic respiratory failure with a "
-                "prescribed target of 88-92 %: record the clinician's reason.",
-            )
+        reason = check_plan(planned_dose_mcg, spo2_scale, spo2_scale_reason)
         with self._store.writing() as session:
-            patient = session.get(Patient, patient_id, with_for_update=True)
-            if patient is None:
-                raise NotFound(f"There is no patient with id {patient_id}.")
-            last = session.scalar(
-                select(Trial)
-                .where(Trial.patient_id == patient_id)
-                .order_by(Trial.episode.desc(), Trial.trial_number.desc())
-            )
-            if last is None:
-                episode, number = 1, 1
-            elif new_episode:
-                episode, number = last.episode + 1, 1
-            else:
-                episode, number = last.episode, last.trial_number + 1
-            if follows_trial_id is not None:
-                earlier = load_trial(session, follows_trial_id)
-                if earlier.patient_id != patient_id:
-                    raise Refused("The earlier trial belongs to another patient.")
-            trial = Trial(
-                patient_id=patient_id,
-                episode=episode,
-                trial_number=number,
-                planned_dose_mcg=planned_dose_mcg,
-                spo2_scale=spo2_scale,
-                spo2_scale_decided_by=actor.user_id if spo2_scale == 2 else None,
-                spo2_scale_reason=reason,
-                status=TrialStatus.PLANNED.value,
-                window_minutes=self._limits.default_window_minutes,
-                bed=(bed or "").strip() or None,
-                follows_trial_id=follows_trial_id,
-                created_at=self._store.now(),
-                created_by=actor.user_id,
-            )
-            session.add(trial)
-            session.flush()
-            self._store.audit(
+            trial = add_trial(
                 session,
+                self._store,
                 actor,
-                "trial.plan",
-                "trial",
-                trial.id,
-                trial.id,
-                {
-                    "planned_dose_mcg": planned_dose_mcg,
-                    "spo2_scale": spo2_scale,
-                    "spo2_scale_reason": reason,
-                    "episode": episode,
-                    "trial_number": number,
-                },
+                patient_id,
+                planned_dose_mcg,
+                spo2_scale=spo2_scale,
+                spo2_scale_reason=reason,
+                bed=bed,
+                new_episode=new_episode,
+                follows_trial_id=follows_trial_id,
             )
             return self._view(session, trial)
 

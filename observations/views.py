@@ -165,6 +165,8 @@ class AlarmEventView(_View):
     id: int
     alarm_id: int
     trial_id: int
+    rule_id: str  # from the alarm the event belongs to
+    kind: str
     event: str
     at: datetime
     priority: str
@@ -200,6 +202,13 @@ class DecisionView(_View):
     next_dose_mcg: int | None
     next_not_before: datetime | None
     supersedes_id: int | None
+
+
+class SignedDecision(_View):
+    """A signed decision and the follow-up trial planned with it, if any."""
+
+    decision: DecisionView
+    follow_up: TrialView | None
 
 
 class LatestValue(_View):

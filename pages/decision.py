@@ -1,8 +1,9 @@
 """The team's responder decision, signed by a doctor, and the follow-up trial planned with it.
 
-Layout and widgets only. The next dose is the rules' suggestion (rules/responder.py), the record
-refuses a decision unless the trial is assessed, checks the 24 h interval and the dose range,
-and asks for the password again before the signature.
+Layout and widgets only. The next dose is the rules' suggestion (rules/responder.py); the record
+signs the decision and plans the follow-up trial in one transaction, refuses a decision unless
+the trial is assessed, checks the 24 h interval, the dose ceiling and that the dose fits the
+outcome. The password is asked again before the signature.
 """
 
 from __future__ import annotations
@@ -22,20 +23,17 @@ from pages.shared import (
     role_may,
     show_problem,
 )
-from rules.responder import DoseSuggestion, load_responder_config, next_dose_suggestion
-from vocabulary import DecisionOutcome, Role, TrialStatus
+from rules.responder import (
+    FOLLOW_UP_OUTCOMES,
+    DoseSuggestion,
+    follow_up_suggestion,
+    load_responder_config,
+    next_dose_suggestion,
+)
+from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, Role, TrialStatus
 
 DECISION_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})
 FLASH_KEY = "decision_message"
-OUTCOME_NAMES = {
-    DecisionOutcome.RESPONDER: "Responder — offer pump",
-    DecisionOutcome.RETRIAL_HIGHER: "Non-responder — re-trial at a higher dose",
-    DecisionOutcome.UNSUITABLE: "Non-responder at 100 mcg — unsuitable",
-    DecisionOutcome.INCONCLUSIVE: "Inconclusive — repeat at the same dose",
-    DecisionOutcome.ADVERSE: "Stopped for adverse effects",
-}
-# Outcomes that lead to another trial: the next dose is the rules' suggestion or the same dose.
-FOLLOW_UP = {DecisionOutcome.RETRIAL_HIGHER, DecisionOutcome.INCONCLUSIVE}
 
 
 def up_to_minute(moment: datetime) -> datetime:
@@ -50,7 +48,7 @@ def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
         return
     signer = record.users.by_id(decision.signed_by)
     st.subheader("Decision")
-    st.write(f"**{OUTCOME_NAMES[DecisionOutcome(decision.outcome)]}**")
+    st.write(f"**{DECISION_OUTCOME_LABELS[DecisionOutcome(decision.outcome)]}**")
     st.text(f"Signed by {signer.display_name} ({signer.username}) at "
             f"{format_ward(decision.signed_at, zone)}")
     st.text(f"Rationale: {decision.rationale}")  # the team's words, shown as text
@@ -133,22 +131,23 @@ if Role.DOCTOR not in actor.roles:
     st.info("Only a doctor signs the decision.")
     st.stop()
 
-outcome = st.radio("Outcome", list(DecisionOutcome), format_func=OUTCOME_NAMES.get, index=None,
-                   key=f"outcome_{trial.id}")
+outcome = st.radio("Outcome", list(DecisionOutcome), format_func=DECISION_OUTCOME_LABELS.get,
+                   index=None, key=f"outcome_{trial.id}")
 rationale = st.text_area("Rationale (the team's reasons)", key=f"rationale_{trial.id}")
 
 blocked = outcome is None
-follow_up = outcome in FOLLOW_UP
+follow_up = outcome in FOLLOW_UP_OUTCOMES
 plan_now = False
 next_dose: int | None = None
 not_before_day = not_before_time = None
 if follow_up:
     assert outcome is not None
-    same = outcome is DecisionOutcome.INCONCLUSIVE
-    default_dose = (injection.dose_mcg if same and injection
-                    else suggestion.dose_mcg if suggestion else None)
-    if outcome is DecisionOutcome.RETRIAL_HIGHER and suggestion and suggestion.dose_mcg is None:
-        st.error(f"{suggestion.explanation} Choose another outcome.")
+    # The outcome's own suggestion: +25 mcg for a re-trial, the same dose when inconclusive.
+    planned = (follow_up_suggestion(outcome, injection.dose_mcg, injection.given_at, config)
+               if injection is not None else None)
+    default_dose = planned.dose_mcg if planned else None
+    if planned is not None and planned.dose_mcg is None:
+        st.error(f"{planned.explanation} Choose another outcome.")
         blocked = True
     st.subheader("Next trial")
     keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
@@ -156,8 +155,8 @@ if follow_up:
         "Next trial dose (mcg)", value=int(default_dose) if default_dose else None, step=5,
         key=f"next_dose_{keys}",
     )
-    earliest = (up_to_minute(to_ward(suggestion.not_before, zone))
-                if suggestion and suggestion.not_before else None)
+    earliest = (up_to_minute(to_ward(planned.not_before, zone))
+                if planned and planned.not_before else None)
     day, clock = st.columns(2)
     not_before_day = day.date_input("Not before (date)", value=earliest.date() if earliest
                                     else None, key=f"not_before_day_{keys}")
@@ -181,26 +180,17 @@ if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{tria
             next_not_before = ward_time_to_utc(
                 datetime.combine(not_before_day, not_before_time), zone)
         record.users.confirm_password(actor, password, "decision")
-        decision = record.decisions.record(
+        signed = record.decisions.sign(
             actor, trial.id, outcome, rationale,
             next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
-            next_not_before=next_not_before,
+            next_not_before=next_not_before, plan_follow_up=follow_up and plan_now,
         )
     except RecordError as error:
         show_problem(error)
     else:
-        done = f"Decision signed: {OUTCOME_NAMES[outcome]}."
-        if follow_up and plan_now and decision.next_dose_mcg is not None:
-            try:
-                planned = record.trials.plan(
-                    actor, trial.patient.id, decision.next_dose_mcg,
-                    spo2_scale=trial.spo2_scale, spo2_scale_reason=trial.spo2_scale_reason,
-                    bed=trial.bed, follows_trial_id=trial.id,
-                )
-            except RecordError as error:
-                done += (f" The follow-up trial was NOT planned: {error.message} "
-                         "Plan it on the Trial set-up page.")
-            else:
-                done += f" Follow-up trial {planned.id} planned at {planned.planned_dose_mcg} mcg."
+        done = f"Decision signed: {DECISION_OUTCOME_LABELS[outcome]}."
+        if signed.follow_up is not None:
+            done += (f" Follow-up trial {signed.follow_up.id} planned at "
+                     f"{signed.follow_up.planned_dose_mcg} mcg.")
         st.session_state[FLASH_KEY] = done
         st.rerun()

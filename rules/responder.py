@@ -24,6 +24,7 @@ from vocabulary import (
     LOWER_LIMB_MUSCLES,
     MAS_LABELS,
     AshworthScale,
+    DecisionOutcome,
     MuscleGroup,
     Side,
 )
@@ -312,3 +313,32 @@ def next_dose_suggestion(dose_mcg: float, injection_time: datetime,
         dose, not_before,
         f"Repeat trial at {dose:g} mcg{capped}, no sooner than {rules.min_interval_h:g} h "
         "after this injection.", rules.source)
+
+
+# Outcomes after which the trial is repeated; the others plan no further trial.
+FOLLOW_UP_OUTCOMES: frozenset[DecisionOutcome] = frozenset(
+    {DecisionOutcome.RETRIAL_HIGHER, DecisionOutcome.INCONCLUSIVE})
+
+
+def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
+                         injection_time: datetime,
+                         config: ResponderConfig) -> DoseSuggestion | None:
+    """The next trial an outcome calls for; None when the outcome plans no further trial.
+
+    Re-trial at a higher dose: +step up to the maximum (`next_dose_suggestion`). Inconclusive:
+    the same dose again. Either way no sooner than the interval after this injection.
+    """
+    outcome = DecisionOutcome(outcome)
+    if outcome is DecisionOutcome.RETRIAL_HIGHER:
+        return next_dose_suggestion(dose_mcg, injection_time, config)
+    if outcome is not DecisionOutcome.INCONCLUSIVE:
+        return None
+    rules = config.next_dose
+    if injection_time.tzinfo is None:
+        raise ValueError("injection time must be timezone-aware")
+    if dose_mcg <= 0:
+        raise ValueError("dose must be positive")
+    return DoseSuggestion(
+        dose_mcg, injection_time + timedelta(hours=rules.min_interval_h),
+        f"Repeat trial at the same dose, {dose_mcg:g} mcg, no sooner than "
+        f"{rules.min_interval_h:g} h after this injection.", rules.source)

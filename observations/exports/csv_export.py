@@ -197,15 +197,14 @@ class _Rows:
 
     def alarm_events(self) -> Iterator[tuple[datetime, list[Any]]]:
         for event in self.snap.alarm_events:
-            rule = self.snap.alarm_rules.get(event.alarm_id)
             yield self.row(
                 "alarm_event",
                 event.at,
                 record_id=event.alarm_id,
-                parameter=rule.rule_id if rule else "",
+                parameter=event.rule_id,
                 label=event.message,
                 value=event.event,
-                source=rule.kind if rule else "",
+                source=event.kind,
                 priority=event.priority,
                 entered_by=self.snap.user_name(event.by_user),
                 detail=event.note,

@@ -24,6 +24,7 @@ from rules.news2 import score_news2
 from vocabulary import (
     LABELS,
     LOINC,
+    LOINC_ALSO,
     LOINC_BP_PANEL,
     SNOMED_NEWS2_TOTAL,
     UNITS,
@@ -40,8 +41,6 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 # The trust's own namespace for hospital numbers is site configuration; this local URN says
 # plainly that it is not a national system. Pass the trust's URI as ``mrn_system``.
 DEFAULT_MRN_SYSTEM = "urn:itbmon:hospital-number"
-# shared/clinical.md §7 gives SpO2 a second LOINC code; vocabulary.py holds only the first.
-LOINC_SPO2_ARTERIAL = "2708-6"
 # The vital-signs profile's fixed method words are free text here: no code system agreed.
 METHOD_DEVICE = "Device reading"
 METHOD_MANUAL = "Manual entry"
@@ -69,9 +68,8 @@ def _category(code: str, display: str) -> list[dict[str, Any]]:
 
 
 def _loinc(parameter: Parameter) -> dict[str, Any]:
-    codings = [{"system": LOINC_SYSTEM, "code": LOINC[parameter]}]
-    if parameter is Parameter.SPO2:
-        codings.append({"system": LOINC_SYSTEM, "code": LOINC_SPO2_ARTERIAL})
+    codes = (LOINC[parameter], *LOINC_ALSO.get(parameter, ()))
+    codings = [{"system": LOINC_SYSTEM, "code": code} for code in codes]
     return {"coding": codings, "text": LABELS[parameter]}
 
 

@@ -33,6 +33,7 @@ from observations.nhs_number import format_nhs, is_test_number
 from observations.record import TrialRecord
 from observations.ward_time import to_ward
 from vocabulary import (
+    DECISION_OUTCOME_LABELS,
     LABELS,
     RED_FLAG_SIDE_EFFECTS,
     SIDE_EFFECT_LABELS,
@@ -52,13 +53,6 @@ INTENDED_USE = (
     "An aid to ward observation: not a replacement for the nurse at the bedside or a certified "
     "alarm system."
 )
-OUTCOME_WORDS: dict[DecisionOutcome, str] = {
-    DecisionOutcome.RESPONDER: "Responder: offer pump",
-    DecisionOutcome.RETRIAL_HIGHER: "Non-responder: re-trial at a higher dose",
-    DecisionOutcome.UNSUITABLE: "Non-responder at 100 mcg: ITB unsuitable",
-    DecisionOutcome.INCONCLUSIVE: "Inconclusive: repeat at the same dose",
-    DecisionOutcome.ADVERSE: "Stopped for adverse effects",
-}
 # Chart series: parameter, colour; SpO2 gets its own panel (its scale would flatten the rest).
 SERIES: tuple[tuple[Parameter, colors.Color], ...] = (
     (Parameter.SPO2, colors.HexColor("#1f77b4")),
@@ -163,9 +157,8 @@ class _Report:
         for event in self.snap.alarm_events:
             by_alarm.setdefault(event.alarm_id, []).append(event)
         rows: list[list[object]] = [["Raised", "Priority", "Alarm", "Acknowledged", "Resolved"]]
-        for alarm_id, events in list(by_alarm.items())[:MAX_ALARMS]:
+        for events in list(by_alarm.values())[:MAX_ALARMS]:
             raised = events[0]
-            rule = self.snap.alarm_rules.get(alarm_id)
             acks = [e for e in events if e.event == "acknowledged"]
             resolved = next((e for e in events if e.event == "resolved"), None)
             ack_text = (
@@ -180,7 +173,7 @@ class _Report:
                 [
                     _p(self.ward(raised.at, with_date=False)),
                     _p(worst),
-                    _p(f"{raised.message} ({rule.rule_id if rule else '?'})", limit=120),
+                    _p(f"{raised.message} ({raised.rule_id})", limit=120),
                     _p(ack_text, limit=160),
                     _p(self.ward(resolved.at, with_date=False) if resolved else "Not resolved"),
                 ]
@@ -277,7 +270,7 @@ class _Report:
         decision = self.snap.decision
         if decision is None:
             return [*flow, Paragraph(f"<b>{NO_DECISION}</b>", BODY)]
-        outcome = OUTCOME_WORDS.get(DecisionOutcome(decision.outcome), decision.outcome)
+        outcome = DECISION_OUTCOME_LABELS.get(DecisionOutcome(decision.outcome), decision.outcome)
         lines = [
             f"<b>{_text(outcome)}</b>. Rationale: {_text(decision.rationale)}",
             f"Signed by <b>{_text(self.snap.user_name(decision.signed_by))}</b> at "

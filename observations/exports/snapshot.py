@@ -1,7 +1,6 @@
 """One read of everything a trial export needs, so every format shows the same facts.
 
-Built only from TrialRecord's public API, except `_alarm_rules`: alarm events do not carry
-their rule or kind, so that one small query reads them here (read-only session).
+Built only from TrialRecord's public API.
 """
 
 from __future__ import annotations
@@ -12,10 +11,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import select
 
 from observations.record import TrialRecord
-from observations.schema import Alarm
 from observations.views import (
     AlarmEventView,
     AssessmentView,
@@ -42,12 +39,6 @@ class DeviceReading:
 
 
 @dataclass(frozen=True)
-class AlarmRule:
-    rule_id: str
-    kind: str
-
-
-@dataclass(frozen=True)
 class TrialSnapshot:
     trial: TrialView
     device_readings: tuple[DeviceReading, ...]
@@ -55,7 +46,6 @@ class TrialSnapshot:
     observation_sets: tuple[ObservationSetView, ...]
     assessments: tuple[AssessmentView, ...]
     alarm_events: tuple[AlarmEventView, ...]
-    alarm_rules: dict[int, AlarmRule]
     decision: DecisionView | None
     users: dict[int, UserView]
     zone: ZoneInfo
@@ -75,14 +65,6 @@ class TrialSnapshot:
     def ward(self, moment: datetime) -> str:
         """Ward wall-clock time with the zone name (which side of a clock change)."""
         return to_ward(moment, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def _alarm_rules(record: TrialRecord, trial_id: int) -> dict[int, AlarmRule]:
-    with record.store.reading() as session:
-        rows = session.execute(
-            select(Alarm.id, Alarm.rule_id, Alarm.kind).where(Alarm.trial_id == trial_id)
-        )
-        return {row.id: AlarmRule(row.rule_id, row.kind) for row in rows}
 
 
 def _device_readings(frame: pd.DataFrame) -> tuple[DeviceReading, ...]:
@@ -123,7 +105,6 @@ def take_snapshot(record: TrialRecord, trial_id: int) -> TrialSnapshot:
         observation_sets=tuple(record.observations.list(trial_id, include_superseded=True)),
         assessments=tuple(record.assessments.list(trial_id)),
         alarm_events=tuple(record.alarms.events(trial_id)),
-        alarm_rules=_alarm_rules(record, trial_id),
         decision=record.decisions.for_trial(trial_id),
         users={u.id: u for u in record.users.all()},
         zone=record.settings.ward_timezone,

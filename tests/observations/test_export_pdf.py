@@ -47,7 +47,7 @@ def test_report_is_one_a4_page_with_identifiers_scores_and_decision(
     ):
         assert fact in text, fact
     if decide:
-        assert "Responder: offer pump" in text and "Signed by Dr.Jones" in text
+        assert "Responder — offer pump" in text and "Signed by Dr.Jones" in text
         assert NO_DECISION not in text
     else:
         assert NO_DECISION in text

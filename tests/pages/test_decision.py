@@ -181,3 +181,46 @@ def test_window_not_closed_from_here_while_an_alarm_is_unacknowledged(world):
     at = open_on(world["doctor"], trial.id)
     assert "1 alarm(s) not acknowledged" in at.error[0].value
     assert at.button(key=f"mark_assessed_{trial.id}").disabled
+
+
+def test_inconclusive_plans_the_same_dose_in_the_same_signature(world):
+    trial = injected(world, dose=25)
+    at = open_on(world["doctor"], trial.id)
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.INCONCLUSIVE).run()
+    keys = f"{trial.id}_{DecisionOutcome.INCONCLUSIVE.value}"
+    assert at.number_input(key=f"next_dose_{keys}").value == 25
+    at = fill(at, trial.id, DecisionOutcome.INCONCLUSIVE, PASSWORD)
+    assert not at.error
+    record = world["record"]
+    [follow] = [t for t in record.trials.list(patient_id=world["patient"].id)
+                if t.follows_trial_id == trial.id]
+    assert follow.planned_dose_mcg == 25
+    assert record.decisions.for_trial(trial.id).next_dose_mcg == 25
+
+
+def test_a_refused_follow_up_signs_nothing(world):
+    trial = injected(world, dose=50)
+    at = open_on(world["doctor"], trial.id)
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.RETRIAL_HIGHER).run()
+    keys = f"{trial.id}_{DecisionOutcome.RETRIAL_HIGHER.value}"
+    at.number_input(key=f"next_dose_{keys}").set_value(50)  # not a higher dose
+    at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
+    assert [e.value for e in at.error] == [
+        "A re-trial at a higher dose must be above the 50 mcg given: the suggestion is 75 mcg."]
+    record = world["record"]
+    assert record.decisions.for_trial(trial.id) is None
+    assert record.trials.get(trial.id).status == TrialStatus.ASSESSED.value
+    assert len(record.trials.list(patient_id=world["patient"].id)) == 1
+
+
+def test_unticking_plan_now_signs_the_decision_without_a_follow_up(world):
+    trial = injected(world)
+    at = open_on(world["doctor"], trial.id)
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.RETRIAL_HIGHER).run()
+    at.checkbox(key=f"plan_now_{trial.id}_{DecisionOutcome.RETRIAL_HIGHER.value}").uncheck()
+    at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
+    assert not at.error
+    record = world["record"]
+    assert record.decisions.for_trial(trial.id).next_dose_mcg == 75
+    assert len(record.trials.list(patient_id=world["patient"].id)) == 1
+    assert at.success[0].value == "Decision signed: Non-responder — re-trial at a higher dose."

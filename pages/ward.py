@@ -78,20 +78,20 @@ def bp_text(latest: dict[Parameter, LatestValue], now: datetime) -> str:
     return f"{systolic.value:.0f}/{low} ({format_age(age_seconds(systolic.at, now))} ago{entered})"
 
 
+TILE_PARAMETERS = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC,
+                   Parameter.DIASTOLIC, Parameter.RR)
+
+
 def build_tile(
     record: TrialRecord,
     trial: TrialView,
+    latest: dict[Parameter, LatestValue],
     alarms: list[AlarmView],
     device_lines: list[str],
     now: datetime,
     settings: DisplaySettings,
 ) -> Tile:
     zone = record.settings.ward_timezone
-    latest = record.readings.latest(
-        trial.id,
-        [Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC,
-         Parameter.RR],
-    )
     sets = record.observations.list(trial.id)
     scored = last_complete_news2(trial, sets)
     if scored is None:
@@ -159,6 +159,8 @@ def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
     alarms = record.alarms.active()
     states = record.services.device_states()
     labels = {a.source: a.label for a in record.trials.active_assignments()}
+    # One query for every bed's newest values, not one per bed, each second.
+    latest = record.readings.latest_for_trials([t.id for t in trials], TILE_PARAMETERS)
     tiles = []
     for trial in trials:
         lines = [
@@ -167,7 +169,7 @@ def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
             if s.trial_id == trial.id
         ]
         mine = [a for a in alarms if a.trial_id == trial.id]
-        tiles.append(build_tile(record, trial, mine, lines, now, settings))
+        tiles.append(build_tile(record, trial, latest[trial.id], mine, lines, now, settings))
     tiles.sort(key=lambda t: (tuple(-x for x in t.urgency), t.trial.bed or "", t.trial.id))
     updated = format_ward(now, record.settings.ward_timezone, with_date=False)
     st.caption(f"{len(tiles)} trial(s) in monitoring · updated {updated}")

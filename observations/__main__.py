@@ -1,7 +1,10 @@
 """Command line for the record: ``python -m observations COMMAND``.
 
-migrate   create or upgrade the database (also done on every start)
-trials    list trials: id, patient identifiers, date, dose, status
+migrate     create or upgrade the database (also done on every start)
+trials      list trials: id, patient identifiers, date, dose, status
+export      one trial as pdf, csv, fhir or hl7
+demo-trial  record a complete simulated trial day (yesterday) and print its id
+users add   add an account
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import time
 from pathlib import Path
 
 from observations.errors import RecordError
@@ -42,6 +46,27 @@ def _export(record: TrialRecord, args: argparse.Namespace) -> int:
     partial.write_bytes(data)
     partial.replace(out)  # never leave a half-written export behind
     print(f"Wrote {args.format} export of trial {args.trial} to {out} ({len(data)} bytes).")
+    return 0
+
+
+def _demo_trial(record: TrialRecord, args: argparse.Namespace) -> int:
+    from observations.demo_day import record_demo_day
+
+    started = time.monotonic()
+    summary = record_demo_day(record, scenario=args.scenario)
+    trial = summary.trial
+    zone = record.settings.ward_timezone
+    assert trial.injection is not None
+    # Only the id goes to stdout (scripts read it); the rest is for the person at the terminal.
+    print(
+        f"Recorded demo trial {trial.id} ({args.scenario}): {trial.patient.identifiers}; "
+        f"{trial.injection.dose_mcg} mcg at {format_ward(trial.injection.given_at, zone)}; "
+        f"{summary.readings} readings, {summary.observation_sets} observation sets, "
+        f"{summary.alarm_events} alarm events, {summary.acknowledgements} acknowledgements; "
+        f"status {trial.status}, no decision yet ({time.monotonic() - started:.1f} s).",
+        file=sys.stderr,
+    )
+    print(trial.id)
     return 0
 
 
@@ -89,6 +114,15 @@ def main(argv: list[str]) -> int:
     export.add_argument("--trial", type=int, required=True)
     export.add_argument("--format", choices=("pdf", "csv", "fhir", "hl7"), required=True)
     export.add_argument("--out", required=True)
+    demo = commands.add_parser(
+        "demo-trial", help="record a complete simulated trial day and print its id"
+    )
+    demo.add_argument(
+        "--scenario",
+        choices=("overdose", "steady", "artefact", "probe-off", "link-loss"),
+        default="overdose",
+        help="the simulator's day (default: overdose, so alarms are raised and acknowledged)",
+    )
     users = commands.add_parser("users", help="manage accounts")
     users_commands = users.add_subparsers(dest="users_command", required=True)
     add = users_commands.add_parser("add", help="add an account")
@@ -104,9 +138,13 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        handler = {"migrate": _migrate, "trials": _trials, "export": _export, "users": _users}[
-            args.command
-        ]
+        handler = {
+            "migrate": _migrate,
+            "trials": _trials,
+            "export": _export,
+            "demo-trial": _demo_trial,
+            "users": _users,
+        }[args.command]
         return handler(record, args)
     except RecordError as exc:
         print(f"error: {exc.message}", file=sys.stderr)

@@ -14,7 +14,7 @@ from observations.nhs_number import check_digit
 from observations.record import TrialRecord
 from observations.schema import Patient
 from observations.store import Actor
-from observations.views import TrialView
+from observations.views import PatientView, TrialView
 from vocabulary import InjectionRoute, TrialStatus
 
 DEMO_SCENARIOS = ("steady", "overdose", "artefact", "probe-off", "link-loss")
@@ -31,6 +31,22 @@ def _next_test_number(record: TrialRecord) -> tuple[str, int]:
     raise RuntimeError("no NHS test number left for a demo patient")
 
 
+def register_demo_patient(record: TrialRecord, actor: Actor) -> tuple[PatientView, int]:
+    """A new patient with the next free NHS test number; returns it and its serial."""
+    nhs, serial = _next_test_number(record)
+    patient = record.patients.register(
+        actor,
+        {
+            "nhs_number": nhs,
+            "hospital_number": f"DEMO{serial:05d}",
+            "family_name": "Demo",
+            "given_name": f"Patient {serial}",
+            "date_of_birth": "1975-06-15",
+        },
+    )
+    return patient, serial
+
+
 def create_demo_trial(
     record: TrialRecord,
     actor: Actor | None = None,
@@ -43,17 +59,7 @@ def create_demo_trial(
     if scenario not in DEMO_SCENARIOS:
         raise ValueError(f"unknown demo scenario {scenario!r}; choose from {DEMO_SCENARIOS}")
     actor = actor or record.users.demo_clinician()
-    nhs, serial = _next_test_number(record)
-    patient = record.patients.register(
-        actor,
-        {
-            "nhs_number": nhs,
-            "hospital_number": f"DEMO{serial:05d}",
-            "family_name": "Demo",
-            "given_name": f"Patient {serial}",
-            "date_of_birth": "1975-06-15",
-        },
-    )
+    patient, serial = register_demo_patient(record, actor)
     trial = record.trials.plan(actor, patient.id, 50, bed=bed or f"D{serial}")
     record.trials.set_status(actor, trial.id, TrialStatus.BASELINE)
     # An accelerated simulator replays the day up to now at `speed`, then runs in real time.

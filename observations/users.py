@@ -25,7 +25,8 @@ SERVICE_USERNAME = "monitor-service"
 # Created only by the demo (python -m monitor --demo, the dashboard's demo button); it has no
 # password, so nobody can sign in as it.
 DEMO_USERNAME = "demo.clinician"
-_SYSTEM_USERNAMES = (SERVICE_USERNAME, DEMO_USERNAME)
+DEMO_NURSE_USERNAME = "demo.nurse"
+_SYSTEM_USERNAMES = (SERVICE_USERNAME, DEMO_USERNAME, DEMO_NURSE_USERNAME)
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so a wrong name takes as long as a wrong password.
@@ -198,6 +199,10 @@ class Users:
         """The clinician who sets up demo trials (doctor and nurse specialist, no password)."""
         roles = _roles_text({Role.DOCTOR, Role.NURSE_SPECIALIST})
         return self._system_actor(DEMO_USERNAME, "Demo clinician", roles, "demo")
+
+    def demo_nurse(self) -> Actor:
+        """The ward nurse of recorded demo days (observations, acknowledgements; no password)."""
+        return self._system_actor(DEMO_NURSE_USERNAME, "Demo nurse", Role.NURSE.value, "demo")
 
     def _system_actor(self, username: str, display_name: str, roles: str, source: str) -> Actor:
         with self._store.writing() as session:

@@ -1,0 +1,119 @@
+"""What passes between devices, the rules engine and the record, converted in one place.
+
+A device ``Measurement`` becomes record rows (``ReadingIn``) and engine ``Reading``s; a recorded
+observation set becomes the engine's ``ObservationSet``; an engine ``AlarmEvent`` becomes the
+record's ``AlarmEventIn``. Pure functions: no session, no clock.
+"""
+
+from __future__ import annotations
+
+from devices.measurement import ConnectionChange, Measurement
+from observations.alarms import AlarmEventIn
+from observations.entries import ReadingIn
+from observations.views import ObservationSetView
+from rules.events import AlarmEvent, DeviceLink, ObservationSet, Reading
+from vocabulary import Consciousness, Parameter, Poss, SideEffect
+
+# Stored from devices; the pleth waveform is drawn by the device itself and not kept.
+STORED_PARAMETERS = frozenset(
+    {
+        Parameter.SPO2,
+        Parameter.PULSE_RATE,
+        Parameter.SYSTOLIC,
+        Parameter.DIASTOLIC,
+        Parameter.MEAN_ARTERIAL,
+        Parameter.PERFUSION_INDEX,
+    }
+)
+# What the engine judges from a device; the rest (pleth, PI, MAP) is stored or shown only.
+ENGINE_PARAMETERS = frozenset(
+    {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
+)
+
+
+def record_readings(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
+    """One record row per parameter the frame carried, missing values kept as missing.
+
+    A cuff still inflating, or a frame without a time, is stored as nothing.
+    """
+    if measurement.measuring or measurement.device_time is None:
+        return []
+    flags = frozenset(measurement.flags)
+    source = measurement.source or measurement.protocol
+    received = measurement.receive_time or measurement.device_time
+    status = dict(measurement.status) or None
+    rows = [
+        ReadingIn(trial_id, p, float(v), measurement.device_time, received, source, flags, status)
+        for p, v in measurement.values.items()
+        if p in STORED_PARAMETERS
+    ]
+    rows += [
+        ReadingIn(trial_id, p, None, measurement.device_time, received, source, flags, status)
+        for p in measurement.missing
+        if p in STORED_PARAMETERS
+    ]
+    return rows
+
+
+def engine_readings(measurement: Measurement) -> list[Reading]:
+    """The engine's view of one frame: judged parameters, flagged gaps kept as gaps."""
+    if measurement.measuring or measurement.device_time is None:
+        return []
+    flags = frozenset(measurement.flags)
+    readings = [
+        Reading(measurement.device_time, p, float(v), flags)
+        for p, v in measurement.values.items()
+        if p in ENGINE_PARAMETERS
+    ]
+    readings += [
+        Reading(measurement.device_time, p, None, flags)
+        for p in measurement.missing
+        if p in ENGINE_PARAMETERS
+    ]
+    return readings
+
+
+def engine_link(
+    change: ConnectionChange, device: str, parameters: frozenset[Parameter]
+) -> DeviceLink:
+    """A link change of the assigned device (``device``) that streams ``parameters``."""
+    return DeviceLink(change.at, device, change.state, parameters, change.reason)
+
+
+def engine_set(view: ObservationSetView) -> ObservationSet:
+    """A recorded set as the engine judges it, at the time it was measured."""
+    return ObservationSet(
+        time=view.measured_at,
+        rr=view.rr,
+        spo2=view.spo2,
+        on_oxygen=view.on_oxygen,
+        systolic=view.systolic,
+        diastolic=view.diastolic,
+        pulse_rate=view.pulse_rate,
+        consciousness=Consciousness(view.consciousness) if view.consciousness else None,
+        temp=view.temp,
+        poss=Poss(view.poss) if view.poss else None,
+        power_left_leg=view.power_left_leg,
+        power_right_leg=view.power_right_leg,
+        power_left_arm=view.power_left_arm,
+        power_right_arm=view.power_right_arm,
+        side_effects=(
+            frozenset(SideEffect(s) for s in view.side_effects)
+            if view.side_effects is not None
+            else None
+        ),
+    )
+
+
+def record_alarm_event(trial_id: int, event: AlarmEvent) -> AlarmEventIn:
+    return AlarmEventIn(
+        trial_id=trial_id,
+        rule_id=event.rule_id,
+        event=event.event,
+        at=event.time,
+        priority=event.priority,
+        kind=event.kind,
+        message=event.message,
+        evidence=dict(event.evidence),
+        rule_set_version=event.rule_set_version,
+    )

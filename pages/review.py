@@ -1,5 +1,8 @@
 """The team's 4-hour review: scores before and after, the day's vital signs, alarms, side effects.
 
+Extra time points (assessments other than baseline and 4 hours) appear as further columns in
+time order beside the two; comparisons and the hint stay baseline against 4 hours.
+
 Layout only. Every number on scores comes from rules/responder.py (declared MAS mapping, mixed
 scales refused, GAS T-score); the configured responder criterion is shown as a HINT naming its
 source. The decision is the team's, signed on the Decision page.
@@ -66,6 +69,42 @@ def latest(assessments: list[AssessmentView], point: AssessmentTimePoint) -> Ass
     return found[-1] if found else None
 
 
+# One column per time point: (heading, assessment or None when not recorded).
+Columns = list[tuple[str, AssessmentView | None]]
+
+
+def extra_heading(view: AssessmentView, injected: datetime | None) -> str:
+    """'Extra 12:10 (+2 h 10 min)': ward time, and time since the injection when known."""
+    heading = f"Extra {to_ward(view.assessed_at, zone):%H:%M}"
+    if injected is not None:
+        minutes = round((view.assessed_at - injected).total_seconds() / 60)
+        sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+        heading += f" ({sign}{minutes // 60} h {minutes % 60:02d} min)"
+    return heading
+
+
+def time_point_columns(
+    baseline: AssessmentView | None,
+    after: AssessmentView | None,
+    extras: list[AssessmentView],
+    injected: datetime | None,
+) -> Columns:
+    """Baseline, the extra time points and 4 hours, in time order (extras beside the two)."""
+    four_at = after.assessed_at if after else (
+        injected + timedelta(hours=4) if injected else None)
+    columns: Columns = [("Baseline", baseline)]
+    late: Columns = []
+    seen: dict[str, int] = {}
+    for view in extras:
+        heading = extra_heading(view, injected)
+        seen[heading] = seen.get(heading, 0) + 1
+        if seen[heading] > 1:  # two extra assessments in one minute stay two columns
+            heading += f" #{seen[heading]}"
+        after_four = four_at is not None and view.assessed_at > four_at
+        (late if after_four else columns).append((heading, view))
+    return [*columns, ("4 hours", after), *late]
+
+
 def as_assessment(view: AssessmentView) -> AshworthAssessment:
     return AshworthAssessment(
         AshworthScale(view.ashworth_scale),
@@ -102,19 +141,24 @@ def reduction_text(reduction: float | None) -> str:
     return "no change"
 
 
-def ashworth_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+def labels_of(view: AssessmentView | None) -> dict[tuple[str, str], str]:
+    return {(s.muscle_group, s.side): s.label for s in view.ashworth} if view else {}
+
+
+def ashworth_section(columns: Columns) -> None:
     st.subheader("Ashworth per muscle")
-    if baseline is None and after is None:
+    views = dict(columns)
+    baseline, after = views["Baseline"], views["4 hours"]
+    if all(view is None for _, view in columns):
         st.info("No Ashworth scores recorded yet.")
         return
     scales = {a.ashworth_scale for a in (baseline, after) if a is not None}
     mixed = len(scales) > 1
-    scale = AshworthScale(next(iter(scales)))
-    before_labels = {(s.muscle_group, s.side): s.label for s in baseline.ashworth} \
-        if baseline else {}
-    after_labels = {(s.muscle_group, s.side): s.label for s in after.ashworth} if after else {}
+    scale = AshworthScale(next(iter(scales))) if scales else AshworthScale.MODIFIED
+    labels = {heading: labels_of(view) for heading, view in columns}
+    before_labels, after_labels = labels["Baseline"], labels["4 hours"]
     configured = [m.value for m in load_muscle_groups()]
-    recorded = {m for m, _ in before_labels} | {m for m, _ in after_labels}
+    recorded = {m for found in labels.values() for m, _ in found}
     rows, reductions = [], []
     for muscle in configured + sorted(recorded - set(configured)):
         for side in Side:
@@ -124,9 +168,10 @@ def ashworth_section(baseline: AssessmentView | None, after: AssessmentView | No
             if before is not None and later is not None and not mixed:
                 reduction = muscle_reduction(MuscleGroup(muscle), side, before, later, scale)
             reductions.append(reduction)
-            rows.append({"Muscle group": muscle_name(muscle), "Side": side.value,
-                         "Baseline": shown(before), "4 hours": shown(later),
-                         "Reduction": reduction_text(reduction)})
+            row = {"Muscle group": muscle_name(muscle), "Side": side.value}
+            for heading, _ in columns:
+                row[heading] = shown(labels[heading].get((muscle, side.value)))
+            rows.append({**row, "Reduction": reduction_text(reduction)})
     frame = pd.DataFrame(rows)
 
     def colour(_: pd.Series) -> list[str]:
@@ -137,6 +182,14 @@ def ashworth_section(baseline: AssessmentView | None, after: AssessmentView | No
                  width="stretch", key="ashworth_review")
     st.caption("Green: less tone at 4 hours; red: more. Reduction under the declared mapping, "
                "lower-limb muscles only (rules/responder.py).")
+    extra_scales = {view.ashworth_scale for heading, view in columns
+                    if view is not None and heading not in ("Baseline", "4 hours")}
+    if len(columns) > 2:
+        st.caption("Extra time points are shown as scored; the reduction, the mean and the hint "
+                   "compare baseline and 4 hours only.")
+    if extra_scales - scales and scales:
+        st.warning("An extra time point was scored on another Ashworth scale: its labels are "
+                   "shown as charted and never compared.")
     if mixed:
         st.error("Baseline and 4-hour scores are on different Ashworth scales: scales are never "
                  "mixed, so nothing is compared. Re-score on one scale.")
@@ -170,7 +223,7 @@ def mean_section(baseline: AssessmentView | None, after: AssessmentView | None) 
             for muscle, side, why in comparison.left_out))
 
 
-def measures_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+def measures_section(columns: Columns) -> None:
     st.subheader("Spasms, pain, stiffness and power")
     measures = [
         ("Penn spasm frequency (0-4)", "penn_frequency"),
@@ -184,8 +237,8 @@ def measures_section(baseline: AssessmentView | None, after: AssessmentView | No
         ("Power, right arm (MRC)", "power_right_arm"),
     ]
     rows = [{"Measure": label,
-             "Baseline": shown(getattr(baseline, name) if baseline else None),
-             "4 hours": shown(getattr(after, name) if after else None)}
+             **{heading: shown(getattr(view, name) if view else None)
+                for heading, view in columns}}
             for label, name in measures]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="measures_review")
 
@@ -194,9 +247,9 @@ def rated(view: AssessmentView | None) -> list[int]:
     return [g.rating for g in view.goals if g.rating is not None] if view else []
 
 
-def goals_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+def goals_section(columns: Columns) -> None:
     st.subheader("Goals (Goal Attainment Scaling)")
-    goals = list(dict.fromkeys([g.goal for v in (baseline, after) if v for g in v.goals]))
+    goals = list(dict.fromkeys([g.goal for _, v in columns if v for g in v.goals]))
     if not goals:
         st.info("No goals recorded.")
         return
@@ -205,14 +258,14 @@ def goals_section(baseline: AssessmentView | None, after: AssessmentView | None)
         value = found[0] if found else None
         return MISSING if value is None else f"{value:+d}" if value else "0"
 
-    rows = [{"Goal": goal, "Baseline": rating(baseline, goal), "4 hours": rating(after, goal)}
+    rows = [{"Goal": goal, **{heading: rating(view, goal) for heading, view in columns}}
             for goal in goals]
-    scores = []
-    for view in (baseline, after):
+    scores = {}
+    for heading, view in columns:
         ratings = rated(view)
-        scores.append(f"{gas_t_score(ratings):.1f} ({len(ratings)} of "
-                      f"{len(view.goals)} goals rated)" if ratings and view else MISSING)
-    rows.append({"Goal": "GAS T-score", "Baseline": scores[0], "4 hours": scores[1]})
+        scores[heading] = (f"{gas_t_score(ratings):.1f} ({len(ratings)} of "
+                           f"{len(view.goals)} goals rated)" if ratings and view else MISSING)
+    rows.append({"Goal": "GAS T-score", **scores})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="goals_review")
 
 
@@ -344,15 +397,18 @@ if trial.injection is not None:
 assessments = record.assessments.list(trial.id)
 baseline = latest(assessments, AssessmentTimePoint.BASELINE)
 after = latest(assessments, AssessmentTimePoint.FOUR_HOURS)
+extras = [a for a in assessments if a.time_point == AssessmentTimePoint.OTHER.value]
+columns = time_point_columns(baseline, after, extras,
+                             trial.injection.given_at if trial.injection else None)
 if after is None:
     st.warning("The 4-hour scores are not recorded yet (Scores page).")
 
 scores, day = st.columns([1, 1])
 with scores:
-    ashworth_section(baseline, after)
+    ashworth_section(columns)
     mean_section(baseline, after)
-    measures_section(baseline, after)
-    goals_section(baseline, after)
+    measures_section(columns)
+    goals_section(columns)
     hint_section(baseline, after)
 with day:
     day_section(trial, assessments)

@@ -203,3 +203,45 @@ def test_mixed_scales_are_never_compared(world):
     assert not at.metric
     rows = table(at, "ashworth_review").value
     assert set(rows["Reduction"]) == {"—"}
+
+
+def test_extra_time_points_are_columns_beside_baseline_and_4_hours(world):
+    from observations.ward_time import to_ward
+
+    record, trial = world["record"], world["trial"]
+    given = trial.injection.given_at
+    zone = record.settings.ward_timezone
+    early, late = given + timedelta(hours=2), given + timedelta(hours=4, minutes=30)
+    for at, label, penn, goal in ((late, "2", 2, 0), (early, "1+", 2, 1)):
+        record.assessments.record(world["physio"], trial.id, scores(
+            "other", at, {("hip_flexors", "left"): label, ("hip_adductors", "right"): "3"},
+            penn_frequency=penn, penn_recall_period="since the injection",
+            goals=[{"goal": "Stand to transfer", "rating": goal}]))
+    early_col = f"Extra {to_ward(early, zone):%H:%M} (+2 h 00 min)"
+    late_col = f"Extra {to_ward(late, zone):%H:%M} (+4 h 30 min)"
+    at = open_review(world["physio"], trial.id)
+    assert not at.exception
+    ashworth = table(at, "ashworth_review").value
+    # In time order: baseline, the extra at 2 h, 4 hours, the extra at 4 h 30.
+    assert list(ashworth.columns) == ["Muscle group", "Side", "Baseline", early_col, "4 hours",
+                                      late_col, "Reduction"]
+    rows = {(r["Muscle group"], r["Side"]): r for r in ashworth.to_dict("records")}
+    left_hip = rows[("Hip flexors", "left")]
+    assert (left_hip["Baseline"], left_hip[early_col], left_hip["4 hours"],
+            left_hip[late_col]) == ("3", "1+", "1", "2")
+    assert left_hip["Reduction"] == "2.0 less tone"  # still baseline against 4 hours
+    # A muscle scored only at the extra time points gets its row, missing elsewhere.
+    right_adductors = rows[("Hip adductors", "right")]
+    assert (right_adductors["Baseline"], right_adductors[early_col],
+            right_adductors["4 hours"]) == ("—", "3", "—")
+    measures = {r["Measure"]: r for r in table(at, "measures_review").value.to_dict("records")}
+    penn = measures["Penn spasm frequency (0-4)"]
+    assert (penn["Baseline"], penn[early_col], penn["4 hours"], penn[late_col]) == (
+        "3", "2", "1", "2")
+    assert measures["Pain (0-10)"][late_col] == "—"
+    goals = table(at, "goals_review").value.to_dict("records")
+    assert goals[0][early_col] == "+1" and goals[0][late_col] == "0"
+    assert goals[1][early_col] == "60.0 (1 of 1 goals rated)"
+    # The mean and the hint are unchanged by extra time points.
+    assert {m.label: m.value for m in at.metric}["Reduction"] == "0.67"
+    assert any("compare baseline and 4 hours only" in c.value for c in at.caption)

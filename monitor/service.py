@@ -105,12 +105,15 @@ class MonitorService:
             asyncio.create_task(self._every(self.settings.poll_interval_s, self.poll)),
             asyncio.create_task(self._timers()),
         ]
-        await stop.wait()
-        for task in loops + [s.task for s in self.streams.values()]:
-            task.cancel()
-        for task in loops + [s.task for s in self.streams.values()]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        try:
+            await stop.wait()
+        finally:
+            # Cancelled (a crash, as far as other processes can tell) or stopped: every loop
+            # ends; only a clean stop goes on to write what is left and release the leases.
+            tasks = loops + [s.task for s in self.streams.values()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         await self.flush()
         with contextlib.suppress(OperationalError):
             await asyncio.to_thread(self.record.services.stopped, self.service_id)
@@ -219,7 +222,7 @@ class MonitorService:
                     measurement = event.stamped(
                         receive_time=received or event.device_time or self.clock(),
                         device_time=event.device_time,
-                        source=event.source or assignment.source,
+                        source=assignment.source,  # as assigned, so screens can match it
                     )
                     self.buffer.add(readings_of(trial_id, measurement))
                     self._commit(watch.on_measurement(measurement))

@@ -19,7 +19,7 @@ from observations.settings import Settings, load_settings
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_s: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (see below) instead of pysqlite.
@@ -30,7 +30,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # A writer waits this long for another's lock before the database counts as away.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -41,13 +42,13 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_record_engine(url: str) -> Engine:
+def create_record_engine(url: str, *, busy_timeout_s: float = 10.0) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_s)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 POSTGRES_URL = os.environ.get("ITBMON_TEST_POSTGRES_URL", "")
 POSTGRES_REQUIRED = os.environ.get("ITBMON_REQUIRE_POSTGRES") == "1"
@@ -28,7 +29,8 @@ def postgres_database() -> Iterator[str]:
             pytest.fail("ITBMON_REQUIRE_POSTGRES=1 but ITBMON_TEST_POSTGRES_URL is not set")
         pytest.skip("no PostgreSQL server given (ITBMON_TEST_POSTGRES_URL); .ci/run starts one")
     name = f"itbmon_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    # No pooled connection: one kept across a server restart (the outage test) would be dead.
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -23,8 +23,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from postgres_database()
 
 
-def open_record(url: str, data_dir: Path) -> TrialRecord:
-    engine = create_record_engine(url)
+def open_record(url: str, data_dir: Path, busy_timeout_s: float = 10.0) -> TrialRecord:
+    engine = create_record_engine(url, busy_timeout_s=busy_timeout_s)
     migrate(engine)
     return TrialRecord(engine, Settings(data_dir, url, ZoneInfo("Europe/London")))
 

@@ -1,0 +1,248 @@
+"""Whole-service scenarios on the wall clock: device bytes over a serial pseudo-terminal to a
+committed alarm row, an unplugged oximeter, a database outage with no reading lost, and two
+services sharing one database without ever streaming the same device.
+
+Each runs on SQLite and PostgreSQL (see conftest). Rule delays are shortened through the rule
+file (a validated copy of the default with smaller numbers) so that scenarios take seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import subprocess
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.service import MonitorService, MonitorSettings
+from observations.record import TrialRecord
+from observations.views import TrialView
+from rules import RuleSet
+from rules.rule_set import default_rule_set, parse_rule_set
+from tests.databases import PG_CTL
+from tests.monitor.conftest import open_record
+from vocabulary import InjectionRoute, Parameter, TrialStatus
+
+FAST = MonitorSettings(
+    flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2, poll_interval_s=0.2
+)
+# BerryMed BCI frames (shared/devices.md §3.1): pulse 72, SpO2 98 / SpO2 84 (0x54).
+FRAME_NORMAL = bytes.fromhex("87 32 05 48 62")
+FRAME_DESATURATED = bytes.fromhex("87 32 05 48 54")
+
+
+def rules_with_delays(**delays: float) -> RuleSet:
+    """The default rule set with some rules' delays changed, validated like a site's file."""
+    data = yaml.safe_load(Path(default_rule_set().source).read_text(encoding="utf-8"))
+    for rule in data["rules"]:
+        if rule["id"] in delays:
+            rule["delay_s"] = delays.pop(rule["id"])
+    assert not delays, f"no such rules: {delays}"
+    return parse_rule_set(yaml.safe_dump(data), "test rules")
+
+
+def trial_with_device(record: TrialRecord, source: str, nhs: str = "9990000026") -> TrialView:
+    clinician = record.users.demo_clinician()
+    patient = record.patients.register(
+        clinician,
+        {
+            "nhs_number": nhs,
+            "hospital_number": f"T{nhs[-5:]}",
+            "family_name": "Scenario",
+            "given_name": "Test",
+            "date_of_birth": "1970-01-01",
+        },
+    )
+    trial = record.trials.plan(clinician, patient.id, 50, bed="B1")
+    record.trials.set_status(clinician, trial.id, TrialStatus.BASELINE)
+    record.trials.assign_device(clinician, trial.id, source, "Bedside oximeter")
+    record.trials.record_injection(
+        clinician,
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": record.store.now() - timedelta(minutes=1),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Test",
+        },
+    )
+    return record.trials.get(trial.id)
+
+
+async def wait_for(condition: Callable[[], bool], limit_s: float = 60.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+def alarm_rows(record: TrialRecord, trial_id: int) -> list[tuple[str, str]]:
+    return [(record.alarms.rule_of(e.alarm_id), e.event) for e in record.alarms.events(trial_id)]
+
+
+class Oximeter:
+    """A BerryMed oximeter on a pseudo-terminal, sending a frame every 0.1 s."""
+
+    def __init__(self, link: Path) -> None:
+        self.master, self.slave = os.openpty()
+        link.symlink_to(os.ttyname(self.slave))
+        self.frame = FRAME_NORMAL
+        self.sent = 0
+
+    async def run(self) -> None:
+        while True:
+            os.write(self.master, self.frame)
+            self.sent += 1
+            await asyncio.sleep(0.1)
+
+    def close(self) -> None:
+        os.close(self.master)
+        os.close(self.slave)
+
+
+async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp_path: Path):
+    link = tmp_path / "oximeter"
+    oximeter = Oximeter(link)
+    trial = trial_with_device(record, f"serial:{link}:berrymed")
+    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(spo2_critical=2))
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    sending = asyncio.create_task(oximeter.run())
+    try:
+        await wait_for(lambda: record.readings.count(trial.id) >= 10)
+        latest = record.readings.latest(trial.id)
+        assert latest[Parameter.SPO2].value == 98 and latest[Parameter.PULSE_RATE].value == 72
+        oximeter.frame = FRAME_DESATURATED
+        desaturated_at = record.store.now()
+        await wait_for(lambda: ("spo2_critical", "raised") in alarm_rows(record, trial.id))
+    finally:
+        stop.set()
+        await running
+        sending.cancel()
+        oximeter.close()
+    [alarm] = [a for a in record.alarms.active(trial.id) if a.rule_id == "spo2_critical"]
+    assert alarm.priority == "high" and alarm.kind == "physiological"
+    assert alarm.raised_at - desaturated_at >= timedelta(seconds=2)  # the rule's delay held
+    frame = record.readings.timeline(trial.id, [Parameter.SPO2])
+    assert 84.0 in set(frame["value"])  # the bytes that raised it are in the record too
+    assert (frame["device"] == f"serial:{link}:berrymed").all()
+
+
+async def test_unplugged_oximeter_is_reported_lost_with_its_link_state(
+    record: TrialRecord, tmp_path: Path
+):
+    missing = tmp_path / "no-such-port"
+    trial = trial_with_device(record, f"serial:{missing}:berrymed")
+    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(device_lost=1))
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    try:
+        await wait_for(lambda: ("device_lost", "raised") in alarm_rows(record, trial.id))
+    finally:
+        stop.set()
+        await running
+    [lost] = [a for a in record.alarms.active(trial.id) if a.rule_id == "device_lost"]
+    spo2 = lost.evidence["parameters"]["spo2"]
+    assert spo2["last_reading"] is None  # never delivered: still reported, not ignored
+    assert spo2["device"] == f"serial:{missing}:berrymed"
+    assert spo2["link"] in {"connecting", "disconnected"}
+    [state] = record.services.device_states(trial.id)
+    assert state.state in {"connecting", "disconnected"}
+
+
+def hold_database(url: str) -> Callable[[], None]:
+    """Make the database unavailable to writers for a while; returns how to give it back."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # writers wait their busy timeout, then fail
+        return lambda: (blocker.execute("COMMIT"), blocker.close())  # type: ignore[func-returns-value]
+    if not PG_CTL:
+        pytest.fail("ITBMON_PG_CTL is needed to stop the PostgreSQL test server")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}  # the server keeps pipes
+    subprocess.run([*shlex.split(PG_CTL), "-m", "fast", "-w", "stop"], check=True, **quiet)
+    return lambda: subprocess.run([*shlex.split(PG_CTL), "-w", "start"], check=True, **quiet)
+
+
+async def test_database_outage_loses_no_reading_and_alarms_go_on(
+    database_url: str, tmp_path: Path
+):
+    # Writers give up on a lock after 0.2 s (10 s in the product), so the outage bites here.
+    record = open_record(database_url, tmp_path, busy_timeout_s=0.2)
+    link = tmp_path / "oximeter"
+    oximeter = Oximeter(link)
+    trial = trial_with_device(record, f"serial:{link}:berrymed")
+    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(spo2_critical=1))
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    sending = asyncio.create_task(oximeter.run())
+    try:
+        await wait_for(lambda: record.readings.count(trial.id) >= 10)
+        give_back = hold_database(database_url)
+        outage_began = time.monotonic()
+        engine_saw = len(service.buffer)
+        oximeter.frame = FRAME_DESATURATED
+        # While the database is away the engine still decides: the alarm waits, not the rule.
+        await wait_for(lambda: bool(service._pending_alarms) or "spo2_critical" in {
+            a.rule_id for a in service.watches[trial.id].engine.active_alarms()})
+        await asyncio.sleep(max(0.0, 3 - (time.monotonic() - outage_began)))
+        assert len(service.buffer) > engine_saw  # readings waited in the buffer
+        give_back()
+        await wait_for(lambda: len(service.buffer) == 0 and not service._pending_alarms)
+        await wait_for(lambda: ("spo2_critical", "raised") in alarm_rows(record, trial.id))
+    finally:
+        stop.set()
+        await running
+        sending.cancel()
+        oximeter.close()
+    assert service.buffer.dropped == 0
+    frame = record.readings.timeline(trial.id, [Parameter.SPO2])
+    # Every frame the device sent became one stored SpO2 reading: none lost in the outage.
+    assert len(frame) == service.readings_written // 2
+    gaps = frame["time"].diff().dropna().dt.total_seconds()
+    assert gaps.max() < 1.0, gaps.max()
+    record.close()
+
+
+async def test_two_services_never_stream_the_same_device(record: TrialRecord, tmp_path: Path):
+    for n, nhs in enumerate(("9990000026", "9990000034", "9990000042")):
+        trial_with_device(record, f"sim:steady?seed={n}", nhs=nhs)
+    sources = {a.source for a in record.trials.active_assignments()}
+    assert len(sources) == 3
+    other = open_record(record.store.engine.url.render_as_string(hide_password=False), tmp_path)
+    quick = MonitorSettings(
+        flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2,
+        poll_interval_s=0.2, lease_ttl_s=2.0,
+    )
+    first, second = MonitorService(record, settings=quick), MonitorService(other, settings=quick)
+    stop_second = asyncio.Event()
+    running_first = asyncio.create_task(first.run(asyncio.Event()))
+    running_second = asyncio.create_task(second.run(stop_second))
+    overlaps: list[set[str]] = []
+    try:
+        for _ in range(20):  # 4 s: some twenty sync rounds of each
+            overlaps.append(set(first.streams) & set(second.streams))
+            await asyncio.sleep(0.2)
+        assert set(first.streams) | set(second.streams) == sources
+        held_by_first = set(first.streams)
+        # The first dies without releasing anything (a crash): once its leases expire, the
+        # second takes its devices over.
+        for stream in first.streams.values():
+            stream.task.cancel()
+        running_first.cancel()
+        await asyncio.gather(running_first, return_exceptions=True)
+        await wait_for(lambda: set(second.streams) == sources, limit_s=15)
+    finally:
+        stop_second.set()
+        await running_second
+        other.close()
+    assert overlaps and all(not both for both in overlaps), overlaps
+    assert held_by_first  # both really competed: the takeover was tested, not assumed

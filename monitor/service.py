@@ -27,6 +27,7 @@ from devices.sources import Source, open_source, parse_source, streamed_paramete
 from monitor.reading_buffer import ReadingBuffer, readings_of
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
+from observations.errors import RecordError
 from observations.record import TrialRecord
 from observations.views import DeviceAssignmentView, TrialView
 from rules import RuleSet, load_rule_set
@@ -57,6 +58,8 @@ class MonitorSettings:
     sync_interval_s: float = 2.0
     poll_interval_s: float = 1.0
     max_timer_sleep_s: float = 0.25
+    # Timers may fire up to this late (alarms raised by a reading are never delayed by it).
+    timer_resolution_s: float = 0.02
     batch_size: int = 5000
     buffer_limit: int = 200_000
     # Accelerated simulators start this long before the injection (baseline readings).
@@ -179,8 +182,9 @@ class MonitorService:
                 self.watches[assignment.trial_id] = watch
             task = asyncio.create_task(self._stream(assignment, watch))
             self.streams[source] = _Stream(assignment, task)
+        streamed_trials = {a.trial_id for a in wanted.values()}
         for trial_id in list(self.watches):
-            if trial_id not in {a.trial_id for a in wanted.values()}:
+            if trial_id not in streamed_trials:
                 self.watches.pop(trial_id)
 
     def _clock_for(self, assignment: DeviceAssignmentView, injection) -> Clock:  # type: ignore[no-untyped-def]
@@ -287,20 +291,29 @@ class MonitorService:
     # ------------------------------------------------------------------ timers and entries
 
     async def _timers(self) -> None:
+        """Wake each engine when one of its timers falls due, and only that engine.
+
+        Readings fire most timers themselves (the engine runs every timer due before a reading
+        first); this loop covers the rest: silence, delays ending between readings, overdue
+        sets, escalation. It sleeps at least ``timer_resolution_s``, so a hundred trials whose
+        timers fall at different instants cost a few dozen wake-ups a second, not hundreds.
+        """
         while True:
             soonest = self.settings.max_timer_sleep_s
             for watch in list(self.watches.values()):
-                self._commit(watch.tick())
+                wake = watch.next_wake()
+                if wake is not None and wake <= watch.clock():
+                    self._commit(watch.tick())
+                    wake = watch.next_wake()
                 for rule in watch.monitor_resolutions:
                     self._drop_alarm_raised.discard(watch.trial_id)
                     self._commit(
                         [self._dropped_event(watch.trial_id, AlarmEventType.RESOLVED, rule)]
                     )
                 watch.monitor_resolutions.clear()
-                wake = watch.next_wake()
                 if wake is not None:
-                    soonest = min(soonest, max(0.0, (wake - watch.clock()).total_seconds()))
-            await asyncio.sleep(soonest)
+                    soonest = min(soonest, (wake - watch.clock()).total_seconds())
+            await asyncio.sleep(max(soonest, self.settings.timer_resolution_s))
 
     async def poll(self) -> None:
         changes = self.record.audit.changes_since(self._last_audit_id, WATCHED_ACTIONS)
@@ -338,7 +351,12 @@ class MonitorService:
         while True:
             await self._alarms_waiting.wait()
             self._alarms_waiting.clear()
-            if not await self._write_alarms():
+            try:
+                written = await self._write_alarms()
+            except Exception:  # the writer must outlive any one failure
+                log.exception("alarm writer failed; retrying")
+                written = False
+            if not written:
                 await asyncio.sleep(self.settings.flush_interval_s)  # database away: retry
                 self._alarms_waiting.set()
 
@@ -357,7 +375,22 @@ class MonitorService:
                     self._pending_alarms[:0] = batch
                     log.warning("alarm events waiting for the database (%d)", len(batch))
                     return False
+                except RecordError:
+                    # One event the record refuses (its alarm already ended by someone else)
+                    # must not hold back the others: write them one by one.
+                    await self._write_one_by_one(batch)
         return True
+
+    async def _write_one_by_one(self, batch: list[AlarmEventIn]) -> None:
+        for position, item in enumerate(batch):
+            try:
+                await asyncio.to_thread(self.record.alarms.record_events, self.actor, [item])
+            except OperationalError:
+                self._pending_alarms[:0] = batch[position:]
+                return
+            except RecordError as exc:
+                log.error("alarm event %s %s of trial %s refused: %s",
+                          item.rule_id, item.event.value, item.trial_id, exc.message)
 
     def _report_drops(self) -> None:
         if self.buffer.dropped == self._reported_drops:

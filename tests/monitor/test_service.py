@@ -16,7 +16,7 @@ from monitor.service import MonitorService, MonitorSettings
 from observations.demo import create_demo_trial
 from observations.entries import ReadingIn
 from observations.record import TrialRecord
-from vocabulary import Parameter
+from vocabulary import AlarmEventType, Parameter
 
 FAST = MonitorSettings(
     flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2, poll_interval_s=0.2
@@ -153,3 +153,14 @@ def test_reading_buffer_gives_back_in_order():
     batch = buffer.take(3)
     buffer.give_back(batch)
     assert buffer.take(10) == [0, 1, 2, 3]
+
+
+def test_a_refused_alarm_event_does_not_hold_back_the_others(record: TrialRecord):
+    trial = create_demo_trial(record, scenario="steady")
+    service = MonitorService(record)
+    stale = service._dropped_event(trial.id, AlarmEventType.RESOLVED, "spo2_low")  # none active
+    fresh = service._dropped_event(trial.id, AlarmEventType.RAISED, "readings_dropped", 4)
+    service._commit([stale, fresh])
+    assert asyncio.run(service._write_alarms())
+    assert [a.rule_id for a in record.alarms.active(trial.id)] == ["readings_dropped"]
+    assert service._pending_alarms == []

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from observations.errors import InvalidEntry, NotFound, Refused
@@ -68,17 +68,40 @@ def _event_view(row: AlarmEvent, alarm: Alarm) -> AlarmEventView:
     )
 
 
+def active_views(session: Session, trial_id: int | None = None) -> list[AlarmView]:
+    """Alarms not yet resolved (of one trial, or all), each with its events: two queries.
+
+    The ward asks for this every second, and a long trial day holds hundreds of resolved
+    alarms: only the unresolved ones are loaded, never one query per alarm.
+    """
+    last = select(AlarmEvent.alarm_id, func.max(AlarmEvent.id).label("last_id")).group_by(
+        AlarmEvent.alarm_id
+    )
+    if trial_id is not None:
+        last = last.where(AlarmEvent.trial_id == trial_id)
+    newest = last.subquery()
+    unresolved = (
+        select(newest.c.alarm_id)
+        .join(AlarmEvent, AlarmEvent.id == newest.c.last_id)
+        .where(AlarmEvent.event != AlarmEventType.RESOLVED.value)
+    )
+    rows = session.execute(
+        select(Alarm, AlarmEvent)
+        .join(AlarmEvent, AlarmEvent.alarm_id == Alarm.id)
+        .where(Alarm.id.in_(unresolved))
+        .order_by(Alarm.id, AlarmEvent.id)
+    )
+    grouped: dict[int, tuple[Alarm, list[AlarmEvent]]] = {}
+    for alarm, event in rows:
+        grouped.setdefault(alarm.id, (alarm, []))[1].append(event)
+    views = [Alarms._view(alarm, events) for alarm, events in grouped.values()]
+    views.sort(key=lambda v: (-PRIORITY_RANK[Priority(v.priority)], v.raised_at))
+    return views
+
+
 def unacknowledged_rules(session: Session, trial_id: int) -> list[str]:
     """Rules whose alarm on this trial is active and waits for a nurse's acknowledgement."""
-    waiting = []
-    for alarm in session.scalars(select(Alarm).where(Alarm.trial_id == trial_id)):
-        events = session.scalars(
-            select(AlarmEvent).where(AlarmEvent.alarm_id == alarm.id).order_by(AlarmEvent.id)
-        ).all()
-        active = bool(events) and events[-1].event != AlarmEventType.RESOLVED.value
-        if active and not Alarms._view(alarm, events).acknowledged:
-            waiting.append(alarm.rule_id)
-    return waiting
+    return [view.rule_id for view in active_views(session, trial_id) if not view.acknowledged]
 
 
 class Alarms:
@@ -187,21 +210,7 @@ class Alarms:
     def active(self, trial_id: int | None = None) -> list[AlarmView]:
         """Alarms not yet resolved, highest priority first, then oldest first."""
         with self._store.reading() as session:
-            query = select(Alarm)
-            if trial_id is not None:
-                query = query.where(Alarm.trial_id == trial_id)
-            views = []
-            for alarm in session.scalars(query):
-                events = session.scalars(
-                    select(AlarmEvent)
-                    .where(AlarmEvent.alarm_id == alarm.id)
-                    .order_by(AlarmEvent.id)
-                ).all()
-                if not events or events[-1].event == AlarmEventType.RESOLVED.value:
-                    continue
-                views.append(self._view(alarm, events))
-        views.sort(key=lambda v: (-PRIORITY_RANK[Priority(v.priority)], v.raised_at))
-        return views
+            return active_views(session, trial_id)
 
     def rule_of(self, alarm_id: int) -> str:
         with self._store.reading() as session:

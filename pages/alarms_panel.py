@@ -140,6 +140,12 @@ def _heartbeat_marker() -> None:
     )
 
 
+def _trials_of(record: TrialRecord, alarms: list[AlarmView]) -> dict[int, TrialView]:
+    """The trials these alarms belong to: only those, not every trial the record holds (the
+    panel redraws every second, and a ward's record grows by a trial or more a day)."""
+    return {trial_id: record.trials.get(trial_id) for trial_id in {a.trial_id for a in alarms}}
+
+
 def _alarm_line(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any) -> str:
     who = trial_heading(trial) if trial is not None else f"Trial {alarm.trial_id}"
     state = "acknowledged" if alarm.acknowledged else "NOT ACKNOWLEDGED"
@@ -172,7 +178,7 @@ def _render_live(record: TrialRecord, settings: DisplaySettings, trial_id: int |
     if not alarms:
         st.success("No active alarms.")
         return
-    trials = {t.id: t for t in record.trials.list()}
+    trials = _trials_of(record, alarms)
     unacknowledged_high = [
         a for a in alarms if a.priority == Priority.HIGH.value and not a.acknowledged
     ]
@@ -203,7 +209,7 @@ def alarm_panel(record: TrialRecord, actor: Actor, trial_id: int | None = None) 
     if not actor.roles & PERMISSIONS.get("alarm.acknowledge", frozenset()):
         st.caption("Your role cannot acknowledge alarms: call the nurse in charge.")
         return
-    trials = {t.id: t for t in record.trials.list()}
+    trials = _trials_of(record, waiting)
     for alarm in waiting:
         trial = trials.get(alarm.trial_id)
         who = trial_heading(trial) if trial is not None else f"trial {alarm.trial_id}"

@@ -1,20 +1,38 @@
 """The trial timeline: plotly figure and the min/max-preserving downsampling it draws from.
 
 Display only: values come from the record's timeline, NEWS2 from rules/ (via nurse_view).
+``trial_timeline_figure`` is everything the live monitor does on the server for one chart
+refresh, so the page and ``python -m benchmarks ui`` measure the same code.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vocabulary import LABELS, UNITS, Parameter
+from observations.record import TrialRecord
+from observations.views import TrialView
+from pages.display import DisplaySettings
+from pages.nurse_view import news2_of_set
+from vocabulary import (
+    LABELS,
+    SIDE_EFFECT_LABELS,
+    UNITS,
+    AlarmEventType,
+    Parameter,
+    SideEffect,
+    TrialStatus,
+)
 
 # One row per panel: (title, parameters drawn in it).
 PANELS: tuple[tuple[str, tuple[Parameter, ...]], ...] = (
@@ -25,6 +43,15 @@ PANELS: tuple[tuple[str, tuple[Parameter, ...]], ...] = (
     ("NEWS2", ()),
 )
 CHART_PARAMETERS: tuple[Parameter, ...] = tuple(p for _, ps in PANELS for p in ps)
+# Each panel's display range, widened when a value falls outside: wide enough that ordinary
+# beat-to-beat noise looks flat and a real fall stands out. Display only, not thresholds.
+PANEL_RANGES: tuple[tuple[float, float], ...] = (
+    (80, 101),  # SpO2 %
+    (40, 130),  # pulse /min
+    (40, 180),  # BP mmHg
+    (0, 30),  # respiration /min
+    (-0.5, 20),  # NEWS2
+)
 COLOURS: dict[Parameter, str] = {
     Parameter.SPO2: "#1f77b4",
     Parameter.PULSE_RATE: "#2ca02c",
@@ -92,6 +119,39 @@ class News2Point:
     total: int
 
 
+@lru_cache(maxsize=1)
+def _panel_layout() -> dict[str, Any]:
+    """The five panels' axes and titles, built once: make_subplots is a third of a refresh."""
+    layout: dict[str, Any] = make_subplots(
+        rows=len(PANELS),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.03,
+        subplot_titles=[title for title, _ in PANELS],
+        row_heights=[0.26, 0.2, 0.2, 0.17, 0.17],
+    ).to_dict()["layout"]
+    layout.pop("template", None)  # plotly adds its default again; validating a copy is slow
+    return layout
+
+
+def _axes(row: int) -> tuple[str, str]:
+    """Plotly's axis names of panel ``row`` (1-based): ('x', 'y'), ('x2', 'y2'), ..."""
+    suffix = "" if row == 1 else str(row)
+    return f"x{suffix}", f"y{suffix}"
+
+
+def _y_range(row: int, values: list[pd.Series]) -> list[float]:
+    """The panel's display range, widened (never narrowed) to show every value."""
+    low, high = PANEL_RANGES[row - 1]
+    for series in values:
+        if series.notna().any():
+            if series.min() < low:
+                low = float(series.min()) - 2
+            if series.max() > high:
+                high = float(series.max()) + 2
+    return [low, high]
+
+
 def timeline_figure(
     timeline: pd.DataFrame,
     *,
@@ -105,136 +165,199 @@ def timeline_figure(
     points_per_trace: int,
     gap_seconds: float,
 ) -> go.Figure:
-    """SpO2, pulse, BP, RR and NEWS2 on one shared time axis (ward time)."""
-    figure = make_subplots(
-        rows=len(PANELS),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.03,
-        subplot_titles=[title for title, _ in PANELS],
-        row_heights=[0.26, 0.2, 0.2, 0.17, 0.17],
-    )
+    """SpO2, pulse, BP, RR and NEWS2 on one shared time axis (ward time).
+
+    Built as plain data and validated once by go.Figure: adding traces, shapes and notes one
+    by one through plotly's helpers cost several times the whole database query.
+    """
+    layout = copy.deepcopy(_panel_layout())
     buckets = max(1, points_per_trace // 2)
+    traces: list[dict[str, Any]] = []
+    shapes: list[dict[str, Any]] = []
+    notes: list[dict[str, Any]] = []
+    by_parameter = {name: rows for name, rows in timeline.groupby("parameter", sort=False)}
     for row, (title, parameters) in enumerate(PANELS, start=1):
-        # An empty scaffold so every panel has a time axis (and the window shading).
-        figure.add_trace(
-            go.Scatter(x=[start, end], y=[None, None], mode="lines", showlegend=False,
-                       hoverinfo="skip"),
-            row=row,
-            col=1,
-        )
-        present = timeline["parameter"].isin([p.value for p in parameters]).any()
+        xaxis, yaxis = _axes(row)
+        on_panel = {"xaxis": xaxis, "yaxis": yaxis}
+        shown: list[pd.Series] = []
+        present = any(p.value in by_parameter for p in parameters)
         if not present and not (title == "NEWS2" and news2):
-            figure.add_annotation(text="no values recorded", showarrow=False, row=row, col=1,
-                                  xref="x domain", yref="y domain", x=0.5, y=0.5,
-                                  font={"color": "#888"})
+            notes.append({"text": "no values recorded", "showarrow": False,
+                          "xref": f"{xaxis} domain", "yref": f"{yaxis} domain",
+                          "x": 0.5, "y": 0.5, "font": {"color": "#888"}})
         for parameter in parameters:
-            data = timeline[timeline["parameter"] == parameter.value]
+            data = by_parameter.get(parameter.value)
+            if data is None:
+                continue
             label = LABELS[parameter]
             unit = UNITS[parameter].display
-            device = data[data["source"] == "device"][["time", "value"]]
+            device = data.loc[data["source"] == "device", ["time", "value"]]
             if not device.empty:
-                device = with_gaps(downsample_min_max(device, buckets), gap_seconds)
                 is_bp = parameter in (Parameter.SYSTOLIC, Parameter.DIASTOLIC)
-                figure.add_trace(
-                    go.Scattergl(
-                        x=device["time"],
-                        y=device["value"],
-                        mode="markers" if is_bp else "lines",
-                        name=f"{label} (device)",
-                        line={"color": COLOURS[parameter], "width": 1.5},
-                        marker={"color": COLOURS[parameter], "size": 7},
-                        connectgaps=False,
-                        hovertemplate=f"%{{y:.0f}} {unit} (device)<extra>{label}</extra>",
-                    ),
-                    row=row,
-                    col=1,
-                )
-            manual = data[data["source"] == "manual"]
+                if not is_bp:  # NIBP is drawn as points: there is no line to break
+                    # Gaps are found at full resolution, before downsampling: the kept
+                    # minima and maxima lie further apart than the gap time.
+                    device = with_gaps(device, gap_seconds)
+                device = downsample_min_max(device, buckets)
+                shown.append(device["value"])
+                traces.append({
+                    "type": "scattergl", **on_panel,
+                    "x": device["time"].to_numpy(), "y": device["value"].to_numpy(),
+                    "mode": "markers" if is_bp else "lines",
+                    "name": f"{label} (device)",
+                    "line": {"color": COLOURS[parameter], "width": 1.5},
+                    "marker": {"color": COLOURS[parameter], "size": 7},
+                    "connectgaps": False,
+                    "hovertemplate": f"%{{y:.0f}} {unit} (device)<extra>{label}</extra>",
+                })
+            manual = data.loc[data["source"] == "manual"]
             if not manual.empty:
-                figure.add_trace(
-                    go.Scatter(
-                        x=manual["time"],
-                        y=manual["value"],
-                        mode="markers",
-                        name=f"{label} (entered by a nurse)",
-                        marker={
-                            "symbol": "diamond",
-                            "size": 11,
-                            "color": "white",
-                            "line": {"color": COLOURS[parameter], "width": 2},
-                        },
-                        hovertemplate=f"%{{y:.0f}} {unit} (entered)<extra>{label}</extra>",
-                    ),
-                    row=row,
-                    col=1,
-                )
-    if news2:
-        figure.add_trace(
-            go.Scatter(
-                x=[p.at for p in news2],
-                y=[p.total for p in news2],
-                mode="markers+lines+text",
-                text=[str(p.total) for p in news2],
-                textposition="top center",
-                name="NEWS2 (complete sets)",
-                line={"color": "#444", "dash": "dot"},
-                marker={"symbol": "square", "size": 9, "color": "#444"},
-            ),
-            row=len(PANELS),
-            col=1,
-        )
-    figure.update_yaxes(range=[-0.5, 20], row=len(PANELS), col=1)
+                shown.append(manual["value"])
+                traces.append({
+                    "type": "scatter", **on_panel,
+                    "x": manual["time"].to_numpy(), "y": manual["value"].to_numpy(),
+                    "mode": "markers",
+                    "name": f"{label} (entered by a nurse)",
+                    "marker": {"symbol": "diamond", "size": 11, "color": "white",
+                               "line": {"color": COLOURS[parameter], "width": 2}},
+                    "hovertemplate": f"%{{y:.0f}} {unit} (entered)<extra>{label}</extra>",
+                })
+        if title == "NEWS2" and news2:
+            traces.append({
+                "type": "scatter", **on_panel,
+                "x": [p.at for p in news2], "y": [p.total for p in news2],
+                "mode": "markers+lines+text", "text": [str(p.total) for p in news2],
+                "textposition": "top center", "name": "NEWS2 (complete sets)",
+                "line": {"color": "#444", "dash": "dot"},
+                "marker": {"symbol": "square", "size": 9, "color": "#444"},
+            })
+        layout[f"yaxis{'' if row == 1 else row}"]["range"] = _y_range(row, shown)
+        # Every panel keeps its time axis even when empty.
+        layout[f"xaxis{'' if row == 1 else row}"]["range"] = [start, end]
+    # x on the first panel's axis (all panels share it), y across the whole plotting area.
+    span = {"xref": "x", "yref": "paper", "y0": 0, "y1": 1}
     if injection_at is not None:
-        shade_end = window_end or end
-        figure.add_vrect(
-            x0=injection_at,
-            x1=shade_end,
-            fillcolor="#e8f1fb",
-            opacity=0.6,
-            layer="below",
-            line_width=0,
-            row="all",
-            col=1,
-            exclude_empty_subplots=False,
-        )
-        figure.add_vline(x=injection_at, line={"color": "black", "width": 2}, row="all", col=1,
-                         exclude_empty_subplots=False)
-        figure.add_annotation(
-            x=injection_at, y=1.0, yref="paper", text="Injection", showarrow=False,
-            xanchor="left", yanchor="bottom", font={"size": 12},
-        )
+        shapes.append({**span, "type": "rect", "x0": injection_at, "x1": window_end or end,
+                       "fillcolor": "#e8f1fb", "opacity": 0.6, "layer": "below",
+                       "line": {"width": 0}})
+        shapes.append({**span, "type": "line", "x0": injection_at, "x1": injection_at,
+                       "line": {"color": "black", "width": 2}})
+        notes.append({"x": injection_at, "y": 1.0, "xref": "x", "yref": "paper",
+                      "text": "Injection", "showarrow": False, "xanchor": "left",
+                      "yanchor": "bottom", "font": {"size": 12}})
     for marker in alarms:
-        figure.add_vline(x=marker.at, line={"color": marker.colour, "width": 1, "dash": "dash"},
-                         row="all", col=1, exclude_empty_subplots=False)
-    _marker_trace(figure, alarms, "Alarm", "triangle-down", row=1)
-    _marker_trace(figure, side_effects, "Side effect", "x", row=len(PANELS))
-    figure.update_xaxes(range=[start, end])
-    figure.update_layout(
+        shapes.append({**span, "type": "line", "x0": marker.at, "x1": marker.at,
+                       "line": {"color": marker.colour, "width": 1, "dash": "dash"}})
+    traces += _marker_traces(alarms, "Alarm", "triangle-down", row=1)
+    traces += _marker_traces(side_effects, "Side effect", "x", row=len(PANELS))
+    layout.update(
         height=780,
         margin={"l": 40, "r": 10, "t": 40, "b": 30},
         legend={"orientation": "h", "y": -0.04},
         hovermode="x unified",
         uirevision="timeline",  # keep the nurse's zoom when the chart refreshes
+        shapes=shapes,
+        annotations=[*layout.get("annotations", []), *notes],
     )
-    return figure
+    return go.Figure({"data": traces, "layout": layout})
 
 
-def _marker_trace(
-    figure: go.Figure, markers: Sequence[Marker], name: str, symbol: str, row: int
-) -> None:
+def _marker_traces(
+    markers: Sequence[Marker], name: str, symbol: str, row: int
+) -> list[dict[str, Any]]:
     if not markers:
-        return
-    figure.add_trace(
-        go.Scatter(
-            x=[m.at for m in markers],
-            y=[0.5] * len(markers) if row == len(PANELS) else [100.5] * len(markers),
-            mode="markers",
-            name=name,
-            text=[m.label for m in markers],
-            hovertemplate="%{text}<extra></extra>",
-            marker={"symbol": symbol, "size": 12, "color": [m.colour for m in markers]},
-        ),
-        row=row,
-        col=1,
+        return []
+    xaxis, yaxis = _axes(row)
+    # Alarms at the top of the SpO2 panel, side effects at the foot of the NEWS2 panel.
+    level = PANEL_RANGES[row - 1][1] - 0.5 if row == 1 else 0.5
+    return [{
+        "type": "scatter", "xaxis": xaxis, "yaxis": yaxis,
+        "x": [m.at for m in markers], "y": [level] * len(markers),
+        "mode": "markers", "name": name, "text": [m.label for m in markers],
+        "hovertemplate": "%{text}<extra></extra>",
+        "marker": {"symbol": symbol, "size": 12, "color": [m.colour for m in markers]},
+    }]
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """Plotly draws wall-clock digits: give it ward time without the zone."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def timeline_span(
+    trial: TrialView, now: datetime, minutes: int | None
+) -> tuple[datetime, datetime]:
+    """The time axis: the last ``minutes``, or the whole trial so far.
+
+    The whole trial starts 30 minutes before the injection (baseline). While monitoring it
+    ends up to 30 minutes ahead of now, reaching the window's end as it nears (and 10
+    minutes ahead after it): the first minutes after an injection must not be a sliver at
+    the left of a 4-hour axis. A closed trial ends at its window's end.
+    """
+    if minutes is not None:
+        return now - timedelta(minutes=minutes), now + timedelta(minutes=1)
+    injected = trial.injection.given_at if trial.injection else None
+    start = injected - timedelta(minutes=30) if injected else trial.created_at
+    window_end = trial.window_end
+    if trial.status != TrialStatus.MONITORING.value:
+        return start, window_end or now
+    ahead = now + timedelta(minutes=30)
+    if window_end is None:
+        return start, ahead
+    return start, max(now + timedelta(minutes=10), min(window_end, ahead))
+
+
+def trial_timeline_figure(
+    record: TrialRecord,
+    trial: TrialView,
+    settings: DisplaySettings,
+    minutes: int | None,
+    now: datetime,
+) -> go.Figure:
+    """The live monitor's timeline from the record: the whole trial, or the last ``minutes``.
+
+    All the server-side work of one chart refresh but sending it (python -m benchmarks ui).
+    """
+    zone = record.settings.ward_timezone
+    injected = trial.injection.given_at if trial.injection else None
+    start, end = timeline_span(trial, now, minutes)
+    frame = record.readings.timeline(trial.id, CHART_PARAMETERS, start=start, detail=False)
+    if not frame.empty:
+        if trial.status != TrialStatus.MONITORING.value and minutes is None:
+            end = max(end, frame["time"].max().to_pydatetime())  # a closed trial: all of it
+        frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
+    news2 = []
+    side_effects = []
+    for obs in record.observations.list(trial.id):
+        if obs.measured_at < start:
+            continue
+        result = news2_of_set(obs, trial.spo2_scale)
+        if result.total is not None:
+            news2.append(News2Point(_local(obs.measured_at, zone), result.total))
+        for item in obs.side_effects or []:
+            side_effects.append(
+                Marker(
+                    _local(obs.measured_at, zone),
+                    SIDE_EFFECT_LABELS.get(SideEffect(item), item),
+                    PRIORITY_COLOURS["high"],
+                )
+            )
+    alarms = [
+        Marker(_local(e.at, zone), f"{e.priority.upper()}: {e.message}",
+               PRIORITY_COLOURS.get(e.priority, "#888"))
+        for e in record.alarms.events(trial.id)
+        if e.event in (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
+        and e.at >= start
+    ]
+    return timeline_figure(
+        frame,
+        injection_at=_local(injected, zone) if injected else None,
+        window_end=_local(trial.window_end, zone) if trial.window_end else None,
+        start=_local(start, zone),
+        end=_local(end, zone),
+        news2=news2,
+        alarms=alarms,
+        side_effects=side_effects,
+        points_per_trace=settings.chart_points_per_trace,
+        gap_seconds=settings.gap_after_seconds,
     )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
-
 import streamlit as st
 
 from observations.record import TrialRecord
 from observations.views import TrialView
 from observations.ward_time import format_ward
 from pages.alarms_panel import alarm_panel
-from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
+from pages.charts import trial_timeline_figure
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import (
     MISSING,
@@ -22,22 +19,12 @@ from pages.nurse_view import (
     format_age,
     last_complete_news2,
     missed_text,
-    news2_of_set,
     observation_schedule,
     trial_heading,
     trial_label,
 )
 from pages.shared import INTENDED_USE, get_record, require_roles
-from vocabulary import (
-    SIDE_EFFECT_LABELS,
-    STREAMED_PARAMETERS,
-    UNITS,
-    AlarmEventType,
-    Parameter,
-    Role,
-    SideEffect,
-    TrialStatus,
-)
+from vocabulary import STREAMED_PARAMETERS, UNITS, Parameter, Role, TrialStatus
 
 TILES: tuple[tuple[str, Parameter], ...] = (
     ("SpO2 %", Parameter.SPO2),
@@ -48,11 +35,6 @@ TILES: tuple[tuple[str, Parameter], ...] = (
     ("Temperature °C", Parameter.TEMP),
 )
 VIEWS = {"Whole trial": None, "Last 60 min": 60, "Last 15 min": 15}
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> datetime:
-    """Plotly draws wall-clock digits: give it ward time without the zone."""
-    return moment.astimezone(zone).replace(tzinfo=None)
 
 
 def current_values(record: TrialRecord, trial: TrialView, settings: DisplaySettings) -> None:
@@ -114,54 +96,12 @@ def timeline(
     record: TrialRecord, trial: TrialView, settings: DisplaySettings, minutes: int | None
 ) -> None:
     now = record.store.now()
-    zone = record.settings.ward_timezone
-    injected = trial.injection.given_at if trial.injection else None
-    start = (injected - timedelta(minutes=30)) if injected else trial.created_at
-    end = max(now, trial.window_end or now)
-    if minutes is not None:
-        start, end = now - timedelta(minutes=minutes), now + timedelta(minutes=1)
-    frame = record.readings.timeline(trial.id, CHART_PARAMETERS, start=start)
-    if not frame.empty:
-        frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
-    sets = [s for s in record.observations.list(trial.id) if s.measured_at >= start]
-    news2 = []
-    side_effects = []
-    for obs in sets:
-        result = news2_of_set(obs, trial.spo2_scale)
-        if result.total is not None:
-            news2.append(News2Point(_local(obs.measured_at, zone), result.total))
-        for item in obs.side_effects or []:
-            side_effects.append(
-                Marker(
-                    _local(obs.measured_at, zone),
-                    SIDE_EFFECT_LABELS.get(SideEffect(item), item),
-                    "#d62728",
-                )
-            )
-    alarms = [
-        Marker(_local(e.at, zone), f"{e.priority.upper()}: {e.message}",
-               PRIORITY_COLOURS.get(e.priority, "#888"))
-        for e in record.alarms.events(trial.id)
-        if e.event in (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
-        and e.at >= start
-    ]
-    figure = timeline_figure(
-        frame,
-        injection_at=_local(injected, zone) if injected else None,
-        window_end=_local(trial.window_end, zone) if trial.window_end else None,
-        start=_local(start, zone),
-        end=_local(end, zone),
-        news2=news2,
-        alarms=alarms,
-        side_effects=side_effects,
-        points_per_trace=settings.chart_points_per_trace,
-        gap_seconds=settings.gap_after_seconds,
-    )
+    figure = trial_timeline_figure(record, trial, settings, minutes, now)
     st.plotly_chart(figure, key="timeline", config={"displaylogo": False})
     st.caption(
         "Lines: device readings (gaps where no valid reading arrived). Diamonds: values entered "
         f"by a nurse. Dashed lines and triangles: alarms. Chart updated "
-        f"{format_ward(now, zone, with_date=False)}."
+        f"{format_ward(now, record.settings.ward_timezone, with_date=False)}."
     )
 
 

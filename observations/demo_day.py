@@ -14,6 +14,7 @@ it a second time.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -283,8 +284,15 @@ class _DemoDay:
             self._stream(start, close)
             self._run_actions(until=close, inclusive=True)
             self.day.trials.end_assignment(self.nurse, assignment.id)
-        finally:
-            self.live.services.release(self.source, service_id)
+        except BaseException:
+            # A half-written day must not look like a live trial: cancel it and take the
+            # device off. If even that fails, the lease is kept and only expires in an hour.
+            with contextlib.suppress(Exception):
+                self.day.trials.set_status(self.clinician, trial.id, TrialStatus.CANCELLED)
+                self.day.trials.end_assignment(self.nurse, assignment.id)
+                self.live.services.release(self.source, service_id)
+            raise
+        self.live.services.release(self.source, service_id)
         return self.day.trials.get(trial.id)
 
     def _stream(self, start: datetime, end: datetime) -> None:

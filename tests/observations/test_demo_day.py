@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from observations import demo_day
 from observations.__main__ import main
 from observations.demo_day import DEVICE_ON, DOSE_MCG, WINDOW_CLOSED
 from observations.engine_feed import engine_set
@@ -86,6 +87,7 @@ def check_trial(record: TrialRecord, trial: TrialView) -> None:
     assert len(baseline.ashworth) == len(four.ashworth) == 10  # five muscle groups, both sides
     assert baseline.penn_frequency is not None and baseline.goals
     assert record.trials.active_assignments(trial.id) == []  # the device was taken off
+    assert record.services.lease_holder(f"sim:overdose?seed={trial.id}") is None  # released
 
 
 def check_readings(record: TrialRecord, trial: TrialView) -> None:
@@ -193,3 +195,19 @@ def check_authors(record: TrialRecord, trial: TrialView) -> None:
     assert by_action["trial.status"] == {clinician.username}
     acks = [e for e in record.alarms.events(trial.id) if e.event == "acknowledged"]
     assert {a.by_user for a in acks} == {nurse.id}
+
+
+def test_a_day_that_fails_half_way_is_cancelled_and_frees_its_device(
+    record: TrialRecord, monkeypatch: pytest.MonkeyPatch
+):
+    def fail(self: object, at: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(demo_day._DemoDay, "_injection", fail)
+    with pytest.raises(RuntimeError, match="went away"):
+        demo_day.record_demo_day(record)
+    [trial] = record.trials.list()
+    assert trial.status == TrialStatus.CANCELLED.value  # never left looking like a live trial
+    assert trial.injection is None and record.readings.count(trial.id) > 0
+    assert record.trials.active_assignments() == []
+    assert record.services.lease_holder(f"sim:overdose?seed={trial.id}") is None

@@ -284,6 +284,9 @@ def test_readings_batch_timeline_and_duplicates(
         trial, [Parameter.PULSE_RATE], start + timedelta(seconds=1), start + timedelta(seconds=2)
     )
     assert list(window["value"]) == [71.0, 72.0]
+    later = readings_for(trial, start + timedelta(seconds=4), [94])
+    assert record.readings.add(staff.service, batch[4:] + later) == 2  # only the new ones count
+    assert record.readings.count(trial) == 10
 
 
 def test_timeline_includes_manual_entries_marked_as_manual(

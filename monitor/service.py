@@ -29,7 +29,7 @@ from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.errors import RecordError
 from observations.record import TrialRecord
-from observations.views import DeviceAssignmentView, TrialView
+from observations.views import DeviceAssignmentView
 from rules import RuleSet, load_rule_set
 from vocabulary import AlarmEventType, AlarmKind, ConnectionState, Priority, TrialStatus
 
@@ -150,22 +150,31 @@ class MonitorService:
 
     # ------------------------------------------------------------------ assignments
 
-    def _claim(self) -> tuple[dict[int, TrialView], dict[str, DeviceAssignmentView]]:
-        """Trials in monitoring and the assigned devices this process holds the lease of."""
-        trials = {t.id: t for t in self.record.trials.list({TrialStatus.MONITORING})}
+    def _claim(self) -> dict[str, DeviceAssignmentView]:
+        """The devices assigned to trials in monitoring whose lease this process holds."""
+        monitoring = self.record.trials.ids_with_status({TrialStatus.MONITORING})
         assignments = {
-            a.source: a for a in self.record.trials.active_assignments() if a.trial_id in trials
+            a.source: a
+            for a in self.record.trials.active_assignments()
+            if a.trial_id in monitoring
         }
         held = self.record.services.acquire_many(
             [(a.source, a.trial_id) for a in assignments.values()],
             self.service_id,
             timedelta(seconds=self.settings.lease_ttl_s),
         )
-        return trials, {source: assignments[source] for source in held}
+        return {source: assignments[source] for source in held}
+
+    def _start_watch(self, assignment: DeviceAssignmentView) -> tuple[TrialWatch, list]:
+        """A new trial's watch, rebuilt from the record (off the loop: it is not shared yet)."""
+        trial = self.record.trials.get(assignment.trial_id)
+        clock = self._clock_for(assignment, trial.injection)
+        watch = TrialWatch(self.record, self.rule_set, trial, clock)
+        return watch, watch.rebuild(clock())
 
     async def sync(self) -> None:
         """Follow the record: start streams for new assignments, stop ended ones."""
-        trials, wanted = await asyncio.to_thread(self._claim)
+        wanted = await asyncio.to_thread(self._claim)
         for source in list(self.streams):
             if source not in wanted:
                 self.streams.pop(source).task.cancel()
@@ -175,10 +184,8 @@ class MonitorService:
                 continue  # a stream that stopped on an error is started again
             watch = self.watches.get(assignment.trial_id)
             if watch is None:
-                clock = self._clock_for(assignment, trials[assignment.trial_id].injection)
-                watch = TrialWatch(self.record, self.rule_set, trials[assignment.trial_id], clock)
-                # A new watch is not shared yet, so rebuilding it may run off the loop.
-                self._commit(await asyncio.to_thread(watch.rebuild, clock()))
+                watch, reconciled = await asyncio.to_thread(self._start_watch, assignment)
+                self._commit(reconciled)
                 self.watches[assignment.trial_id] = watch
             task = asyncio.create_task(self._stream(assignment, watch))
             self.streams[source] = _Stream(assignment, task)

@@ -147,16 +147,13 @@ class Readings:
             # The driver's rowcount sums the rows really inserted (repeats are skipped).
             written = connection.exec_driver_sql(sql, params).rowcount
             per_trial = Counter(r.trial_id for r in readings)
-            for trial_id, count in per_trial.items():
-                self._store.audit(
-                    session,
-                    actor,
-                    "readings.add",
-                    "vital_readings",
-                    None,
-                    trial_id,
-                    {"received": count},
-                )
+            self._store.audit_per_trial(
+                session,
+                actor,
+                "readings.add",
+                "vital_readings",
+                {trial_id: {"received": count} for trial_id, count in per_trial.items()},
+            )
             return int(written)
 
     def timeline(

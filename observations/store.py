@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from observations.errors import NotPermitted
@@ -135,4 +135,34 @@ class Store:
                 trial_id=trial_id,
                 details=details,
             )
+        )
+
+    def audit_per_trial(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        entity: str,
+        details_by_trial: dict[int, dict[str, Any]],
+    ) -> None:
+        """One audit entry per trial for a batch write, inserted in one statement (the monitor
+        writes readings of every trial in monitoring twice a second)."""
+        if not details_by_trial:
+            return
+        at = self.now()
+        session.execute(
+            insert(AuditEntry),
+            [
+                {
+                    "at": at,
+                    "user_id": actor.user_id or None,
+                    "username": actor.username,
+                    "action": action,
+                    "entity": entity,
+                    "entity_id": None,
+                    "trial_id": trial_id,
+                    "details": details,
+                }
+                for trial_id, details in details_by_trial.items()
+            ],
         )

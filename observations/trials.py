@@ -196,6 +196,15 @@ class Trials:
                 query = query.where(Trial.patient_id == patient_id)
             return [self._view(session, t) for t in session.scalars(query)]
 
+    def ids_with_status(self, statuses: set[TrialStatus]) -> set[int]:
+        """Just the ids (one light query): the monitor asks every few seconds for many trials."""
+        with self._store.reading() as session:
+            return set(
+                session.scalars(
+                    select(Trial.id).where(Trial.status.in_([s.value for s in statuses]))
+                )
+            )
+
     def _view(self, session: Session, trial: Trial) -> TrialView:
         return trial_view(session, trial)
 

@@ -287,6 +287,10 @@ def test_readings_batch_timeline_and_duplicates(
     later = readings_for(trial, start + timedelta(seconds=4), [94])
     assert record.readings.add(staff.service, batch[4:] + later) == 2  # only the new ones count
     assert record.readings.count(trial) == 10
+    batches = record.audit.entries(trial_id=trial, action_prefix="readings.add")
+    assert [(e.username, e.details) for e in batches] == [
+        (staff.service.username, {"received": n}) for n in (6, 4, 8)  # newest first
+    ]
 
 
 def test_timeline_includes_manual_entries_marked_as_manual(

@@ -370,13 +370,14 @@ class TrialEngine:
         if reading.valid:
             assert reading.value is not None
             value = float(reading.value)
+            charted = float(whole_number(value))  # integers on the chart; no gap between bands
             state.last_valid = _Entry(t, value)
             state.off_since = None
             self._latest[parameter] = _Entry(t, value)
             self._same_time_readings[parameter] = value
             self._remember_for_baseline(parameter, t, value)
             for rule in self._streamed.get(parameter, ()):
-                self._judge_streamed(rule, t, value)
+                self._judge_streamed(rule, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
                 self._score_set(self._unscored_set)
         elif reading.flags & self._sensor_off_flags(parameter) and state.off_since is None:
@@ -484,9 +485,9 @@ class TrialEngine:
             buffer.popleft()
 
     def _judge_streamed(self, rule: Rule, t: datetime, value: float) -> None:
+        """`value` as charted (a whole number), rounded once per reading by the caller."""
         cond = rule.condition
         assert isinstance(cond, RangeCondition)
-        value = float(whole_number(value))  # integers on the chart; no gap between bands
         if cond.contains(value):
             pending = self._pending.get(rule.id)
             if pending is None:

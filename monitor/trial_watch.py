@@ -34,6 +34,7 @@ from rules import (
 )
 from rules.engine import replace_time
 from vocabulary import (
+    STREAMED_PARAMETERS,
     AlarmEventType,
     AlarmKind,
     Consciousness,
@@ -114,6 +115,7 @@ class TrialWatch:
         self._order = itertools.count()
         self.injection_at = trial.injection.given_at if trial.injection else None
         self.monitor_resolutions: list[str] = []
+        self.late_readings = 0  # streamed values kept from the engine as out of order
         # For a simulated device: how far its stream has got. Timers never run ahead of it, so
         # a busy event loop cannot look like a silent oximeter in an accelerated replay.
         self.stream_cursor: datetime | None = None
@@ -178,8 +180,19 @@ class TrialWatch:
     # ------------------------------------------------------------------ live
 
     def on_measurement(self, measurement: Measurement) -> list[AlarmEventIn]:
+        """Feed a device's values to the engine as they arrive.
+
+        A streamed value (SpO2, pulse) older than what the engine has already judged is a
+        resend or arrived out of order: it is stored, but the engine does not see it, since
+        replaying it as "now" could end a real desaturation's delay. A blood-pressure reading
+        is judged on its own, so a late one is judged at once, at the engine's time.
+        """
         out: list[AlarmEvent] = []
         for reading in engine_readings(measurement):
+            now = self.engine.now
+            if now is not None and reading.time < now and reading.parameter in STREAMED_PARAMETERS:
+                self.late_readings += 1
+                continue
             out += self.engine.feed(self._not_before_now(reading))
         return self._to_record(out)
 

@@ -164,3 +164,27 @@ def test_a_refused_alarm_event_does_not_hold_back_the_others(record: TrialRecord
     assert asyncio.run(service._write_alarms())
     assert [a.rule_id for a in record.alarms.active(trial.id)] == ["readings_dropped"]
     assert service._pending_alarms == []
+
+
+def test_out_of_order_oximeter_value_does_not_restart_a_desaturation(record: TrialRecord):
+    from datetime import UTC, datetime
+
+    from devices.measurement import build_measurement
+    from monitor.trial_watch import TrialWatch
+    from tests.monitor.test_scenarios import rules_with_delays
+
+    trial = create_demo_trial(record, scenario="steady")
+    start = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    watch = TrialWatch(record, rules_with_delays(spo2_critical=5), trial, lambda: start)
+
+    def oximeter(second: int, spo2: float) -> list[str]:
+        at = start + timedelta(seconds=second)
+        sample = build_measurement("sim", {Parameter.SPO2: spo2, Parameter.PULSE_RATE: 70})
+        events = watch.on_measurement(sample.stamped(receive_time=at, device_time=at, source="s"))
+        return [e.rule_id for e in events if e.event == AlarmEventType.RAISED]
+
+    raised = [r for s in range(20, 23) for r in oximeter(s, 80)]
+    raised += oximeter(5, 97)  # a resend from before the dip arrives late
+    raised += [r for s in range(23, 26) for r in oximeter(s, 80)]
+    assert raised == ["spo2_critical"]  # at 25 s: 5 s after the dip began, not restarted
+    assert watch.late_readings == 2  # its SpO2 and pulse were kept from the engine

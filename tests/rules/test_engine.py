@@ -24,7 +24,15 @@ from rules.events import (
     WindowClosed,
 )
 from rules.rule_set import default_rule_set
-from vocabulary import ConnectionState, Consciousness, Parameter, Poss, Priority, QualityFlag, SideEffect
+from vocabulary import (
+    ConnectionState,
+    Consciousness,
+    Parameter,
+    Poss,
+    Priority,
+    QualityFlag,
+    SideEffect,
+)
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 RULES = default_rule_set()

@@ -41,11 +41,11 @@ import yaml
 from devices.measurement import DeviceEvent, Measurement
 from devices.protocols import PROTOCOLS
 from devices.sources import Source
-from monitor.reading_buffer import readings_of
 from monitor.service import MonitorService, MonitorSettings
 from monitor.trial_watch import TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
+from observations.engine_feed import record_readings
 from observations.entries import check_reading
 from observations.nhs_number import check_digit
 from observations.record import TrialRecord
@@ -171,7 +171,7 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
                             receive_time=at, device_time=at, source=f"sim:steady?seed={index}"
                         )
                         alarm_events += len(watches[index].on_measurement(stamped))
-                        pending.extend(readings_of(trial_id, stamped))
+                        pending.extend(record_readings(trial_id, stamped))
                 if len(pending) >= batch_size:
                     commits.append(writer.submit(record.readings.add, actor, pending))
                     stored.extend(pending)
@@ -226,7 +226,7 @@ def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
         for index, _, stamped in decoded:
             watches[index].on_measurement(stamped)
         engine_s, clock = time.perf_counter() - clock, time.perf_counter()
-        rows = [row for _, trial_id, stamped in decoded for row in readings_of(trial_id, stamped)]
+        rows = [row for _, trial, stamped in decoded for row in record_readings(trial, stamped)]
         rows_s, clock = time.perf_counter() - clock, time.perf_counter()
         for offset in range(0, len(rows), batch_size):
             record.readings.add(actor, rows[offset : offset + batch_size])

@@ -11,42 +11,7 @@ from __future__ import annotations
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from devices.measurement import Measurement
 from observations.entries import ReadingIn
-from vocabulary import Parameter
-
-# Stored from devices; the pleth waveform is drawn by the device itself and not kept.
-STORED_PARAMETERS = frozenset(
-    {
-        Parameter.SPO2,
-        Parameter.PULSE_RATE,
-        Parameter.SYSTOLIC,
-        Parameter.DIASTOLIC,
-        Parameter.MEAN_ARTERIAL,
-        Parameter.PERFUSION_INDEX,
-    }
-)
-
-
-def readings_of(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
-    """One record row per parameter the frame carried, missing values kept as missing."""
-    if measurement.measuring or measurement.device_time is None:
-        return []
-    flags = frozenset(measurement.flags)
-    source = measurement.source or measurement.protocol
-    received = measurement.receive_time or measurement.device_time
-    status = dict(measurement.status) or None
-    rows = [
-        ReadingIn(trial_id, p, float(v), measurement.device_time, received, source, flags, status)
-        for p, v in measurement.values.items()
-        if p in STORED_PARAMETERS
-    ]
-    rows += [
-        ReadingIn(trial_id, p, None, measurement.device_time, received, source, flags, status)
-        for p in measurement.missing
-        if p in STORED_PARAMETERS
-    ]
-    return rows
 
 
 @dataclass

@@ -24,9 +24,10 @@ from sqlalchemy.exc import OperationalError
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Simulator, SimulatorTiming
 from devices.sources import Source, open_source, parse_source, streamed_parameters
-from monitor.reading_buffer import ReadingBuffer, readings_of
+from monitor.reading_buffer import ReadingBuffer
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
+from observations.engine_feed import record_readings
 from observations.errors import RecordError
 from observations.record import TrialRecord
 from observations.views import DeviceAssignmentView
@@ -235,7 +236,7 @@ class MonitorService:
                         device_time=event.device_time,
                         source=assignment.source,  # as assigned, so screens can match it
                     )
-                    self.buffer.add(readings_of(trial_id, measurement))
+                    self.buffer.add(record_readings(trial_id, measurement))
                     self._commit(watch.on_measurement(measurement))
                 elif isinstance(event, ConnectionChange):
                     self._commit(watch.on_link(event, assignment.source, streams))

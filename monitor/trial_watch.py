@@ -17,14 +17,19 @@ from datetime import datetime
 
 from devices.measurement import ConnectionChange, Measurement
 from observations.alarms import AlarmEventIn
+from observations.engine_feed import (
+    ENGINE_PARAMETERS,
+    engine_link,
+    engine_readings,
+    engine_set,
+    record_alarm_event,
+)
 from observations.record import TrialRecord
-from observations.views import ObservationSetView, TrialView
+from observations.views import TrialView
 from rules import (
     Acknowledgement,
     AlarmEvent,
-    DeviceLink,
     Injection,
-    ObservationSet,
     Reading,
     RuleSet,
     TrialEngine,
@@ -37,60 +42,17 @@ from vocabulary import (
     STREAMED_PARAMETERS,
     AlarmEventType,
     AlarmKind,
-    Consciousness,
     Parameter,
-    Poss,
     Priority,
-    SideEffect,
     TrialStatus,
 )
 
-# What the engine judges from a device; the rest (pleth, PI, MAP) is stored or shown only.
-ENGINE_PARAMETERS = frozenset(
-    {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
-)
+# Live, a frame's values reach the engine in parameter order; a rebuild keeps that order within
+# each instant, so that a timer falling at that instant fires alike in both (the engine fires
+# it after the instant's first event).
+_PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
+
 Clock = Callable[[], datetime]
-
-
-def observation_event(view: ObservationSetView, at: datetime) -> ObservationSet:
-    return ObservationSet(
-        time=at,
-        rr=view.rr,
-        spo2=view.spo2,
-        on_oxygen=view.on_oxygen,
-        systolic=view.systolic,
-        diastolic=view.diastolic,
-        pulse_rate=view.pulse_rate,
-        consciousness=Consciousness(view.consciousness) if view.consciousness else None,
-        temp=view.temp,
-        poss=Poss(view.poss) if view.poss else None,
-        power_left_leg=view.power_left_leg,
-        power_right_leg=view.power_right_leg,
-        power_left_arm=view.power_left_arm,
-        power_right_arm=view.power_right_arm,
-        side_effects=(
-            frozenset(SideEffect(s) for s in view.side_effects)
-            if view.side_effects is not None
-            else None
-        ),
-    )
-
-
-def engine_readings(measurement: Measurement) -> list[Reading]:
-    if measurement.measuring or measurement.device_time is None:
-        return []
-    flags = frozenset(measurement.flags)
-    readings = [
-        Reading(measurement.device_time, p, float(v), flags)
-        for p, v in measurement.values.items()
-        if p in ENGINE_PARAMETERS
-    ]
-    readings += [
-        Reading(measurement.device_time, p, None, flags)
-        for p in measurement.missing
-        if p in ENGINE_PARAMETERS
-    ]
-    return readings
 
 
 @dataclass
@@ -133,13 +95,18 @@ class TrialWatch:
         trial = self.record.trials.get(self.trial_id)
         if trial.injection is not None:
             events.append(Injection(trial.injection.given_at, trial.injection.dose_mcg))
+        readings: list[Reading] = []
         frame = self.record.readings.timeline(
             self.trial_id, list(ENGINE_PARAMETERS), end=now, include_manual=False
         )
         for row in frame.itertuples(index=False):
             flags = frozenset(f for f in str(row.flags).split(";") if f)
             value = None if row.value != row.value else float(row.value)  # NaN is missing
-            events.append(Reading(row.time.to_pydatetime(), Parameter(row.parameter), value, flags))  # type: ignore[arg-type]
+            at = row.time.to_pydatetime()  # type: ignore[attr-defined]
+            readings.append(Reading(at, Parameter(row.parameter), value, flags))
+        # As a live frame hands them over: values before gaps, each in parameter order.
+        readings.sort(key=lambda r: (r.time, r.value is None, _PARAMETER_ORDER[r.parameter]))
+        events.extend(readings)
         events.extend(self._record_entries(trial, replaying=True))
         events.sort(key=lambda e: e.time)
         self.engine.replay(events, until=max(now, events[-1].time) if events else now)
@@ -200,7 +167,7 @@ class TrialWatch:
         self, change: ConnectionChange, source: str, parameters: frozenset[Parameter]
     ) -> list[AlarmEventIn]:
         """A device's link changed: the technical rules watch its silence and name its state."""
-        link = DeviceLink(change.at, source, change.state, parameters, change.reason)
+        link = engine_link(change, source, parameters)
         return self._to_record(self.engine.feed(self._not_before_now(link)))
 
     def poll_record(self) -> None:
@@ -240,12 +207,12 @@ class TrialWatch:
                 continue
             self._seen.set_ids.add(obs.id)
             # A late entry counts when it reaches the monitor, not before what was already fed.
-            yield observation_event(obs, obs.measured_at)
+            yield engine_set(obs)
         for event in self.record.alarms.events(self.trial_id):
             if event.event != AlarmEventType.ACKNOWLEDGED or event.id in self._seen.ack_ids:
                 continue
             self._seen.ack_ids.add(event.id)
-            rule = self.record.alarms.rule_of(event.alarm_id)
+            rule = event.rule_id
             if rule not in self._rule_ids():
                 # The monitor's own technical alarm (readings dropped): acknowledged, it ends.
                 if not replaying:
@@ -277,9 +244,7 @@ class TrialWatch:
     def _to_record(self, events: list[AlarmEvent]) -> list[AlarmEventIn]:
         # Acknowledgements come from the record already: never write them a second time.
         return [
-            self._event_in(
-                e.rule_id, e.event, e.time, e.priority, e.kind, e.message, dict(e.evidence)
-            )
+            record_alarm_event(self.trial_id, e)
             for e in events
             if e.event != AlarmEventType.ACKNOWLEDGED
         ]

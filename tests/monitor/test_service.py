@@ -188,3 +188,31 @@ def test_out_of_order_oximeter_value_does_not_restart_a_desaturation(record: Tri
     raised += [r for s in range(23, 26) for r in oximeter(s, 80)]
     assert raised == ["spo2_critical"]  # at 25 s: 5 s after the dip began, not restarted
     assert watch.late_readings == 2  # its SpO2 and pulse were kept from the engine
+
+
+def test_rebuild_feeds_each_instant_in_the_live_order(record: TrialRecord):
+    """A dip that clears exactly as its delay ends raises nothing live (SpO2 comes first in a
+    frame); the rebuilt engine must agree, not raise a latched alarm that never was."""
+    from devices.measurement import build_measurement
+    from monitor.trial_watch import TrialWatch
+    from observations.engine_feed import record_readings
+    from rules import Injection
+    from tests.monitor.test_scenarios import rules_with_delays
+
+    trial = create_demo_trial(record, scenario="steady")
+    assert trial.injection is not None
+    start = trial.injection.given_at + timedelta(seconds=30)
+    rules = rules_with_delays(spo2_critical=2)
+    live = TrialWatch(record, rules, trial, lambda: start)
+    live.engine.feed(Injection(trial.injection.given_at, trial.injection.dose_mcg))
+    rows = []
+    for second, spo2 in enumerate([80, 80, 97, 97]):
+        at = start + timedelta(seconds=second)
+        sample = build_measurement("sim", {Parameter.SPO2: spo2, Parameter.PULSE_RATE: 70})
+        sample = sample.stamped(receive_time=at, device_time=at, source="sim:steady")
+        assert live.on_measurement(sample) == []
+        rows += record_readings(trial.id, sample)
+    record.readings.add(record.users.service_actor(), rows)
+    rebuilt = TrialWatch(record, rules, trial, lambda: start)
+    assert rebuilt.rebuild(start + timedelta(seconds=4)) == []
+    assert rebuilt.engine.active_alarms() == live.engine.active_alarms() == []

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from observations.entries import check_dose
 from observations.errors import InvalidEntry, Refused
-from observations.limits import load_limits
+from observations.limits import dose_limits, load_limits
 from observations.schema import Decision
 from observations.store import Actor, Store, require
 from observations.trials import add_trial, check_plan, current_injection, load_trial, trial_view
@@ -157,7 +157,9 @@ class Decisions:
         outcome: DecisionOutcome, given_mcg: int, given_at: datetime, chosen: int | None
     ) -> int:
         """The follow-up dose: the rules' suggestion unless the team chose one that fits."""
-        suggestion = follow_up_suggestion(outcome, given_mcg, given_at, load_responder_config())
+        suggestion = follow_up_suggestion(
+            outcome, given_mcg, given_at, load_responder_config(), dose_limits()
+        )
         assert suggestion is not None  # outcome is a follow-up outcome
         if suggestion.dose_mcg is None:
             raise Refused(f"{suggestion.explanation} Choose another outcome.")

@@ -8,6 +8,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from rules.responder import DoseLimits
+from rules.rule_set import load_rule_set
+
 LIMITS_FILE = Path(__file__).with_name("limits.yaml")
 
 
@@ -37,8 +40,6 @@ class TrialDayLimits(BaseModel):
     interval_rationale: str
     injection_deadline: str
     deadline_rationale: str
-    default_window_minutes: int
-    window_rationale: str
     max_note_chars: int
 
 
@@ -65,6 +66,19 @@ class Limits(BaseModel):
 
 
 @cache
+@cache
+def default_window_minutes() -> int:
+    """The monitoring window the rules engine runs (rules/default_rules.yaml): the record shows
+    and extends that same window, so the number is written once, with the rules."""
+    return round(load_rule_set().monitoring_window.default_min)
+
+
+def dose_limits() -> DoseLimits:
+    """The follow-up suggestion's ceiling and interval: this record's trial-day limits."""
+    day = load_limits().trial_day
+    return DoseLimits(max_mcg=day.dose_max_mcg, min_interval_h=day.min_hours_between_injections)
+
+
 def load_limits(path: Path = LIMITS_FILE) -> Limits:
     with path.open(encoding="utf-8") as handle:
         return Limits.model_validate(yaml.safe_load(handle))

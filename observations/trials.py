@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from observations.alarms import unacknowledged_rules
 from observations.entries import check_dose, check_injection, not_in_future
 from observations.errors import InvalidEntry, NotFound, Refused
-from observations.limits import load_limits
+from observations.limits import default_window_minutes, load_limits
 from observations.schema import DeviceAssignment, Injection, Patient, Trial, WindowExtension
 from observations.store import Actor, Store, require
 from observations.views import (
@@ -121,7 +121,7 @@ def add_trial(
         spo2_scale_decided_by=actor.user_id if spo2_scale == 2 else None,
         spo2_scale_reason=spo2_scale_reason,
         status=TrialStatus.PLANNED.value,
-        window_minutes=load_limits().trial_day.default_window_minutes,
+        window_minutes=default_window_minutes(),
         bed=(bed or "").strip() or None,
         follows_trial_id=follows_trial_id,
         created_at=store.now(),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.limits import dose_limits
 from observations.views import DecisionView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
 from pages.shared import (
@@ -122,7 +123,7 @@ if trial.status == TrialStatus.MONITORING.value:
                 st.rerun()
     st.stop()
 
-suggestion = (next_dose_suggestion(injection.dose_mcg, injection.given_at, config)
+suggestion = (next_dose_suggestion(injection.dose_mcg, injection.given_at, config, dose_limits())
               if injection is not None else None)
 show_suggestion(suggestion)
 st.caption("Review the scores, vital signs and the responder hint on the Review page first.")
@@ -143,8 +144,13 @@ not_before_day = not_before_time = None
 if follow_up:
     assert outcome is not None
     # The outcome's own suggestion: +25 mcg for a re-trial, the same dose when inconclusive.
-    planned = (follow_up_suggestion(outcome, injection.dose_mcg, injection.given_at, config)
-               if injection is not None else None)
+    planned = (
+        follow_up_suggestion(
+            outcome, injection.dose_mcg, injection.given_at, config, dose_limits()
+        )
+        if injection is not None
+        else None
+    )
     default_dose = planned.dose_mcg if planned else None
     if planned is not None and planned.dose_mcg is None:
         st.error(f"{planned.explanation} Choose another outcome.")

@@ -46,9 +46,16 @@ class CriterionConfig(_Strict):
 
 class NextDoseConfig(_Strict):
     step_mcg: float = Field(gt=0)
-    min_interval_h: float = Field(ge=0)
-    max_mcg: float = Field(gt=0)
     source: str = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class DoseLimits:
+    """The trial dose ceiling and the least interval between injections: the record's limits
+    (observations/limits.yaml), passed in so the suggestion and the record never disagree."""
+
+    max_mcg: float
+    min_interval_h: float
 
 
 class ResponderConfig(_Strict):
@@ -296,22 +303,22 @@ class DoseSuggestion:
 
 
 def next_dose_suggestion(dose_mcg: float, injection_time: datetime,
-                         config: ResponderConfig) -> DoseSuggestion:
+                         config: ResponderConfig, limits: DoseLimits) -> DoseSuggestion:
     """After a non-response: +step, no sooner than the interval, never above the maximum."""
     rules = config.next_dose
     if injection_time.tzinfo is None:
         raise ValueError("injection time must be timezone-aware")
     if dose_mcg <= 0:
         raise ValueError("dose must be positive")
-    if dose_mcg >= rules.max_mcg:
+    if dose_mcg >= limits.max_mcg:
         return DoseSuggestion(None, None, f"No response at {dose_mcg:g} mcg, the maximum trial "
                               "dose: intrathecal baclofen may be unsuitable.", rules.source)
-    dose = min(dose_mcg + rules.step_mcg, rules.max_mcg)
+    dose = min(dose_mcg + rules.step_mcg, limits.max_mcg)
     capped = " (capped at the maximum)" if dose < dose_mcg + rules.step_mcg else ""
-    not_before = injection_time + timedelta(hours=rules.min_interval_h)
+    not_before = injection_time + timedelta(hours=limits.min_interval_h)
     return DoseSuggestion(
         dose, not_before,
-        f"Repeat trial at {dose:g} mcg{capped}, no sooner than {rules.min_interval_h:g} h "
+        f"Repeat trial at {dose:g} mcg{capped}, no sooner than {limits.min_interval_h:g} h "
         "after this injection.", rules.source)
 
 
@@ -322,7 +329,7 @@ FOLLOW_UP_OUTCOMES: frozenset[DecisionOutcome] = frozenset(
 
 def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
                          injection_time: datetime,
-                         config: ResponderConfig) -> DoseSuggestion | None:
+                         config: ResponderConfig, limits: DoseLimits) -> DoseSuggestion | None:
     """The next trial an outcome calls for; None when the outcome plans no further trial.
 
     Re-trial at a higher dose: +step up to the maximum (`next_dose_suggestion`). Inconclusive:
@@ -330,7 +337,7 @@ def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
     """
     outcome = DecisionOutcome(outcome)
     if outcome is DecisionOutcome.RETRIAL_HIGHER:
-        return next_dose_suggestion(dose_mcg, injection_time, config)
+        return next_dose_suggestion(dose_mcg, injection_time, config, limits)
     if outcome is not DecisionOutcome.INCONCLUSIVE:
         return None
     rules = config.next_dose
@@ -339,6 +346,6 @@ def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
     if dose_mcg <= 0:
         raise ValueError("dose must be positive")
     return DoseSuggestion(
-        dose_mcg, injection_time + timedelta(hours=rules.min_interval_h),
+        dose_mcg, injection_time + timedelta(hours=limits.min_interval_h),
         f"Repeat trial at the same dose, {dose_mcg:g} mcg, no sooner than "
-        f"{rules.min_interval_h:g} h after this injection.", rules.source)
+        f"{limits.min_interval_h:g} h after this injection.", rules.source)

@@ -11,6 +11,7 @@ import pytest
 from rules.responder import (
     AshworthAssessment,
     AshworthScore,
+    DoseLimits,
     MixedScalesError,
     ashworth_value,
     compare_lower_limb,
@@ -24,6 +25,7 @@ from rules.rule_set import RuleSetError
 from vocabulary import AshworthScale, MuscleGroup, Side
 
 CONFIG = load_responder_config()
+LIMITS = DoseLimits(max_mcg=100, min_interval_h=24)  # the record's limits.yaml values
 MAS = AshworthScale.MODIFIED
 L, R = Side.LEFT, Side.RIGHT
 HIP_F, HIP_A, KNEE_F, KNEE_E, ANKLE = (
@@ -144,14 +146,14 @@ def test_gas_refuses_out_of_range_and_empty() -> None:
 
 def test_next_dose_suggestion() -> None:
     injected = datetime(2025, 3, 1, 10, 30, tzinfo=UTC)
-    step = next_dose_suggestion(50, injected, CONFIG)
+    step = next_dose_suggestion(50, injected, CONFIG, LIMITS)
     assert (step.dose_mcg, step.not_before, step.kind) == (75, injected + timedelta(hours=24),
                                                            "hint")
-    assert next_dose_suggestion(75, injected, CONFIG).dose_mcg == 100
-    capped = next_dose_suggestion(90, injected, CONFIG)
+    assert next_dose_suggestion(75, injected, CONFIG, LIMITS).dose_mcg == 100
+    capped = next_dose_suggestion(90, injected, CONFIG, LIMITS)
     assert capped.dose_mcg == 100
     assert "capped" in capped.explanation
-    at_max = next_dose_suggestion(100, injected, CONFIG)
+    at_max = next_dose_suggestion(100, injected, CONFIG, LIMITS)
     assert at_max.dose_mcg is None
     assert "unsuitable" in at_max.explanation
 

@@ -12,15 +12,6 @@ import pytest
 from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings
-from tests.databases import postgres_database
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'record.sqlite3'}"
-    else:
-        yield from postgres_database()
 
 
 def open_record(url: str, data_dir: Path, busy_timeout_s: float = 10.0) -> TrialRecord:

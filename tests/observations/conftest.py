@@ -6,8 +6,6 @@ each test gets a fresh database created from it and dropped afterwards.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,8 +13,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
@@ -25,8 +21,6 @@ from observations.store import Actor
 from observations.users import actor_of
 from vocabulary import Role
 
-POSTGRES_URL = os.environ.get("ITBMON_TEST_POSTGRES_URL", "")
-POSTGRES_REQUIRED = os.environ.get("ITBMON_REQUIRE_POSTGRES") == "1"
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -46,31 +40,6 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def _postgres_database() -> Iterator[str]:
-    if not POSTGRES_URL:
-        if POSTGRES_REQUIRED:
-            pytest.fail("ITBMON_REQUIRE_POSTGRES=1 but ITBMON_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server given (ITBMON_TEST_POSTGRES_URL); .ci/run starts one")
-    name = f"itbmon_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'record.sqlite3'}"
-    else:
-        yield from _postgres_database()
 
 
 @pytest.fixture

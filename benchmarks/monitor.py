@@ -141,20 +141,26 @@ def percentile(values: list[float], fraction: float) -> float:
 # --------------------------------------------------------------------------- 1. ingest
 
 
+def ingest_setup(directory: Path, trials: int, seconds: int) -> tuple[Any, ...]:
+    """A record with trials injected in the past, their watches and decoders, and the byte
+    frames of `seconds` of 1 Hz readings (prepared in advance: the device's work, not ours)."""
+    record = open_record(directory)
+    start = datetime.now(UTC) - timedelta(seconds=seconds + 60)
+    trial_ids = create_trials(record, trials, start + timedelta(seconds=30))
+    rules = default_rule_set()
+    watches = [TrialWatch(record, rules, record.trials.get(t), lambda: start) for t in trial_ids]
+    decoders = [PROTOCOLS["berrymed"].decoder() for _ in trial_ids]
+    frames = [frame(pulse_at(s)) for s in range(seconds)]
+    return record, start, trial_ids, watches, decoders, frames
+
+
 def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        record = open_record(directory)
-        start = datetime.now(UTC) - timedelta(seconds=seconds + 60)
-        trial_ids = create_trials(record, trials, start + timedelta(seconds=30))
-        rules = default_rule_set()
-        watches = [
-            TrialWatch(record, rules, record.trials.get(t), lambda: start) for t in trial_ids
-        ]
-        decoders = [PROTOCOLS["berrymed"].decoder() for _ in trial_ids]
+        record, start, trial_ids, watches, decoders, frames = ingest_setup(
+            directory, trials, seconds
+        )
         actor = record.users.service_actor()
-        # Byte frames prepared in advance: the device's work, not ours.
-        frames = [frame(pulse_at(s)) for s in range(seconds)]
         stored: list[Any] = []
         pending: list[Any] = []
         alarm_events = 0
@@ -204,15 +210,9 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
 def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
     """Where an ingested row's time goes: each stage run alone over the same frames (us)."""
     with tempfile.TemporaryDirectory() as tmp:
-        record = open_record(Path(tmp))
-        start = datetime.now(UTC) - timedelta(seconds=seconds + 60)
-        trial_ids = create_trials(record, trials, start + timedelta(seconds=30))
-        rules = default_rule_set()
-        watches = [
-            TrialWatch(record, rules, record.trials.get(t), lambda: start) for t in trial_ids
-        ]
-        decoders = [PROTOCOLS["berrymed"].decoder() for _ in trial_ids]
-        frames = [frame(pulse_at(s)) for s in range(seconds)]
+        record, start, trial_ids, watches, decoders, frames = ingest_setup(
+            Path(tmp), trials, seconds
+        )
         actor = record.users.service_actor()
         clock = time.perf_counter()
         decoded = []

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import wave
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -50,21 +52,44 @@ def monitor_problem(record: TrialRecord, settings: DisplaySettings, now: datetim
     return None
 
 
-def evidence_text(evidence: dict[str, Any] | None) -> str:
-    """The rule's evidence as one line of text (values, thresholds, times)."""
+def evidence_text(evidence: dict[str, Any] | None, zone: ZoneInfo | None = None) -> str:
+    """The rule's evidence as one line a nurse can read: names in words, times in ward time
+    ("since: 06:53:50 GMT"), durations in seconds ("delay: 15 s"), nested values inline."""
     if not evidence:
         return "no evidence recorded"
-    parts = []
-    for key, value in evidence.items():
-        if isinstance(value, dict):
-            inner = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
-            parts.append(f"{key.replace('_', ' ')}: {inner}")
-        elif isinstance(value, list):
-            parts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value))}")
-        else:
-            parts.append(f"{key.replace('_', ' ')}: {value}")
-    text = " · ".join(parts)
+    text = " · ".join(_evidence_part(key, value, zone, ": ") for key, value in evidence.items())
     return text if len(text) <= 400 else text[:399] + "…"
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _evidence_part(key: str, value: Any, zone: ZoneInfo | None, between: str) -> str:
+    name = key.replace("_", " ")
+    unit = ""
+    if name.endswith(" s") and not isinstance(value, dict | list):  # the engine's "_s": seconds
+        name, unit = name[:-2], " s"
+    return f"{name}{between}{_evidence_value(value, zone)}{unit}"
+
+
+def _evidence_value(value: Any, zone: ZoneInfo | None) -> str:
+    if isinstance(value, dict):
+        # Per parameter: "spo2 (last reading 07:01:28 GMT, lost for 60 s); pulse rate (...)".
+        nested = any(isinstance(v, dict) for v in value.values())
+        return ("; " if nested else ", ").join(
+            f"{k.replace('_', ' ')} ({_evidence_value(v, zone)})" if isinstance(v, dict)
+            else _evidence_part(k, v, zone, " ")
+            for k, v in value.items()
+            if v is not None
+        )
+    if isinstance(value, list):
+        return ", ".join(_evidence_value(v, zone) for v in value)
+    if zone is not None and isinstance(value, str) and _ISO_TIME.match(value):
+        try:
+            return format_ward(datetime.fromisoformat(value), zone, with_date=False)
+        except ValueError:
+            return value
+    return str(value)
 
 
 @lru_cache(maxsize=1)
@@ -157,14 +182,19 @@ def _alarm_line(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: 
     )
 
 
-def _show_alarm(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any) -> None:
+def _show_alarm(
+    alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any, compact: bool
+) -> None:
     line = _alarm_line(alarm, trial, now, zone)
     box = {"high": st.error, "medium": st.warning}.get(alarm.priority, st.info)
     box(line)
-    st.caption(f"Evidence: {evidence_text(alarm.evidence)}")
+    if not compact:
+        st.caption(f"Evidence: {evidence_text(alarm.evidence, zone)}")
 
 
-def _render_live(record: TrialRecord, settings: DisplaySettings, trial_id: int | None) -> None:
+def _render_live(
+    record: TrialRecord, settings: DisplaySettings, trial_id: int | None, compact: bool
+) -> None:
     now = record.store.now()
     zone = record.settings.ward_timezone
     _heartbeat_marker()
@@ -187,47 +217,75 @@ def _render_live(record: TrialRecord, settings: DisplaySettings, trial_id: int |
         st.caption("Alarm tone playing (browsers start sound once you have clicked the page).")
     st.markdown(f"### Active alarms: {len(alarms)}")
     for alarm in alarms:
-        _show_alarm(alarm, trials.get(alarm.trial_id), now, zone)
+        _show_alarm(alarm, trials.get(alarm.trial_id), now, zone, compact)
 
 
-def alarm_panel(record: TrialRecord, actor: Actor, trial_id: int | None = None) -> None:
+def alarm_panel(
+    record: TrialRecord, actor: Actor, trial_id: int | None = None, compact: bool = False
+) -> None:
     """Active alarms (all trials unless ``trial_id``), refreshed every second, and the forms
-    to acknowledge them. High-priority alarms stay until acknowledged (the record keeps them)."""
+    to acknowledge them. High-priority alarms stay until acknowledged (the record keeps them).
+
+    ``compact`` (the ward overview and the trial monitor, whose own content comes next): the
+    alarms one box each, every alarm's evidence and acknowledgement folded beneath, so that a
+    few alarms do not push the beds or the patient's numbers off the screen. The alarms, their
+    tone and the monitor's state are shown in full either way.
+    """
     settings = load_display_settings()
+    zone = record.settings.ward_timezone
     _connection_watchdog(settings)
     alarms = record.alarms.active(trial_id)
     st.session_state[ALARM_SEEN_KEY] = tuple((a.id, a.acknowledged, a.priority) for a in alarms)
 
     @st.fragment(run_every=settings.numbers_refresh_seconds)
     def live() -> None:
-        _render_live(record, settings, trial_id)
+        _render_live(record, settings, trial_id, compact)
 
     live()
     waiting = [a for a in alarms if not a.acknowledged]
-    if not waiting:
-        return
-    if not actor.roles & PERMISSIONS.get("alarm.acknowledge", frozenset()):
+    may_acknowledge = bool(actor.roles & PERMISSIONS.get("alarm.acknowledge", frozenset()))
+    if waiting and not may_acknowledge:
         st.caption("Your role cannot acknowledge alarms: call the nurse in charge.")
-        return
-    trials = _trials_of(record, waiting)
-    for alarm in waiting:
+    # Full: a form per waiting alarm (evidence is under each box). Compact: a fold per alarm
+    # with its evidence, and the form when it waits for this person.
+    folds = alarms if compact else (waiting if may_acknowledge else [])
+    trials = _trials_of(record, folds)
+    # In full, the first waiting high alarm's form is open, ready to type into.
+    first_high = next((a.id for a in waiting if a.priority == Priority.HIGH.value), None)
+    for alarm in folds:
         trial = trials.get(alarm.trial_id)
-        who = trial_heading(trial) if trial is not None else f"trial {alarm.trial_id}"
+        acknowledge = may_acknowledge and not alarm.acknowledged
+        if compact:  # one line: the condition, the bed and two identifiers (name, NHS number)
+            what = alarm.message.split(". ")[0]
+            who = (f"{'Bed ' + trial.bed if trial.bed else 'No bed'} · {trial.patient.name} · "
+                   f"NHS {trial.patient.nhs_display}") if trial else f"trial {alarm.trial_id}"
+        else:
+            what = alarm.message
+            who = trial_heading(trial) if trial is not None else f"trial {alarm.trial_id}"
         with st.expander(
-            f"Acknowledge: {PRIORITY_WORDS.get(alarm.priority, '')} {alarm.message} · {who}",
-            expanded=alarm.priority == Priority.HIGH.value,
-        ), st.form(f"acknowledge-{alarm.id}"):
-            note = st.text_area(
-                "What was done, and who was told (required)",
-                key=f"ack-note-{alarm.id}",
-                max_chars=4000,
-            )
-            if st.form_submit_button("Acknowledge alarm", type="primary"):
-                try:
-                    record.alarms.acknowledge(actor, alarm.id, note)
-                except RecordError as error:
-                    show_problem(error)
-                else:
-                    st.session_state.pop(f"ack-note-{alarm.id}", None)
-                    st.toast("Alarm acknowledged.")
-                    st.rerun()
+            f"{'Acknowledge' if acknowledge else 'Evidence'}: "
+            f"{PRIORITY_WORDS.get(alarm.priority, '')} {what} · {who}",
+            expanded=alarm.id == first_high and not compact,
+        ):
+            if compact:
+                st.caption(f"Evidence: {evidence_text(alarm.evidence, zone)}")
+            if acknowledge:
+                _acknowledge_form(record, actor, alarm)
+
+
+def _acknowledge_form(record: TrialRecord, actor: Actor, alarm: AlarmView) -> None:
+    with st.form(f"acknowledge-{alarm.id}"):
+        note = st.text_area(
+            "What was done, and who was told (required)",
+            key=f"ack-note-{alarm.id}",
+            max_chars=4000,
+        )
+        if st.form_submit_button("Acknowledge alarm", type="primary"):
+            try:
+                record.alarms.acknowledge(actor, alarm.id, note)
+            except RecordError as error:
+                show_problem(error)
+            else:
+                st.session_state.pop(f"ack-note-{alarm.id}", None)
+                st.toast("Alarm acknowledged.")
+                st.rerun()

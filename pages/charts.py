@@ -126,11 +126,16 @@ def _panel_layout() -> dict[str, Any]:
         rows=len(PANELS),
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.03,
+        vertical_spacing=0.05,  # room for each panel's title between panels
         subplot_titles=[title for title, _ in PANELS],
         row_heights=[0.26, 0.2, 0.2, 0.17, 0.17],
     ).to_dict()["layout"]
     layout.pop("template", None)  # plotly adds its default again; validating a copy is slow
+    for title in layout["annotations"]:  # at the left, clear of the lines they name
+        title.update(x=0, xanchor="left", font={"size": 13, "color": "#333"})
+    for row in range(1, len(PANELS) + 1):  # ward clock times; the date is in the page heading
+        layout[f"xaxis{'' if row == 1 else row}"].update(tickformat="%H:%M",
+                                                         hoverformat="%H:%M:%S")
     return layout
 
 
@@ -180,6 +185,10 @@ def timeline_figure(
         xaxis, yaxis = _axes(row)
         on_panel = {"xaxis": xaxis, "yaxis": yaxis}
         shown: list[pd.Series] = []
+        # An empty trace across the axis: plotly draws no axis (ticks, grid, the bottom time
+        # labels, the "no values" note) for a panel without a trace.
+        traces.append({"type": "scatter", **on_panel, "x": [start, end], "y": [None, None],
+                       "mode": "lines", "showlegend": False, "hoverinfo": "skip"})
         present = any(p.value in by_parameter for p in parameters)
         if not present and not (title == "NEWS2" and news2):
             notes.append({"text": "no values recorded", "showarrow": False,
@@ -251,7 +260,7 @@ def timeline_figure(
     traces += _marker_traces(alarms, "Alarm", "triangle-down", row=1)
     traces += _marker_traces(side_effects, "Side effect", "x", row=len(PANELS))
     layout.update(
-        height=780,
+        height=720,
         margin={"l": 40, "r": 10, "t": 40, "b": 30},
         legend={"orientation": "h", "y": -0.04},
         hovermode="x unified",

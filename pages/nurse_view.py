@@ -129,14 +129,21 @@ _MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~:$]")
 
 
 def device_state_text(state: DeviceStateView, now: datetime, label: str | None = None) -> str:
-    """'Simulator (overdose): connected' or '…: lost 40 s ago (no data)': never a guess."""
+    """'Simulator (overdose): connected' or '…: lost, last reading 40 s ago (no data)'.
+
+    The age counts from the device's last reading: the state's own start moves with every
+    reconnection attempt and would read "lost 0 s ago". Never a guess: with no reading since
+    the monitor started, it says so.
+    """
     name = label or state.source
     if state.state == ConnectionState.CONNECTED.value:
         return f"{name}: connected"
-    since = state.last_reading_at or state.since
     word = "connecting" if state.state == ConnectionState.CONNECTING.value else "lost"
     reason = f" ({state.reason})" if state.reason else ""
-    return f"{name}: {word} {format_age(age_seconds(since, now))} ago{reason}"
+    if state.last_reading_at is None:
+        return f"{name}: {word}, no reading since the monitor started{reason}"
+    age = format_age(age_seconds(state.last_reading_at, now))
+    return f"{name}: {word}, last reading {age} ago{reason}"
 
 
 def allowed(actor: Actor, action: str) -> bool:

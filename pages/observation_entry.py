@@ -138,6 +138,18 @@ def score_colour(score: int | None) -> str:
     return f":{colour}[**{score}**]"
 
 
+# rules/news2's input names in the words of this form's labels ("sbp" is "systolic BP").
+NEWS2_INPUT_WORDS = {
+    "rr": "respiration rate",
+    "spo2": "SpO2",
+    "on_oxygen": "air or oxygen",
+    "sbp": "systolic BP",
+    "pulse": "pulse",
+    "consciousness": "consciousness (ACVPU)",
+    "temp": "temperature",
+}
+
+
 def news2_panel(trial: TrialView, data: dict[str, Any]) -> None:
     try:
         result = score_news2(
@@ -159,7 +171,8 @@ def news2_panel(trial: TrialView, data: dict[str, Any]) -> None:
         f"{score_colour(scores['temp_score'])}"
     )
     if result.total is None:
-        st.info(f"NEWS2 incomplete — missing: {', '.join(result.missing)}. No total is given.")
+        missing = ", ".join(NEWS2_INPUT_WORDS.get(name, name) for name in result.missing)
+        st.info(f"NEWS2 incomplete — missing: {missing}. No total is given.")
         return
     text = f"NEWS2 {result.total} — {result.band.value}"
     {"high": st.error, "medium": st.warning, "low-medium": st.warning}.get(

@@ -26,22 +26,27 @@ from pages.nurse_view import (
 from pages.shared import INTENDED_USE, get_record, require_roles
 from vocabulary import STREAMED_PARAMETERS, UNITS, Parameter, Role, TrialStatus
 
+# Six tiles, so each label fits at 1280 px wide; blood pressure is one tile, as on a monitor.
 TILES: tuple[tuple[str, Parameter], ...] = (
     ("SpO2 %", Parameter.SPO2),
     ("Pulse /min", Parameter.PULSE_RATE),
-    ("Systolic mmHg", Parameter.SYSTOLIC),
-    ("Diastolic mmHg", Parameter.DIASTOLIC),
-    ("Resp. rate /min", Parameter.RR),
-    ("Temperature °C", Parameter.TEMP),
+    ("BP mmHg", Parameter.SYSTOLIC),
+    ("RR /min", Parameter.RR),
+    ("Temp °C", Parameter.TEMP),
 )
 VIEWS = {"Whole trial": None, "Last 60 min": 60, "Last 15 min": 15}
+
+
+def _number(parameter: Parameter, value: float) -> str:
+    return f"{value:.1f}" if parameter == Parameter.TEMP else f"{value:.0f}"
 
 
 def current_values(record: TrialRecord, trial: TrialView, settings: DisplaySettings) -> None:
     now = record.store.now()
     zone = record.settings.ward_timezone
-    latest = record.readings.latest(trial.id, [p for _, p in TILES])
-    columns = st.columns(len(TILES) + 1)
+    latest = record.readings.latest(trial.id, [*(p for _, p in TILES), Parameter.DIASTOLIC])
+    # Blood pressure ("102/64") needs a wider tile than one number.
+    columns = st.columns([1.5 if p == Parameter.SYSTOLIC else 1 for _, p in TILES] + [1])
     for column, (label, parameter) in zip(columns, TILES, strict=False):
         value = latest.get(parameter)
         with column:
@@ -50,7 +55,12 @@ def current_values(record: TrialRecord, trial: TrialView, settings: DisplaySetti
                 st.caption("not measured")
                 continue
             age = age_seconds(value.at, now)
-            number = f"{value.value:.1f}" if parameter == Parameter.TEMP else f"{value.value:.0f}"
+            number = _number(parameter, value.value)
+            if parameter == Parameter.SYSTOLIC:
+                diastolic = latest.get(Parameter.DIASTOLIC)
+                low = MISSING if diastolic is None else _number(Parameter.DIASTOLIC,
+                                                                diastolic.value)
+                number = f"{number}/{low}"
             where = "entered by a nurse" if value.source == "manual" else "device"
             if parameter in STREAMED_PARAMETERS and age > settings.stale_after_seconds:
                 st.metric(label, "STALE", border=True)
@@ -139,7 +149,6 @@ if trial.injection is not None:
 else:
     st.write(f"No injection yet · stage: {trial.status}")
 st.caption(INTENDED_USE)
-alarm_panel(record, actor)
 
 
 @st.fragment(run_every=settings.numbers_refresh_seconds)
@@ -147,7 +156,10 @@ def live_numbers() -> None:
     current_values(record, record.trials.get(trial_id), settings)
 
 
+# The patient's numbers first, where the eye lands; every trial's alarms straight after
+# (before the chart), so several alarms never push the numbers off the screen.
 live_numbers()
+alarm_panel(record, actor, compact=True)
 view = st.radio("Timeline", list(VIEWS), horizontal=True)
 
 

@@ -62,10 +62,15 @@ def value_text(
         return MISSING, False
     age = age_seconds(value.at, now)
     shown = f"{value.value:.0f}"
-    entered = " entered" if value.source == "manual" else ""
     if parameter in STREAMED_PARAMETERS and age > settings.stale_after_seconds:
         return f":red[**STALE**] (was {shown}, {format_age(age)} ago)", True
-    return f"{shown} ({format_age(age)} ago{entered})", False
+    return f"{shown} ({_how_long(value, now)})", False
+
+
+def _how_long(value: LatestValue, now: datetime) -> str:
+    """'3 s ago' from a device; 'entered 12 min 05 s ago' when a nurse typed it."""
+    age = format_age(age_seconds(value.at, now))
+    return f"entered {age} ago" if value.source == "manual" else f"{age} ago"
 
 
 def bp_text(latest: dict[Parameter, LatestValue], now: datetime) -> str:
@@ -74,8 +79,7 @@ def bp_text(latest: dict[Parameter, LatestValue], now: datetime) -> str:
     if systolic is None:
         return MISSING
     low = f"{diastolic.value:.0f}" if diastolic is not None else MISSING
-    entered = " entered" if systolic.source == "manual" else ""
-    return f"{systolic.value:.0f}/{low} ({format_age(age_seconds(systolic.at, now))} ago{entered})"
+    return f"{systolic.value:.0f}/{low} ({_how_long(systolic, now)})"
 
 
 TILE_PARAMETERS = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC,
@@ -120,10 +124,15 @@ def show_tile(tile: Tile, now: datetime, settings: DisplaySettings) -> None:
         if tile.alarms:
             top = tile.alarms[0]
             waiting = "NOT ACKNOWLEDGED" if not top.acknowledged else "acknowledged"
+            # The condition only ("Severe desaturation: SpO2 86-91 %"): the advice that follows
+            # is in the alarm list above, and a narrow tile would wrap it over ten lines.
+            headline = top.message.split(". ")[0]
             text = (
                 f"{PRIORITY_ICONS.get(top.priority, '')} {PRIORITY_WORDS.get(top.priority, '')}: "
-                f"{top.message} ({waiting}, {format_age(age_seconds(top.raised_at, now))})"
+                f"{headline} ({waiting}, {format_age(age_seconds(top.raised_at, now))})"
             )
+            if len(tile.alarms) > 1:
+                text += f" · and {len(tile.alarms) - 1} more"
             {"high": st.error, "medium": st.warning}.get(top.priority, st.info)(text)
         else:
             st.caption("No active alarm.")
@@ -173,9 +182,11 @@ def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
     tiles.sort(key=lambda t: (tuple(-x for x in t.urgency), t.trial.bed or "", t.trial.id))
     updated = format_ward(now, record.settings.ward_timezone, with_date=False)
     st.caption(f"{len(tiles)} trial(s) in monitoring · updated {updated}")
-    for start in range(0, len(tiles), TILE_COLUMNS):
-        columns = st.columns(TILE_COLUMNS)
-        for column, tile in zip(columns, tiles[start : start + TILE_COLUMNS], strict=False):
+    # A few beds get wider tiles (less wrapping); a full ward, four to a row.
+    per_row = 3 if len(tiles) <= 3 else TILE_COLUMNS
+    for start in range(0, len(tiles), per_row):
+        columns = st.columns(per_row)
+        for column, tile in zip(columns, tiles[start : start + per_row], strict=False):
             with column:
                 show_tile(tile, now, settings)
 
@@ -185,7 +196,7 @@ record = get_record()
 settings = load_display_settings()
 st.title("Ward overview")
 st.caption(INTENDED_USE)
-alarm_panel(record, actor)
+alarm_panel(record, actor, compact=True)
 
 
 @st.fragment(run_every=settings.numbers_refresh_seconds)

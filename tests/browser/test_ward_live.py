@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import pytest
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from tests.browser.seed import add_vitals, beat, make_people, monitoring_trial, raise_alarm
+from vocabulary import Parameter
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,12 +63,13 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     record.close()
 
 
-@pytest.fixture
-def server(seeded: dict, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(data: Path, log_path: Path) -> Iterator[str]:
+    """``streamlit run dashboard.py`` on a free port over ``data``, with its embedded monitor."""
     _require_browser()
     port = _free_port()
-    env = {**os.environ, "ITBMON_DATA_DIR": str(seeded["data"])}
-    log = (tmp_path / "streamlit.log").open("w")
+    env = {**os.environ, "ITBMON_DATA_DIR": str(data)}
+    log = log_path.open("w")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -95,7 +98,7 @@ def server(seeded: dict, tmp_path: Path) -> Iterator[str]:
                     break
             except OSError:
                 if process.poll() is not None:
-                    raise RuntimeError((tmp_path / "streamlit.log").read_text()) from None
+                    raise RuntimeError(log_path.read_text()) from None
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -105,6 +108,12 @@ def server(seeded: dict, tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture
+def server(seeded: dict, tmp_path: Path) -> Iterator[str]:
+    with serving(seeded["data"], tmp_path / "streamlit.log") as url:
+        yield url
 
 
 class Oximeter(threading.Thread):
@@ -139,10 +148,62 @@ def sign_in(page: Any, username: str) -> None:
 
 
 @pytest.fixture
-def artefacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("ITBMON_ARTEFACT_DIR", tmp_path / "screenshots"))
+def artefacts() -> Path:
+    """Where screenshots go, kept after the run so a person can look at them."""
+    folder = Path(os.environ.get("ITBMON_ARTEFACT_DIR", ROOT / "test-artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def whole_page(page: Any, path: Path) -> None:
+    """A screenshot of all of the page: Streamlit scrolls inside its main block, so the window
+    is made as tall as that block for the picture, then put back."""
+    size = page.viewport_size
+    height = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main')]"
+        ".map(e => e.scrollHeight), window.innerHeight)"
+    )
+    page.set_viewport_size({"width": size["width"], "height": int(height) + 40})
+    page.wait_for_timeout(500)  # re-layout at the new size
+    page.screenshot(path=str(path))
+    page.set_viewport_size(size)
+
+
+def readme_picture(source: Path, name: str, artefacts: Path) -> None:
+    """A README copy of a screenshot: 256 colours (a third of the bytes, the same pixels to
+    the eye), in the artefacts as readme-NAME, and in ITBMON_README_SCREENSHOTS when set
+    (``ITBMON_README_SCREENSHOTS=docs/screenshots`` refreshes the README's pictures)."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        # Max-coverage keeps the few pixels that matter (the yellow LOW icon, the pink of a
+        # HIGH alarm) that median cut merges away; no dithering on flat UI colours.
+        small = image.convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MAXCOVERAGE, kmeans=3, dither=Image.Dither.NONE
+        )
+    targets = [artefacts / f"readme-{name}"]
+    if os.environ.get("ITBMON_README_SCREENSHOTS"):
+        targets.append(ROOT / os.environ["ITBMON_README_SCREENSHOTS"] / name)
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        small.save(target, optimize=True)
+
+
+@contextmanager
+def picture_on_failure(page: Any, path: Path) -> Iterator[None]:
+    """What the browser showed when a step failed, for the person reading the failure."""
+    try:
+        yield
+    except Exception:
+        page.screenshot(path=str(path))
+        raise
+
+
+def launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
 
 
 def test_ward_refreshes_live_and_alarm_is_acknowledged(
@@ -150,74 +211,201 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)  # expect() waits 5 s by default; a busy CI box is slower
+
     record: TrialRecord = seeded["record"]
     trial = seeded["trial"]
     oximeter = Oximeter(record, trial.id)
     oximeter.start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                ],
-            )
+            browser = launch(playwright)
             page = browser.new_page(viewport={"width": 1600, "height": 2600})
             page.set_default_timeout(WAIT_MS)
-            page.goto(server)
-            sign_in(page, "nurse")
-            page.get_by_role("link", name="Ward overview").click()
-            expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
-            tile = page.get_by_text(re.compile(r"SpO2 %.*ago"))
-            expect(tile).to_be_visible()
-            first = tile.inner_text()
-            # The numbers refresh by themselves: the age or the value changes within seconds.
-            page.wait_for_function(
-                "(first) => [...document.querySelectorAll('p')].some(p => "
-                "p.innerText.startsWith('SpO2 %') && p.innerText !== first)",
-                arg=first,
-            )
-            expect(
-                page.get_by_text("JONES, Sam · NHS 943 476 5919 · MRN H77").first
-            ).to_be_visible()
-            page.screenshot(path=str(artefacts / "1-ward-overview.png"), full_page=True)
+            with picture_on_failure(page, artefacts / "FAILED-ward-live.png"):
+                page.goto(server)
+                sign_in(page, "nurse")
+                page.get_by_role("link", name="Ward overview").click()
+                expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+                tile = page.get_by_text(re.compile(r"SpO2 %.*ago"))
+                expect(tile).to_be_visible()
+                first = tile.inner_text()
+                # The numbers refresh by themselves: the age or the value changes within seconds.
+                page.wait_for_function(
+                    "(first) => [...document.querySelectorAll('p')].some(p => "
+                    "p.innerText.startsWith('SpO2 %') && p.innerText !== first)",
+                    arg=first,
+                )
+                expect(
+                    page.get_by_text("JONES, Sam · NHS 943 476 5919 · MRN H77").first
+                ).to_be_visible()
+                page.screenshot(path=str(artefacts / "1-ward-overview.png"), full_page=True)
 
-            raise_alarm(record, trial.id, record.store.now() - timedelta(seconds=5))
-            expect(page.get_by_text("Critical desaturation: SpO2 84 %").first).to_be_visible()
-            expect(page.get_by_text("NOT ACKNOWLEDGED").first).to_be_visible()
-            page.screenshot(path=str(artefacts / "2-ward-alarm.png"), full_page=True)
+                raise_alarm(record, trial.id, record.store.now() - timedelta(seconds=5))
+                expect(page.get_by_text("Critical desaturation: SpO2 84 %").first).to_be_visible()
+                expect(page.get_by_text("NOT ACKNOWLEDGED").first).to_be_visible()
+                page.screenshot(path=str(artefacts / "2-ward-alarm.png"), full_page=True)
 
-            page.get_by_label("What was done, and who was told (required)").fill(
-                "Sat patient up, O2 2 L/min, told Dr Who"
-            )
-            page.get_by_role("button", name="Acknowledge alarm").click()
-            expect(page.get_by_text("NOT ACKNOWLEDGED")).to_have_count(0)
-            assert record.alarms.active()[0].acknowledged
-            page.screenshot(path=str(artefacts / "3-ward-acknowledged.png"), full_page=True)
+                page.get_by_text("Acknowledge: HIGH Critical desaturation").click()  # unfold
+                page.get_by_label("What was done, and who was told (required)").fill(
+                    "Sat patient up, O2 2 L/min, told Dr Who"
+                )
+                page.get_by_role("button", name="Acknowledge alarm").click()
+                expect(page.get_by_text("NOT ACKNOWLEDGED")).to_have_count(0)
+                assert record.alarms.active()[0].acknowledged
+                page.screenshot(path=str(artefacts / "3-ward-acknowledged.png"), full_page=True)
 
-            page.get_by_role("link", name="Trial monitor").click()
-            expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
-            chart = page.locator(".js-plotly-plot").first
-            expect(chart).to_be_visible()
-            page.screenshot(path=str(artefacts / "4-trial-monitor.png"), full_page=True)
-            chart.screenshot(path=str(artefacts / "4b-timeline.png"))
+                page.get_by_role("link", name="Trial monitor").click()
+                expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
+                chart = page.locator(".js-plotly-plot").first
+                expect(chart).to_be_visible()
+                page.screenshot(path=str(artefacts / "4-trial-monitor.png"), full_page=True)
+                chart.screenshot(path=str(artefacts / "4b-timeline.png"))
 
-            page.get_by_role("link", name="Observations").click()
-            expect(page.get_by_role("button", name="Save observations")).to_be_visible()
-            expect(page.get_by_text("Consciousness (ACVPU)")).to_be_visible()
-            page.wait_for_timeout(1500)  # let the last widgets paint before the picture
-            page.screenshot(path=str(artefacts / "5-observations.png"), full_page=True)
+                page.get_by_role("link", name="Observations").click()
+                expect(page.get_by_role("button", name="Save observations")).to_be_visible()
+                expect(page.get_by_text("Consciousness (ACVPU)", exact=True)).to_be_visible()
+                page.wait_for_timeout(1500)  # let the last widgets paint before the picture
+                page.screenshot(path=str(artefacts / "5-observations.png"), full_page=True)
 
-            # Trial set-up is for nurse specialists and doctors.
-            page.get_by_role("button", name="Sign out").click()
-            sign_in(page, "cns")
-            page.get_by_role("link", name="Trial set-up").click()
-            expect(page.get_by_role("heading", name="Trial set-up")).to_be_visible()
-            page.screenshot(path=str(artefacts / "6-trial-setup.png"), full_page=True)
+                # Trial set-up is for nurse specialists and doctors.
+                page.get_by_role("button", name="Sign out").click()
+                sign_in(page, "cns")
+                page.get_by_role("link", name="Trial set-up").click()
+                expect(page.get_by_role("heading", name="Trial set-up")).to_be_visible()
+                # The last section: the page has finished drawing (extend or close the window).
+                close = page.get_by_role("button", name="Close the monitoring window")
+                expect(close).to_be_visible()
+                page.screenshot(path=str(artefacts / "6-trial-setup.png"), full_page=True)
             browser.close()
     finally:
         oximeter.stop.set()
         oximeter.join(timeout=10)
+
+
+# ---------------------------------------------------------------- a simulated trial day
+
+
+def _set(minutes_after: float, rr: int, spo2: int, systolic: int, diastolic: int, pulse: int,
+         poss: str = "1", side_effects: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {
+        "rr": rr, "spo2": spo2, "on_oxygen": False, "systolic": systolic,
+        "diastolic": diastolic, "pulse_rate": pulse, "consciousness": "A", "temp": 36.7,
+        "poss": poss, "power_left_leg": 4, "power_right_leg": 4,
+        "side_effects": list(side_effects), "minutes_after": minutes_after,
+    }
+
+
+# What the nurse recorded for the overdose patient: drowsier, slower breathing, lower BP.
+OVERDOSE_SETS = [
+    _set(14, 15, 97, 126, 78, 74),
+    _set(29, 15, 97, 124, 77, 72),
+    _set(44, 14, 96, 125, 77, 70),
+    _set(59, 14, 96, 121, 75, 70),
+    _set(89, 13, 95, 114, 70, 66, "2", ("drowsiness",)),
+    _set(119, 11, 92, 106, 64, 60, "2", ("drowsiness", "lower_limb_weakness")),
+]
+STEADY_SETS = [_set(m, 15, 97, 124, 77, 72) for m in (14, 29, 44)]
+
+
+def record_sets(record: TrialRecord, nurse: Any, trial: Any, sets: list[dict[str, Any]]) -> None:
+    assert trial.injection is not None
+    for entry in sets:
+        values = {k: v for k, v in entry.items() if k != "minutes_after"}
+        measured = trial.injection.given_at + timedelta(minutes=entry["minutes_after"])
+        record.observations.record(nurse, trial.id, {"measured_at": measured, **values})
+
+
+@pytest.fixture
+def trial_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """Three demo trials (NHS test numbers) streamed by the server's own embedded monitor.
+
+    The simulators replay each day up to now at 1800x when the server starts: the overdose
+    patient, 130 min after the injection, is by then in the drift to a severe desaturation.
+    A third bed's oximeter is assigned to a serial port that is not there: its last values
+    are old, and the page must say so.
+    """
+    from observations.demo import create_demo_trial
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("ITBMON_DATA_DIR", str(data))
+    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
+    record = TrialRecord.open(load_settings())
+    people = make_people(record)
+    steady = create_demo_trial(record, scenario="steady", injected_minutes_ago=50, bed="4A",
+                               speed=1800)
+    record_sets(record, people.nurse, steady, STEADY_SETS)
+    silent = create_demo_trial(record, scenario="steady", injected_minutes_ago=35, bed="4C",
+                               speed=1800)
+    assignment = record.trials.active_assignments(silent.id)[0]
+    record.trials.end_assignment(people.nurse, assignment.id)
+    record.trials.assign_device(people.nurse, silent.id, "serial:/dev/ttyITB-unplugged",
+                                "Oximeter on USB serial")
+    before = record.store.now() - timedelta(minutes=3)
+    add_vitals(record, silent.id, before, 96, 68, device="serial:/dev/ttyITB-unplugged")
+    record_sets(record, people.nurse, silent, STEADY_SETS[:2])
+    overdose = create_demo_trial(record, scenario="overdose", injected_minutes_ago=130,
+                                 bed="4B", speed=1800)
+    record_sets(record, people.nurse, overdose, OVERDOSE_SETS)
+    yield {"record": record, "data": data, "overdose": overdose, "steady": steady,
+           "people": people}
+    record.close()
+
+
+def wait_for_alarms(record: TrialRecord, trial_id: int, words: tuple[str, ...]) -> list[Any]:
+    """The trial's active alarms once one of each ``words`` is among them and the replay has
+    caught up with the present (so no replayed event lands after what the test does next)."""
+    active: list[Any] = []
+    for _ in range(WAIT_MS // 250):
+        active = record.alarms.active(trial_id)
+        latest = record.readings.latest(trial_id, [Parameter.SPO2]).get(Parameter.SPO2)
+        live = latest is not None and record.store.now() - latest.at < timedelta(seconds=5)
+        if live and all(any(w in a.message.lower() for a in active) for w in words):
+            return active
+        time.sleep(0.25)
+    raise AssertionError(f"no alarm with {words} on trial {trial_id}: {active}")
+
+
+def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts: Path) -> None:
+    """The README's screenshots: the ward with an alarm among calm beds, and the live monitor
+    of the patient in alarm (device lines, nurse's diamonds, NEWS2, the alarm on the axis)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)  # expect() waits 5 s by default; a busy CI box is slower
+
+    record: TrialRecord = trial_day["record"]
+    overdose = trial_day["overdose"]
+    with serving(trial_day["data"], tmp_path / "streamlit.log") as url, \
+            sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(WAIT_MS)
+        with picture_on_failure(page, artefacts / "FAILED-trial-day.png"):
+            page.goto(url)  # the first page run starts the server's embedded monitor
+            sign_in(page, "nurse")
+            # The monitor replays the overdose day: the rules raise a severe desaturation (high),
+            # slow breathing and the side effects the nurse recorded. She has seen to the last two.
+            active = wait_for_alarms(record, overdose.id,
+                                     ("desaturation", "slow breathing", "side effect"))
+            for alarm in active:
+                if any(w in alarm.message.lower() for w in ("slow breathing", "side effect")):
+                    record.alarms.acknowledge(trial_day["people"].nurse, alarm.id,
+                                              "Sat up, encouraged deep breaths; told Dr Who")
+            page.get_by_role("link", name="Ward overview").click()
+            expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
+            desaturation = re.compile(r"desaturation", re.IGNORECASE)
+            expect(page.get_by_text(desaturation).first).to_be_visible()
+            expect(page.get_by_text(re.compile(r"STALE")).first).to_be_visible()  # bed 4C
+            page.wait_for_timeout(2500)  # every tile painted
+            whole_page(page, artefacts / "7-ward-trial-day.png")
+            readme_picture(artefacts / "7-ward-trial-day.png", "ward.png", artefacts)
+
+            page.get_by_role("button", name="Open trial monitor").first.click()
+            expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
+            expect(page.get_by_text("Bed 4B").first).to_be_visible()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            page.wait_for_timeout(6000)  # one chart refresh after the replay caught up
+            whole_page(page, artefacts / "8-trial-monitor-trial-day.png")
+            readme_picture(artefacts / "8-trial-monitor-trial-day.png", "trial-monitor.png",
+                           artefacts)
+        browser.close()

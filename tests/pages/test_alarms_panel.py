@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
+from observations.services import DeviceStateView
 from pages.alarms_panel import alarm_tone, evidence_text
 from pages.display import DisplaySettingsError, parse_display_settings
+from pages.nurse_view import device_state_text
 from pages.shared import ACTOR_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
@@ -51,6 +54,11 @@ def test_every_page_shows_alarms_by_priority(record: TrialRecord, people: People
     assert "Bed 4B · JONES, Sam · NHS 943 476 5919" in alarms[0]
     assert any("Evidence: value: 84 · threshold: 85" in c.value for c in at.caption)
     assert at.get("audio"), "high-priority tone"
+    # The ward and the trial monitor fold evidence and forms under the alarm boxes, so their
+    # own content stays on the screen; elsewhere the first high alarm's form is open.
+    compact = name in ("ward.py", "trial_monitor.py")
+    forms = [e for e in at.expander if e.label.startswith("Acknowledge: ")]
+    assert [f.proto.expanded for f in forms] == ([False, False] if compact else [True, False])
 
 
 def test_acknowledge_needs_a_note_and_keeps_the_alarm(record: TrialRecord, people: People):
@@ -84,6 +92,7 @@ def test_physiotherapist_sees_but_cannot_acknowledge(record: TrialRecord, people
         c.value for c in at.caption
     ]
     assert not at.text_area
+    assert [e.label.split(":")[0] for e in at.expander] == ["Evidence"]  # evidence, no form
 
 
 def test_stale_heartbeat_is_loud(record: TrialRecord, people: People):
@@ -101,6 +110,35 @@ def test_evidence_and_tone_helpers():
     assert evidence_text(None) == "no evidence recorded"
     assert evidence_text({"limbs": {"left": 3}, "band": "high"}) == "limbs: left 3 · band: high"
     assert alarm_tone()[:4] == b"RIFF"
+
+
+def test_evidence_reads_in_ward_time_and_seconds():
+    london = ZoneInfo("Europe/London")
+    summer = evidence_text({"band": {"min": 86, "max": 91}, "delay_s": 15,
+                            "since": "2026-07-01T09:53:50.110367+00:00"}, london)
+    assert summer == "band: min 86, max 91 · delay: 15 s · since: 10:53:50 BST"
+    lost = evidence_text({"parameters": {
+        "spo2": {"last_reading": "2026-11-21T07:01:28+00:00", "lost_for_s": 60},
+        "pulse_rate": {"last_reading": None, "lost_for_s": 60},
+    }, "quiet_time_s": 10}, london)
+    assert lost == ("parameters: spo2 (last reading 07:01:28 GMT, lost for 60 s); "
+                    "pulse rate (lost for 60 s) · quiet time: 10 s")
+    assert evidence_text({"note": "2026 plan"}, london) == "note: 2026 plan"  # not a time
+
+
+def test_device_state_counts_from_the_last_reading():
+    now = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+    def state(name: str, last: datetime | None) -> DeviceStateView:
+        return DeviceStateView(source="serial:/dev/ttyUSB0", trial_id=1, state=name,
+                               reason="no such port", since=now - timedelta(seconds=1),
+                               last_reading_at=last, updated_at=now)
+
+    assert device_state_text(state("connected", now), now, "Oximeter") == "Oximeter: connected"
+    assert device_state_text(state("lost", now - timedelta(seconds=200)), now, "Oximeter") == (
+        "Oximeter: lost, last reading 3 min 20 s ago (no such port)")
+    assert device_state_text(state("connecting", None), now) == (
+        "serial:/dev/ttyUSB0: connecting, no reading since the monitor started (no such port)")
 
 
 def test_display_settings_errors_name_the_line():

@@ -94,6 +94,9 @@ def test_empty_panels_say_so_and_ranges_widen_for_low_values():
     assert fig.layout.yaxis2.range == (40, 130)
     assert all(fig.layout[f"xaxis{'' if i == 1 else i}"].range[0] == START
                for i in range(1, len(PANELS) + 1))
+    # Plotly draws no axis for a panel without a trace: each empty panel keeps one.
+    on_axes = {(t.xaxis or "x", t.yaxis or "y") for t in fig.data}
+    assert on_axes >= {("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4"), ("x5", "y5")}
 
 
 def test_injection_window_and_alarm_span_every_panel():

@@ -52,6 +52,9 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     assert any("NEWS2 incomplete" in i.value for i in at.info)
     at.number_input(key="obs-rr").set_value(7).run()
     assert any(":red[**3**]" in m.value for m in at.markdown)
+    # What is still missing, in the form's words rather than the scorer's names.
+    assert any(i.value.startswith("NEWS2 incomplete — missing: SpO2, air or oxygen, systolic BP")
+               for i in at.info), [i.value for i in at.info]
     fill_complete(at)
     at.number_input(key="obs-rr").set_value(16)
     at.run()

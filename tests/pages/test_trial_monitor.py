@@ -56,7 +56,7 @@ def test_current_values_and_stale(record: TrialRecord, people: People):
     assert values["SpO2 %"] == "STALE" and values["Pulse /min"] == "STALE"
     assert any("No value for 41 s" in c.value or "No value for 42 s" in c.value
                for c in at.caption)
-    assert values["Systolic mmHg"] == "122" and values["Temperature °C"] == "36.8"
+    assert values["BP mmHg"] == "122/78" and values["Temp °C"] == "36.8"
     assert values["NEWS2"] == "0"
     assert at.get("plotly_chart")
     assert "JONES, Sam · NHS 943 476 5919" in at.subheader[0].value

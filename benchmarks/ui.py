@@ -189,7 +189,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--hours", type=float, default=6.0, help="length of each trial so far")
     parser.add_argument("--beds", type=int, default=16, help="trials on the ward page")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs of the chart")
-    parser.add_argument("--page-repeat", type=int, default=10, help="timed runs of each page")
+    parser.add_argument("--page-repeat", type=int, default=30, help="timed runs of each page")
     args = parser.parse_args(argv)
 
     folder = tempfile.TemporaryDirectory(prefix="itbmon-bench-ui-")
@@ -275,7 +275,7 @@ def main(argv: list[str]) -> int:
     rows = record.readings.count(trial_id)
     figures = {
         "benchmark": "ui",
-        "command": "python -m benchmarks ui " + " ".join(argv),
+        "command": " ".join(["python -m benchmarks ui", *argv]),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "platform": platform.platform(terse=True),

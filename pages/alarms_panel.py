@@ -26,7 +26,7 @@ from observations.ward_time import format_ward
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import age_seconds, format_age, trial_heading
 from pages.shared import show_problem
-from vocabulary import Priority
+from vocabulary import Priority, TrialStatus
 
 ALARM_SEEN_KEY = "alarm_panel_seen"
 PRIORITY_WORDS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
@@ -50,6 +50,17 @@ def monitor_problem(record: TrialRecord, settings: DisplaySettings, now: datetim
             "Watch the patient and the bedside monitor."
         )
     return None
+
+
+def _beds_in_monitoring(record: TrialRecord, trial_id: int | None) -> str:
+    """The trials a silent monitor leaves unwatched, by bed and name (this one, or all)."""
+    trials = [
+        t for t in record.trials.list({TrialStatus.MONITORING})
+        if trial_id is None or t.id == trial_id
+    ]
+    return "; ".join(
+        f"{'Bed ' + t.bed if t.bed else 'no bed'} ({t.patient.name})" for t in trials
+    )
 
 
 def evidence_text(evidence: dict[str, Any] | None, zone: ZoneInfo | None = None) -> str:
@@ -200,21 +211,26 @@ def _render_live(
     _heartbeat_marker()
     problem = monitor_problem(record, settings, now)
     if problem:
-        st.error(f"## ⚠ {problem}")
+        # A high technical alarm on every trial in monitoring: nothing else is watching them.
+        beds = _beds_in_monitoring(record, trial_id)
+        st.error(f"## ⚠ HIGH (technical) · {problem}" + (f"\n\nAffects: {beds}." if beds else ""))
     alarms = record.alarms.active(trial_id)
     seen = tuple((a.id, a.acknowledged, a.priority) for a in alarms)
     if st.session_state.get(ALARM_SEEN_KEY) not in (None, seen):
         st.rerun(scope="app")  # a new, escalated or acknowledged alarm: redraw the forms
-    if not alarms:
-        st.success("No active alarms.")
-        return
-    trials = _trials_of(record, alarms)
     unacknowledged_high = [
         a for a in alarms if a.priority == Priority.HIGH.value and not a.acknowledged
     ]
-    if unacknowledged_high:
+    if unacknowledged_high or (problem and _beds_in_monitoring(record, trial_id)):
         st.audio(alarm_tone(), format="audio/wav", autoplay=True, loop=True)
         st.caption("Alarm tone playing (browsers start sound once you have clicked the page).")
+    if not alarms:
+        if problem:  # never a calm green while nothing is watching
+            st.info("No alarm in the record, but none can be raised while the monitor is down.")
+        else:
+            st.success("No active alarms.")
+        return
+    trials = _trials_of(record, alarms)
     st.markdown(f"### Active alarms: {len(alarms)}")
     for alarm in alarms:
         _show_alarm(alarm, trials.get(alarm.trial_id), now, zone, compact)

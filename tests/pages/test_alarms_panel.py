@@ -104,6 +104,16 @@ def test_stale_heartbeat_is_loud(record: TrialRecord, people: People):
         row.last_beat_at = record.store.now() - timedelta(minutes=2)
     at = page(people.nurse, "ward.py").run()
     assert any("MONITOR NOT RUNNING: last heard from 2 min" in e.value for e in at.error)
+    assert not at.get("audio")  # no trial in monitoring: nobody left unwatched, no tone
+
+
+def test_monitor_not_running_is_a_high_alarm_on_every_trial(record: TrialRecord, people: People):
+    first = monitoring_trial(record, people)
+    at = page(people.nurse, "ward.py").run()  # no heartbeat at all
+    [banner] = [e.value for e in at.error if "MONITOR NOT RUNNING" in e.value]
+    assert "HIGH (technical)" in banner and f"Bed {first.bed}" in banner
+    assert at.get("audio")  # the high-priority tone, as for any high alarm
+    assert not at.success  # never "No active alarms" in green while nothing is watching
 
 
 def test_evidence_and_tone_helpers():

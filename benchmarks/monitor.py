@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +47,7 @@ from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
 from observations.engine_feed import record_readings
 from observations.entries import check_reading
-from observations.nhs_number import check_digit
+from observations.nhs_number import nhs_test_numbers
 from observations.record import TrialRecord
 from observations.settings import Settings
 from observations.views import DeviceAssignmentView
@@ -70,19 +70,10 @@ def open_record(directory: Path) -> TrialRecord:
     return TrialRecord(engine, Settings(directory, url, ZoneInfo("Europe/London")))
 
 
-def test_numbers() -> Iterator[str]:
-    """NHS test numbers (999 series) with a valid check digit."""
-    for serial in range(1, 1_000_000):
-        nine = f"999{serial:06d}"
-        digit = check_digit(nine)
-        if digit is not None:
-            yield nine + str(digit)
-
-
 def create_trials(record: TrialRecord, count: int, injected_at: datetime) -> list[int]:
     clinician = record.users.demo_clinician()
     ids = []
-    for index, nhs in zip(range(count), test_numbers(), strict=False):
+    for index, (nhs, _) in zip(range(count), nhs_test_numbers(), strict=False):
         patient = record.patients.register(
             clinician,
             {

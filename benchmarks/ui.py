@@ -157,13 +157,9 @@ def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: 
 
 
 def _nhs_numbers() -> Iterator[str]:
-    from observations.nhs_number import check_digit
+    from observations.nhs_number import nhs_test_numbers
 
-    for serial in range(1, 1_000_000):
-        nine = f"999{serial:06d}"
-        digit = check_digit(nine)
-        if digit is not None:
-            yield nine + str(digit)
+    return (number for number, _ in nhs_test_numbers())
 
 
 @contextmanager

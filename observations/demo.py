@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from observations.nhs_number import check_digit
+from observations.nhs_number import nhs_test_numbers
 from observations.record import TrialRecord
 from observations.schema import Patient
 from observations.store import Actor
@@ -23,11 +23,9 @@ DEMO_SCENARIOS = ("steady", "overdose", "artefact", "probe-off", "link-loss")
 def _next_test_number(record: TrialRecord) -> tuple[str, int]:
     with record.store.reading() as session:
         used = set(session.scalars(select(Patient.nhs_number)))
-    for serial in range(1, 1_000_000):
-        nine = f"999{serial:06d}"
-        digit = check_digit(nine)
-        if digit is not None and nine + str(digit) not in used:
-            return nine + str(digit), serial
+    for number, serial in nhs_test_numbers():
+        if number not in used:
+            return number, serial
     raise RuntimeError("no NHS test number left for a demo patient")
 
 

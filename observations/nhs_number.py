@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 # 999 000 0000 - 999 999 9999 are issued for testing and never belong to a real person.
@@ -54,3 +55,13 @@ def is_test_number(digits: str) -> bool:
 def format_nhs(digits: str) -> str:
     """The 3-3-4 spacing printed on wristbands and letters."""
     return f"{digits[:3]} {digits[3:6]} {digits[6:]}" if len(digits) == 10 else digits
+
+
+def nhs_test_numbers() -> Iterator[tuple[str, int]]:
+    """Valid NHS test numbers (999 series) in order, each with its serial: for demo patients
+    and benchmarks, which must never take a real person's number."""
+    for serial in range(1, 1_000_000):
+        nine = f"999{serial:06d}"
+        digit = check_digit(nine)
+        if digit is not None:
+            yield nine + str(digit), serial

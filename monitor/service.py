@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
+from devices.errors import SourceError
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Simulator, SimulatorTiming
 from devices.sources import Source, open_source, parse_source, streamed_parameters
@@ -94,6 +95,7 @@ class MonitorService:
         self._reported_drops = 0
         self._last_audit_id = 0
         self.readings_written = 0
+        self._unusable: set[int] = set()  # assignments whose source cannot be opened as written
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -182,7 +184,9 @@ class MonitorService:
                 await asyncio.to_thread(self.record.services.release, source, self.service_id)
         for source, assignment in wanted.items():
             if source in self.streams and not self.streams[source].task.done():
-                continue  # a stream that stopped on an error is started again
+                continue
+            if assignment.id in self._unusable:
+                continue  # a stream that stopped on any other error is started again
             watch = self.watches.get(assignment.trial_id)
             if watch is None:
                 watch, reconciled = await asyncio.to_thread(self._start_watch, assignment)
@@ -246,17 +250,17 @@ class MonitorService:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a device must never take the service down
+            if isinstance(exc, SourceError):
+                # The assignment itself is unusable: retrying cannot help until it is redone.
+                self._unusable.add(assignment.id)
+                reason = f"cannot be used as assigned ({exc}); assign it again on Trial set-up"
+            else:
+                reason = f"the monitor could not read this device ({type(exc).__name__}); retrying"
             log.error(
-                "device stream %s for trial %s stopped: %s",
-                assignment.label,
-                trial_id,
-                type(exc).__name__,
+                "device stream %s for trial %s stopped: %s", assignment.label, trial_id, reason
             )
             change = ConnectionChange(
-                ConnectionState.DISCONNECTED,
-                f"the monitor could not read this device ({type(exc).__name__})",
-                watch.clock(),
-                assignment.source,
+                ConnectionState.DISCONNECTED, reason, watch.clock(), assignment.source
             )
             self._commit(watch.on_link(change, assignment.source, streams))
             await self._show_device_state(

@@ -226,7 +226,7 @@ def _render_live(
         st.caption("Alarm tone playing (browsers start sound once you have clicked the page).")
     if not alarms:
         if problem:  # never a calm green while nothing is watching
-            st.info("No alarm in the record, but none can be raised while the monitor is down.")
+            st.warning("No alarm in the record, but none can be raised while the monitor is down.")
         else:
             st.success("No active alarms.")
         return

@@ -246,3 +246,21 @@ async def test_two_services_never_stream_the_same_device(record: TrialRecord, tm
         other.close()
     assert overlaps and all(not both for both in overlaps), overlaps
     assert held_by_first  # both really competed: the takeover was tested, not assumed
+
+
+async def test_unusable_assignment_is_reported_not_retried(record: TrialRecord):
+    trial = trial_with_device(record, "serial:/dev/ttyITB-no-protocol")  # protocol left out
+    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(device_lost=1))
+    stop = asyncio.Event()
+    running = asyncio.create_task(service.run(stop))
+    try:
+        await wait_for(lambda: ("device_lost", "raised") in alarm_rows(record, trial.id))
+        await asyncio.sleep(1.0)  # several sync rounds
+    finally:
+        stop.set()
+        await running
+    [state] = record.services.device_states(trial.id)
+    assert state.state == "disconnected"
+    assert "needs its protocol" in state.reason and "assign it again" in state.reason
+    [assignment] = record.trials.active_assignments(trial.id)
+    assert assignment.id in service._unusable  # not reopened every round

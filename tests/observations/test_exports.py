@@ -267,6 +267,8 @@ def test_csv_neutralises_formulas_and_keeps_corrections_visible(record: TrialRec
         if r["parameter"] == "modified_ashworth.hip_adductors.left"
     ]
     assert mas == [("baseline", "3"), ("4h", "1")]
+    goal = next(r for r in rows if r["parameter"] == "goal.1" and r["status"] == "baseline")
+    assert goal["value"] == "-1"  # a negative rating is a number, not a neutralised formula
 
 
 def test_unknown_trial_is_not_found(record: TrialRecord, staff: Staff):

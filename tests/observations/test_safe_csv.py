@@ -13,7 +13,7 @@ def test_formula_starts_are_neutralised(cell: str):
     assert neutralise(cell) == "'" + cell
 
 
-@pytest.mark.parametrize("value", ["plain note", 97.0, -3, None, "a=b"])
+@pytest.mark.parametrize("value", ["plain note", 97.0, -3, None, "a=b", "-1", "-2.5", "+2"])
 def test_other_values_pass_unchanged(value: object):
     assert neutralise(value) == value
 

@@ -66,7 +66,6 @@ class Limits(BaseModel):
 
 
 @cache
-@cache
 def default_window_minutes() -> int:
     """The monitoring window the rules engine runs (rules/default_rules.yaml): the record shows
     and extends that same window, so the number is written once, with the rules."""
@@ -79,6 +78,7 @@ def dose_limits() -> DoseLimits:
     return DoseLimits(max_mcg=day.dose_max_mcg, min_interval_h=day.min_hours_between_injections)
 
 
+@cache  # read and validated once per process; the record calls it on every entry check
 def load_limits(path: Path = LIMITS_FILE) -> Limits:
     with path.open(encoding="utf-8") as handle:
         return Limits.model_validate(yaml.safe_load(handle))

@@ -9,6 +9,7 @@ from observations.assessments import Assessments
 from observations.audit import AuditTrail
 from observations.database import open_engine
 from observations.decisions import Decisions
+from observations.limits import load_limits
 from observations.observation_sets import ObservationSets
 from observations.patients import Patients
 from observations.readings import Readings
@@ -39,6 +40,7 @@ class TrialRecord:
     @classmethod
     def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> TrialRecord:
         settings = settings or load_settings()
+        load_limits()  # a broken limits file stops the start, not the first entry of the day
         return cls(open_engine(settings), settings, clock)
 
     def close(self) -> None:

@@ -149,3 +149,21 @@ def device_state_text(state: DeviceStateView, now: datetime, label: str | None =
 def allowed(actor: Actor, action: str) -> bool:
     """Whether the record's role table lets ``actor`` do ``action`` (to show or hide a button)."""
     return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
+
+
+def choose_patient_trial(trials: list[TrialView], widget_key: str) -> int:
+    """The trial a nurse's page shows: the one last chosen on any nurse page, else the first.
+
+    The chooser keeps its own key (set from the shared choice only when it has none), never a
+    computed index: an index that changes with the choice makes a new widget each time, and a
+    second change of patient in a row was lost.
+    """
+    by_id = {t.id: t for t in trials}
+    if st.session_state.get(widget_key) not in by_id:
+        remembered = st.session_state.get(SELECTED_TRIAL_KEY)
+        st.session_state[widget_key] = remembered if remembered in by_id else next(iter(by_id))
+    trial_id: int = st.selectbox(
+        "Patient's trial", list(by_id), key=widget_key, format_func=lambda i: trial_label(by_id[i])
+    )
+    st.session_state[SELECTED_TRIAL_KEY] = trial_id
+    return trial_id

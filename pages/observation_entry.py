@@ -13,15 +13,14 @@ from observations.ward_time import format_ward, ward_time_to_utc
 from pages.alarms_panel import alarm_panel
 from pages.display import load_display_settings
 from pages.nurse_view import (
-    SELECTED_TRIAL_KEY,
     age_seconds,
     allowed,
+    choose_patient_trial,
     due_text,
     format_age,
     missed_text,
     observation_schedule,
     trial_heading,
-    trial_label,
 )
 from pages.shared import INTENDED_USE, get_record, require_roles
 from rules import score_news2
@@ -38,9 +37,10 @@ from vocabulary import (
 )
 
 PREFIX = "obs-"
-PROBLEMS_KEY = "obs-problems"
-PREFILLED_KEY = "obs-prefilled"
 SAVED_KEY = "obs-saved"
+# The trial whose form is on screen. Every widget and note of the form is keyed by it, so what
+# was typed for one patient never appears (or is saved) under another after a switch.
+form_trial = 0
 NUMBERS = ("rr", "spo2", "systolic", "diastolic", "pulse_rate")
 DEVICE_FIELDS = {
     "spo2": Parameter.SPO2,
@@ -70,11 +70,11 @@ ALL_FIELDS = (*NUMBERS, "temp", "on_oxygen", "consciousness", "poss", *POWER, "c
 
 
 def key(name: str) -> str:
-    return PREFIX + name
+    return f"{PREFIX}{form_trial}-{name}"
 
 
 def problem(name: str) -> None:
-    message = st.session_state.get(PROBLEMS_KEY, {}).get(name)
+    message = st.session_state.get(key("problems"), {}).get(name)
     if message:
         st.error(message)
 
@@ -94,7 +94,7 @@ def collect(zone: Any, with_time: bool = True) -> dict[str, Any]:
     else:
         data["side_effects"] = None
     data["note"] = state.get(key("note")) or None
-    prefilled: dict[str, float] = state.get(PREFILLED_KEY, {})
+    prefilled: dict[str, float] = state.get(key("prefilled"), {})
     data["device_prefilled"] = [
         DEVICE_FIELDS[name].value for name, value in prefilled.items() if data.get(name) == value
     ]
@@ -105,30 +105,50 @@ def collect(zone: Any, with_time: bool = True) -> dict[str, Any]:
 
 
 def save(trial_id: int, zone: Any) -> None:
-    st.session_state[PROBLEMS_KEY] = {}
+    st.session_state[key("problems")] = {}
     try:
         data = collect(zone)
         saved = record.observations.record(actor, trial_id, data)
     except InvalidEntry as error:
-        st.session_state[PROBLEMS_KEY] = {
+        st.session_state[key("problems")] = {
             ("measured_at" if p.field == "time" else p.field): p.message for p in error.problems
         }
         return
     except RecordError as error:
-        st.session_state[PROBLEMS_KEY] = {"entry": error.message}
+        st.session_state[key("problems")] = {"entry": error.message}
         return
     for name in ALL_FIELDS:
         st.session_state.pop(key(name), None)
-    st.session_state.pop(PREFILLED_KEY, None)
+    st.session_state.pop(key("prefilled"), None)
     st.session_state[SAVED_KEY] = (
         f"Observations at {format_ward(saved.measured_at, zone, with_date=False)} saved."
     )
 
 
-def prefill(values: dict[str, float]) -> None:
+def fresh_device_values(trial_id: int) -> dict[str, float]:
+    """Device values recent enough to count as current (a stale one is never filled in)."""
+    now = record.store.now()
+    latest = record.readings.latest(trial_id, list(DEVICE_FIELDS.values()))
+    return {
+        name: value.value
+        for name, parameter in DEVICE_FIELDS.items()
+        if (value := latest.get(parameter)) is not None
+        and value.source == "device"
+        and age_seconds(value.at, now) <= settings.stale_after_seconds
+    }
+
+
+def prefill(trial_id: int) -> None:
+    # Read again at the click: the page may have stood for minutes since it was drawn.
+    values = fresh_device_values(trial_id)
+    if not values:
+        st.session_state[key("problems")] = {
+            "entry": "The device values are no longer current: nothing was filled in."
+        }
+        return
     for name, value in values.items():
         st.session_state[key(name)] = round(value)
-    st.session_state[PREFILLED_KEY] = {n: round(v) for n, v in values.items()}
+    st.session_state[key("prefilled")] = {n: round(v) for n, v in values.items()}
 
 
 def score_colour(score: int | None) -> str:
@@ -193,12 +213,8 @@ if not trials:
     st.info("No open trial: plan one on Trial set-up first.")
     st.stop()
 by_id = {t.id: t for t in trials}
-chosen = st.session_state.get(SELECTED_TRIAL_KEY)
-trial_id = st.selectbox(
-    "Patient's trial", list(by_id), index=list(by_id).index(chosen) if chosen in by_id else 0,
-    format_func=lambda i: trial_label(by_id[i]),
-)
-st.session_state[SELECTED_TRIAL_KEY] = trial_id
+trial_id = choose_patient_trial(trials, "obs-trial-choice")
+form_trial = trial_id
 trial = by_id[trial_id]
 st.subheader(trial_heading(trial))
 st.caption(INTENDED_USE)
@@ -219,25 +235,18 @@ if saved_message:
 if not allowed(actor, "observation.record"):
     st.stop()
 
-latest = record.readings.latest(trial.id, list(DEVICE_FIELDS.values()))
-fresh = {
-    name: value.value
-    for name, parameter in DEVICE_FIELDS.items()
-    if (value := latest.get(parameter)) is not None
-    and value.source == "device"
-    and age_seconds(value.at, now) <= settings.stale_after_seconds
-}
+fresh = fresh_device_values(trial.id)
 if fresh:
     st.button(
         "Fill in the latest device values (" + ", ".join(
             f"{LABELS[DEVICE_FIELDS[n]]} {v:.0f}" for n, v in fresh.items()
         ) + ")",
-        on_click=prefill, args=(fresh,),
+        on_click=prefill, args=(trial.id,),
     )
 else:
     st.caption("No current device values to fill in (none, or older than "
                f"{settings.stale_after_seconds:g} s).")
-prefilled: dict[str, float] = st.session_state.get(PREFILLED_KEY, {})
+prefilled: dict[str, float] = st.session_state.get(key("prefilled"), {})
 
 local_now = now.astimezone(zone)
 st.session_state.setdefault(key("date"), local_now.date())
@@ -307,7 +316,7 @@ st.text_area("Note", key=key("note"), max_chars=4000)
 problem("note")
 problem("entry")
 st.button("Save observations", type="primary", on_click=save, args=(trial.id, zone))
-problems = st.session_state.get(PROBLEMS_KEY, {})
+problems = st.session_state.get(key("problems"), {})
 if problems:
     st.error("Not saved: " + " ".join(problems.values()) + " What you typed is kept.")
 if trial.injection is not None:

@@ -12,8 +12,8 @@ from pages.charts import trial_timeline_figure
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import (
     MISSING,
-    SELECTED_TRIAL_KEY,
     age_seconds,
+    choose_patient_trial,
     device_state_text,
     due_text,
     format_age,
@@ -21,7 +21,6 @@ from pages.nurse_view import (
     missed_text,
     observation_schedule,
     trial_heading,
-    trial_label,
 )
 from pages.shared import INTENDED_USE, get_record, require_roles
 from vocabulary import STREAMED_PARAMETERS, UNITS, Parameter, Role, TrialStatus
@@ -129,14 +128,7 @@ if not trials:
     st.info("No trial has started yet. Plan one and record its injection on Trial set-up.")
     st.stop()
 by_id = {t.id: t for t in trials}
-chosen = st.session_state.get(SELECTED_TRIAL_KEY)
-trial_id = st.selectbox(
-    "Patient's trial",
-    list(by_id),
-    index=list(by_id).index(chosen) if chosen in by_id else 0,
-    format_func=lambda i: trial_label(by_id[i]),
-)
-st.session_state[SELECTED_TRIAL_KEY] = trial_id
+trial_id = choose_patient_trial(trials, "monitor-trial-choice")
 trial = record.trials.get(trial_id)
 st.subheader(trial_heading(trial))
 zone = record.settings.ward_timezone

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -30,15 +31,20 @@ def page(actor: object) -> AppTest:
     return at
 
 
-def fill_complete(at: AppTest) -> None:
-    at.number_input(key="obs-rr").set_value(16)
-    at.number_input(key="obs-spo2").set_value(97)
-    at.radio(key="obs-on_oxygen").set_value("Air")
-    at.number_input(key="obs-temp").set_value(36.8)
-    at.number_input(key="obs-systolic").set_value(124)
-    at.number_input(key="obs-diastolic").set_value(80)
-    at.number_input(key="obs-pulse_rate").set_value(72)
-    at.selectbox(key="obs-consciousness").set_value(Consciousness.ALERT)
+def k(trial: object, name: str) -> str:
+    """The form's widget key: every field belongs to one trial."""
+    return f"obs-{trial.id}-{name}"  # type: ignore[attr-defined]
+
+
+def fill_complete(at: AppTest, trial: object) -> None:
+    at.number_input(key=k(trial, "rr")).set_value(16)
+    at.number_input(key=k(trial, "spo2")).set_value(97)
+    at.radio(key=k(trial, "on_oxygen")).set_value("Air")
+    at.number_input(key=k(trial, "temp")).set_value(36.8)
+    at.number_input(key=k(trial, "systolic")).set_value(124)
+    at.number_input(key=k(trial, "diastolic")).set_value(80)
+    at.number_input(key=k(trial, "pulse_rate")).set_value(72)
+    at.selectbox(key=k(trial, "consciousness")).set_value(Consciousness.ALERT)
 
 
 def save(at: AppTest) -> AppTest:
@@ -50,17 +56,17 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     at = page(people.nurse).run()
     assert not at.exception
     assert any("NEWS2 incomplete" in i.value for i in at.info)
-    at.number_input(key="obs-rr").set_value(7).run()
+    at.number_input(key=k(trial, "rr")).set_value(7).run()
     assert any(":red[**3**]" in m.value for m in at.markdown)
     # What is still missing, in the form's words rather than the scorer's names.
     assert any(i.value.startswith("NEWS2 incomplete — missing: SpO2, air or oxygen, systolic BP")
                for i in at.info), [i.value for i in at.info]
-    fill_complete(at)
-    at.number_input(key="obs-rr").set_value(16)
+    fill_complete(at, trial)
+    at.number_input(key=k(trial, "rr")).set_value(16)
     at.run()
     assert any(s.value == "NEWS2 0 — low" for s in at.success)
-    at.radio(key="obs-check").set_value("Done").run()
-    at.checkbox(key="obs-se-headache").check()
+    at.radio(key=k(trial, "check")).set_value("Done").run()
+    at.checkbox(key=k(trial, "se-headache")).check()
     save(at)
     assert not at.exception
     assert any("saved" in s.value for s in at.success)
@@ -68,23 +74,23 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     assert len(sets) == 1 and sets[0].rr == 16 and sets[0].side_effects == ["headache"]
     assert sets[0].device_prefilled is None
     # The form is empty again for the next set.
-    assert at.number_input(key="obs-rr").value is None
+    assert at.number_input(key=k(trial, "rr")).value is None
 
 
 def test_impossible_value_refused_and_kept(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=5)
     at = page(people.nurse).run()
-    fill_complete(at)
-    at.number_input(key="obs-temp").set_value(3.7)
-    at.number_input(key="obs-spo2").set_value(150)
+    fill_complete(at, trial)
+    at.number_input(key=k(trial, "temp")).set_value(3.7)
+    at.number_input(key=k(trial, "spo2")).set_value(150)
     save(at)
     assert not at.exception
     errors = [e.value for e in at.error]
     assert any("Temperature 3.7 °C is not possible" in e and "Did you mean 37.0?" in e
                for e in errors)
     assert any("SpO2 150 % is not possible" in e for e in errors)
-    assert at.number_input(key="obs-temp").value == 3.7  # kept as typed
-    assert at.number_input(key="obs-rr").value == 16
+    assert at.number_input(key=k(trial, "temp")).value == 3.7  # kept as typed
+    assert at.number_input(key=k(trial, "rr")).value == 16
     assert record.observations.list(trial.id) == []
 
 
@@ -94,14 +100,46 @@ def test_prefill_from_device_is_marked(record: TrialRecord, people: People):
     at = page(people.nurse).run()
     button = next(b for b in at.button if b.label.startswith("Fill in the latest device values"))
     button.click().run()
-    assert at.number_input(key="obs-spo2").value == 95
-    assert at.number_input(key="obs-spo2").label.endswith("· from device")
-    at.number_input(key="obs-pulse_rate").set_value(90)  # the nurse counted it herself
-    at.number_input(key="obs-rr").set_value(18)
+    assert at.number_input(key=k(trial, "spo2")).value == 95
+    assert at.number_input(key=k(trial, "spo2")).label.endswith("· from device")
+    at.number_input(key=k(trial, "pulse_rate")).set_value(90)  # the nurse counted it herself
+    at.number_input(key=k(trial, "rr")).set_value(18)
     save(at)
     assert not at.exception
     saved = record.observations.list(trial.id)[0]
     assert saved.device_prefilled == ["spo2"]
+
+
+def test_what_was_typed_stays_with_its_patient(record: TrialRecord, people: People):
+    first = monitoring_trial(record, people, minutes_ago=5)
+    second = monitoring_trial(record, people, nhs="9000000009", mrn="H88", family="Other",
+                              bed="5A", device="sim:steady?seed=2")
+    at = page(people.nurse).run()
+    shown = at.selectbox[0].value
+    typed_for = first if shown == first.id else second
+    other = second if typed_for is first else first
+    at.number_input(key=k(typed_for, "rr")).set_value(22).run()
+    at.selectbox[0].set_value(other.id).run()  # the nurse turns to the other patient
+    assert not at.exception
+    assert at.number_input(key=k(other, "rr")).value is None  # nothing carried over
+    assert other.patient.family_name.upper() in at.subheader[0].value
+    at.selectbox[0].set_value(typed_for.id).run()  # and back: the chooser follows each change
+    assert typed_for.patient.family_name.upper() in at.subheader[0].value
+
+
+def test_prefill_refuses_values_gone_stale_since_the_page_was_drawn(
+    record: TrialRecord, people: People
+):
+    trial = monitoring_trial(record, people, minutes_ago=5)
+    drawn_from = record.store.now() - timedelta(seconds=27)
+    add_vitals(record, trial.id, drawn_from, 95, 88)
+    at = page(people.nurse).run()
+    button = next(b for b in at.button if b.label.startswith("Fill in the latest device values"))
+    # By the click the oximeter's last values have passed the 30 s stale limit.
+    time.sleep(max(0.0, 31 - (datetime.now(UTC) - drawn_from).total_seconds()))
+    button.click().run()
+    assert at.number_input(key=k(trial, "spo2")).value is None
+    assert any("no longer current" in e.value for e in at.error)
 
 
 def test_due_and_missed_sets(record: TrialRecord, people: People):

@@ -12,7 +12,14 @@ import streamlit as st
 
 from observations.errors import RecordError
 from observations.settings import ConfigurationError
-from pages.shared import check_idle, current_actor, get_record, sign_in_as, sign_out
+from pages.shared import (
+    PAGE_ON_SCREEN_KEY,
+    check_idle,
+    current_actor,
+    get_record,
+    sign_in_as,
+    sign_out,
+)
 from vocabulary import Role
 
 st.set_page_config(page_title="ITB Trial Monitor", page_icon="🩺", layout="wide")
@@ -110,4 +117,6 @@ else:
                 st.logout()
             st.rerun()
     navigation = st.navigation(allowed)
+# Timed fragments draw only for the page on screen (see pages.shared.live_fragment).
+st.session_state[PAGE_ON_SCREEN_KEY] = navigation.url_path
 navigation.run()

@@ -25,7 +25,7 @@ from observations.views import AlarmView, TrialView
 from observations.ward_time import format_ward
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import age_seconds, format_age, trial_heading
-from pages.shared import show_problem
+from pages.shared import live_fragment, show_problem
 from vocabulary import Priority, TrialStatus
 
 ALARM_SEEN_KEY = "alarm_panel_seen"
@@ -253,7 +253,7 @@ def alarm_panel(
     alarms = record.alarms.active(trial_id)
     st.session_state[ALARM_SEEN_KEY] = tuple((a.id, a.acknowledged, a.priority) for a in alarms)
 
-    @st.fragment(run_every=settings.numbers_refresh_seconds)
+    @live_fragment(run_every=settings.numbers_refresh_seconds)
     def live() -> None:
         _render_live(record, settings, trial_id, compact)
 

@@ -5,8 +5,9 @@ Pages hold layout and widgets only; the record enforces roles again on every act
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import streamlit as st
@@ -25,6 +26,7 @@ INTENDED_USE = (
     "keep those switched on."
 )
 ACTOR_KEY = "signed_in_actor"
+PAGE_ON_SCREEN_KEY = "page_on_screen"
 LAST_SEEN_KEY = "last_seen_monotonic"
 
 
@@ -142,3 +144,26 @@ def role_may(actor: Actor, action: str) -> bool:
     from observations.store import PERMISSIONS
 
     return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
+
+
+def live_fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """``st.fragment(run_every=...)`` that draws only while its page is the one on screen.
+
+    Streamlit may still run a timed fragment of the page just left (after a page switch or a
+    sign-out); drawing then writes into a layout the browser no longer has, its page goes
+    blank ("Bad delta path index") and stays blank. Drawing nothing then is harmless: the new
+    page draws its own. ``dashboard.py`` names the page on screen before each page run.
+    """
+    page = st.session_state.get(PAGE_ON_SCREEN_KEY)
+
+    def decorate(draw: Callable[[], None]) -> Callable[[], None]:
+        @st.fragment(run_every=run_every)
+        @functools.wraps(draw)
+        def guarded() -> None:
+            if st.session_state.get(PAGE_ON_SCREEN_KEY) != page or current_actor() is None:
+                return
+            draw()
+
+        return guarded
+
+    return decorate

@@ -22,7 +22,7 @@ from pages.nurse_view import (
     observation_schedule,
     trial_heading,
 )
-from pages.shared import INTENDED_USE, get_record, require_roles
+from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from vocabulary import STREAMED_PARAMETERS, UNITS, Parameter, Role, TrialStatus
 
 # Six tiles, so each label fits at 1280 px wide; blood pressure is one tile, as on a monitor.
@@ -143,7 +143,7 @@ else:
 st.caption(INTENDED_USE)
 
 
-@st.fragment(run_every=settings.numbers_refresh_seconds)
+@live_fragment(run_every=settings.numbers_refresh_seconds)
 def live_numbers() -> None:
     current_values(record, record.trials.get(trial_id), settings)
 
@@ -155,7 +155,7 @@ alarm_panel(record, actor, compact=True)
 view = st.radio("Timeline", list(VIEWS), horizontal=True)
 
 
-@st.fragment(run_every=settings.chart_refresh_seconds)
+@live_fragment(run_every=settings.chart_refresh_seconds)
 def live_chart() -> None:
     timeline(record, record.trials.get(trial_id), settings, VIEWS[view])
 

@@ -22,7 +22,7 @@ from pages.nurse_view import (
     last_complete_news2,
     observation_schedule,
 )
-from pages.shared import INTENDED_USE, get_record, require_roles
+from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from vocabulary import PRIORITY_RANK, STREAMED_PARAMETERS, Parameter, Priority, Role, TrialStatus
 
 TILE_COLUMNS = 4
@@ -199,7 +199,7 @@ st.caption(INTENDED_USE)
 alarm_panel(record, actor, compact=True)
 
 
-@st.fragment(run_every=settings.numbers_refresh_seconds)
+@live_fragment(run_every=settings.numbers_refresh_seconds)
 def live_tiles() -> None:
     ward_tiles(record, settings)
 

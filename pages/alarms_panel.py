@@ -58,9 +58,7 @@ def _beds_in_monitoring(record: TrialRecord, trial_id: int | None) -> str:
         t for t in record.trials.list({TrialStatus.MONITORING})
         if trial_id is None or t.id == trial_id
     ]
-    return "; ".join(
-        f"{'Bed ' + t.bed if t.bed else 'no bed'} ({t.patient.name})" for t in trials
-    )
+    return "; ".join(trial_heading(t) for t in trials)  # bed and two identifiers each
 
 
 def evidence_text(evidence: dict[str, Any] | None, zone: ZoneInfo | None = None) -> str:

@@ -33,6 +33,7 @@ async def run_until(service: MonitorService, done, limit_s: float = 120.0) -> No
         waited += 0.2
     stop.set()
     await task
+    assert done(), f"the monitor did not get there in {limit_s:g} s"  # never pass by timing out
 
 
 def rules_raised(record: TrialRecord, trial_id: int) -> list[str]:

@@ -112,6 +112,7 @@ def test_monitor_not_running_is_a_high_alarm_on_every_trial(record: TrialRecord,
     at = page(people.nurse, "ward.py").run()  # no heartbeat at all
     [banner] = [e.value for e in at.error if "MONITOR NOT RUNNING" in e.value]
     assert "HIGH (technical)" in banner and f"Bed {first.bed}" in banner
+    assert first.patient.identifiers in banner  # two identifiers, as everywhere
     assert at.get("audio")  # the high-priority tone, as for any high alarm
     assert not at.success  # never "No active alarms" in green while nothing is watching
 

@@ -7,6 +7,7 @@ so the report is always exactly one page. Times are ward times with the zone nam
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
@@ -433,12 +434,18 @@ class _Timeline(Flowable):
         for parameter in parameters:
             segments, manual = self._series(parameter)
             for segment in segments:
-                data.append([(minutes(t), min(max(v, y_min), y_max)) for t, v in segment])
+                data.append([(minutes(t), v) for t, v in segment])
                 # A lone point draws no line: mark it so it is not lost.
                 styles.append((colour_of[parameter], len(segment) == 1))
             if manual:
-                data.append([(minutes(t), min(max(v, y_min), y_max)) for t, v in manual])
+                data.append([(minutes(t), v) for t, v in manual])
                 styles.append((colour_of[parameter], True))
+        # The axis widens to every value (in whole steps): a value is drawn where it was,
+        # never pinned to the edge as if an SpO2 of 70 % had been 80 %.
+        values = [v for series in data for _, v in series]
+        if values:
+            y_min = min(y_min, math.floor(min(values) / y_step) * y_step)
+            y_max = max(y_max, math.ceil(max(values) / y_step) * y_step)
         if not data:  # LinePlot needs a series; an invisible one keeps the axes
             data.append([(0, y_min)])
             styles.append((colors.white, True))

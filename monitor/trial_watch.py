@@ -190,7 +190,9 @@ class TrialWatch:
         return self._to_record(out)
 
     def next_wake(self) -> datetime | None:
-        times = [t for t in (self.engine.next_deadline(),) if t is not None]
+        """When to `tick` next: at the engine's next deadline or, while readings stream in,
+        perhaps a little before it (the engine then works out the deadline exactly)."""
+        times = [t for t in (self.engine.wake_time(),) if t is not None]
         if self._pending:
             times.append(self._pending[0][0])
         return min(times) if times else None

@@ -186,6 +186,10 @@ class _Buffers:
 class TrialEngine:
     """Rules engine for one trial. Pure: time comes with the events."""
 
+    # False: scan every timer after every event (the plain algorithm, which the tests compare
+    # the kept lower bound of `_earliest` against).
+    trust_bound = True
+
     def __init__(self, rule_set: RuleSet, *, trial_id: str = "", spo2_scale: int = 1) -> None:
         if spo2_scale not in (1, 2):
             raise ValueError(f"SpO2 scale must be 1 or 2, not {spo2_scale!r}")
@@ -197,10 +201,13 @@ class TrialEngine:
         self._window_extra = timedelta()
         self._closed_at: datetime | None = None
         self._alarms: dict[str, _Alarm] = {}
-        # Earliest timer deadline as of the last timer run (None: no timer), or _UNKNOWN once
-        # anything changed since. It spares the timer scan before most events: the engine's
-        # hot path at 1 Hz per parameter and per trial.
+        # No timer falls due before `_earliest` (None: there is no timer), or _UNKNOWN: work it
+        # out again. A streamed reading, the hot path at 1 Hz per parameter and per trial, only
+        # moves timers later (the device's silence) or adds a condition delay (`_lower`), so
+        # after it the value stays a safe lower bound, exact again at the next scan. That spares
+        # scanning every timer after every reading.
         self._earliest: datetime | None = _UNKNOWN
+        self._exact = False  # `_earliest` is the next deadline itself, not only a bound
         self._out: list[AlarmEvent] = []
         self._stream: dict[Parameter, _StreamState] = {p: _StreamState() for p in Parameter}
         self._pending: dict[str, _Pending] = {}
@@ -253,7 +260,10 @@ class TrialEngine:
         self._check_order(t)
         self._out = []
         self._run_timers(t, inclusive=False)
-        self._earliest = _UNKNOWN  # the event changes the state the timers depend on
+        if type(event) is Reading and self.trust_bound:
+            self._exact = False  # see `_earliest`
+        else:
+            self._earliest = _UNKNOWN  # the event may change anything the timers depend on
         if self.now is None or t > self.now:
             self._same_time_readings = {}
             if self._unscored_set is not None and self._unscored_set.time < t:
@@ -289,17 +299,28 @@ class TrialEngine:
         self._run_timers(time, inclusive=True)
         if self.now is None or time > self.now:
             self._same_time_readings = {}
-            self._earliest = _UNKNOWN
+            # A lost device's escalation is worked out at `now`; time only moves it later.
+            self._exact = False
+            if not self.trust_bound:
+                self._earliest = _UNKNOWN
         self.now = time
         out, self._out = self._out, []
         return out
 
     def next_deadline(self) -> datetime | None:
         """When the next timer falls due, so the caller knows when to wake (None: nothing)."""
-        if self._earliest is _UNKNOWN:
-            deadlines = [deadline for deadline, _ in self._timers()]
-            self._earliest = min(deadlines) if deadlines else None
+        if self._earliest is _UNKNOWN or not self._exact:
+            self._earliest = min((deadline for deadline, _ in self._timers()), default=None)
+            self._exact = True
         return self._earliest
+
+    def wake_time(self) -> datetime | None:
+        """When to call `advance_to` next: never after the next deadline, perhaps before it.
+
+        Cheaper than `next_deadline` while readings stream in (no scan of the timers); waking
+        early costs one scan in `advance_to`, which then knows the deadline exactly.
+        """
+        return self.next_deadline() if self._earliest is _UNKNOWN else self._earliest
 
     def active_alarms(self) -> list[ActiveAlarm]:
         return [alarm.snapshot() for alarm in self._alarms.values()]
@@ -366,6 +387,8 @@ class TrialEngine:
                 self._on_entry_values(t, {parameter: reading.value}, side_effects=None)
             return
         state = self._stream[parameter]
+        if state.silent_since is None:
+            self._earliest = _UNKNOWN  # the device's silence is watched from now on
         state.last_any = t
         if reading.valid:
             assert reading.value is not None
@@ -382,6 +405,7 @@ class TrialEngine:
                 self._score_set(self._unscored_set)
         elif reading.flags & self._sensor_off_flags(parameter) and state.off_since is None:
             state.off_since = t
+            self._earliest = _UNKNOWN  # a sensor-off delay starts
         # Any reading (even flagged) ends silence; a valid one ends sensor-off.
         for rule in self._no_reading_rules:
             if rule.id in self._alarms and not self._lost_parameters(rule, t):
@@ -492,10 +516,12 @@ class TrialEngine:
             pending = self._pending.get(rule.id)
             if pending is None:
                 self._pending[rule.id] = pending = _Pending(t)
+                self._lower(t + timedelta(seconds=rule.delay_s))
             alarm = self._alarms.get(rule.id)
             if alarm is not None and pending.fired:
                 alarm.condition = True
                 alarm.evidence = self._streamed_evidence(rule, pending.since)
+                self._earliest = _UNKNOWN
             elif rule.delay_s == 0:
                 self._fire_pending(rule, t)
         else:
@@ -590,6 +616,7 @@ class TrialEngine:
             self._unscored_set = obs if set(result.missing) <= {"spo2", "pulse"} else None
             return
         self._unscored_set = None
+        self._earliest = _UNKNOWN  # the schedule follows the NEWS2 band
         self._news2, self._news2_time = result, t
         if self._schedule.started:
             self._schedule.news2_scored(t, result.band.value)
@@ -699,25 +726,28 @@ class TrialEngine:
                    lambda t: self._escalate_to(alarm, cond.escalate_to, t))  # type: ignore[arg-type]
 
     def _run_timers(self, until: datetime, *, inclusive: bool) -> None:
-        known = self._earliest
-        if known is not _UNKNOWN and (
-            known is None or known > until or (known == until and not inclusive)
-        ):
-            return  # nothing changed since the last scan, and nothing falls due by `until`
         while True:
+            known = self._earliest
+            if known is not _UNKNOWN and (
+                known is None or known > until or (known == until and not inclusive)
+            ):
+                return  # nothing can fall due by `until`
             timers = list(self._timers())
-            if not timers:
-                self._earliest = None
-                return
-            deadline = min(d for d, _ in timers)
-            if deadline > until or (deadline == until and not inclusive):
-                self._earliest = deadline
+            deadline = min((d for d, _ in timers), default=None)
+            self._earliest, self._exact = deadline, True
+            if deadline is None or deadline > until or (deadline == until and not inclusive):
                 return
             self._earliest = _UNKNOWN
             self.now = max(self.now, deadline) if self.now is not None else deadline
             for due, action in timers:
                 if due == deadline:
                     action(deadline)
+
+    def _lower(self, deadline: datetime) -> None:
+        """A timer was added: keep `_earliest` a lower bound."""
+        if self._earliest is not _UNKNOWN and (self._earliest is None or deadline < self._earliest):
+            self._earliest = deadline
+        self._exact = False
 
     def _raise_flagged(self, rule: Rule, t: datetime) -> None:
         parameters = {p.value: {"flagged_since": _iso(self._stream[p].off_since)}  # type: ignore[arg-type]
@@ -737,6 +767,9 @@ class TrialEngine:
         severity: Any = None,
     ) -> None:
         alarm = self._alarms.get(rule.id)
+        if alarm is None and not present:
+            return
+        self._earliest = _UNKNOWN  # an alarm changes: its timers, and the watches that skip it
         if present:
             if alarm is None:
                 alarm = _Alarm(rule, rule.priority, t, t, dict(evidence), severity)
@@ -750,8 +783,6 @@ class TrialEngine:
                 severity, alarm.acknowledged_severity
             ):
                 self._reannunciate(alarm, t, "worse than when acknowledged")
-            return
-        if alarm is None:
             return
         alarm.condition = False
         if alarm.priority is Priority.HIGH and alarm.acknowledged_at is None:
@@ -803,6 +834,7 @@ class TrialEngine:
 
     def _emit(self, alarm: _Alarm, kind: AlarmEventType, t: datetime,
               evidence: dict[str, Any]) -> None:
+        self._earliest = _UNKNOWN
         self._out.append(AlarmEvent(
             time=t,
             event=kind,

@@ -47,7 +47,9 @@ class Reading:
     @property
     def valid(self) -> bool:
         """Usable for a physiological rule: a value and no flag that makes it doubtful."""
-        return self.value is not None and not (self.flags - NON_DISQUALIFYING_FLAGS)
+        return self.value is not None and (
+            not self.flags or self.flags <= NON_DISQUALIFYING_FLAGS
+        )
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,8 @@ def _lookup(value: int | Decimal, table: tuple[tuple[int | Decimal | None, int],
 
 def whole_number(value: float) -> int:
     """RR, SpO2, SBP and pulse are integers on the chart; round half up, never truncate."""
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return int(value)  # already whole (nearly every device value): no decimal arithmetic
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 

@@ -63,19 +63,19 @@ class BerryMedDecoder:
         results: list[DecodeResult] = []
         buffer = self._buffer
         while buffer:
-            sync = next((i for i, byte in enumerate(buffer) if byte & 0x80), None)
-            if sync is None:
-                self._unframed.skip(len(buffer))
-                buffer.clear()
-                break
-            if sync:
+            if not buffer[0] & 0x80:
+                sync = next((i for i, byte in enumerate(buffer) if byte & 0x80), None)
+                if sync is None:
+                    self._unframed.skip(len(buffer))
+                    buffer.clear()
+                    break
                 self._unframed.skip(sync)
                 del buffer[:sync]
             if len(buffer) < FRAME_LENGTH:
                 break
-            torn = next((i for i in range(1, FRAME_LENGTH) if buffer[i] & 0x80), None)
-            if torn is not None:
+            if (buffer[1] | buffer[2] | buffer[3] | buffer[4]) & 0x80:
                 # A sync byte inside the frame: this frame was cut short; resync on that byte.
+                torn = next(i for i in range(1, FRAME_LENGTH) if buffer[i] & 0x80)
                 results.append(
                     self._unframed.error(
                         f"berrymed: frame {bytes(buffer[:FRAME_LENGTH]).hex(' ').upper()} "

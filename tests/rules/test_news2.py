@@ -17,6 +17,7 @@ from rules.news2 import (
     score_sbp,
     score_spo2,
     score_temp,
+    whole_number,
 )
 
 # (value, expected score) at every band edge, both sides.
@@ -194,3 +195,17 @@ def test_total_is_sum_and_band_follows_precedence(
         assert result.band is News2Band.LOW_MEDIUM
     else:
         assert result.band is News2Band.LOW
+
+
+@pytest.mark.parametrize(
+    ("value", "charted"), [(91.5, 92), (91.49, 91), (90.5, 91), (92.0, 92), (92, 92), (0.5, 1)]
+)
+def test_whole_number_rounds_half_up(value: float, charted: int) -> None:
+    assert whole_number(value) == charted
+
+
+@given(st.one_of(st.integers(0, 400), st.floats(0, 400, allow_nan=False)))
+def test_whole_number_as_charted_by_decimal_rounding(value: float) -> None:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    assert whole_number(value) == int(Decimal(str(value)).quantize(1, rounding=ROUND_HALF_UP))

@@ -46,14 +46,13 @@ from monitor.trial_watch import TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
 from observations.engine_feed import record_readings
-from observations.entries import check_reading
 from observations.nhs_number import nhs_test_numbers
 from observations.record import TrialRecord
 from observations.settings import Settings
 from observations.views import DeviceAssignmentView
 from rules import RuleSet
 from rules.rule_set import default_rule_set, parse_rule_set
-from vocabulary import InjectionRoute, Parameter, TrialStatus
+from vocabulary import InjectionRoute, TrialStatus
 
 LOW_PULSE, NORMAL_PULSE = 45, 72  # 45/min is in pulse_low (41-50); 72 is normal
 CYCLE_S, LOW_S = 6, 3
@@ -137,9 +136,11 @@ def ingest_setup(directory: Path, trials: int, seconds: int) -> tuple[Any, ...]:
     frames of `seconds` of 1 Hz readings (prepared in advance: the device's work, not ours)."""
     record = open_record(directory)
     start = datetime.now(UTC) - timedelta(seconds=seconds + 60)
-    trial_ids = create_trials(record, trials, start + timedelta(seconds=30))
+    trial_ids = create_trials(record, trials, start - timedelta(minutes=5))
     rules = default_rule_set()
     watches = [TrialWatch(record, rules, record.trials.get(t), lambda: start) for t in trial_ids]
+    for watch in watches:
+        watch.rebuild(start)  # as the service starts a trial's watch: the injection is known
     decoders = [PROTOCOLS["berrymed"].decoder() for _ in trial_ids]
     frames = [frame(pulse_at(s)) for s in range(seconds)]
     return record, start, trial_ids, watches, decoders, frames
@@ -152,11 +153,13 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
             directory, trials, seconds
         )
         actor = record.users.service_actor()
+        sources = [f"sim:steady?seed={index}" for index in range(trials)]
         stored: list[Any] = []
         pending: list[Any] = []
         alarm_events = 0
-        # As in the service: decoding and the engines on one thread, batches committed by
-        # another (the service's flush runs in a worker thread while the loop goes on).
+        # As in the service: decoding, the engines and each frame's checked rows on one
+        # thread, batches committed by another (the service's flush runs in a worker thread
+        # while the loop goes on).
         with ThreadPoolExecutor(max_workers=1) as writer:
             commits = []
             began = time.perf_counter()
@@ -165,16 +168,16 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
                 for index, trial_id in enumerate(trial_ids):
                     for measurement in decode(decoders[index], frames[second]):
                         stamped = measurement.stamped(
-                            receive_time=at, device_time=at, source=f"sim:steady?seed={index}"
+                            receive_time=at, device_time=at, source=sources[index]
                         )
                         alarm_events += len(watches[index].on_measurement(stamped))
-                        pending.extend(record_readings(trial_id, stamped))
+                        pending += record.readings.prepare(record_readings(trial_id, stamped))
                 if len(pending) >= batch_size:
-                    commits.append(writer.submit(record.readings.add, actor, pending))
+                    commits.append(writer.submit(record.readings.add_prepared, actor, pending))
                     stored.extend(pending)
                     pending = []
             if pending:
-                commits.append(writer.submit(record.readings.add, actor, pending))
+                commits.append(writer.submit(record.readings.add_prepared, actor, pending))
                 stored.extend(pending)
             written = sum(commit.result() for commit in commits)
         ingest_s = time.perf_counter() - began
@@ -217,23 +220,27 @@ def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
         for index, _, stamped in decoded:
             watches[index].on_measurement(stamped)
         engine_s, clock = time.perf_counter() - clock, time.perf_counter()
-        rows = [row for _, trial, stamped in decoded for row in record_readings(trial, stamped)]
+        prepare = record.readings.prepare
+        rows = [
+            row for _, trial, stamped in decoded for row in prepare(record_readings(trial, stamped))
+        ]
         rows_s, clock = time.perf_counter() - clock, time.perf_counter()
         for offset in range(0, len(rows), batch_size):
-            record.readings.add(actor, rows[offset : offset + batch_size])
+            record.readings.add_prepared(actor, rows[offset : offset + batch_size])
         store_s = time.perf_counter() - clock
         record.close()
     per_row = 1e6 / len(rows)
     return {
         "decode": round(decode_s * per_row, 1),
         "rules_engine": round(engine_s * per_row, 1),
-        "to_rows": round(rows_s * per_row, 1),
+        "to_checked_rows": round(rows_s * per_row, 1),
         "store": round(store_s * per_row, 1),
     }
 
 
-def bare_insert(path: Path, readings: list[Any], batch_size: int) -> float:
-    """The same rows through a bare executemany into the same schema, same durability.
+def bare_insert(path: Path, rows: list[tuple[Any, ...]], batch_size: int) -> float:
+    """The same rows, exactly as the driver took them, through a bare executemany into the
+    same schema with the same durability.
 
     A freshly migrated database (same table, indexes and triggers); foreign keys are left off,
     as sqlite3 does by default, since this database holds no trials.
@@ -243,20 +250,6 @@ def bare_insert(path: Path, readings: list[Any], batch_size: int) -> float:
     bare = sqlite3.connect(path / "record.sqlite3", isolation_level=None)
     bare.execute("PRAGMA journal_mode=WAL")
     bare.execute("PRAGMA synchronous=FULL")
-    rows = [
-        (
-            r.trial_id,
-            Parameter(r.parameter).value,
-            r.value,
-            check_reading(r),
-            r.device_time.isoformat(),
-            r.received_at.isoformat(),
-            ";".join(sorted(f.value for f in r.flags)),
-            json.dumps(r.raw_status) if r.raw_status else None,
-            r.source_device,
-        )
-        for r in readings
-    ]
     began = time.perf_counter()
     for offset in range(0, len(rows), batch_size):
         bare.execute("BEGIN IMMEDIATE")

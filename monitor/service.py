@@ -240,7 +240,7 @@ class MonitorService:
                         device_time=event.device_time,
                         source=assignment.source,  # as assigned, so screens can match it
                     )
-                    self.buffer.add(record_readings(trial_id, measurement))
+                    self._keep(trial_id, measurement)
                     self._commit(watch.on_measurement(measurement))
                 elif isinstance(event, ConnectionChange):
                     self._commit(watch.on_link(event, assignment.source, streams))
@@ -345,13 +345,21 @@ class MonitorService:
             batch = self.buffer.take(self.settings.batch_size)
             try:
                 self.readings_written += await asyncio.to_thread(
-                    self.record.readings.add, self.actor, batch
+                    self.record.readings.add_prepared, self.actor, batch
                 )
             except OperationalError:
                 self.buffer.give_back(batch)
                 break
         self._report_drops()
         await self._write_alarms()
+
+    def _keep(self, trial_id: int, measurement: Measurement) -> None:
+        """A frame's values into the buffer, checked and converted for the driver here, on the
+        loop: the writing thread then spends its time in the database, not holding the GIL."""
+        try:
+            self.buffer.add(self.record.readings.prepare(record_readings(trial_id, measurement)))
+        except RecordError as refused:  # a decoder fault: say so, and keep the stream going
+            log.error("trial %s: a reading was refused by the record: %s", trial_id, refused)
 
     def _commit(self, events: list[AlarmEventIn]) -> None:
         """Alarm events go to the record at once, by the alarm writer, never after a batch."""

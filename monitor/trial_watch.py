@@ -155,13 +155,16 @@ class TrialWatch:
         is judged on its own, so a late one is judged at once, at the engine's time.
         """
         out: list[AlarmEvent] = []
+        engine = self.engine
         for reading in engine_readings(measurement):
-            now = self.engine.now
-            if now is not None and reading.time < now and reading.parameter in STREAMED_PARAMETERS:
-                self.late_readings += 1
-                continue
-            out += self.engine.feed(self._not_before_now(reading))
-        return self._to_record(out)
+            now = engine.now
+            if now is not None and reading.time < now:
+                if reading.parameter in STREAMED_PARAMETERS:
+                    self.late_readings += 1
+                    continue
+                reading = replace_time(reading, now)  # type: ignore[assignment]
+            out += engine.feed(reading)
+        return self._to_record(out) if out else []
 
     def on_link(
         self, change: ConnectionChange, source: str, parameters: frozenset[Parameter]

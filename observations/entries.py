@@ -7,9 +7,8 @@ them beside the fields and keep what was typed. Ranges come from limits.yaml.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticError
@@ -368,9 +367,15 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
 # ----------------------------------------------------------------------------- readings
 
 
-@dataclass(frozen=True)
-class ReadingIn:
-    """One device sample of one parameter, as the monitor hands it to the record."""
+_DEVICE_UNITS = {parameter: UNITS[parameter].display for parameter in UNITS}
+
+
+class ReadingIn(NamedTuple):
+    """One device sample of one parameter, as the monitor hands it to the record.
+
+    A named tuple: the monitor makes one for every value of every frame, at a third of the
+    cost of a frozen dataclass.
+    """
 
     trial_id: int
     parameter: Parameter
@@ -378,13 +383,26 @@ class ReadingIn:
     device_time: datetime
     received_at: datetime
     source_device: str
-    flags: frozenset[QualityFlag] = field(default_factory=frozenset)
+    flags: frozenset[QualityFlag] = frozenset()
     raw_status: dict[str, Any] | None = None
     unit: str | None = None  # defaults to the parameter's canonical unit
 
 
 def check_reading(reading: ReadingIn) -> str:
     """Validate one reading; return its unit. Refuses unit mix-ups rather than converting."""
+    # Every device value of every trial passes here: a sound reading is let through on a few
+    # comparisons, and only a doubtful one is taken apart to say what is wrong with it.
+    unit = _DEVICE_UNITS.get(reading.parameter)
+    if (
+        unit is not None
+        and (reading.unit is None or reading.unit == unit)
+        and reading.device_time is not None
+        and reading.device_time.utcoffset() is not None
+        and reading.received_at is not None
+        and reading.received_at.utcoffset() is not None
+        and (reading.value is None or math.isfinite(reading.value))
+    ):
+        return unit
     try:
         parameter = Parameter(reading.parameter)
     except ValueError:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -75,6 +75,21 @@ def current_sets_of_trials(trial_ids: Sequence[int]) -> Any:
     return select(ObservationSet).where(mine, ObservationSet.id.not_in(superseded))
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _rows_per_statement(connection: Connection) -> int:
+    """As many rows as one statement may bind (SQLite's limit is set when it is built)."""
+    raw = connection.connection.driver_connection
+    limit = (
+        raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        if isinstance(raw, sqlite3.Connection)
+        else POSTGRES_MAX_PARAMETERS
+    )
+    return max(1, min(limit // len(INSERT_COLUMNS), MAX_ROWS_PER_STATEMENT))
+
+
 @lru_cache(maxsize=64)
 def _insert_statement(mark: str, rows: int) -> str:
     """One INSERT of ``rows`` readings with the driver's placeholder ``mark``.
@@ -93,90 +108,105 @@ def _insert_statement(mark: str, rows: int) -> str:
     )
 
 
+PreparedReading = tuple[Any, ...]
+"""A checked reading as the database driver takes it: values in ``INSERT_COLUMNS`` order (the
+trial id first), converted by the columns' own SQLAlchemy bind processors."""
+
+
 class Readings:
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    def _driver_insert(
-        self, connection: Connection
-    ) -> tuple[int, Callable[[int], str], Callable[[ReadingIn, str], tuple[Any, ...]]]:
-        """Rows per INSERT statement, the statement for n rows, and a converter of one reading
-        to its values (in ``INSERT_COLUMNS`` order, by the columns' own bind processors)."""
-        dialect = connection.dialect
-        raw = connection.connection.driver_connection
-        limit = (
-            raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            if isinstance(raw, sqlite3.Connection)
-            else POSTGRES_MAX_PARAMETERS
-        )
-        per_statement = max(1, min(limit // len(INSERT_COLUMNS), MAX_ROWS_PER_STATEMENT))
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        dialect = store.engine.dialect
+        self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
         table = VitalReading.__table__
-        processors = {c: table.c[c].type._cached_bind_processor(dialect) for c in INSERT_COLUMNS}
-        time_of = processors["device_time"] or (lambda v: v)
-        status_of = processors["raw_status"] or (lambda v: v)
-        cache: dict[int, Any] = {}
-        flag_text: dict[frozenset[QualityFlag], str] = {}
+        self._time_of = table.c.device_time.type._cached_bind_processor(dialect) or _as_is
+        self._status_of = table.c.raw_status.type._cached_bind_processor(dialect) or _as_is
+        self._flag_text: dict[frozenset[QualityFlag], str] = {}
 
-        def once(process: Callable[[Any], Any], value: Any) -> Any:
-            key = id(value)
-            if key not in cache:
-                cache[key] = (value, process(value))  # keeps value alive: ids stay unique
-            return cache[key][1]
+    def prepare(self, readings: Sequence[ReadingIn]) -> list[PreparedReading]:
+        """Check readings and convert them for the driver, without touching the database.
 
-        def convert(reading: ReadingIn, unit: str) -> tuple[Any, ...]:
+        Raises ``InvalidEntry`` for the first bad one. Each distinct object is converted once:
+        the rows of one frame share their times, flags and raw status. The monitor prepares
+        each frame as it arrives, so the thread that writes a batch does no Python work that
+        would hold the GIL while the event loop runs.
+        """
+        time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
+        # Keyed by id, the object kept alongside so that its id stays unique meanwhile.
+        times: dict[int, tuple[datetime, Any]] = {}
+        statuses: dict[int, tuple[dict[str, Any], Any]] = {}
+        rows = []
+        for reading in readings:
+            unit = check_reading(reading)
+            device_time, received_at = reading.device_time, reading.received_at
+            stored = times.get(id(device_time))
+            if stored is None:
+                stored = times[id(device_time)] = (device_time, time_of(device_time))
+            received = times.get(id(received_at))
+            if received is None:
+                received = times[id(received_at)] = (received_at, time_of(received_at))
+            status = reading.raw_status
+            if status is not None:
+                known = statuses.get(id(status))
+                if known is None:
+                    known = statuses[id(status)] = (status, status_of(status))
+                status = known[1]
             flags = reading.flags
-            text = flag_text.get(flags)  # type: ignore[call-overload]
+            text = flag_text.get(flags)
             if text is None:
-                text = flag_text[flags] = ";".join(sorted(f.value for f in flags))  # type: ignore[index]
-            return (
-                reading.trial_id,
-                _PARAMETER_TEXT[reading.parameter],
-                reading.value,
-                unit,
-                once(time_of, reading.device_time),
-                once(time_of, reading.received_at),
-                text,
-                None if reading.raw_status is None else once(status_of, reading.raw_status),
-                reading.source_device,
+                text = flag_text[flags] = ";".join(sorted(f.value for f in flags))
+            rows.append(
+                (
+                    reading.trial_id,
+                    _PARAMETER_TEXT[reading.parameter],
+                    reading.value,
+                    unit,
+                    stored[1],
+                    received[1],
+                    text,
+                    status,
+                    reading.source_device,
+                )
             )
-
-        return per_statement, partial(_insert_statement, mark), convert
+        return rows
 
     def add(self, actor: Actor, readings: Sequence[ReadingIn]) -> int:
         """Write a batch in one transaction; returns how many were new.
 
         The whole batch is checked first, so one bad reading writes nothing. Exact repeats
         (same trial, parameter, device time and device) are ignored: devices resend.
-
-        This is the record's busiest write (every device sample of every trial), so it goes
-        straight to the driver with values converted by the columns' own SQLAlchemy bind
-        processors, each distinct object once (the SpO2 and pulse rows of one sample share
-        their times and raw status), as multi-row INSERT statements (`_insert_statement`).
         """
         require(actor, "readings.add")
-        if not readings:
+        return self.add_prepared(actor, self.prepare(readings))
+
+    def add_prepared(self, actor: Actor, rows: Sequence[PreparedReading]) -> int:
+        """Write readings already checked by `prepare`, in one transaction; returns how many
+        were new (exact repeats are ignored).
+
+        This is the record's busiest write (every device sample of every trial): it goes
+        straight to the driver as multi-row INSERT statements (`_insert_statement`).
+        """
+        require(actor, "readings.add")
+        if not rows:
             return 0
-        units = [check_reading(reading) for reading in readings]
-        trial_ids = {r.trial_id for r in readings}
+        per_trial = Counter(row[0] for row in rows)
         with self._store.writing() as session:
-            known = set(session.scalars(select(Trial.id).where(Trial.id.in_(trial_ids))))
-            missing = sorted(trial_ids - known)
+            known = set(session.scalars(select(Trial.id).where(Trial.id.in_(per_trial))))
+            missing = sorted(set(per_trial) - known)
             if missing:
                 raise NotFound(
                     f"Readings arrived for trial {', '.join(map(str, missing))}, which is not in "
                     "the record: none of this batch was written."
                 )
             connection = session.connection()
-            per_statement, statement, convert = self._driver_insert(connection)
-            rows = [convert(reading, unit) for reading, unit in zip(readings, units, strict=True)]
+            per_statement = _rows_per_statement(connection)
             written = 0
             for offset in range(0, len(rows), per_statement):
                 chunk = rows[offset : offset + per_statement]
                 params = tuple(chain.from_iterable(chunk))  # a tuple: one execution
+                sql = _insert_statement(self._mark, len(chunk))
                 # The driver's rowcount counts the rows really inserted (repeats are skipped).
-                written += connection.exec_driver_sql(statement(len(chunk)), params).rowcount
-            per_trial = Counter(r.trial_id for r in readings)
+                written += connection.exec_driver_sql(sql, params).rowcount
             self._store.audit_per_trial(
                 session,
                 actor,

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from rules.events import (
     Acknowledgement,
@@ -142,8 +142,7 @@ class _Alarm:
         )
 
 
-@dataclass
-class _Entry:
+class _Entry(NamedTuple):
     time: datetime
     value: Any
 
@@ -227,6 +226,7 @@ class TrialEngine:
         self._baseline_window = timedelta(minutes=rule_set.baseline.window_before_injection_min)
         # Rules grouped by what wakes them, so each event only looks at its own rules.
         self._streamed: dict[Parameter, list[Rule]] = {}
+        self._bands: dict[Parameter, list[tuple[str, float | None, float | None, Rule]]] = {}
         self._entry_rules: dict[Parameter, list[Rule]] = {}
         self._side_effect_rules: list[Rule] = []
         self._news2_rules: list[Rule] = []
@@ -237,6 +237,8 @@ class TrialEngine:
             cond = rule.condition
             if isinstance(cond, RangeCondition) and rule.streamed:
                 self._streamed.setdefault(cond.parameter, []).append(rule)
+                band = (rule.id, cond.min, cond.max, rule)  # looked at for every reading
+                self._bands.setdefault(cond.parameter, []).append(band)
             elif isinstance(cond, RangeCondition | BaselineDropCondition | OneOfCondition):
                 self._entry_rules.setdefault(cond.parameter, []).append(rule)
             elif isinstance(cond, PowerDropCondition):
@@ -256,10 +258,13 @@ class TrialEngine:
     # ===== public API ======================================================================
     def feed(self, event: TrialEvent) -> list[AlarmEvent]:
         """Apply one event (time-ordered); returns the alarm events it and any timers caused."""
-        t = event.time
-        self._check_order(t)
+        t = event.time  # aware: every event checks that itself
+        if self.now is not None and t < self.now:
+            self._check_order(t)  # raises
         self._out = []
-        self._run_timers(t, inclusive=False)
+        known = self._earliest
+        if known is _UNKNOWN or (known is not None and known < t):
+            self._run_timers(t, inclusive=False)
         if type(event) is Reading and self.trust_bound:
             self._exact = False  # see `_earliest`
         else:
@@ -288,7 +293,9 @@ class TrialEngine:
                 self._condition(rule, False, t, {"reason": "monitoring window closed"})
         else:
             raise TypeError(f"not a trial event: {event!r}")
-        self._run_timers(t, inclusive=True)
+        known = self._earliest
+        if known is _UNKNOWN or (known is not None and known <= t):
+            self._run_timers(t, inclusive=True)
         out, self._out = self._out, []
         return out
 
@@ -387,25 +394,31 @@ class TrialEngine:
                 self._on_entry_values(t, {parameter: reading.value}, side_effects=None)
             return
         state = self._stream[parameter]
-        if state.silent_since is None:
+        if state.last_any is None and state.watched_from is None:
             self._earliest = _UNKNOWN  # the device's silence is watched from now on
         state.last_any = t
         if reading.valid:
             assert reading.value is not None
             value = float(reading.value)
-            charted = float(whole_number(value))  # integers on the chart; no gap between bands
-            state.last_valid = _Entry(t, value)
+            # Integers on the chart; no gap between bands.
+            charted = value if value.is_integer() else float(whole_number(value))
+            state.last_valid = self._latest[parameter] = _Entry(t, value)
             state.off_since = None
-            self._latest[parameter] = _Entry(t, value)
             self._same_time_readings[parameter] = value
-            self._remember_for_baseline(parameter, t, value)
-            for rule in self._streamed.get(parameter, ()):
-                self._judge_streamed(rule, t, charted)
+            if self.injection is None:
+                self._remember_for_baseline(parameter, t, value)
+            for rule_id, low, high, rule in self._bands.get(parameter, ()):
+                if (low is None or charted >= low) and (high is None or charted <= high):
+                    self._condition_holds(rule, t)
+                elif rule_id in self._pending or rule_id in self._alarms:
+                    self._condition_ended(rule_id, rule, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
                 self._score_set(self._unscored_set)
         elif reading.flags & self._sensor_off_flags(parameter) and state.off_since is None:
             state.off_since = t
             self._earliest = _UNKNOWN  # a sensor-off delay starts
+        if not self._alarms:
+            return  # nothing a reading could end
         # Any reading (even flagged) ends silence; a valid one ends sensor-off.
         for rule in self._no_reading_rules:
             if rule.id in self._alarms and not self._lost_parameters(rule, t):
@@ -508,28 +521,29 @@ class TrialEngine:
         while buffer and buffer[0][0] < t - self._baseline_window:
             buffer.popleft()
 
-    def _judge_streamed(self, rule: Rule, t: datetime, value: float) -> None:
-        """`value` as charted (a whole number), rounded once per reading by the caller."""
-        cond = rule.condition
-        assert isinstance(cond, RangeCondition)
-        if cond.contains(value):
-            pending = self._pending.get(rule.id)
-            if pending is None:
-                self._pending[rule.id] = pending = _Pending(t)
-                self._lower(t + timedelta(seconds=rule.delay_s))
-            alarm = self._alarms.get(rule.id)
-            if alarm is not None and pending.fired:
-                alarm.condition = True
-                alarm.evidence = self._streamed_evidence(rule, pending.since)
-                self._earliest = _UNKNOWN
-            elif rule.delay_s == 0:
-                self._fire_pending(rule, t)
-        else:
-            self._pending.pop(rule.id, None)
-            if rule.id in self._alarms:
-                self._condition(rule, False, t, {
-                    "parameter": cond.parameter.value, "value": _num(value), "time": _iso(t),
-                })
+    def _condition_holds(self, rule: Rule, t: datetime) -> None:
+        """A streamed value (as charted) is in the rule's band: its delay runs, or goes on."""
+        pending = self._pending.get(rule.id)
+        if pending is None:
+            self._pending[rule.id] = pending = _Pending(t)
+            self._lower(t + timedelta(seconds=rule.delay_s))
+        alarm = self._alarms.get(rule.id)
+        if alarm is not None and pending.fired:
+            alarm.condition = True
+            alarm.evidence = self._streamed_evidence(rule, pending.since)
+            self._earliest = _UNKNOWN
+        elif rule.delay_s == 0:
+            self._fire_pending(rule, t)
+
+    def _condition_ended(self, rule_id: str, rule: Rule, t: datetime, value: float) -> None:
+        """A streamed value (as charted) is outside the rule's band."""
+        self._pending.pop(rule_id, None)
+        if rule_id in self._alarms:
+            cond = rule.condition
+            assert isinstance(cond, RangeCondition)
+            self._condition(rule, False, t, {
+                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(t),
+            })
 
     def _streamed_evidence(self, rule: Rule, since: datetime) -> dict[str, Any]:
         cond = rule.condition

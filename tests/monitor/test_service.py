@@ -7,10 +7,11 @@ tests replay hours of a trial day in seconds and assert on what a nurse would se
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
+from devices.measurement import Measurement
 from monitor.reading_buffer import ReadingBuffer
 from monitor.service import MonitorService, MonitorSettings
 from observations.demo import create_demo_trial
@@ -127,11 +128,11 @@ def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(record: T
         ReadingIn(trial.id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now, "sim:t")
         for i in range(8)
     ]
-    service.buffer.add(readings)
+    service.buffer.add(record.readings.prepare(readings))
     assert len(service.buffer) == 5 and service.buffer.dropped == 3
 
     calls = {"n": 0}
-    real_add = record.readings.add
+    real_add = record.readings.add_prepared
 
     def flaky_add(actor, batch):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -139,7 +140,7 @@ def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(record: T
             raise OperationalError("INSERT", {}, Exception("database is locked"))
         return real_add(actor, batch)
 
-    record.readings.add = flaky_add  # type: ignore[method-assign]
+    record.readings.add_prepared = flaky_add  # type: ignore[method-assign]
     asyncio.run(service.flush())  # database away: kept
     assert len(service.buffer) == 5 and record.readings.count(trial.id) == 0
     asyncio.run(service.flush())  # back: written, oldest dropped ones are gone for good
@@ -148,12 +149,27 @@ def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(record: T
     assert dropped.evidence == {"dropped": 3} and dropped.kind == "technical"
 
 
+def test_a_reading_the_record_refuses_is_reported_and_the_stream_goes_on(
+    record: TrialRecord, caplog
+):  # type: ignore[no-untyped-def]
+    trial = create_demo_trial(record, scenario="steady")
+    service = MonitorService(record)
+    naive = datetime(2026, 3, 1, 9, 0)  # a device clock without a zone: cannot be placed
+    bad = Measurement("berrymed", {Parameter.SPO2: 97.0}, device_time=naive, receive_time=naive)
+    good_time = record.store.now()
+    good = bad._replace(device_time=good_time, receive_time=good_time)
+    service._keep(trial.id, bad)
+    service._keep(trial.id, good)
+    assert len(service.buffer) == 1  # the sound frame is kept, the bad one refused
+    assert "refused by the record" in caplog.text and "no time zone" in caplog.text
+
+
 def test_reading_buffer_gives_back_in_order():
     buffer = ReadingBuffer(limit=10)
-    buffer.add(list(range(4)))  # type: ignore[arg-type]
+    buffer.add([(n,) for n in range(4)])
     batch = buffer.take(3)
     buffer.give_back(batch)
-    assert buffer.take(10) == [0, 1, 2, 3]
+    assert buffer.take(10) == [(0,), (1,), (2,), (3,)]
 
 
 def test_a_refused_alarm_event_does_not_hold_back_the_others(record: TrialRecord):

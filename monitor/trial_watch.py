@@ -19,6 +19,7 @@ from devices.measurement import ConnectionChange, Measurement
 from observations.alarms import AlarmEventIn
 from observations.engine_feed import (
     ENGINE_PARAMETERS,
+    engine_frame,
     engine_link,
     engine_readings,
     engine_set,
@@ -154,8 +155,14 @@ class TrialWatch:
         replaying it as "now" could end a real desaturation's delay. A blood-pressure reading
         is judged on its own, so a late one is judged at once, at the engine's time.
         """
-        out: list[AlarmEvent] = []
         engine = self.engine
+        frame = engine_frame(measurement)
+        if frame is None:
+            return []
+        if engine.now is None or frame.time >= engine.now:  # in order: nearly every frame
+            out = engine.feed_frame(frame.time, frame.values, frame.missing, frame.flags)
+            return self._to_record(out) if out else []
+        out: list[AlarmEvent] = []
         for reading in engine_readings(measurement):
             now = engine.now
             if now is not None and reading.time < now:

@@ -7,12 +7,15 @@ record's ``AlarmEventIn``. Pure functions: no session, no clock.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from devices.measurement import ConnectionChange, Measurement
 from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
 from observations.views import ObservationSetView
 from rules.events import AlarmEvent, DeviceLink, ObservationSet, Reading
-from vocabulary import Consciousness, Parameter, Poss, SideEffect
+from vocabulary import Consciousness, Parameter, Poss, QualityFlag, SideEffect
 
 # Stored from devices; the pleth waveform is drawn by the device itself and not kept.
 STORED_PARAMETERS = frozenset(
@@ -53,6 +56,28 @@ def record_readings(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
         if p in STORED_PARAMETERS
     ]
     return rows
+
+
+class EngineFrame(NamedTuple):
+    """One frame as `TrialEngine.feed_frame` takes it: the judged parameters only."""
+
+    time: datetime
+    values: dict[Parameter, float]
+    missing: tuple[Parameter, ...]
+    flags: frozenset[QualityFlag]
+
+
+def engine_frame(measurement: Measurement) -> EngineFrame | None:
+    """The engine's view of one frame, as `engine_readings` gives it but without a `Reading`
+    for each value; None when there is nothing to judge (a cuff inflating, no time)."""
+    if measurement.measuring or measurement.device_time is None:
+        return None
+    return EngineFrame(
+        measurement.device_time,
+        {p: float(v) for p, v in measurement.values.items() if p in ENGINE_PARAMETERS},
+        tuple(p for p in measurement.missing if p in ENGINE_PARAMETERS),
+        frozenset(measurement.flags),
+    )
 
 
 def engine_readings(measurement: Measurement) -> list[Reading]:

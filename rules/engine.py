@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -35,6 +35,7 @@ from rules.events import (
     TrialEvent,
     WindowClosed,
     WindowExtension,
+    usable,
 )
 from rules.news2 import News2Band, News2Result, score_news2, whole_number
 from rules.rule_set import (
@@ -56,6 +57,7 @@ from vocabulary import (
     AlarmEventType,
     Parameter,
     Priority,
+    QualityFlag,
 )
 
 # Parameters kept for the pre-injection baseline (numbers only; codes have no median).
@@ -258,25 +260,12 @@ class TrialEngine:
     # ===== public API ======================================================================
     def feed(self, event: TrialEvent) -> list[AlarmEvent]:
         """Apply one event (time-ordered); returns the alarm events it and any timers caused."""
-        t = event.time  # aware: every event checks that itself
-        if self.now is not None and t < self.now:
-            self._check_order(t)  # raises
-        self._out = []
-        known = self._earliest
-        if known is _UNKNOWN or (known is not None and known < t):
-            self._run_timers(t, inclusive=False)
-        if type(event) is Reading and self.trust_bound:
-            self._exact = False  # see `_earliest`
-        else:
-            self._earliest = _UNKNOWN  # the event may change anything the timers depend on
-        if self.now is None or t > self.now:
-            self._same_time_readings = {}
-            if self._unscored_set is not None and self._unscored_set.time < t:
-                self._unscored_set = None
-        self.now = t
         if isinstance(event, Reading):
-            self._on_reading(event)
-        elif isinstance(event, ObservationSet):
+            return self._feed_reading(event.time, event.parameter, event.value, event.flags)
+        t = event.time  # aware: every event checks that itself
+        self._begin(t)
+        self._earliest = _UNKNOWN  # the event may change anything the timers depend on
+        if isinstance(event, ObservationSet):
             self._on_set(event)
         elif isinstance(event, Injection):
             self._on_injection(event)
@@ -293,6 +282,54 @@ class TrialEngine:
                 self._condition(rule, False, t, {"reason": "monitoring window closed"})
         else:
             raise TypeError(f"not a trial event: {event!r}")
+        return self._end(t)
+
+    def feed_frame(
+        self,
+        time: datetime,
+        values: Mapping[Parameter, float],
+        missing: Iterable[Parameter] = (),
+        flags: frozenset[QualityFlag] = frozenset(),
+    ) -> list[AlarmEvent]:
+        """A device frame: exactly as feeding a `Reading` for each value in turn, then one
+        without a value for each missing parameter, but without making them (the monitor's
+        hot path: every frame of every trial)."""
+        if time.utcoffset() is None:
+            raise ValueError(f"time {time.isoformat()} has no UTC offset; use aware times")
+        out: list[AlarmEvent] = []
+        for parameter, value in values.items():
+            out += self._feed_reading(time, parameter, value, flags)
+        for parameter in missing:
+            out += self._feed_reading(time, parameter, None, flags)
+        return out
+
+    def _feed_reading(
+        self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
+    ) -> list[AlarmEvent]:
+        self._begin(t)
+        if self.trust_bound:
+            self._exact = False  # see `_earliest`: the bound stays safe
+        else:
+            self._earliest = _UNKNOWN
+        self._on_reading(t, parameter, value, flags)
+        return self._end(t)
+
+    def _begin(self, t: datetime) -> None:
+        """Before an event at t: its order checked, every timer due before t fired."""
+        if self.now is not None and t < self.now:
+            self._check_order(t)  # raises
+        self._out = []
+        known = self._earliest
+        if known is _UNKNOWN or (known is not None and known < t):
+            self._run_timers(t, inclusive=False)
+        if self.now is None or t > self.now:
+            self._same_time_readings = {}
+            if self._unscored_set is not None and self._unscored_set.time < t:
+                self._unscored_set = None
+        self.now = t
+
+    def _end(self, t: datetime) -> list[AlarmEvent]:
+        """After an event at t: timers due at t fired; what was emitted."""
         known = self._earliest
         if known is _UNKNOWN or (known is not None and known <= t):
             self._run_timers(t, inclusive=True)
@@ -384,22 +421,22 @@ class TrialEngine:
                 f"event at {_iso(time)} is older than {_iso(self.now)}; feed events in time order"
             )
 
-    def _on_reading(self, reading: Reading) -> None:
-        parameter = reading.parameter
-        t = reading.time
+    def _on_reading(
+        self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
+    ) -> None:
+        valid = usable(value, flags)
         if parameter not in STREAMED_PARAMETERS:
             # A device entry of a non-streamed parameter (e.g. automatic blood pressure).
-            if reading.valid:
-                assert reading.value is not None
-                self._on_entry_values(t, {parameter: reading.value}, side_effects=None)
+            if valid:
+                self._on_entry_values(t, {parameter: value}, side_effects=None)
             return
         state = self._stream[parameter]
         if state.last_any is None and state.watched_from is None:
             self._earliest = _UNKNOWN  # the device's silence is watched from now on
         state.last_any = t
-        if reading.valid:
-            assert reading.value is not None
-            value = float(reading.value)
+        if valid:
+            assert value is not None
+            value = float(value)
             # Integers on the chart; no gap between bands.
             charted = value if value.is_integer() else float(whole_number(value))
             state.last_valid = self._latest[parameter] = _Entry(t, value)
@@ -414,7 +451,7 @@ class TrialEngine:
                     self._condition_ended(rule_id, rule, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
                 self._score_set(self._unscored_set)
-        elif reading.flags & self._sensor_off_flags(parameter) and state.off_since is None:
+        elif flags & self._sensor_off_flags(parameter) and state.off_since is None:
             state.off_since = t
             self._earliest = _UNKNOWN  # a sensor-off delay starts
         if not self._alarms:

@@ -29,6 +29,11 @@ def _require_aware(time: datetime) -> None:
         raise ValueError(f"time {time.isoformat()} has no UTC offset; use timezone-aware times")
 
 
+def usable(value: float | None, flags: frozenset[QualityFlag]) -> bool:
+    """A device value a physiological rule may use: present, and no flag makes it doubtful."""
+    return value is not None and (not flags or flags <= NON_DISQUALIFYING_FLAGS)
+
+
 @dataclass(frozen=True)
 class Reading:
     """One value from a device (or a single device entry such as an automatic blood pressure).
@@ -47,9 +52,7 @@ class Reading:
     @property
     def valid(self) -> bool:
         """Usable for a physiological rule: a value and no flag that makes it doubtful."""
-        return self.value is not None and (
-            not self.flags or self.flags <= NON_DISQUALIFYING_FLAGS
-        )
+        return usable(self.value, self.flags)
 
 
 @dataclass(frozen=True)

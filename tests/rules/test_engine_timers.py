@@ -1,4 +1,4 @@
-"""The engine's kept timer bound never changes what it emits.
+"""The engine's kept timer bound and its frame feed never change what it emits.
 
 After a streamed reading the engine does not scan its timers; it keeps a lower bound of the
 next deadline (`TrialEngine.trust_bound`). Any trial day, fed to an engine that keeps the bound
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,9 +85,9 @@ steps = st.lists(
 def events_of(step: tuple, at: datetime, injected: bool) -> list[TrialEvent]:
     kind = step[0]
     if kind == "frame":
-        _, spo2, pulse, flagged = step
-        return [Reading(at, Parameter.SPO2, spo2, flagged),
-                Reading(at, Parameter.PULSE_RATE, pulse, flagged)]
+        # As a frame hands them over: values first, then the parameters without one.
+        readings = [Reading(at, p, v, step[3]) for p, v in frame_values(step).items()]
+        return readings + [Reading(at, p, None, step[3]) for p in frame_missing(step)]
     if kind == "bp":
         return [Reading(at, Parameter.SYSTOLIC, step[1])]
     if kind == "link":
@@ -104,7 +105,18 @@ def events_of(step: tuple, at: datetime, injected: bool) -> list[TrialEvent]:
     return []  # "advance": only time moves
 
 
-def run(day: list[tuple], trust_bound: bool) -> list[tuple[datetime, str, str, str]]:
+def frame_values(step: tuple) -> dict[Parameter, float]:
+    pairs = ((Parameter.SPO2, step[1]), (Parameter.PULSE_RATE, step[2]))
+    return {p: float(v) for p, v in pairs if v is not None}
+
+
+def frame_missing(step: tuple) -> list[Parameter]:
+    return [p for p, v in ((Parameter.SPO2, step[1]), (Parameter.PULSE_RATE, step[2])) if v is None]
+
+
+def run(
+    day: list[tuple], trust_bound: bool, frames: bool = False
+) -> list[tuple[datetime, str, str, str]]:
     engine = TrialEngine(RULES, trial_id="t")
     engine.trust_bound = trust_bound
     out: list[AlarmEvent] = []
@@ -113,6 +125,9 @@ def run(day: list[tuple], trust_bound: bool) -> list[tuple[datetime, str, str, s
         t += timedelta(seconds=gap)
         if step[0] == "advance":
             out += engine.advance_to(t)
+        if frames and step[0] == "frame":
+            out += engine.feed_frame(t, frame_values(step), frame_missing(step), step[3])
+            continue
         for event in events_of(step, t, engine.injection is not None):
             out += engine.feed(event)
         if trust_bound:
@@ -132,6 +147,17 @@ def run(day: list[tuple], trust_bound: bool) -> list[tuple[datetime, str, str, s
 @given(steps)
 def test_kept_bound_emits_what_a_full_scan_emits(day: list[tuple]) -> None:
     assert run(day, trust_bound=True) == run(day, trust_bound=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(steps)
+def test_a_frame_fed_whole_is_its_readings_fed_one_by_one(day: list[tuple]) -> None:
+    assert run(day, trust_bound=True, frames=True) == run(day, trust_bound=False)
+
+
+def test_a_frame_with_a_naive_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="UTC offset"):
+        TrialEngine(RULES).feed_frame(datetime(2025, 3, 1, 9, 0), {Parameter.SPO2: 97.0})
 
 
 def test_first_reading_starts_the_silence_watch_without_a_scan() -> None:

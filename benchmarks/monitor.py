@@ -41,7 +41,7 @@ import yaml
 from devices.measurement import DeviceEvent, Measurement
 from devices.protocols import PROTOCOLS
 from devices.sources import Source
-from monitor.service import MonitorService, MonitorSettings
+from monitor.service import MonitorService, MonitorSettings, share_the_gil
 from monitor.trial_watch import TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
@@ -147,6 +147,7 @@ def ingest_setup(directory: Path, trials: int, seconds: int) -> tuple[Any, ...]:
 
 
 def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
+    share_the_gil(MonitorSettings())  # as the service does when it starts
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         record, start, trial_ids, watches, decoders, frames = ingest_setup(

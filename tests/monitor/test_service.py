@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from devices.measurement import Measurement
@@ -233,3 +234,20 @@ def test_rebuild_feeds_each_instant_in_the_live_order(record: TrialRecord):
     rebuilt = TrialWatch(record, rules, trial, lambda: start)
     assert rebuilt.rebuild(start + timedelta(seconds=4)) == []
     assert rebuilt.engine.active_alarms() == live.engine.active_alarms() == []
+
+
+def test_the_service_shortens_the_gil_switch_interval_and_never_lengthens_it():
+    import sys
+
+    from monitor.service import share_the_gil
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        share_the_gil(MonitorSettings())
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        sys.setswitchinterval(0.0002)
+        share_the_gil(MonitorSettings())
+        assert sys.getswitchinterval() == pytest.approx(0.0002)
+    finally:
+        sys.setswitchinterval(before)

@@ -41,20 +41,22 @@ def record_readings(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
     """
     if measurement.measuring or measurement.device_time is None:
         return []
+    at = measurement.device_time
     flags = frozenset(measurement.flags)
     source = measurement.source or measurement.protocol
-    received = measurement.receive_time or measurement.device_time
-    status = dict(measurement.status) or None
+    received = measurement.receive_time or at
+    status = dict(measurement.status) if measurement.status else None
     rows = [
-        ReadingIn(trial_id, p, float(v), measurement.device_time, received, source, flags, status)
+        ReadingIn(trial_id, p, float(v), at, received, source, flags, status)
         for p, v in measurement.values.items()
         if p in STORED_PARAMETERS
     ]
-    rows += [
-        ReadingIn(trial_id, p, None, measurement.device_time, received, source, flags, status)
-        for p in measurement.missing
-        if p in STORED_PARAMETERS
-    ]
+    if measurement.missing:
+        rows += [
+            ReadingIn(trial_id, p, None, at, received, source, flags, status)
+            for p in measurement.missing
+            if p in STORED_PARAMETERS
+        ]
     return rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -75,11 +75,17 @@ def current_sets_of_trials(trial_ids: Sequence[int]) -> Any:
     return select(ObservationSet).where(mine, ObservationSet.id.not_in(superseded))
 
 
+_NO_OFFSET = timedelta(0)
+_UNSET: Any = object()
+
+
 def sqlite_time_text(moment: datetime) -> str:
     """An aware time as SQLAlchemy's UtcDateTime stores it in SQLite: UTC, no zone, always six
     decimals ("2026-03-01 09:00:00.000000"), so that text order is time order. Checked
     against SQLAlchemy's own conversion in the tests; it is four times quicker."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if moment.utcoffset() != _NO_OFFSET:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _as_is(value: Any) -> Any:
@@ -135,31 +141,26 @@ class Readings:
     def prepare(self, readings: Sequence[ReadingIn]) -> list[PreparedReading]:
         """Check readings and convert them for the driver, without touching the database.
 
-        Raises ``InvalidEntry`` for the first bad one. Each distinct object is converted once:
-        the rows of one frame share their times, flags and raw status. The monitor prepares
+        Raises ``InvalidEntry`` for the first bad one. The monitor prepares
         each frame as it arrives, so the thread that writes a batch does no Python work that
         would hold the GIL while the event loop runs.
         """
         time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
-        # Keyed by id, the object kept alongside so that its id stays unique meanwhile.
-        times: dict[int, tuple[datetime, Any]] = {}
-        statuses: dict[int, tuple[dict[str, Any], Any]] = {}
+        # The rows of a frame come together and share their objects: each converted once.
+        device_time = received_at = status = _UNSET
+        device_text = received_text = status_text = None
         rows = []
         for reading in readings:
             unit = check_reading(reading)
-            device_time, received_at = reading.device_time, reading.received_at
-            stored = times.get(id(device_time))
-            if stored is None:
-                stored = times[id(device_time)] = (device_time, time_of(device_time))
-            received = times.get(id(received_at))
-            if received is None:
-                received = times[id(received_at)] = (received_at, time_of(received_at))
-            status = reading.raw_status
-            if status is not None:
-                known = statuses.get(id(status))
-                if known is None:
-                    known = statuses[id(status)] = (status, status_of(status))
-                status = known[1]
+            if reading.device_time is not device_time:
+                device_time = reading.device_time
+                device_text = time_of(device_time)
+            if reading.received_at is not received_at:
+                received_at = reading.received_at
+                received_text = device_text if received_at is device_time else time_of(received_at)
+            if reading.raw_status is not status:
+                status = reading.raw_status
+                status_text = None if status is None else status_of(status)
             flags = reading.flags
             text = flag_text.get(flags)
             if text is None:
@@ -170,10 +171,10 @@ class Readings:
                     _PARAMETER_TEXT[reading.parameter],
                     reading.value,
                     unit,
-                    stored[1],
-                    received[1],
+                    device_text,
+                    received_text,
                     text,
-                    status,
+                    status_text,
                     reading.source_device,
                 )
             )

@@ -126,10 +126,13 @@ def build_measurement(
             continue
         values[parameter] = value
     return Measurement(
-        protocol=protocol,
-        values=values,
-        missing=tuple(missing),
-        flags=tuple(sorted(flag_set, key=_FLAG_ORDER.__getitem__)) if flag_set else (),
-        status=dict(status or {}),
-        measuring=measuring,
+        protocol,
+        values,
+        tuple(missing),
+        tuple(sorted(flag_set, key=_FLAG_ORDER.__getitem__)) if flag_set else (),
+        dict(status) if status else {},
+        None,
+        None,
+        None,
+        measuring,
     )

@@ -367,7 +367,8 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
 # ----------------------------------------------------------------------------- readings
 
 
-_DEVICE_UNITS = {parameter: UNITS[parameter].display for parameter in UNITS}
+# The unit a device reading of each parameter must be in.
+DEVICE_UNITS = {parameter: UNITS[parameter].display for parameter in UNITS}
 
 
 class ReadingIn(NamedTuple):
@@ -390,19 +391,6 @@ class ReadingIn(NamedTuple):
 
 def check_reading(reading: ReadingIn) -> str:
     """Validate one reading; return its unit. Refuses unit mix-ups rather than converting."""
-    # Every device value of every trial passes here: a sound reading is let through on a few
-    # comparisons, and only a doubtful one is taken apart to say what is wrong with it.
-    unit = _DEVICE_UNITS.get(reading.parameter)
-    if (
-        unit is not None
-        and (reading.unit is None or reading.unit == unit)
-        and reading.device_time is not None
-        and reading.device_time.utcoffset() is not None
-        and reading.received_at is not None
-        and reading.received_at.utcoffset() is not None
-        and (reading.value is None or math.isfinite(reading.value))
-    ):
-        return unit
     try:
         parameter = Parameter(reading.parameter)
     except ValueError:

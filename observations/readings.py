@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ import pandas as pd
 from sqlalchemy import String, func, select, type_coerce, union_all
 from sqlalchemy.engine import Connection
 
-from observations.entries import ReadingIn, check_reading
+from observations.entries import DEVICE_UNITS, ReadingIn, check_reading
 from observations.errors import NotFound
 from observations.schema import ObservationSet, Trial, VitalReading
 from observations.store import Actor, Store, require
@@ -85,7 +86,11 @@ def sqlite_time_text(moment: datetime) -> str:
     against SQLAlchemy's own conversion in the tests; it is four times quicker."""
     if moment.utcoffset() != _NO_OFFSET:
         moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return moment.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
+
+
+def _aware(moment: datetime | None) -> bool:
+    return moment is not None and moment.utcoffset() is not None
 
 
 def _as_is(value: Any) -> Any:
@@ -146,34 +151,49 @@ class Readings:
         would hold the GIL while the event loop runs.
         """
         time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
-        # The rows of a frame come together and share their objects: each converted once.
-        device_time = received_at = status = _UNSET
-        device_text = received_text = status_text = None
+        # The rows of a frame come together and share their objects: each time and status is
+        # checked and converted once, and a sound row passes on a few comparisons (every device
+        # value of every trial comes here); `check_reading` says what is wrong with any other.
+        device_time = received_at = status = flags = _UNSET
+        device_text = received_text = status_text = flags_text = None
         rows = []
         for reading in readings:
-            unit = check_reading(reading)
             if reading.device_time is not device_time:
                 device_time = reading.device_time
-                device_text = time_of(device_time)
+                device_text = time_of(device_time) if _aware(device_time) else None
             if reading.received_at is not received_at:
                 received_at = reading.received_at
-                received_text = device_text if received_at is device_time else time_of(received_at)
+                if received_at is device_time:
+                    received_text = device_text
+                else:
+                    received_text = time_of(received_at) if _aware(received_at) else None
+            unit = DEVICE_UNITS.get(reading.parameter)
+            value = reading.value
+            if (
+                unit is None
+                or device_text is None
+                or received_text is None
+                or (reading.unit is not None and reading.unit != unit)
+                or (value is not None and not math.isfinite(value))
+            ):
+                unit = check_reading(reading)  # raises, naming the fault
             if reading.raw_status is not status:
                 status = reading.raw_status
                 status_text = None if status is None else status_of(status)
-            flags = reading.flags
-            text = flag_text.get(flags)
-            if text is None:
-                text = flag_text[flags] = ";".join(sorted(f.value for f in flags))
+            if reading.flags is not flags:
+                flags = reading.flags
+                flags_text = flag_text.get(flags)
+                if flags_text is None:
+                    flags_text = flag_text[flags] = ";".join(sorted(f.value for f in flags))
             rows.append(
                 (
                     reading.trial_id,
                     _PARAMETER_TEXT[reading.parameter],
-                    reading.value,
+                    value,
                     unit,
                     device_text,
                     received_text,
-                    text,
+                    flags_text,
                     status_text,
                     reading.source_device,
                 )

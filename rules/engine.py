@@ -296,23 +296,34 @@ class TrialEngine:
         hot path: every frame of every trial)."""
         if time.utcoffset() is None:
             raise ValueError(f"time {time.isoformat()} has no UTC offset; use aware times")
-        out: list[AlarmEvent] = []
+        if not values and not missing:
+            return []  # no reading at all: time does not move
+        self._begin(time)
         for parameter, value in values.items():
-            out += self._feed_reading(time, parameter, value, flags)
+            self._apply_reading(time, parameter, value, flags)
         for parameter in missing:
-            out += self._feed_reading(time, parameter, None, flags)
-        return out
+            self._apply_reading(time, parameter, None, flags)
+        return self._end(time)
 
     def _feed_reading(
         self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
     ) -> list[AlarmEvent]:
         self._begin(t)
+        self._apply_reading(t, parameter, value, flags)
+        return self._end(t)
+
+    def _apply_reading(
+        self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
+    ) -> None:
+        """A reading at the engine's instant t, then the timers due at t (as `_end` does)."""
         if self.trust_bound:
             self._exact = False  # see `_earliest`: the bound stays safe
         else:
             self._earliest = _UNKNOWN
         self._on_reading(t, parameter, value, flags)
-        return self._end(t)
+        known = self._earliest
+        if known is _UNKNOWN or (known is not None and known <= t):
+            self._run_timers(t, inclusive=True)
 
     def _begin(self, t: datetime) -> None:
         """Before an event at t: its order checked, every timer due before t fired."""

@@ -3,11 +3,14 @@
 Two measurements, both on the embedded default (SQLite in WAL mode, ``synchronous=FULL``) in a
 temporary directory, printed as one JSON object:
 
-1. Ingest. BerryMed BCI byte frames for many trials are decoded by the real decoder, fed to each
-   trial's rules engine (``TrialWatch``, as the service runs it) and written in the service's
-   batches through ``record.readings.add`` (validation, duplicate check, audit entry).
-   ``bare_insert_rows_per_s`` writes the same rows with a bare ``executemany`` on a plain
-   sqlite3 connection with the same durability settings; ``ingest_ratio`` divides the two.
+1. Ingest. BerryMed BCI byte frames for many trials (injected before the first frame) are
+   decoded by the real decoder, fed to each trial's rules engine (``TrialWatch``, as the
+   service runs it), checked and converted for the driver frame by frame
+   (``record.readings.prepare``) and written in the service's batches by a worker thread
+   (``add_prepared``: duplicate check, audit entry), with the service's GIL switch interval.
+   ``bare_insert_rows_per_s`` writes the very rows the driver took with a bare
+   ``executemany`` on a plain sqlite3 connection with the same durability settings;
+   ``ingest_ratio`` divides the two. Several runs; the median is reported, all ratios listed.
 2. Alarm latency. The real ``MonitorService`` runs N trials whose devices deliver a reading per
    second on the wall clock (byte frames decoded as above). Each trial's pulse dips for 3 s out
    of every 6 s, so ``pulse_low`` (its delay shortened to 2 s through a validated copy of the
@@ -365,8 +368,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks monitor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ingest-trials", type=int, default=50)
-    parser.add_argument("--ingest-seconds", type=int, default=600,
+    parser.add_argument("--ingest-seconds", type=int, default=1800,
                         help="seconds of 1 Hz readings per trial for the ingest figure")
+    parser.add_argument("--ingest-runs", type=int, default=3,
+                        help="ingest runs; the median one is reported, every ratio is listed")
     parser.add_argument("--latency-levels", default="1,16,100",
                         help="trial counts whose alarm latency is reported")
     parser.add_argument("--capacity-levels", default="250,500,1000,1500,2000",
@@ -385,8 +390,13 @@ def main(argv: list[str]) -> int:
         "cpus": os.cpu_count(),
         "sqlite": sqlite3.sqlite_version,
     }
-    print("ingest ...", file=sys.stderr)
-    figures.update(ingest(args.ingest_trials, args.ingest_seconds, batch_size))
+    runs = []
+    for run in range(args.ingest_runs):
+        print(f"ingest, run {run + 1} of {args.ingest_runs} ...", file=sys.stderr)
+        runs.append(ingest(args.ingest_trials, args.ingest_seconds, batch_size))
+    runs.sort(key=lambda r: r["ingest_ratio"])
+    figures.update(runs[len(runs) // 2])  # the median run: disk and CPU vary run to run
+    figures["ingest_ratio_runs"] = [r["ingest_ratio"] for r in runs]
     figures["ingest_us_per_row_by_stage"] = stages(20, 300, batch_size)
     figures["bare_insert_us_per_row"] = round(1e6 / figures["bare_insert_rows_per_s"], 1)
 

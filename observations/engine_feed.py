@@ -45,7 +45,9 @@ def record_readings(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
     flags = frozenset(measurement.flags)
     source = measurement.source or measurement.protocol
     received = measurement.receive_time or at
-    status = dict(measurement.status) if measurement.status else None
+    status = measurement.status or None
+    if status is not None and type(status) is not dict:
+        status = dict(status)  # stored as JSON: a plain dict
     rows = [
         ReadingIn(trial_id, p, float(v), at, received, source, flags, status)
         for p, v in measurement.values.items()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -207,6 +208,7 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
 
 def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
     """Where an ingested row's time goes: each stage run alone over the same frames (us)."""
+    gc.collect()  # the ingest runs' garbage is not this measurement's
     with tempfile.TemporaryDirectory() as tmp:
         record, start, trial_ids, watches, decoders, frames = ingest_setup(
             Path(tmp), trials, seconds

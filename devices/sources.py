@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol as TypingProtocol
@@ -55,7 +56,9 @@ def parse_source(text: str) -> Source:
         unknown = set(options) - {"speed", "seed", "nibp"}
         if unknown:
             raise SourceError(f"unknown simulator option(s): {', '.join(sorted(unknown))}")
-        return Source("sim", scenario, None, options)
+        source = Source("sim", scenario, None, options)
+        sim_options(source)  # a bad number is refused when the source is written, not later
+        return source
     if kind in ("ble", "serial"):
         target, protocol = _split_protocol(rest)
         if not target:
@@ -78,24 +81,47 @@ def streamed_parameters(source: Source) -> frozenset[Parameter]:
     return PROTOCOLS[source.protocol].streams
 
 
+@dataclass(frozen=True)
+class SimOptions:
+    """A simulator source's options, checked: ``speed`` times real time, the random ``seed``,
+    a cuff reading every ``nibp_every_min`` minutes."""
+
+    speed: float = 1.0
+    seed: int = 0
+    nibp_every_min: float = 15.0
+
+
+def sim_options(source: Source) -> SimOptions:
+    options = source.options
+    seed = options.get("seed", "0")
+    if not seed.isdigit():
+        raise SourceError(f"simulator option seed={seed!r} is not a whole number")
+    return SimOptions(
+        speed=_number(options, "speed", 1.0),
+        seed=int(seed),
+        nibp_every_min=_number(options, "nibp", 15.0),
+    )
+
+
 def _number(options: dict[str, str], key: str, default: float) -> float:
     try:
         value = float(options.get(key, default))
     except ValueError:
         raise SourceError(f"simulator option {key}={options[key]!r} is not a number") from None
-    if not value > 0:
-        raise SourceError(f"simulator option {key} must be positive")
+    if not math.isfinite(value) or not value > 0:
+        raise SourceError(f"simulator option {key} must be a positive number")
     return value
 
 
 def open_source(source: Source, *, settings: DeviceSettings = DEFAULT_SETTINGS) -> DeviceStream:
     """The device stream for a parsed source (BLE and serial imports happen only when used)."""
     if source.kind == "sim":
+        options = sim_options(source)
         return Simulator(
             source.target,
-            speed=_number(source.options, "speed", 1.0),
-            seed=int(_number(source.options, "seed", 1)) if "seed" in source.options else 0,
-            timing=SimulatorTiming(nibp_every_min=_number(source.options, "nibp", 15.0)),
+            speed=options.speed,
+            seed=options.seed,
+            timing=SimulatorTiming(nibp_every_min=options.nibp_every_min),
             settings=settings,
         )
     if source.kind == "serial":

@@ -25,7 +25,13 @@ from sqlalchemy.exc import OperationalError
 from devices.errors import SourceError
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Simulator, SimulatorTiming
-from devices.sources import Source, open_source, parse_source, streamed_parameters
+from devices.sources import (
+    Source,
+    open_source,
+    parse_source,
+    sim_options,
+    streamed_parameters,
+)
 from monitor.reading_buffer import ReadingBuffer
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
@@ -219,7 +225,7 @@ class MonitorService:
         stamped in the future.
         """
         source = parse_source(assignment.source)
-        speed = float(source.options.get("speed", 1)) if source.kind == "sim" else 1.0
+        speed = sim_options(source).speed if source.kind == "sim" else 1.0
         if speed <= 1 or injection is None:
             return self.clock
         start_sim = injection.given_at - self.settings.demo_baseline
@@ -290,12 +296,13 @@ class MonitorService:
     async def _simulate(self, source, assignment, watch):  # type: ignore[no-untyped-def]
         """The simulator's timeline, paced by the trial's clock."""
         start = getattr(watch.clock, "start", None) or self.clock()
+        options = sim_options(source)
         simulator = Simulator(
             source.target,
-            seed=int(source.options.get("seed", 0)),
+            seed=options.seed,
             start=start,
             injection_at=watch.injection_at or start,
-            timing=SimulatorTiming(nibp_every_min=float(source.options.get("nibp", 15))),
+            timing=SimulatorTiming(nibp_every_min=options.nibp_every_min),
             source=assignment.source,
         )
         for event in simulator.timeline():
@@ -303,14 +310,11 @@ class MonitorService:
             while at is not None and watch.clock() < at:
                 wait = (at - watch.clock()).total_seconds()
                 # Wake at least once a second, so silence in the scenario still moves time on.
-                await asyncio.sleep(min(max(wait, 0.01), 1.0 / max(1.0, self._speed(source))))
+                await asyncio.sleep(min(max(wait, 0.01), 1.0 / max(1.0, options.speed)))
                 watch.stream_cursor = min(watch.clock(), at)
             watch.stream_cursor = at
             yield event
 
-    @staticmethod
-    def _speed(source) -> float:  # type: ignore[no-untyped-def]
-        return float(source.options.get("speed", 1))
 
     # ------------------------------------------------------------------ timers and entries
 
@@ -340,14 +344,18 @@ class MonitorService:
             await asyncio.sleep(max(soonest, self.settings.timer_resolution_s))
 
     async def poll(self) -> None:
-        changes = self.record.audit.changes_since(self._last_audit_id, WATCHED_ACTIONS)
+        """What people entered (sets, acknowledgements, extensions, the window's close), read
+        off the loop and handed to the engines on it."""
+        changes = await asyncio.to_thread(
+            self.record.audit.changes_since, self._last_audit_id, WATCHED_ACTIONS
+        )
         if not changes:
             return
         self._last_audit_id = changes[-1].id
         for trial_id in {c.trial_id for c in changes if c.trial_id is not None}:
             watch = self.watches.get(trial_id)
             if watch is not None:
-                watch.poll_record()
+                watch.queue(await asyncio.to_thread(watch.new_record_entries))
 
     # ------------------------------------------------------------------ writing
 
@@ -362,7 +370,7 @@ class MonitorService:
             except OperationalError:
                 self.buffer.give_back(batch)
                 break
-        self._report_drops()
+        await self._report_drops()
         await self._write_alarms()
 
     def _keep(self, trial_id: int, measurement: Measurement) -> None:
@@ -424,17 +432,26 @@ class MonitorService:
                 log.error("alarm event %s %s of trial %s refused: %s",
                           item.rule_id, item.event.value, item.trial_id, exc.message)
 
-    def _report_drops(self) -> None:
+    async def _report_drops(self) -> None:
+        """A technical alarm per trial whose readings were dropped, saying how many.
+
+        Whether one is already active is read off the loop (the database may be the reason
+        readings were dropped); while it cannot be read, the report waits for the next flush.
+        """
         if self.buffer.dropped == self._reported_drops:
             return
-        self._reported_drops = self.buffer.dropped
-        for trial_id, count in self.buffer.dropped_by_trial.items():
-            raised = trial_id in self._drop_alarm_raised or READINGS_DROPPED in {
-                a.rule_id for a in self.record.alarms.active(trial_id)
-            }
+        for trial_id, count in list(self.buffer.dropped_by_trial.items()):
+            raised = trial_id in self._drop_alarm_raised
+            if not raised:
+                try:
+                    active = await asyncio.to_thread(self.record.alarms.active, trial_id)
+                except OperationalError:
+                    return
+                raised = READINGS_DROPPED in {a.rule_id for a in active}
             event = AlarmEventType.ESCALATED if raised else AlarmEventType.RAISED
             self._drop_alarm_raised.add(trial_id)
             self._commit([self._dropped_event(trial_id, event, READINGS_DROPPED, count)])
+        self._reported_drops = self.buffer.dropped
 
     def _dropped_event(
         self, trial_id: int, event: AlarmEventType, rule: str, count: int = 0

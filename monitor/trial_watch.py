@@ -56,6 +56,14 @@ _PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
 Clock = Callable[[], datetime]
 
 
+@dataclass(frozen=True)
+class RecordEntries:
+    """Entries people made, for the engine, and the monitor's own alarms they ended."""
+
+    events: list[TrialEvent]
+    monitor_resolutions: list[str]
+
+
 @dataclass
 class _Seen:
     """Which record entries the engine has already had."""
@@ -180,11 +188,21 @@ class TrialWatch:
         link = engine_link(change, source, parameters)
         return self._to_record(self.engine.feed(self._not_before_now(link)))
 
-    def poll_record(self) -> None:
-        """Queue what people entered since the last poll (sets, acks, extensions, close)."""
+    def new_record_entries(self) -> RecordEntries:
+        """What people entered since the last look (sets, acks, extensions, close).
+
+        Only reads the record and this watch's note of what it has seen, so the service runs
+        it off its event loop; `queue` then hands the result to the engine, on the loop.
+        """
         trial = self.record.trials.get(self.trial_id)
-        for event in self._record_entries(trial, replaying=False):
+        resolutions: list[str] = []
+        events = list(self._record_entries(trial, replaying=False, resolutions=resolutions))
+        return RecordEntries(events, resolutions)
+
+    def queue(self, entries: RecordEntries) -> None:
+        for event in entries.events:
             heapq.heappush(self._pending, (event.time, next(self._order), event))
+        self.monitor_resolutions.extend(entries.monitor_resolutions)
 
     def tick(self) -> list[AlarmEventIn]:
         """Apply queued entries that are due and fire every timer due now."""
@@ -207,13 +225,11 @@ class TrialWatch:
             times.append(self._pending[0][0])
         return min(times) if times else None
 
-    @property
-    def closed(self) -> bool:
-        return self._seen.closed
-
     # ------------------------------------------------------------------ helpers
 
-    def _record_entries(self, trial: TrialView, replaying: bool) -> Iterable[TrialEvent]:
+    def _record_entries(
+        self, trial: TrialView, replaying: bool, resolutions: list[str] | None = None
+    ) -> Iterable[TrialEvent]:
         for obs in self.record.observations.list(self.trial_id):
             if obs.id in self._seen.set_ids:
                 continue
@@ -227,8 +243,8 @@ class TrialWatch:
             rule = event.rule_id
             if rule not in self._rule_ids():
                 # The monitor's own technical alarm (readings dropped): acknowledged, it ends.
-                if not replaying:
-                    self.monitor_resolutions.append(rule)
+                if resolutions is not None:
+                    resolutions.append(rule)
                 continue
             yield Acknowledgement(
                 event.at, rule, by=str(event.by_user or ""), note=event.note or ""

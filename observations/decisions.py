@@ -11,7 +11,14 @@ from observations.errors import InvalidEntry, Refused
 from observations.limits import dose_limits, load_limits
 from observations.schema import Decision
 from observations.store import Actor, Store, require
-from observations.trials import add_trial, check_plan, current_injection, load_trial, trial_view
+from observations.trials import (
+    add_trial,
+    check_plan,
+    current_injection,
+    load_trial,
+    move_trial,
+    trial_view,
+)
 from observations.views import DecisionView, SignedDecision
 from rules.responder import FOLLOW_UP_OUTCOMES, follow_up_suggestion, load_responder_config
 from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, TrialStatus
@@ -117,7 +124,7 @@ class Decisions:
             )
             session.add(row)
             session.flush()
-            trial.status = TrialStatus.DECIDED.value
+            move_trial(session, self._store, actor, trial, TrialStatus.DECIDED)
             follow_up = None
             if plan_follow_up and follows:
                 assert next_dose_mcg is not None

@@ -39,6 +39,28 @@ OPEN_STATUSES = frozenset(
 )
 
 
+def move_trial(
+    session: Session, store: Store, actor: Actor, trial: Trial, status: TrialStatus
+) -> None:
+    """The one way a trial changes stage: checked against `NEXT_STATUS`, audited."""
+    current = TrialStatus(trial.status)
+    if status not in NEXT_STATUS[current]:
+        raise Refused(f"A trial cannot go from {current.value} to {status.value}.")
+    if current == TrialStatus.MONITORING and status == TrialStatus.ASSESSED:
+        # The monitoring window never closes while an alarm waits for acknowledgement.
+        waiting = unacknowledged_rules(session, trial.id)
+        if waiting:
+            raise Refused(
+                "The monitoring window cannot close while alarms are not acknowledged ("
+                f"{', '.join(sorted(waiting))}). Acknowledge them first."
+            )
+    trial.status = status.value
+    store.audit(
+        session, actor, "trial.status", "trial", trial.id, trial.id,
+        {"from": current.value, "to": status.value},
+    )
+
+
 def current_injection(session: Session, trial_id: int) -> Injection | None:
     """The injection as it stands: the newest row not superseded by a correction."""
     superseded = select(Injection.supersedes_id).where(Injection.supersedes_id.is_not(None))
@@ -242,31 +264,8 @@ class Trials:
         require(actor, "trial.status")
         with self._store.writing() as session:
             trial = load_trial(session, trial_id, lock=True)
-            self._move(session, actor, trial, status)
+            move_trial(session, self._store, actor, trial, status)
             return self._view(session, trial)
-
-    def _move(self, session: Session, actor: Actor, trial: Trial, status: TrialStatus) -> None:
-        current = TrialStatus(trial.status)
-        if status not in NEXT_STATUS[current]:
-            raise Refused(f"A trial cannot go from {current.value} to {status.value}.")
-        if current == TrialStatus.MONITORING and status == TrialStatus.ASSESSED:
-            # The monitoring window never closes while an alarm waits for acknowledgement.
-            waiting = unacknowledged_rules(session, trial.id)
-            if waiting:
-                raise Refused(
-                    "The monitoring window cannot close while alarms are not acknowledged ("
-                    f"{', '.join(sorted(waiting))}). Acknowledge them first."
-                )
-        trial.status = status.value
-        self._store.audit(
-            session,
-            actor,
-            "trial.status",
-            "trial",
-            trial.id,
-            trial.id,
-            {"from": current.value, "to": status.value},
-        )
 
     def extend_window(self, actor: Actor, trial_id: int, minutes: int, reason: str) -> TrialView:
         require(actor, "trial.extend_window")
@@ -332,8 +331,8 @@ class Trials:
             session.add(injection)
             session.flush()
             if trial.status == TrialStatus.PLANNED.value:
-                self._move(session, actor, trial, TrialStatus.BASELINE)
-            self._move(session, actor, trial, TrialStatus.MONITORING)
+                move_trial(session, self._store, actor, trial, TrialStatus.BASELINE)
+            move_trial(session, self._store, actor, trial, TrialStatus.MONITORING)
             warnings = self._warnings(trial, entry.dose_mcg, entry.given_at)
             self._store.audit(
                 session,

@@ -5,7 +5,6 @@ Layout only: NEWS2 and the observation schedule come from rules/, values from th
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -120,12 +119,6 @@ def missed_text(schedule: ObservationSchedule | None, now: datetime, zone: ZoneI
     return f"Missed observation sets ({len(missed)}): {times}"
 
 
-def plain(text: str) -> str:
-    """User-typed text for a markdown element: shown as typed, never as formatting."""
-    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(0), text)
-
-
-_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~:$]")
 
 
 def device_state_text(state: DeviceStateView, now: datetime, label: str | None = None) -> str:

@@ -242,11 +242,17 @@ for warning in st.session_state.pop("setup-warnings", []):
     st.warning(warning)
 
 with st.expander("Start a demo trial (test patient, simulator)"):
-    scenario = st.selectbox("Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose"))
-    if st.button("Start a demo trial"):
-        demo = create_demo_trial(record, scenario=scenario)
-        st.session_state[SELECTED_TRIAL_KEY] = demo.id
-        done(f"Demo trial started: {trial_heading(demo)}.")
+    if allowed(actor, "trial.plan"):
+        scenario = st.selectbox(
+            "Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose")
+        )
+        if st.button("Start a demo trial"):
+            demo = create_demo_trial(record, scenario=scenario)
+            st.session_state[SELECTED_TRIAL_KEY] = demo.id
+            done(f"Demo trial started: {trial_heading(demo)}.")
+    else:
+        # A demo trial adds a patient and a trial to the ward's screens: as planning does.
+        st.caption("A doctor or nurse specialist starts demo trials.")
 
 patient_section()
 plan_section()

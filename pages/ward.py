@@ -50,6 +50,9 @@ class Tile:
         return (waiting, any_alarm, int(self.overdue), int(self.stale))
 
 
+OPEN_MONITOR_KEY = "ward-open-trial-monitor"  # a tile asked for its trial monitor
+
+
 def value_text(
     parameter: Parameter,
     latest: dict[Parameter, LatestValue],
@@ -156,7 +159,10 @@ def show_tile(tile: Tile, now: datetime, settings: DisplaySettings) -> None:
         st.caption(" · ".join(tile.devices) if tile.devices else "No device state reported")
         if st.button("Open trial monitor", key=f"open-{trial.id}"):
             st.session_state[SELECTED_TRIAL_KEY] = trial.id
-            st.switch_page("pages/trial_monitor.py")
+            # The page is switched by a whole-page run, not from inside this timed refresh
+            # (hazard H-15: a switch from inside it left some browsers with a blank page).
+            st.session_state[OPEN_MONITOR_KEY] = True
+            st.rerun(scope="app")
 
 
 def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
@@ -192,6 +198,8 @@ def ward_tiles(record: TrialRecord, settings: DisplaySettings) -> None:
 
 
 actor = require_roles(set(Role) - {Role.ADMIN})
+if st.session_state.pop(OPEN_MONITOR_KEY, False):
+    st.switch_page("pages/trial_monitor.py")
 record = get_record()
 settings = load_display_settings()
 st.title("Ward overview")

@@ -88,7 +88,3 @@ def bit_names(value: int, names: Mapping[int, str]) -> list[str]:
 def require_length(data: bytes, needed: int, what: str) -> None:
     if len(data) < needed:
         raise DecodeError(f"{what}: frame is {len(data)} bytes, its flags require {needed}")
-
-
-def hex_of(data: bytes) -> str:
-    return data.hex(" ").upper()

@@ -58,12 +58,18 @@ def test_re_trial_plans_the_follow_up_at_plus_25_not_before_24_h_in_one_step(
     assert (follow_up.episode, follow_up.trial_number) == (1, 2)
     assert record.trials.get(trial).status == TrialStatus.DECIDED.value
     _, _, after = written(record)
-    assert after[len(before) :] == ["trial.plan", "decision.sign"]
+    assert after[len(before) :] == ["trial.status", "trial.plan", "decision.sign"]
     with record.store.reading() as session:
         audit = session.scalar(
             select(AuditEntry).where(AuditEntry.action == "decision.sign")
         )
+        moved = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "trial.status")
+            .order_by(AuditEntry.id.desc())
+        ).first()
     assert audit is not None and audit.details["follow_up_trial_id"] == follow_up.id
+    # The trial's stage moves as every stage move does: checked and audited.
+    assert moved is not None and moved.details == {"from": "assessed", "to": "decided"}
 
 
 def test_inconclusive_repeats_the_same_dose_and_no_other(

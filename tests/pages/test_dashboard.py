@@ -143,3 +143,31 @@ def test_idle_session_is_signed_out(people: dict):
     at.run()
     assert [s.value for s in at.subheader] == ["Sign in"]
     assert [i.value for i in at.info] == ["Signed out after 15 minutes without activity."]
+
+
+def test_a_ward_tile_opens_its_trial_monitor(people: dict):
+    from datetime import timedelta
+
+    from vocabulary import InjectionRoute, TrialStatus
+
+    record = TrialRecord.open(load_settings())
+    doctor = actor_of(record.users.create(people["admin"], "dr", "Dr Who", {Role.DOCTOR}))
+    [trial] = record.trials.list()
+    record.trials.set_status(people["cns"], trial.id, TrialStatus.BASELINE)
+    record.trials.record_injection(
+        doctor,
+        trial.id,
+        {"dose_mcg": 50, "given_at": record.store.now() - timedelta(minutes=5),
+         "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Who"},
+    )
+    record.close()
+    at = app()
+    at.session_state[ACTOR_KEY] = people["nurse"]
+    at.run()
+    at.switch_page("pages/ward.py").run()
+    assert at.title[0].value == "Ward overview"
+    [open_button] = [b for b in at.button if b.label == "Open trial monitor"]
+    open_button.click().run()
+    assert not at.exception
+    assert at.title[0].value == "Trial monitor"
+    assert any("Bed 4B" in str(e.value) for e in (*at.markdown, *at.subheader, *at.header))

@@ -113,3 +113,10 @@ def test_extend_window_and_demo(record: TrialRecord, people: People):
     assert not at.exception
     assert any("Demo trial started" in s.value for s in at.success)
     assert len(record.trials.list(statuses={TrialStatus.MONITORING})) == 2
+
+
+def test_a_nurse_is_not_offered_a_demo_trial(record: TrialRecord, people: People):
+    at = page(people.nurse).run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label == "Start a demo trial"]
+    assert any("doctor or nurse specialist starts demo trials" in c.value for c in at.caption)

@@ -152,6 +152,9 @@ def reload_if_blank(
         expected.first.wait_for(state="visible", timeout=15_000)
     except Exception:
         page.screenshot(path=str(artefacts / f"BLANK-after-{where}.png"))
+        console = getattr(page, "console_lines", [])
+        (artefacts / f"BLANK-after-{where}.console.txt").write_text("\n".join(console) + "\n")
+        (artefacts / f"BLANK-after-{where}.html").write_text(page.content())
         page.goto("/".join(page.url.split("/")[:3]))  # the app's front door (a new session)
         if reopen is not None:
             reopen()
@@ -216,6 +219,15 @@ def picture_on_failure(page: Any, path: Path) -> Iterator[None]:
         raise
 
 
+def keep_console(page: Any) -> Any:
+    """Keep the browser console's messages on the page object, for a blank-page report."""
+    page.console_lines = []
+    page.on("console", lambda message: page.console_lines.append(
+        f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page.console_lines.append(f"pageerror: {error}"))
+    return page
+
+
 def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM),
@@ -237,7 +249,7 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
     try:
         with sync_playwright() as playwright:
             browser = launch(playwright)
-            page = browser.new_page(viewport={"width": 1600, "height": 2600})
+            page = keep_console(browser.new_page(viewport={"width": 1600, "height": 2600}))
             page.set_default_timeout(WAIT_MS)
             with picture_on_failure(page, artefacts / "FAILED-ward-live.png"):
                 page.goto(server)
@@ -396,7 +408,7 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
     with serving(trial_day["data"], tmp_path / "streamlit.log") as url, \
             sync_playwright() as playwright:
         browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = keep_console(browser.new_page(viewport={"width": 1280, "height": 900}))
         page.set_default_timeout(WAIT_MS)
         with picture_on_failure(page, artefacts / "FAILED-trial-day.png"):
             page.goto(url)  # the first page run starts the server's embedded monitor

@@ -94,7 +94,7 @@ class SimOptions:
 def sim_options(source: Source) -> SimOptions:
     options = source.options
     seed = options.get("seed", "0")
-    if not seed.isdigit():
+    if not (seed.isascii() and seed.isdecimal()):
         raise SourceError(f"simulator option seed={seed!r} is not a whole number")
     return SimOptions(
         speed=_number(options, "speed", 1.0),

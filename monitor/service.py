@@ -80,7 +80,11 @@ class MonitorSettings:
 
 
 def share_the_gil(settings: MonitorSettings) -> None:
-    """Shorten the interpreter's switch interval for this process (never lengthen it)."""
+    """Shorten the interpreter's switch interval for this process (never lengthen it).
+
+    Embedded, that process is the Streamlit server's too: its page threads then take turns at
+    the same 1 ms, which costs a little switching and answers a busy server's clicks sooner.
+    """
     if settings.gil_switch_interval_s < sys.getswitchinterval():
         sys.setswitchinterval(settings.gil_switch_interval_s)
 
@@ -112,6 +116,7 @@ class MonitorService:
         self._reported_drops = 0
         self._last_audit_id = 0
         self.readings_written = 0
+        self.frames_refused = 0  # frames the record refused to store (each one logged)
         self._unusable: set[int] = set()  # assignments whose source cannot be opened as written
 
     # ------------------------------------------------------------------ lifecycle
@@ -207,7 +212,13 @@ class MonitorService:
                 continue  # a stream that stopped on any other error is started again
             watch = self.watches.get(assignment.trial_id)
             if watch is None:
-                watch, reconciled = await asyncio.to_thread(self._start_watch, assignment)
+                try:
+                    watch, reconciled = await asyncio.to_thread(self._start_watch, assignment)
+                except Exception:  # one trial's trouble must not keep the others unwatched
+                    log.exception(
+                        "trial %s: its watch could not start; retrying", assignment.trial_id
+                    )
+                    continue
                 self._commit(reconciled)
                 self.watches[assignment.trial_id] = watch
             task = asyncio.create_task(self._stream(assignment, watch))
@@ -224,8 +235,11 @@ class MonitorService:
         real time until it reaches the present, then runs in real time: no reading is ever
         stamped in the future.
         """
-        source = parse_source(assignment.source)
-        speed = sim_options(source).speed if source.kind == "sim" else 1.0
+        try:
+            source = parse_source(assignment.source)
+            speed = sim_options(source).speed if source.kind == "sim" else 1.0
+        except SourceError:
+            return self.clock  # the stream reports the source as unusable; the rules still run
         if speed <= 1 or injection is None:
             return self.clock
         start_sim = injection.given_at - self.settings.demo_baseline
@@ -258,8 +272,9 @@ class MonitorService:
                         device_time=event.device_time,
                         source=assignment.source,  # as assigned, so screens can match it
                     )
-                    self._keep(trial_id, measurement)
+                    # The rules see the frame first; storing it must never hold it back.
                     self._commit(watch.on_measurement(measurement))
+                    self._keep(trial_id, measurement)
                 elif isinstance(event, ConnectionChange):
                     self._commit(watch.on_link(event, assignment.source, streams))
                     await self._show_device_state(
@@ -351,11 +366,12 @@ class MonitorService:
         )
         if not changes:
             return
-        self._last_audit_id = changes[-1].id
         for trial_id in {c.trial_id for c in changes if c.trial_id is not None}:
             watch = self.watches.get(trial_id)
             if watch is not None:
                 watch.queue(await asyncio.to_thread(watch.new_record_entries))
+        # Only once every trial was read: a failed read is tried again at the next poll.
+        self._last_audit_id = changes[-1].id
 
     # ------------------------------------------------------------------ writing
 
@@ -379,7 +395,11 @@ class MonitorService:
         try:
             self.buffer.add(self.record.readings.prepare(record_readings(trial_id, measurement)))
         except RecordError as refused:  # a decoder fault: say so, and keep the stream going
+            self.frames_refused += 1
             log.error("trial %s: a reading was refused by the record: %s", trial_id, refused)
+        except Exception:  # e.g. a raw status JSON cannot hold: the stream must go on
+            self.frames_refused += 1
+            log.exception("trial %s: a reading could not be prepared for the record", trial_id)
 
     def _commit(self, events: list[AlarmEventIn]) -> None:
         """Alarm events go to the record at once, by the alarm writer, never after a batch."""
@@ -436,22 +456,29 @@ class MonitorService:
         """A technical alarm per trial whose readings were dropped, saying how many.
 
         Whether one is already active is read off the loop (the database may be the reason
-        readings were dropped); while it cannot be read, the report waits for the next flush.
+        readings were dropped), for every trial first: while it cannot be read, nothing is
+        reported and the report waits for the next flush.
         """
-        if self.buffer.dropped == self._reported_drops:
+        dropped = self.buffer.dropped
+        if dropped == self._reported_drops:
             return
-        for trial_id, count in list(self.buffer.dropped_by_trial.items()):
-            raised = trial_id in self._drop_alarm_raised
-            if not raised:
-                try:
-                    active = await asyncio.to_thread(self.record.alarms.active, trial_id)
-                except OperationalError:
-                    return
-                raised = READINGS_DROPPED in {a.rule_id for a in active}
-            event = AlarmEventType.ESCALATED if raised else AlarmEventType.RAISED
+        counts = dict(self.buffer.dropped_by_trial)
+        raised: dict[int, bool] = {}
+        for trial_id in counts:
+            if trial_id in self._drop_alarm_raised:
+                raised[trial_id] = True
+                continue
+            try:
+                active = await asyncio.to_thread(self.record.alarms.active, trial_id)
+            except OperationalError:
+                return
+            raised[trial_id] = READINGS_DROPPED in {a.rule_id for a in active}
+        for trial_id, count in counts.items():
+            event = AlarmEventType.ESCALATED if raised[trial_id] else AlarmEventType.RAISED
             self._drop_alarm_raised.add(trial_id)
             self._commit([self._dropped_event(trial_id, event, READINGS_DROPPED, count)])
-        self._reported_drops = self.buffer.dropped
+        # As counted before the reads: drops during them are reported at the next flush.
+        self._reported_drops = dropped
 
     def _dropped_event(
         self, trial_id: int, event: AlarmEventType, rule: str, count: int = 0

@@ -56,14 +56,6 @@ _PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
 Clock = Callable[[], datetime]
 
 
-@dataclass(frozen=True)
-class RecordEntries:
-    """Entries people made, for the engine, and the monitor's own alarms they ended."""
-
-    events: list[TrialEvent]
-    monitor_resolutions: list[str]
-
-
 @dataclass
 class _Seen:
     """Which record entries the engine has already had."""
@@ -72,6 +64,19 @@ class _Seen:
     ack_ids: set[int] = field(default_factory=set)
     extension_minutes: int = 0
     closed: bool = False
+
+    def copy(self) -> _Seen:
+        return _Seen(set(self.set_ids), set(self.ack_ids), self.extension_minutes, self.closed)
+
+
+@dataclass(frozen=True)
+class RecordEntries:
+    """Entries people made, for the engine, the monitor's own alarms they ended, and what the
+    watch has seen once these are queued."""
+
+    events: list[TrialEvent]
+    monitor_resolutions: list[str]
+    seen: _Seen
 
 
 class TrialWatch:
@@ -195,11 +200,15 @@ class TrialWatch:
         it off its event loop; `queue` then hands the result to the engine, on the loop.
         """
         trial = self.record.trials.get(self.trial_id)
+        # On a copy of what was seen: if a read fails half-way, nothing is marked seen, and
+        # the same entries are found at the next look.
+        seen = self._seen.copy()
         resolutions: list[str] = []
-        events = list(self._record_entries(trial, replaying=False, resolutions=resolutions))
-        return RecordEntries(events, resolutions)
+        events = list(self._record_entries(trial, False, seen, resolutions))
+        return RecordEntries(events, resolutions, seen)
 
     def queue(self, entries: RecordEntries) -> None:
+        self._seen = entries.seen
         for event in entries.events:
             heapq.heappush(self._pending, (event.time, next(self._order), event))
         self.monitor_resolutions.extend(entries.monitor_resolutions)
@@ -228,18 +237,23 @@ class TrialWatch:
     # ------------------------------------------------------------------ helpers
 
     def _record_entries(
-        self, trial: TrialView, replaying: bool, resolutions: list[str] | None = None
+        self,
+        trial: TrialView,
+        replaying: bool,
+        seen: _Seen | None = None,
+        resolutions: list[str] | None = None,
     ) -> Iterable[TrialEvent]:
+        seen = seen if seen is not None else self._seen
         for obs in self.record.observations.list(self.trial_id):
-            if obs.id in self._seen.set_ids:
+            if obs.id in seen.set_ids:
                 continue
-            self._seen.set_ids.add(obs.id)
+            seen.set_ids.add(obs.id)
             # A late entry counts when it reaches the monitor, not before what was already fed.
             yield engine_set(obs)
         for event in self.record.alarms.events(self.trial_id):
-            if event.event != AlarmEventType.ACKNOWLEDGED or event.id in self._seen.ack_ids:
+            if event.event != AlarmEventType.ACKNOWLEDGED or event.id in seen.ack_ids:
                 continue
-            self._seen.ack_ids.add(event.id)
+            seen.ack_ids.add(event.id)
             rule = event.rule_id
             if rule not in self._rule_ids():
                 # The monitor's own technical alarm (readings dropped): acknowledged, it ends.
@@ -249,16 +263,16 @@ class TrialWatch:
             yield Acknowledgement(
                 event.at, rule, by=str(event.by_user or ""), note=event.note or ""
             )
-        if trial.extension_minutes > self._seen.extension_minutes:
-            added = trial.extension_minutes - self._seen.extension_minutes
-            self._seen.extension_minutes = trial.extension_minutes
+        if trial.extension_minutes > seen.extension_minutes:
+            added = trial.extension_minutes - seen.extension_minutes
+            seen.extension_minutes = trial.extension_minutes
             yield WindowExtension(self.clock() if not replaying else trial.created_at, added)
-        if not self._seen.closed and trial.status not in (
+        if not seen.closed and trial.status not in (
             TrialStatus.MONITORING,
             TrialStatus.BASELINE,
             TrialStatus.PLANNED,
         ):
-            self._seen.closed = True
+            seen.closed = True
             yield WindowClosed(self.clock())
 
     def _not_before_now(self, event: TrialEvent) -> TrialEvent:

@@ -6,6 +6,7 @@ README are all a ward needs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +60,12 @@ def create_record_engine(url: str, *, busy_timeout_s: float = 10.0) -> Engine:
 def json_text(value: Any) -> str:
     """JSON columns written by orjson: a device's raw status goes with every reading, and
     json.dumps took a quarter of the time to store one. Keys that are not strings are written
-    as strings, as json.dumps does; a NaN, which is not JSON, is written as null."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    as strings, as json.dumps does; a NaN, which is not JSON, is written as null. What orjson
+    cannot write (a numpy number, an integer beyond 64 bits) goes to json.dumps as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

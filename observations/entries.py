@@ -404,6 +404,9 @@ def check_reading(reading: ReadingIn) -> str:
             f"{LABELS[parameter]} must be recorded in '{unit}', not '{reading.unit}'.",
         )
     problems: list[FieldProblem] = []
+    for name in ("device_time", "received_at"):
+        if getattr(reading, name) is None:
+            problems.append(FieldProblem(name, f"{_label(name)} is missing."))
     _aware("device_time", reading.device_time, problems)
     _aware("received_at", reading.received_at, problems)
     if reading.value is not None and not math.isfinite(reading.value):

@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devices.errors import SourceError
+from devices.sources import parse_source
 from observations.alarms import unacknowledged_rules
 from observations.entries import check_dose, check_injection, not_in_future
 from observations.errors import InvalidEntry, NotFound, Refused
@@ -457,6 +459,10 @@ class Trials:
             raise InvalidEntry.single(
                 "source", "Choose a device (Bluetooth, serial port or simulator)."
             )
+        try:
+            parse_source(source)
+        except SourceError as bad:
+            raise InvalidEntry.single("source", f"This device cannot be used: {bad}.") from None
         with self._store.writing() as session:
             trial = load_trial(session, trial_id, lock=True)
             require_open(trial, "assign a device")

@@ -17,6 +17,7 @@ from devices.sources import SimOptions, parse_source, sim_options
         ("sim:steady?nibp=inf", "nibp must be a positive number"),
         ("sim:steady?seed=-1", "seed='-1' is not a whole number"),
         ("sim:steady?seed=1.5", "seed='1.5' is not a whole number"),
+        ("sim:steady?seed=²", "is not a whole number"),
         ("sim:steady?pace=2", "unknown simulator option(s): pace"),
     ],
 )

@@ -162,6 +162,7 @@ def test_a_reading_the_record_refuses_is_reported_and_the_stream_goes_on(
     service._keep(trial.id, bad)
     service._keep(trial.id, good)
     assert len(service.buffer) == 1  # the sound frame is kept, the bad one refused
+    assert service.frames_refused == 1
     assert "refused by the record" in caplog.text and "no time zone" in caplog.text
 
 
@@ -251,3 +252,27 @@ def test_the_service_shortens_the_gil_switch_interval_and_never_lengthens_it():
         assert sys.getswitchinterval() == pytest.approx(0.0002)
     finally:
         sys.setswitchinterval(before)
+
+
+def test_a_failed_look_at_people_s_entries_loses_none_of_them(record: TrialRecord):
+    from monitor.trial_watch import TrialWatch
+    from rules import ObservationSet
+    from rules.rule_set import default_rule_set
+
+    trial = create_demo_trial(record, scenario="steady")
+    watch = TrialWatch(record, default_rule_set(), trial, record.store.now)
+    nurse = record.users.demo_clinician()
+    record.observations.record(nurse, trial.id, {"measured_at": record.store.now(), "rr": 14})
+    real_events = record.alarms.events
+
+    def database_away(trial_id):  # type: ignore[no-untyped-def]
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    record.alarms.events = database_away  # type: ignore[method-assign]
+    with pytest.raises(OperationalError):
+        watch.new_record_entries()  # the sets were read, the acknowledgements were not
+    record.alarms.events = real_events  # type: ignore[method-assign]
+    entries = watch.new_record_entries()
+    assert [type(e) for e in entries.events] == [ObservationSet]  # still there to be fed
+    watch.queue(entries)
+    assert watch.new_record_entries().events == []  # and fed once

@@ -201,3 +201,22 @@ def test_empty_observation_set_is_refused(record, staff, trial, clock):
         InvalidEntry,
         "empty",
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("sim:steady?speed=fast", "speed='fast' is not a number"),
+        ("sim:no-such-scenario", "unknown simulator scenario"),
+        ("telepathy:7", "unknown device source kind"),
+    ],
+)
+def test_a_device_source_that_cannot_be_used_is_refused_when_assigned(
+    record: TrialRecord, staff: Staff, trial: int, source: str, words: str
+):
+    refused(
+        record,
+        lambda: record.trials.assign_device(staff.nurse, trial, source, "Oximeter"),
+        InvalidEntry,
+        words,
+    )

@@ -54,6 +54,11 @@ def test_json_text_writes_number_keys_as_strings_like_json_dumps() -> None:
     assert json.loads(json_text({7: {"received": 3}})) == {"7": {"received": 3}}
 
 
+def test_json_text_hands_what_orjson_cannot_write_to_json_dumps() -> None:
+    huge = 2**70
+    assert json.loads(json_text({"count": huge})) == {"count": huge}
+
+
 def test_a_batch_larger_than_one_statement_is_written_whole_and_repeats_skipped(
     record: TrialRecord, staff: Staff, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +86,9 @@ def test_one_bad_reading_writes_nothing_of_its_batch(
     bad = ReadingIn(trial, Parameter.SPO2, 97.0, naive, clock.now, "sim:steady")
     with pytest.raises(InvalidEntry, match="no time zone"):
         record.readings.add(staff.service, [*good, bad])
+    with pytest.raises(InvalidEntry, match="Device time is missing"):
+        record.readings.prepare([ReadingIn(trial, Parameter.SPO2, 97.0, None, clock.now,  # type: ignore[arg-type]
+                                           "sim:steady")])
     with pytest.raises(InvalidEntry, match="not a number"):
         record.readings.prepare([ReadingIn(trial, Parameter.PULSE_RATE, float("nan"),
                                            clock.now, clock.now, "sim:steady")])

@@ -109,14 +109,18 @@ def test_extend_window_and_demo(record: TrialRecord, people: People):
     button(at, "Extend window").click().run()
     assert not at.exception
     assert record.trials.get(trial.id).extension_minutes == 60
+    assert not [b for b in at.button if b.label == "Start a demo trial"]  # not a doctor
+    at = page(people.doctor).run()
     button(at, "Start a demo trial").click().run()
     assert not at.exception
     assert any("Demo trial started" in s.value for s in at.success)
     assert len(record.trials.list(statuses={TrialStatus.MONITORING})) == 2
+    injected = record.audit.entries(action_prefix="injection")[0]
+    assert injected.username == people.doctor.username  # the person who asked, by name
 
 
 def test_a_nurse_is_not_offered_a_demo_trial(record: TrialRecord, people: People):
     at = page(people.nurse).run()
     assert not at.exception
     assert not [b for b in at.button if b.label == "Start a demo trial"]
-    assert any("doctor or nurse specialist starts demo trials" in c.value for c in at.caption)
+    assert any("A doctor starts demo trials" in c.value for c in at.caption)

@@ -222,30 +222,32 @@ async def test_two_services_never_stream_the_same_device(record: TrialRecord, tm
         flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2,
         poll_interval_s=0.2, lease_ttl_s=2.0,
     )
-    first, second = MonitorService(record, settings=quick), MonitorService(other, settings=quick)
-    stop_second = asyncio.Event()
-    running_first = asyncio.create_task(first.run(asyncio.Event()))
-    running_second = asyncio.create_task(second.run(stop_second))
+    services = [MonitorService(record, settings=quick), MonitorService(other, settings=quick)]
+    stops = [asyncio.Event(), asyncio.Event()]
+    running = [asyncio.create_task(s.run(stop)) for s, stop in zip(services, stops, strict=True)]
     overlaps: list[set[str]] = []
     try:
         for _ in range(20):  # 4 s: some twenty sync rounds of each
-            overlaps.append(set(first.streams) & set(second.streams))
+            overlaps.append(set(services[0].streams) & set(services[1].streams))
             await asyncio.sleep(0.2)
-        assert set(first.streams) | set(second.streams) == sources
-        held_by_first = set(first.streams)
-        # The first dies without releasing anything (a crash): once its leases expire, the
-        # second takes its devices over.
-        for stream in first.streams.values():
+        assert set(services[0].streams) | set(services[1].streams) == sources
+        # Whichever claimed devices first (a race, as on a ward) dies without releasing
+        # anything (a crash): once its leases expire, the other takes its devices over.
+        dead = 0 if services[0].streams else 1
+        survivor = services[1 - dead]
+        taken_over = set(services[dead].streams)
+        for stream in services[dead].streams.values():
             stream.task.cancel()
-        running_first.cancel()
-        await asyncio.gather(running_first, return_exceptions=True)
-        await wait_for(lambda: set(second.streams) == sources, limit_s=15)
+        running[dead].cancel()
+        await asyncio.gather(running[dead], return_exceptions=True)
+        await wait_for(lambda: set(survivor.streams) == sources, limit_s=15)
     finally:
-        stop_second.set()
-        await running_second
+        for stop in stops:
+            stop.set()
+        await asyncio.gather(*running, return_exceptions=True)
         other.close()
     assert overlaps and all(not both for both in overlaps), overlaps
-    assert held_by_first  # both really competed: the takeover was tested, not assumed
+    assert taken_over  # the takeover was tested, not assumed
 
 
 async def test_unusable_assignment_is_reported_not_retried(record: TrialRecord):

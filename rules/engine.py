@@ -37,7 +37,7 @@ from rules.events import (
     WindowExtension,
     usable,
 )
-from rules.news2 import News2Band, News2Result, score_news2, whole_number
+from rules.news2 import News2Band, News2Result, one_decimal, score_news2, whole_number
 from rules.rule_set import (
     BaselineDropCondition,
     FlaggedCondition,
@@ -617,7 +617,10 @@ class TrialEngine:
         cond = rule.condition
         if isinstance(cond, RangeCondition):
             value = float(values[cond.parameter])
-            if cond.parameter is not Parameter.TEMP:
+            # As charted, and as NEWS2 scores it: temperature to one decimal, the rest whole.
+            if cond.parameter is Parameter.TEMP:
+                value = float(one_decimal(value))
+            else:
                 value = float(whole_number(value))
             severity = -value if cond.worse_direction == "lower" else value
             self._condition(rule, cond.contains(value), t, {

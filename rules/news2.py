@@ -72,7 +72,7 @@ def whole_number(value: float) -> int:
     return int(Decimal(str(value)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _one_decimal(value: float) -> Decimal:
+def one_decimal(value: float) -> Decimal:
     """Temperature is charted to one decimal place (36.05 is charted as 36.1)."""
     return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
@@ -111,7 +111,7 @@ def score_consciousness(level: Consciousness | str) -> int:
 
 
 def score_temp(temp: float) -> int:
-    return _lookup(_one_decimal(temp), _TEMP)
+    return _lookup(one_decimal(temp), _TEMP)
 
 
 @dataclass(frozen=True)

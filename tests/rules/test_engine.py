@@ -401,6 +401,7 @@ def test_link_lost_while_probe_off_is_both() -> None:
         ({"poss": Poss.FREQUENTLY_DROWSY}, "sedation", "high"),
         ({"poss": Poss.SOMNOLENT}, "sedation", "high"),
         ({"temp": 35.0}, "temp_low", "medium"),
+        ({"temp": 35.04}, "temp_low", "medium"),  # charted 35.0, as NEWS2 scores it
         ({"side_effects": frozenset({SideEffect.SLURRED_SPEECH})}, "side_effect_red", "high"),
         ({"side_effects": frozenset({SideEffect.ARM_WEAKNESS})}, "side_effect_red", "high"),
         ({"side_effects": frozenset({SideEffect.DIFFICULTY_BREATHING})}, "side_effect_red",
@@ -422,7 +423,7 @@ def test_entry_rule_raised_on_the_entry(values: dict[str, object], rule: str,
     [
         {"systolic": 101.0}, {"systolic": 219.0}, {"rr": 12.0}, {"rr": 24.0},
         {"consciousness": Consciousness.ALERT}, {"poss": Poss.SLIGHTLY_DROWSY},
-        {"poss": Poss.ASLEEP}, {"temp": 35.1}, {"side_effects": frozenset()},
+        {"poss": Poss.ASLEEP}, {"temp": 35.1}, {"temp": 35.05}, {"side_effects": frozenset()},
     ],
 )
 def test_entry_values_outside_every_rule_raise_nothing(values: dict[str, object]) -> None:

@@ -178,12 +178,10 @@ class TrialWatch:
         out: list[AlarmEvent] = []
         for reading in engine_readings(measurement):
             now = engine.now
-            if now is not None and reading.time < now:
-                if reading.parameter in STREAMED_PARAMETERS:
-                    self.late_readings += 1
-                    continue
-                reading = replace_time(reading, now)  # type: ignore[assignment]
-            out += engine.feed(reading)
+            if now is not None and reading.time < now and reading.parameter in STREAMED_PARAMETERS:
+                self.late_readings += 1
+                continue
+            out += engine.feed(self._not_before_now(reading))
         return self._to_record(out) if out else []
 
     def on_link(

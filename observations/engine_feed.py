@@ -72,8 +72,8 @@ class EngineFrame(NamedTuple):
 
 
 def engine_frame(measurement: Measurement) -> EngineFrame | None:
-    """The engine's view of one frame, as `engine_readings` gives it but without a `Reading`
-    for each value; None when there is nothing to judge (a cuff inflating, no time)."""
+    """The engine's view of one frame: the judged parameters, flagged gaps kept as gaps; None
+    when there is nothing to judge (a cuff inflating, no time)."""
     if measurement.measuring or measurement.device_time is None:
         return None
     return EngineFrame(
@@ -85,21 +85,12 @@ def engine_frame(measurement: Measurement) -> EngineFrame | None:
 
 
 def engine_readings(measurement: Measurement) -> list[Reading]:
-    """The engine's view of one frame: judged parameters, flagged gaps kept as gaps."""
-    if measurement.measuring or measurement.device_time is None:
+    """The same frame as one `Reading` per value, then one per gap (flagged gaps kept)."""
+    frame = engine_frame(measurement)
+    if frame is None:
         return []
-    flags = frozenset(measurement.flags)
-    readings = [
-        Reading(measurement.device_time, p, float(v), flags)
-        for p, v in measurement.values.items()
-        if p in ENGINE_PARAMETERS
-    ]
-    readings += [
-        Reading(measurement.device_time, p, None, flags)
-        for p in measurement.missing
-        if p in ENGINE_PARAMETERS
-    ]
-    return readings
+    readings = [Reading(frame.time, p, v, frame.flags) for p, v in frame.values.items()]
+    return readings + [Reading(frame.time, p, None, frame.flags) for p in frame.missing]
 
 
 def engine_link(

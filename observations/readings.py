@@ -83,7 +83,7 @@ _UNSET: Any = object()
 def sqlite_time_text(moment: datetime) -> str:
     """An aware time as SQLAlchemy's UtcDateTime stores it in SQLite: UTC, no zone, always six
     decimals ("2026-03-01 09:00:00.000000"), so that text order is time order. Checked
-    against SQLAlchemy's own conversion in the tests; it is four times quicker."""
+    against SQLAlchemy's own conversion in the tests; about 1.5 us against its 2.6 us."""
     if moment.utcoffset() != _NO_OFFSET:
         moment = moment.astimezone(UTC)
     return moment.isoformat(" ", "microseconds")[:26]  # without its "+00:00"
@@ -140,16 +140,16 @@ class Readings:
         table = VitalReading.__table__
         self._time_of = table.c.device_time.type._cached_bind_processor(dialect) or _as_is
         if dialect.name == "sqlite":
-            self._time_of = sqlite_time_text  # the same text, a fifth of the time
+            self._time_of = sqlite_time_text  # the same text, quicker (see there)
         self._status_of = table.c.raw_status.type._cached_bind_processor(dialect) or _as_is
         self._flag_text: dict[frozenset[QualityFlag], str] = {}
 
     def prepare(self, readings: Sequence[ReadingIn]) -> list[PreparedReading]:
         """Check readings and convert them for the driver, without touching the database.
 
-        Raises ``InvalidEntry`` for the first bad one. The monitor prepares
-        each frame as it arrives, so the thread that writes a batch does no Python work that
-        would hold the GIL while the event loop runs.
+        Raises ``InvalidEntry`` for the first bad one. The monitor prepares each frame as it
+        arrives, so the thread that writes a batch does no Python work that would hold the GIL
+        while the event loop runs.
         """
         time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
         # The rows of a frame come together and share their objects: each time and status is

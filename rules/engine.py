@@ -227,7 +227,8 @@ class TrialEngine:
         self._reannunciate_after = timedelta(seconds=lifecycle.reannunciate_after_s)
         self._baseline_window = timedelta(minutes=rule_set.baseline.window_before_injection_min)
         # Rules grouped by what wakes them, so each event only looks at its own rules.
-        self._streamed: dict[Parameter, list[Rule]] = {}
+        # Streamed range rules by parameter, as (rule id, min, max, rule): looked at for every
+        # reading, so unpacked once here.
         self._bands: dict[Parameter, list[tuple[str, float | None, float | None, Rule]]] = {}
         self._entry_rules: dict[Parameter, list[Rule]] = {}
         self._side_effect_rules: list[Rule] = []
@@ -238,8 +239,7 @@ class TrialEngine:
         for rule in rule_set.rules:
             cond = rule.condition
             if isinstance(cond, RangeCondition) and rule.streamed:
-                self._streamed.setdefault(cond.parameter, []).append(rule)
-                band = (rule.id, cond.min, cond.max, rule)  # looked at for every reading
+                band = (rule.id, cond.min, cond.max, rule)
                 self._bands.setdefault(cond.parameter, []).append(band)
             elif isinstance(cond, RangeCondition | BaselineDropCondition | OneOfCondition):
                 self._entry_rules.setdefault(cond.parameter, []).append(rule)
@@ -448,8 +448,7 @@ class TrialEngine:
         if valid:
             assert value is not None
             value = float(value)
-            # Integers on the chart; no gap between bands.
-            charted = value if value.is_integer() else float(whole_number(value))
+            charted = float(whole_number(value))  # integers on the chart; no gap between bands
             state.last_valid = self._latest[parameter] = _Entry(t, value)
             state.off_since = None
             self._same_time_readings[parameter] = value
@@ -735,8 +734,8 @@ class TrialEngine:
     def _timers(self) -> Iterator[_Timer]:
         """Every pending timer as (deadline, action). Each action changes the state so that its
         timer disappears, which is what lets `_run_timers` make progress."""
-        for rules in self._streamed.values():
-            for rule in rules:
+        for bands in self._bands.values():
+            for _, _, _, rule in bands:
                 pending = self._pending.get(rule.id)
                 if pending is not None and not pending.fired:
                     yield (pending.since + timedelta(seconds=rule.delay_s),

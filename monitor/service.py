@@ -114,6 +114,7 @@ class MonitorService:
         self._alarm_lock = asyncio.Lock()
         self._drop_alarm_raised: set[int] = set()
         self._reported_drops = 0
+        self._reported_by_trial: dict[int, int] = {}  # drops each trial's alarm has told
         self._last_audit_id = 0
         self.readings_written = 0
         self.frames_refused = 0  # frames the record refused to store (each one logged)
@@ -462,7 +463,12 @@ class MonitorService:
         dropped = self.buffer.dropped
         if dropped == self._reported_drops:
             return
-        counts = dict(self.buffer.dropped_by_trial)
+        # Only trials that lost readings since the last report: the others' alarms say it already.
+        counts = {
+            trial_id: count
+            for trial_id, count in self.buffer.dropped_by_trial.items()
+            if count != self._reported_by_trial.get(trial_id)
+        }
         raised: dict[int, bool] = {}
         for trial_id in counts:
             if trial_id in self._drop_alarm_raised:
@@ -477,6 +483,7 @@ class MonitorService:
             event = AlarmEventType.ESCALATED if raised[trial_id] else AlarmEventType.RAISED
             self._drop_alarm_raised.add(trial_id)
             self._commit([self._dropped_event(trial_id, event, READINGS_DROPPED, count)])
+            self._reported_by_trial[trial_id] = count
         # As counted before the reads: drops during them are reported at the next flush.
         self._reported_drops = dropped
 

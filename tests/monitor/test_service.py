@@ -276,3 +276,28 @@ def test_a_failed_look_at_people_s_entries_loses_none_of_them(record: TrialRecor
     assert [type(e) for e in entries.events] == [ObservationSet]  # still there to be fed
     watch.queue(entries)
     assert watch.new_record_entries().events == []  # and fed once
+
+
+def test_a_dropped_readings_report_names_only_trials_that_lost_more(record: TrialRecord):
+    first = create_demo_trial(record, scenario="steady")
+    second = create_demo_trial(record, scenario="steady")
+    service = MonitorService(record, settings=MonitorSettings(buffer_limit=2))
+    now = record.store.now()
+
+    def three_readings(trial_id: int) -> None:
+        rows = [ReadingIn(trial_id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now,
+                          "sim:t") for i in range(3)]
+        service.buffer.add(record.readings.prepare(rows))
+
+    three_readings(first.id)  # one of them dropped
+    asyncio.run(service._report_drops())
+    assert [(e.trial_id, e.event) for e in service._pending_alarms] == [
+        (first.id, AlarmEventType.RAISED)
+    ]
+    service._pending_alarms.clear()
+    service.buffer.take(10)  # written
+    three_readings(second.id)  # the second trial loses one; the first lost nothing more
+    asyncio.run(service._report_drops())
+    assert [(e.trial_id, e.event, e.evidence) for e in service._pending_alarms] == [
+        (second.id, AlarmEventType.RAISED, {"dropped": 1})
+    ]

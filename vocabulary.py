@@ -154,6 +154,9 @@ class AlarmEventType(StrEnum):
     ESCALATED = "escalated"
     ACKNOWLEDGED = "acknowledged"
     REANNUNCIATED = "reannunciated"
+    # An acknowledged alarm whose condition eased to a lower level: shown at its current level,
+    # silently (a nurse has seen it; only a worse level sounds again).
+    CHANGED = "changed"
     RESOLVED = "resolved"
 
 

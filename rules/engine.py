@@ -1,19 +1,24 @@
 """The stateful rules engine of one trial: events in, alarm events out, no clock.
 
-Timing semantics (issue 4; shared/clinical.md §4):
+Semantics (rules/README.md has the full account):
 
-- Events must be fed in time order. Timers (condition delays, silence, overdue sets,
-  escalation, re-annunciation) fire at the exact time they fall due: `feed` first fires every
-  timer due strictly before the event, applies the event, then fires timers due at its time;
-  `advance_to(t)` fires every timer due up to and including t. So when an event and a timer
-  share an instant, the event counts first (a reading arriving exactly as the quiet time ends
-  means the device is not lost; a dip ending exactly as its delay elapses does not alarm).
-- A missing or flagged value never satisfies nor interrupts a physiological condition: it
-  only feeds the technical rules.
-- Alarm lifecycle after IEC 60601-1-8: one active alarm per rule; high alarms latch until
-  acknowledged and cleared; medium and low resolve when the condition clears; unacknowledged
-  alarms escalate once per annunciation; an acknowledged alarm still present after the silence
-  is re-annunciated; a worse entry of an acknowledged alarm re-annunciates it at once.
+- Events come in time order; an observation set may come late (typed after it was measured):
+  its alarms are judged when it arrives, while the schedule, its NEWS2 and the baseline count
+  it at its measured time.
+- One instant, one answer: every event of an instant is applied before the timers due at that
+  instant fire. `feed` fires the timers due strictly before the event; `advance_to(t)` fires
+  those due up to and including t. So the order of the readings in a frame never matters.
+- One alarm per rule. A `limits` rule is one parameter and direction with nested levels; the
+  alarm shows the deepest level met. Streamed levels are decided on magnitude x duration (a
+  counter, a minimum duration, a maximum delay, repeated entries) and end with hysteresis;
+  entered levels are judged on each entry.
+- Lifecycle after IEC 60601-1-8: high alarms latch until acknowledged; medium and low resolve
+  when the condition ends; unacknowledged alarms escalate once per annunciation. An
+  acknowledged alarm is silent until its condition ends or gets worse (a deeper level, a new
+  side effect, a worse code or grade), which sounds at once; an eased one is shown at its
+  current level (`changed`). Nothing is re-annunciated on a timer alone.
+- A missing or flagged value never satisfies nor interrupts a physiological condition (the last
+  valid value holds); it feeds the technical rules.
 """
 
 from __future__ import annotations
@@ -39,22 +44,27 @@ from rules.events import (
 )
 from rules.news2 import News2Band, News2Result, one_decimal, score_news2, whole_number
 from rules.rule_set import (
+    NEWS2_BAND_RANK,
+    AlarmLevel,
     BaselineDropCondition,
     FlaggedCondition,
-    News2BandCondition,
+    Level,
+    LimitsCondition,
+    News2Condition,
     NoReadingCondition,
     ObservationOverdueCondition,
     OneOfCondition,
     PowerDropCondition,
-    RangeCondition,
     Rule,
     RuleSet,
     SideEffectCondition,
 )
 from rules.schedule import DueTime, ObservationSchedule
 from vocabulary import (
+    PRIORITY_RANK,
     STREAMED_PARAMETERS,
     AlarmEventType,
+    AlarmKind,
     Parameter,
     Priority,
     QualityFlag,
@@ -73,7 +83,13 @@ BASELINE_PARAMETERS: tuple[Parameter, ...] = (
     Parameter.POWER_LEFT_ARM,
     Parameter.POWER_RIGHT_ARM,
 )
-
+# What devices deliver: their baseline is the median of the readings before the injection.
+DEVICE_BASELINE_PARAMETERS = frozenset(
+    {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
+)
+# A frame carrying blood pressure is the cuff's: its pulse is stored, but the streamed pulse
+# rules judge the oximeter's (one instant, one judged value per parameter).
+_CUFF_PARAMETERS = frozenset({Parameter.SYSTOLIC, Parameter.DIASTOLIC})
 
 _Timer = tuple[datetime, Callable[[datetime], None]]
 _UNKNOWN: Any = object()  # the earliest deadline must be worked out again
@@ -89,12 +105,11 @@ def _iso(time: datetime) -> str:
 
 def _num(value: float) -> float | int:
     """Evidence shows 97, not 97.0, when the value is whole."""
-    return int(value) if float(value).is_integer() else value
+    return int(value) if float(value).is_integer() else round(value, 3)
 
 
-def _band(cond: RangeCondition) -> dict[str, float | int | None]:
-    return {"min": None if cond.min is None else _num(cond.min),
-            "max": None if cond.max is None else _num(cond.max)}
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
 
 
 @dataclass(frozen=True)
@@ -112,35 +127,61 @@ class ActiveAlarm:
     condition_present: bool
     escalated: bool
     evidence: dict[str, Any]
+    level: str = ""  # the level shown (the rule id for a single-level rule)
+    current_level: str | None = None  # the level met now; None once the condition ended
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """The engine's NEWS2 of one observation set, with the SpO2 and pulse it used."""
+
+    record_id: int | None
+    measured_at: datetime
+    news2: News2Result
+    spo2: float | None
+    spo2_from: str | None  # "set" (the nurse's entry) or "device" (a reading of that instant)
+    pulse: float | None
+    pulse_from: str | None
 
 
 @dataclass
 class _Alarm:
     rule: Rule
-    priority: Priority
+    levels: tuple[AlarmLevel, ...]
+    level: int  # shown: the deepest met since last seen by a nurse
+    current: int | None  # met now; None: the condition has ended
     raised_at: datetime
     annunciated_at: datetime
     evidence: dict[str, Any]
     severity: Any = None
-    condition: bool = True
     escalated: bool = False
     acknowledged_at: datetime | None = None
     acknowledged_by: str | None = None
     acknowledged_severity: Any = None
+
+    @property
+    def priority(self) -> Priority:
+        return self.levels[self.level].priority
+
+    @property
+    def message(self) -> str:
+        return self.levels[self.level].message
 
     def snapshot(self) -> ActiveAlarm:
         return ActiveAlarm(
             self.rule.id,
             self.priority,
             self.rule.kind.value,
-            self.rule.message,
+            self.message,
             self.raised_at,
             self.annunciated_at,
             self.acknowledged_at,
             self.acknowledged_by,
-            self.condition,
+            self.current is not None,
             self.escalated,
             dict(self.evidence),
+            self.levels[self.level].id,
+            self.levels[self.current].id if self.current is not None else None,
         )
 
 
@@ -160,10 +201,11 @@ class _Link:
 @dataclass
 class _StreamState:
     last_any: datetime | None = None  # last reading, valid or flagged
-    last_valid: _Entry | None = None
-    off_since: datetime | None = None  # first sensor-off flag since the last valid reading
     watched_from: datetime | None = None  # first link event of a device that streams it
     link: _Link | None = None  # that device's latest link state
+    # Since when every reading has been unusable, and why, by flagged rule.
+    flagged_since: dict[str, datetime] = field(default_factory=dict)
+    flagged_why: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def silent_since(self) -> datetime | None:
@@ -172,24 +214,40 @@ class _StreamState:
 
 
 @dataclass
-class _Pending:
-    since: datetime
-    fired: bool = False
+class _LevelWatch:
+    """One level of a streamed limit: its episode, counter and hysteresis."""
+
+    level: Level
+    episode_start: datetime | None = None  # first entry of the episode
+    counter: float = 0.0
+    counted_at: datetime | None = None
+    zone_since: datetime | None = None  # in the zone without a break since
+    entries: deque[datetime] = field(default_factory=deque)
+    met: bool = False
+    decided_by: str = ""
+    clear_since: datetime | None = None  # met, and at or past clears_at since
+
+    def reset(self) -> None:
+        self.episode_start = self.counted_at = self.zone_since = self.clear_since = None
+        self.counter = 0.0
+        self.entries.clear()
+        self.met = False
+        self.decided_by = ""
 
 
 @dataclass
-class _Buffers:
-    """Pre-injection values for the baseline, trimmed to the baseline window."""
+class _LimitWatch:
+    """A streamed `limits` rule: the last valid value (held until the next) and its levels."""
 
-    values: dict[Parameter, deque[tuple[datetime, float]]] = field(default_factory=dict)
+    rule: Rule
+    cond: LimitsCondition
+    levels: list[_LevelWatch]
+    value: float | None = None
+    value_time: datetime | None = None
 
 
 class TrialEngine:
     """Rules engine for one trial. Pure: time comes with the events."""
-
-    # False: scan every timer after every event (the plain algorithm, which the tests compare
-    # the kept lower bound of `_earliest` against).
-    trust_bound = True
 
     def __init__(self, rule_set: RuleSet, *, trial_id: str = "", spo2_scale: int = 1) -> None:
         if spo2_scale not in (1, 2):
@@ -203,33 +261,34 @@ class TrialEngine:
         self._closed_at: datetime | None = None
         self._alarms: dict[str, _Alarm] = {}
         # No timer falls due before `_earliest` (None: there is no timer), or _UNKNOWN: work it
-        # out again. A streamed reading, the hot path at 1 Hz per parameter and per trial, only
-        # moves timers later (the device's silence) or adds a condition delay (`_lower`), so
-        # after it the value stays a safe lower bound, exact again at the next scan. That spares
-        # scanning every timer after every reading.
+        # out again. A streamed reading, the hot path (1 Hz per parameter and trial), only
+        # moves the device's silence later or brings a level's decision or clearing in
+        # (`_lower`), so after it the value stays a safe lower bound, exact at the next scan.
         self._earliest: datetime | None = _UNKNOWN
         self._exact = False  # `_earliest` is the next deadline itself, not only a bound
         self._out: list[AlarmEvent] = []
+        self._scores: list[SetScore] = []
         self._stream: dict[Parameter, _StreamState] = {p: _StreamState() for p in Parameter}
-        self._pending: dict[str, _Pending] = {}
         self._latest: dict[Parameter, _Entry] = {}  # latest valid value of every parameter
-        self._buffers = _Buffers()
+        self._last_set_time: datetime | None = None
+        # Before the injection: device values (baseline window) and sets (set window).
+        self._device_values: dict[Parameter, deque[tuple[datetime, float]]] = {}
+        self._pre_sets: list[tuple[datetime, dict[Parameter, float]]] = []
         self._baseline: dict[Parameter, float] = {}
         self._schedule = ObservationSchedule(rule_set.schedule)
         self._news2: News2Result | None = None
         self._news2_time: datetime | None = None
         self._unscored_set: ObservationSet | None = None  # waiting for same-time SpO2/pulse
         self._same_time_readings: dict[Parameter, float] = {}
-        lifecycle = rule_set.lifecycle
         self._escalate_after = {
-            p: timedelta(seconds=s) for p, s in lifecycle.escalate_unacknowledged_after_s.items()
+            p: _seconds(s) for p, s in rule_set.lifecycle.escalate_unacknowledged_after_s.items()
         }
-        self._reannunciate_after = timedelta(seconds=lifecycle.reannunciate_after_s)
-        self._baseline_window = timedelta(minutes=rule_set.baseline.window_before_injection_min)
+        baseline = rule_set.baseline
+        self._baseline_window = timedelta(minutes=baseline.window_before_injection_min)
+        self._baseline_set_window = timedelta(minutes=baseline.set_within_before_injection_min)
         # Rules grouped by what wakes them, so each event only looks at its own rules.
-        # Streamed range rules by parameter, as (rule id, min, max, rule): looked at for every
-        # reading, so unpacked once here.
-        self._bands: dict[Parameter, list[tuple[str, float | None, float | None, Rule]]] = {}
+        self._levels = {rule.id: rule.levels for rule in rule_set.rules}
+        self._watches: dict[Parameter, list[_LimitWatch]] = {}
         self._entry_rules: dict[Parameter, list[Rule]] = {}
         self._side_effect_rules: list[Rule] = []
         self._news2_rules: list[Rule] = []
@@ -238,17 +297,17 @@ class TrialEngine:
         self._overdue_rules: list[Rule] = []
         for rule in rule_set.rules:
             cond = rule.condition
-            if isinstance(cond, RangeCondition) and rule.streamed:
-                band = (rule.id, cond.min, cond.max, rule)
-                self._bands.setdefault(cond.parameter, []).append(band)
-            elif isinstance(cond, RangeCondition | BaselineDropCondition | OneOfCondition):
+            if isinstance(cond, LimitsCondition) and rule.streamed:
+                watch = _LimitWatch(rule, cond, [_LevelWatch(level) for level in cond.levels])
+                self._watches.setdefault(cond.parameter, []).append(watch)
+            elif isinstance(cond, LimitsCondition | BaselineDropCondition | OneOfCondition):
                 self._entry_rules.setdefault(cond.parameter, []).append(rule)
             elif isinstance(cond, PowerDropCondition):
                 for parameter in cond.parameters:
                     self._entry_rules.setdefault(parameter, []).append(rule)
             elif isinstance(cond, SideEffectCondition):
                 self._side_effect_rules.append(rule)
-            elif isinstance(cond, News2BandCondition):
+            elif isinstance(cond, News2Condition):
                 self._news2_rules.append(rule)
             elif isinstance(cond, NoReadingCondition):
                 self._no_reading_rules.append(rule)
@@ -259,14 +318,19 @@ class TrialEngine:
 
     # ===== public API ======================================================================
     def feed(self, event: TrialEvent) -> list[AlarmEvent]:
-        """Apply one event (time-ordered); returns the alarm events it and any timers caused."""
+        """Apply one event (time-ordered; a set may be late); returns the alarm events it and
+        the timers due before it caused."""
         if isinstance(event, Reading):
-            return self._feed_reading(event.time, event.parameter, event.value, event.flags)
+            self._begin(event.time)
+            self._on_reading(event.time, event.parameter, event.value, event.flags)
+            return self._end()
+        if isinstance(event, ObservationSet) and self.now is not None and event.time < self.now:
+            return self._late_set(event)
         t = event.time  # aware: every event checks that itself
         self._begin(t)
         self._earliest = _UNKNOWN  # the event may change anything the timers depend on
         if isinstance(event, ObservationSet):
-            self._on_set(event)
+            self._on_set(event, t)
         elif isinstance(event, Injection):
             self._on_injection(event)
         elif isinstance(event, Acknowledgement):
@@ -279,10 +343,10 @@ class TrialEngine:
             self._closed_at = t
             self._schedule.close(t)
             for rule in self._overdue_rules:
-                self._condition(rule, False, t, {"reason": "monitoring window closed"})
+                self._condition(rule, None, t, {"reason": "monitoring window closed"})
         else:
             raise TypeError(f"not a trial event: {event!r}")
-        return self._end(t)
+        return self._end()
 
     def feed_frame(
         self,
@@ -291,61 +355,22 @@ class TrialEngine:
         missing: Iterable[Parameter] = (),
         flags: frozenset[QualityFlag] = frozenset(),
     ) -> list[AlarmEvent]:
-        """A device frame: exactly as feeding a `Reading` for each value in turn, then one
-        without a value for each missing parameter, but without making them (the monitor's
-        hot path: every frame of every trial)."""
+        """A device frame: as a `Reading` for each value, then one without a value for each
+        missing parameter, without making them (the monitor's hot path). A frame carrying blood
+        pressure is the cuff's: its pulse is not the streamed pulse."""
         if time.utcoffset() is None:
             raise ValueError(f"time {time.isoformat()} has no UTC offset; use aware times")
         if not values and not missing:
             return []  # no reading at all: time does not move
+        cuff = not _CUFF_PARAMETERS.isdisjoint(values)
         self._begin(time)
         for parameter, value in values.items():
-            self._apply_reading(time, parameter, value, flags)
+            if not (cuff and parameter is Parameter.PULSE_RATE):
+                self._on_reading(time, parameter, value, flags)
         for parameter in missing:
-            self._apply_reading(time, parameter, None, flags)
-        return self._end(time)
-
-    def _feed_reading(
-        self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
-    ) -> list[AlarmEvent]:
-        self._begin(t)
-        self._apply_reading(t, parameter, value, flags)
-        return self._end(t)
-
-    def _apply_reading(
-        self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
-    ) -> None:
-        """A reading at the engine's instant t, then the timers due at t (as `_end` does)."""
-        if self.trust_bound:
-            self._exact = False  # see `_earliest`: the bound stays safe
-        else:
-            self._earliest = _UNKNOWN
-        self._on_reading(t, parameter, value, flags)
-        known = self._earliest
-        if known is _UNKNOWN or (known is not None and known <= t):
-            self._run_timers(t, inclusive=True)
-
-    def _begin(self, t: datetime) -> None:
-        """Before an event at t: its order checked, every timer due before t fired."""
-        if self.now is not None and t < self.now:
-            self._check_order(t)  # raises
-        self._out = []
-        known = self._earliest
-        if known is _UNKNOWN or (known is not None and known < t):
-            self._run_timers(t, inclusive=False)
-        if self.now is None or t > self.now:
-            self._same_time_readings = {}
-            if self._unscored_set is not None and self._unscored_set.time < t:
-                self._unscored_set = None
-        self.now = t
-
-    def _end(self, t: datetime) -> list[AlarmEvent]:
-        """After an event at t: timers due at t fired; what was emitted."""
-        known = self._earliest
-        if known is _UNKNOWN or (known is not None and known <= t):
-            self._run_timers(t, inclusive=True)
-        out, self._out = self._out, []
-        return out
+            if not (cuff and parameter is Parameter.PULSE_RATE):
+                self._on_reading(time, parameter, None, flags)
+        return self._end()
 
     def advance_to(self, time: datetime) -> list[AlarmEvent]:
         """Fire every timer due up to and including `time` (call it at `next_deadline()`)."""
@@ -353,14 +378,9 @@ class TrialEngine:
         self._out = []
         self._run_timers(time, inclusive=True)
         if self.now is None or time > self.now:
-            self._same_time_readings = {}
-            # A lost device's escalation is worked out at `now`; time only moves it later.
-            self._exact = False
-            if not self.trust_bound:
-                self._earliest = _UNKNOWN
+            self._new_instant(time)
         self.now = time
-        out, self._out = self._out, []
-        return out
+        return self._end()
 
     def next_deadline(self) -> datetime | None:
         """When the next timer falls due, so the caller knows when to wake (None: nothing)."""
@@ -377,6 +397,12 @@ class TrialEngine:
         """
         return self.next_deadline() if self._earliest is _UNKNOWN else self._earliest
 
+    def take_set_scores(self) -> list[SetScore]:
+        """The NEWS2 of each set judged since the last call (a set scored again at its instant,
+        once a same-time device reading came, appears again: the latest wins)."""
+        scores, self._scores = self._scores, []
+        return scores
+
     def active_alarms(self) -> list[ActiveAlarm]:
         return [alarm.snapshot() for alarm in self._alarms.values()]
 
@@ -390,7 +416,7 @@ class TrialEngine:
         return self._schedule.due_times(self.now) if self.now is not None else []
 
     def baseline(self) -> dict[Parameter, float]:
-        """Pre-injection medians (empty before the injection or without values)."""
+        """The patient's own values before the injection (empty before it or without values)."""
         return dict(self._baseline)
 
     def latest_news2(self) -> tuple[datetime, News2Result] | None:
@@ -410,8 +436,13 @@ class TrialEngine:
         return self._closed_at
 
     def may_close_window(self) -> bool:
-        """The window never closes while an alarm is unacknowledged."""
-        return all(alarm.acknowledged_at is not None for alarm in self._alarms.values())
+        """Not while an alarm waits for acknowledgement, nor while a physiological condition
+        is still present (a doctor may still close it, giving the reason, in the record)."""
+        return all(
+            alarm.acknowledged_at is not None
+            and (alarm.current is None or alarm.rule.kind is not AlarmKind.PHYSIOLOGICAL)
+            for alarm in self._alarms.values()
+        )
 
     def replay(self, events: Iterable[TrialEvent], until: datetime | None = None) -> int:
         """Rebuild state from the record (after a restart): feed every event, discard the
@@ -421,9 +452,10 @@ class TrialEngine:
             discarded += len(self.feed(event))
         if until is not None:
             discarded += len(self.advance_to(until))
+        self._scores = []
         return discarded
 
-    # ===== event handlers ==================================================================
+    # ===== instants ========================================================================
     def _check_order(self, time: datetime) -> None:
         if time.tzinfo is None or time.utcoffset() is None:
             raise ValueError("times must be timezone-aware")
@@ -432,13 +464,39 @@ class TrialEngine:
                 f"event at {_iso(time)} is older than {_iso(self.now)}; feed events in time order"
             )
 
+    def _begin(self, t: datetime) -> None:
+        """Before an event at t: its order checked, every timer due before t fired."""
+        if self.now is not None and t < self.now:
+            self._check_order(t)  # raises
+        self._out = []
+        known = self._earliest
+        if known is _UNKNOWN or (known is not None and known < t):
+            self._run_timers(t, inclusive=False)
+        if self.now is None or t > self.now:
+            self._new_instant(t)
+        self.now = t
+
+    def _new_instant(self, t: datetime) -> None:
+        self._same_time_readings = {}
+        if self._unscored_set is not None and self._unscored_set.time < t:
+            self._unscored_set = None
+
+    def _end(self) -> list[AlarmEvent]:
+        out, self._out = self._out, []
+        return out
+
+    # ===== readings ========================================================================
     def _on_reading(
         self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
     ) -> None:
+        self._exact = False  # silence moves later: `_earliest` stays a bound, no longer exact
         valid = usable(value, flags)
         if parameter not in STREAMED_PARAMETERS:
-            # A device entry of a non-streamed parameter (e.g. automatic blood pressure).
+            # A device entry of a non-streamed parameter (an automatic blood pressure).
             if valid:
+                assert value is not None
+                if self.injection is None and parameter in DEVICE_BASELINE_PARAMETERS:
+                    self._remember_device_value(parameter, t, float(value))
                 self._on_entry_values(t, {parameter: value}, side_effects=None)
             return
         state = self._stream[parameter]
@@ -448,203 +506,324 @@ class TrialEngine:
         if valid:
             assert value is not None
             value = float(value)
-            charted = float(whole_number(value))  # integers on the chart; no gap between bands
-            state.last_valid = self._latest[parameter] = _Entry(t, value)
-            state.off_since = None
+            self._latest[parameter] = _Entry(t, value)
             self._same_time_readings[parameter] = value
             if self.injection is None:
-                self._remember_for_baseline(parameter, t, value)
-            for rule_id, low, high, rule in self._bands.get(parameter, ()):
-                if (low is None or charted >= low) and (high is None or charted <= high):
-                    self._condition_holds(rule, t)
-                elif rule_id in self._pending or rule_id in self._alarms:
-                    self._condition_ended(rule_id, rule, t, charted)
+                self._remember_device_value(parameter, t, value)
+            if state.flagged_since:
+                state.flagged_since.clear()
+                state.flagged_why.clear()
+                self._end_flagged(parameter, t)
+            charted = float(whole_number(value))  # integers, as charted and as NEWS2 scores
+            for watch in self._watches.get(parameter, ()):
+                self._watch_value(watch, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
-                self._score_set(self._unscored_set)
-        elif flags & self._sensor_off_flags(parameter) and state.off_since is None:
-            state.off_since = t
-            self._earliest = _UNKNOWN  # a sensor-off delay starts
-        if not self._alarms:
-            return  # nothing a reading could end
-        # Any reading (even flagged) ends silence; a valid one ends sensor-off.
-        for rule in self._no_reading_rules:
-            if rule.id in self._alarms and not self._lost_parameters(rule, t):
-                self._condition(rule, False, t, {"reason": "readings returned",
-                                                 "parameter": parameter.value, "time": _iso(t)})
-        for rule in self._flagged_rules:
-            if rule.id in self._alarms and not self._flagged_parameters(rule):
-                self._condition(rule, False, t, {"reason": "valid reading",
-                                                 "parameter": parameter.value, "time": _iso(t)})
+                self._score_set(self._unscored_set, t, judge=True)
+        else:
+            self._flagged_reading(parameter, state, t, value, flags)
+        if self._no_reading_rules and self._alarms:
+            # Any reading, valid or flagged, ends silence.
+            for rule in self._no_reading_rules:
+                if rule.id in self._alarms and not self._lost_parameters(rule, t):
+                    self._condition(rule, None, t, {"reason": "readings returned",
+                                                    "parameter": parameter.value,
+                                                    "time": _iso(t)})
 
-    def _on_device_link(self, link: DeviceLink) -> None:
-        for parameter in link.parameters & STREAMED_PARAMETERS:
-            state = self._stream[parameter]
-            if state.watched_from is None:
-                state.watched_from = link.time
-            state.link = _Link(link.device, link.state.value, link.time, link.reason)
-
-    def _sensor_off_flags(self, parameter: Parameter) -> frozenset[Any]:
-        flags: set[Any] = set()
+    def _flagged_reading(
+        self, parameter: Parameter, state: _StreamState, t: datetime, value: float | None,
+        flags: frozenset[Any],
+    ) -> None:
+        """An unusable reading counts for the first flagged rule it matches; it breaks the
+        others' watch (each watches an unbroken run of its own kind of reading)."""
         for rule in self._flagged_rules:
             cond = rule.condition
             assert isinstance(cond, FlaggedCondition)
-            if parameter in cond.parameters:
-                flags.update(cond.flags)
-        return frozenset(flags)
+            if parameter not in cond.parameters:
+                continue
+            why = {str(f) for f in flags if f in cond.flags}
+            if not why and cond.no_value and value is None and not flags:
+                why = {"no value"}
+            if why:
+                if rule.id not in state.flagged_since:
+                    state.flagged_since[rule.id] = t
+                    self._earliest = _UNKNOWN  # a delay starts
+                state.flagged_why.setdefault(rule.id, set()).update(why)
+                for other in list(state.flagged_since):
+                    if other != rule.id:
+                        del state.flagged_since[other]
+                        state.flagged_why.pop(other, None)
+                break
+        self._end_flagged(parameter, t)
 
-    def _on_set(self, obs: ObservationSet) -> None:
-        t = obs.time
+    def _end_flagged(self, parameter: Parameter, t: datetime) -> None:
+        for rule in self._flagged_rules:
+            if rule.id in self._alarms and not self._flagged_parameters(rule):
+                self._condition(rule, None, t, {"reason": "usable readings returned",
+                                                "parameter": parameter.value, "time": _iso(t)})
+
+    def _watch_value(self, watch: _LimitWatch, t: datetime, value: float) -> None:
+        """A streamed value (as charted) for one limit: counters run up to t on the value held
+        until now, then every level sees the new value."""
+        cond = watch.cond
+        changed = False
+        for lw in watch.levels:
+            self._integrate(watch, lw, t)
+            level = lw.level
+            if cond.meets(level, value):
+                if lw.zone_since is None:
+                    changed = True
+                    lw.zone_since = t
+                    if level.repeat_entries is not None and level.repeat_within_s is not None:
+                        lw.entries.append(t)
+                        while lw.entries and t - lw.entries[0] > _seconds(level.repeat_within_s):
+                            lw.entries.popleft()
+                    if lw.episode_start is None:
+                        lw.episode_start, lw.counter, lw.counted_at = t, 0.0, t
+                elif level.counter is not None and not lw.met:
+                    changed = True  # a deeper value brings the counter's decision in
+                if lw.clear_since is not None:
+                    lw.clear_since = None
+            else:
+                if lw.zone_since is not None:
+                    lw.zone_since = None
+                    changed = True
+                    if level.counter is None and not lw.met:
+                        lw.episode_start = None  # a plain delay: the episode is the stay
+                if lw.met:
+                    if cond.cleared(level, value):
+                        if lw.clear_since is None:
+                            lw.clear_since = t
+                            changed = True
+                    elif lw.clear_since is not None:
+                        lw.clear_since = None
+        watch.value, watch.value_time = value, t
+        if changed:
+            deadline = min((d for d, _ in self._watch_timers(watch)), default=None)
+            if deadline is not None:
+                self._lower(deadline)
+
+    @staticmethod
+    def _integrate(watch: _LimitWatch, lw: _LevelWatch, t: datetime) -> None:
+        """Run a level's counter up to t on the value held since it was last counted."""
+        counter = lw.level.counter
+        if counter is None or lw.episode_start is None or lw.met or lw.counted_at is None:
+            return
+        dt = (t - lw.counted_at).total_seconds()
+        if dt <= 0:
+            return
+        held = watch.value
+        if held is not None and watch.cond.meets(lw.level, held):
+            lw.counter += watch.cond.depth(counter.reference, held) * dt
+        else:
+            lw.counter = max(0.0, lw.counter - counter.decay_per_s * dt)
+            if lw.counter == 0.0 and lw.zone_since is None:
+                lw.episode_start = None  # the episode is over (entries keep their own window)
+        lw.counted_at = t
+
+    # ===== streamed levels: decisions and clearing ========================================
+    def _decision_time(self, watch: _LimitWatch, index: int) -> tuple[datetime, str] | None:
+        """When this level will be decided if the value holds, and by what."""
+        lw = watch.levels[index]
+        if lw.met or lw.zone_since is None or lw.episode_start is None:
+            return None
+        level = lw.level
+        candidates: list[tuple[datetime, str]] = []
+        if level.repeat_entries is not None and len(lw.entries) >= level.repeat_entries:
+            candidates.append((lw.entries[-1], f"entry {len(lw.entries)} into the zone within "
+                                               f"{_num(level.repeat_within_s or 0)} s"))
+        if level.max_delay_s is not None:
+            at = max(lw.episode_start + _seconds(level.max_delay_s), lw.zone_since)
+            candidates.append((at, f"in the zone {_num(level.max_delay_s)} s after the "
+                                   "episode began"))
+        counter = level.counter
+        if counter is not None and lw.counted_at is not None and watch.value is not None:
+            depth = watch.cond.depth(counter.reference, watch.value)
+            if lw.counter >= counter.threshold:
+                at = lw.counted_at
+            elif depth > 0:
+                at = lw.counted_at + _seconds((counter.threshold - lw.counter) / depth)
+            else:
+                at = None
+            if at is not None:
+                if level.min_duration_s is not None:
+                    at = max(at, lw.zone_since + _seconds(level.min_duration_s))
+                candidates.append((at, f"counter reached {_num(counter.threshold)}"))
+        if not candidates:
+            return None
+        at, why = min(candidates, key=lambda c: c[0])
+        # Shallower levels wait while the value lies in a deeper level still pending (at most
+        # until its maximum delay): one alarm at the right priority, not medium then high.
+        for deeper in watch.levels[index + 1:]:
+            if deeper.met or deeper.zone_since is None or deeper.episode_start is None:
+                continue
+            bound = deeper.zone_since
+            if deeper.level.max_delay_s is not None:
+                bound = max(bound, deeper.episode_start + _seconds(deeper.level.max_delay_s))
+            at = max(at, bound)
+        return at, why
+
+    def _watch_timers(self, watch: _LimitWatch) -> Iterator[_Timer]:
+        deeper_at: datetime | None = None  # the soonest decision of a deeper level
+        for index in range(len(watch.levels) - 1, -1, -1):
+            lw = watch.levels[index]
+            if lw.met:
+                if lw.clear_since is not None:
+                    yield (lw.clear_since + _seconds(lw.level.hold_s or 0),
+                           lambda t, lw=lw: self._clear_level(watch, lw, t))
+                continue
+            decision = self._decision_time(watch, index)
+            if decision is None:
+                continue
+            at, why = decision
+            if deeper_at is not None and deeper_at <= at:
+                continue  # a deeper level is decided first (or with it) and meets this one
+            deeper_at = at
+            yield (at, lambda t, i=index, why=why: self._decide(watch, i, t, why))
+
+    def _decide(self, watch: _LimitWatch, index: int, t: datetime, why: str) -> None:
+        """The level is met, and so (nested) is every shallower one."""
+        for i, lw in enumerate(watch.levels[: index + 1]):
+            self._integrate(watch, lw, t)
+            if not lw.met:
+                lw.met = True
+                lw.decided_by = why if i == index else "a deeper level was met"
+                lw.clear_since = None
+        self._sync_watch(watch, t)
+
+    def _clear_level(self, watch: _LimitWatch, lw: _LevelWatch, t: datetime) -> None:
+        lw.reset()
+        self._sync_watch(watch, t)
+
+    def _sync_watch(self, watch: _LimitWatch, t: datetime) -> None:
+        met = [i for i, lw in enumerate(watch.levels) if lw.met]
+        if not met:
+            self._condition(watch.rule, None, t, {
+                "parameter": watch.cond.parameter.value, "reason": "condition cleared",
+                "value": _num(watch.value) if watch.value is not None else None,
+                "time": _iso(t),
+            })
+            return
+        self._condition(watch.rule, max(met), t, self._watch_evidence(watch, max(met), t))
+
+    def _watch_evidence(self, watch: _LimitWatch, index: int, t: datetime) -> dict[str, Any]:
+        lw = watch.levels[index]
+        level = lw.level
+        evidence: dict[str, Any] = {
+            "parameter": watch.cond.parameter.value,
+            "level": level.id,
+            "limit": _num(level.limit),
+            "direction": watch.cond.direction,
+            "decided_by": lw.decided_by,
+            "levels_met": [w.level.id for w in watch.levels if w.met],
+            "time": _iso(t),
+        }
+        if lw.episode_start is not None:
+            evidence["since"] = _iso(lw.episode_start)
+        if level.counter is not None:
+            evidence["counter"] = _num(round(lw.counter, 1))
+        if watch.value is not None and watch.value_time is not None:
+            evidence["value"] = _num(watch.value)
+            evidence["value_time"] = _iso(watch.value_time)
+        return evidence
+
+    # ===== entries ==========================================================================
+    def _late_set(self, obs: ObservationSet) -> list[AlarmEvent]:
+        """A set typed after it was measured: judged now, counted at its measured time."""
+        now = self.now
+        assert now is not None
+        self._out = []
+        self._earliest = _UNKNOWN
+        self._on_set(obs, now)
+        return self._end()
+
+    def _on_set(self, obs: ObservationSet, t: datetime) -> None:
+        """A nurse's set measured at obs.time, judged at t (later when typed late)."""
+        measured = obs.time
         values = obs.present()
         values.pop(Parameter.ON_OXYGEN, None)
-        for parameter in (Parameter.SPO2, Parameter.PULSE_RATE):
-            # A nurse's SpO2/pulse feeds NEWS2 and the baseline; the delayed streamed rules
-            # judge the oximeter stream only.
-            value = values.pop(parameter, None)
-            if value is not None:
-                self._remember_for_baseline(parameter, t, float(value))
-                self._latest[parameter] = _Entry(t, float(value))
-        self._on_entry_values(t, values, side_effects=obs.side_effects)
+        if self.injection is None or measured < self.injection.time:
+            self._remember_set(measured, values)
+        newest = self._last_set_time is None or measured >= self._last_set_time
+        if newest:
+            self._last_set_time = measured
+            for parameter in (Parameter.SPO2, Parameter.PULSE_RATE):
+                # A nurse's SpO2/pulse feeds NEWS2 and the baseline; the streamed rules judge
+                # the oximeter stream only.
+                value = values.pop(parameter, None)
+                if value is not None:
+                    self._latest[parameter] = _Entry(measured, float(value))
+            self._on_entry_values(t, values, side_effects=obs.side_effects, measured=measured)
         if self._schedule.started:
-            self._schedule.record_set(t)
+            self._schedule.record_set(measured)
         for rule in self._overdue_rules:
-            if rule.id in self._alarms:
-                self._condition(rule, False, t, {"reason": "observation set recorded",
-                                                 "time": _iso(t)})
-        self._score_set(obs)
+            alarm = self._alarms.get(rule.id)
+            due = self._schedule.next_due
+            # Ended once the overdue due time is met (an older set typed late may meet another).
+            if alarm is not None and (due is None or _iso(due) != alarm.evidence.get("due")):
+                self._condition(rule, None, t, {"reason": "observation set recorded",
+                                                "time": _iso(measured)})
+        self._score_set(obs, t, judge=newest)
 
     def _on_entry_values(
-        self, t: datetime, values: dict[Parameter, Any], side_effects: frozenset[Any] | None
+        self, t: datetime, values: dict[Parameter, Any], side_effects: frozenset[Any] | None,
+        measured: datetime | None = None,
     ) -> None:
+        at = measured or t
         judged: list[Rule] = []
         for parameter, value in values.items():
-            self._latest[parameter] = _Entry(t, value)
-            if parameter in BASELINE_PARAMETERS:
-                self._remember_for_baseline(parameter, t, float(value))
+            self._latest[parameter] = _Entry(at, value)
             for rule in self._entry_rules.get(parameter, ()):
                 if rule not in judged:
                     judged.append(rule)
         for rule in judged:
-            self._judge_entry(rule, t, values)
+            self._judge_entry(rule, t, at, values)
         if side_effects is not None:
             for rule in self._side_effect_rules:
                 cond = rule.condition
                 assert isinstance(cond, SideEffectCondition)
                 found = sorted(str(item) for item in side_effects if item in cond.items)
-                self._condition(rule, bool(found), t, {"items": found, "time": _iso(t)},
-                                severity=frozenset(found))
+                self._condition(rule, 0 if found else None, t,
+                                {"items": found, "time": _iso(at)}, severity=frozenset(found))
 
-    def _on_injection(self, injection: Injection) -> None:
-        if self.injection is not None:
-            raise ValueError("one injection per trial: a new dose is a new trial")
-        self.injection = injection
-        start = injection.time - self._baseline_window
-        for parameter, values in self._buffers.values.items():
-            window = [v for time, v in values if start <= time < injection.time]
-            if window:
-                self._baseline[parameter] = float(statistics.median(window))
-        self._buffers.values.clear()
-        self._schedule.start(injection.time)
-
-    def _on_acknowledgement(self, ack: Acknowledgement) -> None:
-        alarm = self._alarms.get(ack.rule_id)
-        if alarm is None or alarm.acknowledged_at is not None:
-            return  # nothing to acknowledge (already resolved or already acknowledged)
-        t = ack.time
-        alarm.acknowledged_at = t
-        alarm.acknowledged_by = ack.by
-        alarm.acknowledged_severity = alarm.severity
-        self._emit(alarm, AlarmEventType.ACKNOWLEDGED, t, {
-            "by": ack.by, "note": ack.note, "condition_present": alarm.condition,
-        })
-        if not alarm.condition:
-            self._resolve(alarm, t, {"reason": "acknowledged and condition cleared"})
-
-    # ===== judging =========================================================================
-    def _remember_for_baseline(self, parameter: Parameter, t: datetime, value: float) -> None:
-        if self.injection is not None or parameter not in BASELINE_PARAMETERS:
-            return
-        buffer = self._buffers.values.setdefault(parameter, deque())
-        buffer.append((t, value))
-        while buffer and buffer[0][0] < t - self._baseline_window:
-            buffer.popleft()
-
-    def _condition_holds(self, rule: Rule, t: datetime) -> None:
-        """A streamed value (as charted) is in the rule's band: its delay runs, or goes on."""
-        pending = self._pending.get(rule.id)
-        if pending is None:
-            self._pending[rule.id] = pending = _Pending(t)
-            self._lower(t + timedelta(seconds=rule.delay_s))
-        alarm = self._alarms.get(rule.id)
-        if alarm is not None and pending.fired:
-            alarm.condition = True
-            alarm.evidence = self._streamed_evidence(rule, pending.since)
-            self._earliest = _UNKNOWN
-        elif rule.delay_s == 0:
-            self._fire_pending(rule, t)
-
-    def _condition_ended(self, rule_id: str, rule: Rule, t: datetime, value: float) -> None:
-        """A streamed value (as charted) is outside the rule's band."""
-        self._pending.pop(rule_id, None)
-        if rule_id in self._alarms:
-            cond = rule.condition
-            assert isinstance(cond, RangeCondition)
-            self._condition(rule, False, t, {
-                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(t),
-            })
-
-    def _streamed_evidence(self, rule: Rule, since: datetime) -> dict[str, Any]:
+    def _judge_entry(
+        self, rule: Rule, t: datetime, at: datetime, values: dict[Parameter, Any]
+    ) -> None:
         cond = rule.condition
-        assert isinstance(cond, RangeCondition)
-        last = self._stream[cond.parameter].last_valid
-        evidence: dict[str, Any] = {
-            "parameter": cond.parameter.value,
-            "band": _band(cond),
-            "since": _iso(since),
-            "delay_s": _num(rule.delay_s),
-        }
-        if last is not None:
-            evidence["value"] = _num(last.value)
-            evidence["time"] = _iso(last.time)
-        return evidence
-
-    def _fire_pending(self, rule: Rule, t: datetime) -> None:
-        pending = self._pending[rule.id]
-        pending.fired = True
-        self._condition(rule, True, t, self._streamed_evidence(rule, pending.since))
-
-    def _judge_entry(self, rule: Rule, t: datetime, values: dict[Parameter, Any]) -> None:
-        cond = rule.condition
-        if isinstance(cond, RangeCondition):
+        if isinstance(cond, LimitsCondition):
             value = float(values[cond.parameter])
             # As charted, and as NEWS2 scores it: temperature to one decimal, the rest whole.
             if cond.parameter is Parameter.TEMP:
                 value = float(one_decimal(value))
             else:
                 value = float(whole_number(value))
-            severity = -value if cond.worse_direction == "lower" else value
-            self._condition(rule, cond.contains(value), t, {
-                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(t),
-                "band": _band(cond),
-            }, severity=severity)
+            met = [i for i, level in enumerate(cond.levels) if cond.meets(level, value)]
+            level = max(met) if met else None
+            evidence: dict[str, Any] = {
+                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(at),
+            }
+            if level is not None:
+                evidence["level"] = cond.levels[level].id
+                evidence["limit"] = _num(cond.levels[level].limit)
+            self._condition(rule, level, t, evidence)
         elif isinstance(cond, BaselineDropCondition):
             baseline = self._baseline.get(cond.parameter)
-            if self.injection is None or t < self.injection.time or baseline is None:
+            if self.injection is None or at < self.injection.time or baseline is None:
                 return  # no baseline: cannot judge a fall (shown as missing on the page)
             value = float(values[cond.parameter])
             drop = baseline - value
-            self._condition(rule, drop >= cond.by, t, {
-                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(t),
+            self._condition(rule, 0 if drop >= cond.by else None, t, {
+                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(at),
                 "baseline": _num(baseline), "drop": _num(drop), "threshold": _num(cond.by),
-            }, severity=drop)
+            })
         elif isinstance(cond, OneOfCondition):
             value = str(values[cond.parameter])
             order = cond.order or cond.values
             severity = order.index(value) if value in order else 0
-            self._condition(rule, value in cond.values, t, {
-                "parameter": cond.parameter.value, "value": value, "time": _iso(t),
+            self._condition(rule, 0 if value in cond.values else None, t, {
+                "parameter": cond.parameter.value, "value": value, "time": _iso(at),
             }, severity=severity)
         elif isinstance(cond, PowerDropCondition):
-            if self.injection is None or t < self.injection.time:
+            if self.injection is None or at < self.injection.time:
                 return
             limbs: dict[str, Any] = {}
             worst = 0.0
@@ -660,43 +839,123 @@ class TrialEngine:
                 limbs[parameter.value] = {"value": _num(float(latest.value)),
                                           "baseline": _num(baseline), "time": _iso(latest.time)}
             if judged:
-                self._condition(rule, worst >= cond.grades, t, {
+                self._condition(rule, 0 if worst >= cond.grades else None, t, {
                     "limbs": limbs, "grades_below_baseline": _num(worst),
-                    "threshold": cond.grades, "time": _iso(t),
+                    "threshold": cond.grades, "time": _iso(at),
                 }, severity=worst)
 
-    def _score_set(self, obs: ObservationSet) -> None:
-        t = obs.time
-        spo2 = obs.spo2 if obs.spo2 is not None else self._same_time_readings.get(Parameter.SPO2)
-        pulse = obs.pulse_rate
-        if pulse is None:
-            pulse = self._same_time_readings.get(Parameter.PULSE_RATE)
+    def _score_set(self, obs: ObservationSet, t: datetime, *, judge: bool) -> None:
+        spo2, spo2_from = obs.spo2, "set" if obs.spo2 is not None else None
+        pulse, pulse_from = obs.pulse_rate, "set" if obs.pulse_rate is not None else None
+        if spo2 is None and Parameter.SPO2 in self._same_time_readings and obs.time == self.now:
+            spo2, spo2_from = self._same_time_readings[Parameter.SPO2], "device"
+        if (pulse is None and Parameter.PULSE_RATE in self._same_time_readings
+                and obs.time == self.now):
+            pulse, pulse_from = self._same_time_readings[Parameter.PULSE_RATE], "device"
         result = score_news2(
             rr=obs.rr, spo2=spo2, on_oxygen=obs.on_oxygen, sbp=obs.systolic, pulse=pulse,
             consciousness=obs.consciousness, temp=obs.temp, spo2_scale=self.spo2_scale,
         )
+        self._scores.append(SetScore(obs.record_id, obs.time, result, spo2, spo2_from, pulse,
+                                     pulse_from))
         if result.band is News2Band.INCOMPLETE:
-            # Stream readings at this same instant may still arrive (any input order).
-            self._unscored_set = obs if set(result.missing) <= {"spo2", "pulse"} else None
+            # Device readings of this same instant may still arrive (any input order).
+            waiting = judge and obs.time == self.now and set(result.missing) <= {"spo2", "pulse"}
+            self._unscored_set = obs if waiting else None
             return
         self._unscored_set = None
         self._earliest = _UNKNOWN  # the schedule follows the NEWS2 band
-        self._news2, self._news2_time = result, t
         if self._schedule.started:
-            self._schedule.news2_scored(t, result.band.value)
-        evidence = {"time": _iso(t), "total": result.total, "band": result.band.value,
+            self._schedule.news2_scored(obs.time, result.band.value)
+        if not judge:
+            return  # an older set typed late: its score is kept, the newest set is judged
+        self._news2, self._news2_time = result, obs.time
+        evidence = {"time": _iso(obs.time), "total": result.total, "band": result.band.value,
                     "scores": result.scores, "spo2_scale": self.spo2_scale}
+        rank = NEWS2_BAND_RANK.get(result.band.value, 0)
         for rule in self._news2_rules:
             cond = rule.condition
-            assert isinstance(cond, News2BandCondition)
-            self._condition(rule, result.band.value == cond.band, t, evidence,
-                            severity=result.total)
+            assert isinstance(cond, News2Condition)
+            met = [i for i, level in enumerate(cond.levels) if NEWS2_BAND_RANK[level.band] <= rank]
+            level = max(met) if met else None
+            if level is not None:
+                evidence = {**evidence, "level": cond.levels[level].id}
+            self._condition(rule, level, t, evidence)
+
+    # ===== baseline ========================================================================
+    def _remember_device_value(self, parameter: Parameter, t: datetime, value: float) -> None:
+        buffer = self._device_values.setdefault(parameter, deque())
+        buffer.append((t, value))
+        while buffer and buffer[0][0] < t - self._baseline_window:
+            buffer.popleft()
+
+    def _remember_set(self, measured: datetime, values: dict[Parameter, Any]) -> None:
+        numbers = {p: float(v) for p, v in values.items() if p in BASELINE_PARAMETERS}
+        self._pre_sets.append((measured, numbers))
+        self._pre_sets.sort(key=lambda item: item[0])
+        if self.injection is not None:
+            self._baseline = self._work_out_baseline()  # a late set from before the injection
+
+    def _work_out_baseline(self) -> dict[Parameter, float]:
+        """Device parameters: the median of the readings in the window before the injection;
+        the rest (and device parameters without readings): the latest set within the set
+        window before the injection that records them."""
+        assert self.injection is not None
+        injected = self.injection.time
+        baseline: dict[Parameter, float] = {}
+        start = injected - self._baseline_window
+        for parameter, values in self._device_values.items():
+            window = [v for time, v in values if start <= time < injected]
+            if window:
+                baseline[parameter] = float(statistics.median(window))
+        from_devices = set(baseline)
+        earliest = injected - self._baseline_set_window
+        for measured, numbers in self._pre_sets:  # oldest first: the latest set wins
+            if earliest <= measured < injected:
+                for parameter, value in numbers.items():
+                    if parameter not in from_devices:
+                        baseline[parameter] = value
+        return baseline
+
+    def _on_injection(self, injection: Injection) -> None:
+        if self.injection is not None:
+            raise ValueError("one injection per trial: a new dose is a new trial")
+        self.injection = injection
+        self._baseline = self._work_out_baseline()
+        self._schedule.start(injection.time)
+
+    # ===== other events =====================================================================
+    def _on_device_link(self, link: DeviceLink) -> None:
+        for parameter in link.parameters & STREAMED_PARAMETERS:
+            state = self._stream[parameter]
+            if state.watched_from is None:
+                state.watched_from = link.time
+            state.link = _Link(link.device, link.state.value, link.time, link.reason)
+
+    def _on_acknowledgement(self, ack: Acknowledgement) -> None:
+        alarm = self._alarms.get(ack.rule_id)
+        if alarm is None or alarm.acknowledged_at is not None:
+            return  # nothing to acknowledge (already resolved or already acknowledged)
+        t = ack.time
+        alarm.acknowledged_at = t
+        alarm.acknowledged_by = ack.by
+        alarm.acknowledged_severity = alarm.severity
+        self._emit(alarm, AlarmEventType.ACKNOWLEDGED, t, {
+            "by": ack.by, "note": ack.note, "condition_present": alarm.current is not None,
+        })
+        if alarm.current is None:
+            self._resolve(alarm, t, {"reason": "acknowledged and condition cleared"})
+        elif alarm.current < alarm.level:
+            alarm.level = alarm.current
+            self._emit(alarm, AlarmEventType.CHANGED, t, {
+                **alarm.evidence, "reason": "seen by a nurse: shown at its current level",
+            })
 
     # ===== technical rules =================================================================
     def _lost_parameters(self, rule: Rule, t: datetime) -> list[Parameter]:
         cond = rule.condition
         assert isinstance(cond, NoReadingCondition)
-        quiet = timedelta(seconds=rule.delay_s)
+        quiet = _seconds(rule.delay_s)
         lost = []
         for parameter in cond.parameters:
             since = self._stream[parameter].silent_since
@@ -728,66 +987,75 @@ class TrialEngine:
     def _flagged_parameters(self, rule: Rule) -> list[Parameter]:
         cond = rule.condition
         assert isinstance(cond, FlaggedCondition)
-        return [p for p in cond.parameters if self._stream[p].off_since is not None]
+        return [p for p in cond.parameters if rule.id in self._stream[p].flagged_since]
+
+    def _flagged_evidence(self, rule: Rule, t: datetime) -> dict[str, Any]:
+        parameters = {}
+        for parameter in self._flagged_parameters(rule):
+            state = self._stream[parameter]
+            since = state.flagged_since[rule.id]
+            parameters[parameter.value] = {
+                "flagged_since": _iso(since),
+                "for_s": _num((t - since).total_seconds()),
+                "why": sorted(state.flagged_why.get(rule.id, ())),
+            }
+        return {"parameters": parameters, "delay_s": _num(rule.delay_s)}
 
     # ===== timers ==========================================================================
     def _timers(self) -> Iterator[_Timer]:
         """Every pending timer as (deadline, action). Each action changes the state so that its
         timer disappears, which is what lets `_run_timers` make progress."""
-        for bands in self._bands.values():
-            for _, _, _, rule in bands:
-                pending = self._pending.get(rule.id)
-                if pending is not None and not pending.fired:
-                    yield (pending.since + timedelta(seconds=rule.delay_s),
-                           lambda t, rule=rule: self._fire_pending(rule, t))
+        for watches in self._watches.values():
+            for watch in watches:
+                yield from self._watch_timers(watch)
         for rule in self._no_reading_rules:
             yield from self._no_reading_timers(rule)
         for rule in self._flagged_rules:
-            alarm = self._alarms.get(rule.id)
-            if alarm is not None and alarm.condition:
-                continue
-            starts = [self._stream[p].off_since for p in self._flagged_parameters(rule)]
-            if starts:
-                since = min(s for s in starts if s is not None)
-                yield (since + timedelta(seconds=rule.delay_s),
-                       lambda t, rule=rule: self._raise_flagged(rule, t))
+            yield from self._flagged_timers(rule)
         for rule in self._overdue_rules:
             due = self._schedule.next_due
             alarm = self._alarms.get(rule.id)
-            if due is not None and (alarm is None or not alarm.condition):
-                yield (due + timedelta(seconds=rule.delay_s),
+            if due is not None and (alarm is None or alarm.current is None):
+                yield (due + _seconds(rule.delay_s),
                        lambda t, rule=rule, due=due: self._raise_overdue(rule, t, due))
         for alarm in self._alarms.values():
-            if alarm.acknowledged_at is None:
-                after = self._escalate_after.get(alarm.priority)
-                if after is not None and not alarm.escalated and alarm.rule.escalate_unacknowledged:
-                    yield (alarm.annunciated_at + after,
-                           lambda t, alarm=alarm: self._escalate(alarm, t))
-            else:
-                yield (alarm.acknowledged_at + self._reannunciate_after,
-                       lambda t, alarm=alarm: self._reannunciate(alarm, t, "still present"))
+            after = self._escalate_after.get(alarm.priority)
+            if (alarm.acknowledged_at is None and after is not None and not alarm.escalated
+                    and alarm.rule.escalate_unacknowledged):
+                yield (alarm.annunciated_at + after,
+                       lambda t, alarm=alarm: self._escalate(alarm, t))
 
     def _no_reading_timers(self, rule: Rule) -> Iterator[_Timer]:
         cond = rule.condition
         assert isinstance(cond, NoReadingCondition)
-        lasts = [self._stream[p].silent_since for p in cond.parameters]
-        seen = [last for last in lasts if last is not None]
+        seen = [s for p in cond.parameters if (s := self._stream[p].silent_since) is not None]
         if not seen or self._closed_at is not None:
             return
+        since = min(seen)
         alarm = self._alarms.get(rule.id)
-        if alarm is None or not alarm.condition:
-            yield (min(seen) + timedelta(seconds=rule.delay_s),
-                   lambda t: self._condition(rule, True, t, self._lost_evidence(rule, t)))
-        elif (
-            cond.escalate_to is not None
-            and cond.escalate_when_lost_for_s is not None
-            and alarm.priority is not cond.escalate_to
-        ):
-            lost_at = [self._stream[p].silent_since
-                       for p in self._lost_parameters(rule, self.now or min(seen))]
-            oldest = min((x for x in lost_at if x is not None), default=min(seen))
-            yield (oldest + timedelta(seconds=cond.escalate_when_lost_for_s),
-                   lambda t: self._escalate_to(alarm, cond.escalate_to, t))  # type: ignore[arg-type]
+        shown = alarm.current if alarm is not None else None
+        if shown is None:
+            yield (since + _seconds(rule.delay_s),
+                   lambda t: self._condition(rule, 0, t, self._lost_evidence(rule, t)))
+        elif cond.escalate_after_s is not None and shown == 0:
+            yield (since + _seconds(cond.escalate_after_s),
+                   lambda t: self._condition(rule, 1, t, self._lost_evidence(rule, t)))
+
+    def _flagged_timers(self, rule: Rule) -> Iterator[_Timer]:
+        cond = rule.condition
+        assert isinstance(cond, FlaggedCondition)
+        starts = [self._stream[p].flagged_since[rule.id] for p in self._flagged_parameters(rule)]
+        if not starts:
+            return
+        since = min(starts)
+        alarm = self._alarms.get(rule.id)
+        shown = alarm.current if alarm is not None else None
+        if shown is None:
+            yield (since + _seconds(rule.delay_s),
+                   lambda t: self._condition(rule, 0, t, self._flagged_evidence(rule, t)))
+        elif cond.escalate_after_s is not None and shown == 0:
+            yield (since + _seconds(cond.escalate_after_s),
+                   lambda t: self._condition(rule, 1, t, self._flagged_evidence(rule, t)))
 
     def _run_timers(self, until: datetime, *, inclusive: bool) -> None:
         while True:
@@ -808,50 +1076,58 @@ class TrialEngine:
                     action(deadline)
 
     def _lower(self, deadline: datetime) -> None:
-        """A timer was added: keep `_earliest` a lower bound."""
+        """A timer was added or brought in: keep `_earliest` a lower bound."""
         if self._earliest is not _UNKNOWN and (self._earliest is None or deadline < self._earliest):
             self._earliest = deadline
         self._exact = False
 
-    def _raise_flagged(self, rule: Rule, t: datetime) -> None:
-        parameters = {p.value: {"flagged_since": _iso(self._stream[p].off_since)}  # type: ignore[arg-type]
-                      for p in self._flagged_parameters(rule)}
-        self._condition(rule, True, t, {"parameters": parameters, "delay_s": _num(rule.delay_s)})
-
     def _raise_overdue(self, rule: Rule, t: datetime, due: datetime) -> None:
         last = self._schedule.last_set
-        self._condition(rule, True, t, {
+        self._condition(rule, 0, t, {
             "due": _iso(due), "grace_s": _num(rule.delay_s),
             "last_set": _iso(last) if last is not None else None,
         })
 
     # ===== lifecycle =======================================================================
     def _condition(
-        self, rule: Rule, present: bool, t: datetime, evidence: dict[str, Any],
+        self, rule: Rule, level: int | None, t: datetime, evidence: dict[str, Any],
         severity: Any = None,
     ) -> None:
+        """The rule's condition at t: met at `level` (index into its levels), or not (None)."""
         alarm = self._alarms.get(rule.id)
-        if alarm is None and not present:
-            return
-        self._earliest = _UNKNOWN  # an alarm changes: its timers, and the watches that skip it
-        if present:
-            if alarm is None:
-                alarm = _Alarm(rule, rule.priority, t, t, dict(evidence), severity)
-                self._alarms[rule.id] = alarm
-                self._emit(alarm, AlarmEventType.RAISED, t, evidence)
+        if alarm is None:
+            if level is None:
                 return
-            alarm.condition = True
-            alarm.evidence = dict(evidence)
-            alarm.severity = severity
-            if alarm.acknowledged_at is not None and self._worse(
-                severity, alarm.acknowledged_severity
-            ):
-                self._reannunciate(alarm, t, "worse than when acknowledged")
+            self._earliest = _UNKNOWN  # an alarm changes: its timers, and the watches on it
+            alarm = _Alarm(rule, self._levels[rule.id], level, level, t, t, dict(evidence),
+                           severity)
+            self._alarms[rule.id] = alarm
+            self._emit(alarm, AlarmEventType.RAISED, t, evidence)
             return
-        alarm.condition = False
-        if alarm.priority is Priority.HIGH and alarm.acknowledged_at is None:
-            return  # latched: stays until acknowledged
-        self._resolve(alarm, t, {"reason": "condition cleared", **evidence})
+        self._earliest = _UNKNOWN
+        if level is None:
+            alarm.current = None
+            if alarm.priority is Priority.HIGH and alarm.acknowledged_at is None:
+                return  # latched: stays until acknowledged
+            self._resolve(alarm, t, {"reason": "condition cleared", **evidence})
+            return
+        alarm.current = level
+        alarm.evidence = dict(evidence)
+        acknowledged = alarm.acknowledged_at is not None
+        if level > alarm.level:
+            before = alarm.priority
+            alarm.level = level
+            worse = PRIORITY_RANK[alarm.priority] > PRIORITY_RANK[before]
+            self._annunciate(alarm, t, AlarmEventType.ESCALATED if worse
+                             else AlarmEventType.REANNUNCIATED, "a worse level was met")
+        elif level < alarm.level and acknowledged:
+            alarm.level = level
+            self._emit(alarm, AlarmEventType.CHANGED, t, {
+                **evidence, "reason": "eased to a lower level"})
+        elif acknowledged and self._worse(severity, alarm.acknowledged_severity):
+            self._annunciate(alarm, t, AlarmEventType.REANNUNCIATED,
+                             "worse than when acknowledged")
+        alarm.severity = severity
 
     @staticmethod
     def _worse(new: Any, acknowledged: Any) -> bool:
@@ -873,24 +1149,15 @@ class TrialEngine:
             "annunciated_at": _iso(alarm.annunciated_at),
         })
 
-    def _escalate_to(self, alarm: _Alarm, priority: Priority, t: datetime) -> None:
-        """A worse condition (device lost for longer): new priority, and it must be seen again."""
-        alarm.priority = priority
-        alarm.escalated = True
-        alarm.acknowledged_at = None
-        alarm.acknowledged_by = None
-        alarm.annunciated_at = t
-        alarm.evidence = self._lost_evidence(alarm.rule, t)
-        self._emit(alarm, AlarmEventType.ESCALATED, t, alarm.evidence)
-
-    def _reannunciate(self, alarm: _Alarm, t: datetime, reason: str) -> None:
+    def _annunciate(self, alarm: _Alarm, t: datetime, kind: AlarmEventType, reason: str) -> None:
+        """Sound again: the alarm must be seen again (its acknowledgement no longer holds)."""
         acknowledged_at = alarm.acknowledged_at
         alarm.acknowledged_at = None
         alarm.acknowledged_by = None
         alarm.acknowledged_severity = None
         alarm.annunciated_at = t
         alarm.escalated = False
-        self._emit(alarm, AlarmEventType.REANNUNCIATED, t, {
+        self._emit(alarm, kind, t, {
             **alarm.evidence,
             "reason": reason,
             "acknowledged_at": _iso(acknowledged_at) if acknowledged_at else None,
@@ -905,7 +1172,7 @@ class TrialEngine:
             rule_id=alarm.rule.id,
             priority=alarm.priority,
             kind=alarm.rule.kind,
-            message=alarm.rule.message,
+            message=alarm.message,
             evidence=dict(evidence),
             rule_set_version=self.rule_set.version,
         ))

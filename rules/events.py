@@ -78,6 +78,8 @@ class ObservationSet:
     power_left_arm: int | None = None
     power_right_arm: int | None = None
     side_effects: frozenset[SideEffect] | None = None
+    # The record's id of this set, so the engine's judgement of it can be stored against it.
+    record_id: int | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.time)

@@ -6,7 +6,6 @@ only knows the *shapes* a rule may take (its condition types) and checks them.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from importlib import resources
 from itertools import pairwise
@@ -18,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rules.yaml_lines import LinedYaml, YamlSyntaxError, load_with_lines
 from vocabulary import (
     LEG_POWER_PARAMETERS,
+    PRIORITY_RANK,
     STREAMED_PARAMETERS,
     AlarmKind,
     Consciousness,
@@ -60,25 +60,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RangeCondition(_Strict):
-    """Value within [min, max] (inclusive). Streamed parameters need it to hold for the delay;
-    entered ones are judged on each entry."""
+class Counter(_Strict):
+    """Magnitude x duration (after SatSeconds): depth past `reference` x seconds accrues while
+    the value is in the level's zone and falls by `decay_per_s` each second outside it."""
 
-    type: Literal["range"]
-    parameter: Parameter
-    min: float | None = None
-    max: float | None = None
-    # Which way is worse, for "acknowledging never hides a worse condition".
-    worse: Literal["lower", "higher"] | None = None
+    reference: float
+    threshold: float = Field(gt=0)
+    decay_per_s: float = Field(gt=0)
 
-    def contains(self, value: float) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+class Level(_Strict):
+    """One nested level of a `limits` rule: the value at or past `limit` meets it."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    limit: float
+    priority: Priority
+    message: str = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+    # Streamed parameters only: how the level is decided, and how it ends.
+    counter: Counter | None = None
+    min_duration_s: float | None = Field(default=None, ge=0)
+    max_delay_s: float | None = Field(default=None, ge=0)
+    repeat_entries: int | None = Field(default=None, ge=2)
+    repeat_within_s: float | None = Field(default=None, gt=0)
+    clears_at: float | None = None
+    hold_s: float | None = Field(default=None, ge=0)
 
     @property
-    def worse_direction(self) -> str:
-        if self.worse is not None:
-            return self.worse
-        return "lower" if self.min is None else "higher"
+    def timed_fields(self) -> list[str]:
+        return [name for name in ("counter", "min_duration_s", "max_delay_s", "repeat_entries",
+                                  "repeat_within_s", "clears_at", "hold_s")
+                if getattr(self, name) is not None]
+
+
+class LimitsCondition(_Strict):
+    """Nested limits of one parameter and direction: one alarm, at the worst level met."""
+
+    type: Literal["limits"]
+    parameter: Parameter
+    direction: Literal["low", "high"]
+    levels: list[Level] = Field(min_length=1)
+
+    def meets(self, level: Level, value: float) -> bool:
+        return value <= level.limit if self.direction == "low" else value >= level.limit
+
+    def depth(self, reference: float, value: float) -> float:
+        """How far past `reference` the value lies (positive inside the zone)."""
+        return reference - value if self.direction == "low" else value - reference
+
+    def cleared(self, level: Level, value: float) -> bool:
+        assert level.clears_at is not None
+        return value >= level.clears_at if self.direction == "low" else value <= level.clears_at
 
 
 class BaselineDropCondition(_Strict):
@@ -110,26 +142,46 @@ class PowerDropCondition(_Strict):
     grades: int = Field(ge=1)
 
 
-class News2BandCondition(_Strict):
-    type: Literal["news2_band"]
-    band: Literal["high", "medium", "low-medium"]
+News2BandName = Literal["low-medium", "medium", "high"]
+NEWS2_BAND_RANK: dict[str, int] = {"low": 0, "low-medium": 1, "medium": 2, "high": 3}
+
+
+class News2Level(_Strict):
+    """A NEWS2 response band; a set meets every level at or below its own band."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    band: News2BandName
+    priority: Priority
+    message: str = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+
+
+class News2Condition(_Strict):
+    type: Literal["news2"]
+    levels: list[News2Level] = Field(min_length=1)
 
 
 class NoReadingCondition(_Strict):
-    """No reading at all (valid or flagged) of a streamed parameter for the delay (quiet time)."""
+    """No reading at all (valid or flagged) of a streamed parameter for the delay (quiet time);
+    `escalate_to` once it has lasted `escalate_after_s`."""
 
     type: Literal["no_reading"]
     parameters: list[Parameter] = Field(min_length=1)
     escalate_to: Priority | None = None
-    escalate_when_lost_for_s: float | None = None
+    escalate_after_s: float | None = Field(default=None, gt=0)
 
 
 class FlaggedCondition(_Strict):
-    """Readings keep arriving but carry one of `flags` (no valid reading) for the delay."""
+    """Readings keep arriving but none usable, each carrying one of `flags` (or, with
+    `no_value`, carrying no value at all), for the delay; `escalate_to` after
+    `escalate_after_s`."""
 
     type: Literal["flagged"]
     parameters: list[Parameter] = Field(min_length=1)
     flags: list[QualityFlag] = Field(min_length=1)
+    no_value: bool = False
+    escalate_to: Priority | None = None
+    escalate_after_s: float | None = Field(default=None, gt=0)
 
 
 class ObservationOverdueCondition(_Strict):
@@ -139,12 +191,12 @@ class ObservationOverdueCondition(_Strict):
 
 
 Condition = Annotated[
-    RangeCondition
+    LimitsCondition
     | BaselineDropCondition
     | OneOfCondition
     | SideEffectCondition
     | PowerDropCondition
-    | News2BandCondition
+    | News2Condition
     | NoReadingCondition
     | FlaggedCondition
     | ObservationOverdueCondition,
@@ -154,32 +206,62 @@ Condition = Annotated[
 TECHNICAL_CONDITIONS = (NoReadingCondition, FlaggedCondition, ObservationOverdueCondition)
 
 
+LEVELLED_CONDITIONS = (LimitsCondition, News2Condition)
+
+
+@dataclass(frozen=True)
+class AlarmLevel:
+    """What an alarm shows at one of its levels (a single-level rule has one)."""
+
+    id: str
+    priority: Priority
+    message: str
+
+
 class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     condition: Condition
     delay_s: float = 0
-    priority: Priority
+    # Levelled rules (limits, news2) carry priority and message on each level instead.
+    priority: Priority | None = None
     kind: AlarmKind
-    message: str = Field(min_length=1)
+    message: str | None = Field(default=None, min_length=1)
     rationale: str = Field(min_length=1)
     # False where the rule has its own escalation (device_lost becomes medium instead).
     escalate_unacknowledged: bool = True
 
     @property
     def streamed(self) -> bool:
-        """Judged continuously over time (with a delay) rather than on each entry."""
+        """Judged continuously over time rather than on each entry."""
         c = self.condition
-        return isinstance(c, RangeCondition) and c.parameter in STREAMED_PARAMETERS
+        return isinstance(c, LimitsCondition) and c.parameter in STREAMED_PARAMETERS
+
+    @property
+    def levels(self) -> tuple[AlarmLevel, ...]:
+        """The alarm's levels, mildest first; the alarm shows the deepest one met."""
+        cond = self.condition
+        if isinstance(cond, LEVELLED_CONDITIONS):
+            return tuple(AlarmLevel(lv.id, lv.priority, lv.message) for lv in cond.levels)
+        priority = self.priority or Priority.LOW  # refused at load when missing
+        levels = [AlarmLevel(self.id, priority, self.message or "")]
+        escalate_to = getattr(cond, "escalate_to", None)
+        if escalate_to is not None:
+            levels.append(AlarmLevel(f"{self.id}_{escalate_to.value}", escalate_to,
+                                     self.message or ""))
+        return tuple(levels)
 
 
 class Lifecycle(_Strict):
     escalate_unacknowledged_after_s: dict[Priority, float]
-    reannunciate_after_s: float = Field(gt=0)
+    # The screen's soft reminder of acknowledged alarms still present, by priority (defaults
+    # the nurse may change when acknowledging); never an annunciation of the engine.
+    reminder_after_acknowledgement_s: dict[Priority, float]
     rationale: str = Field(min_length=1)
 
 
 class Baseline(_Strict):
     window_before_injection_min: float = Field(gt=0)
+    set_within_before_injection_min: float = Field(gt=0)
     rationale: str = Field(min_length=1)
 
 
@@ -287,8 +369,8 @@ def _where(location: tuple[Any, ...], data: Any) -> str:
             node = node[part]
             parts.append(f".{part}" if parts else str(part))
         elif isinstance(part, str) and part in {
-            "range", "drop_from_baseline", "one_of", "side_effect", "power_drop",
-            "news2_band", "no_reading", "flagged", "observation_overdue",
+            "limits", "drop_from_baseline", "one_of", "side_effect", "power_drop",
+            "news2", "no_reading", "flagged", "observation_overdue",
         }:
             continue  # pydantic's union tag, not a key in the file
         else:
@@ -308,13 +390,73 @@ def pydantic_problem(error: Any, lined: LinedYaml) -> ConfigProblem:
     elif kind == "missing":
         message = f"missing {field!r}"
     elif kind == "union_tag_invalid":
-        message = f"unknown condition type {error['input'].get('type')!r}" if isinstance(
-            error["input"], dict) else error["msg"]
+        tag = error["input"].get("type") if isinstance(error["input"], dict) else None
+        message = f"unknown condition type {tag!r}" if tag is not None else error["msg"]
+        if tag in ("range", "news2_band"):
+            message += ("; bands were replaced by nested levels (type: limits, or news2, "
+                        "with levels)")
     elif kind == "literal_error":
         message = f"{field}: {error['input']!r} is not allowed; {error['msg']}"
     else:
         message = f"{field}: {error['msg']}"
     return ConfigProblem(lined.line_of(location), _where(location, lined.data), message)
+
+
+def _level_problems(
+    rule_id: str, index: int, cond: LimitsCondition, seen: dict[str, str], lined: LinedYaml
+) -> list[ConfigProblem]:
+    """Nested levels: mildest first, each deeper and no less urgent; streamed levels say how
+    they are decided (always with a maximum delay, so a sustained violation always alarms) and
+    how they clear (past the limit, held)."""
+    problems: list[ConfigProblem] = []
+    streamed = cond.parameter in STREAMED_PARAMETERS
+    low = cond.direction == "low"
+
+    def add(location: tuple[Any, ...], message: str) -> None:
+        problems.append(ConfigProblem(lined.line_of(location), _where(location, lined.data),
+                                      message))
+
+    for i, level in enumerate(cond.levels):
+        at: tuple[Any, ...] = ("rules", index, "condition", "levels", i)
+        if level.id in seen:
+            add((*at, "id"), f"duplicate id {level.id!r} (first at {seen[level.id]})")
+        seen.setdefault(level.id, f"rules[{index}].levels[{i}]")
+        if i > 0:
+            before = cond.levels[i - 1]
+            deeper = level.limit < before.limit if low else level.limit > before.limit
+            if not deeper:
+                add((*at, "limit"), f"level {level.id!r} must lie beyond {before.id!r} "
+                                    f"({'below' if low else 'above'} {before.limit:g}): "
+                                    "levels are nested, mildest first")
+            if PRIORITY_RANK[level.priority] < PRIORITY_RANK[before.priority]:
+                add((*at, "priority"), f"level {level.id!r} is deeper than {before.id!r} and "
+                                       "cannot have a lower priority")
+        if not streamed:
+            for name in level.timed_fields:
+                add((*at, name), f"{cond.parameter.value} is judged on each entry: {name} only "
+                                 f"applies to streamed parameters "
+                                 f"({', '.join(sorted(STREAMED_PARAMETERS))})")
+            continue
+        for name in ("max_delay_s", "clears_at", "hold_s"):
+            if getattr(level, name) is None:
+                add(at, f"level {level.id!r} of a streamed parameter needs {name}")
+        if level.clears_at is not None and (
+            level.clears_at <= level.limit if low else level.clears_at >= level.limit
+        ):
+            add((*at, "clears_at"), f"clears_at {level.clears_at:g} must lie outside the limit "
+                                    f"{level.limit:g} (hysteresis)")
+        if level.counter is not None and cond.depth(level.counter.reference, level.limit) <= 0:
+            add((*at, "counter", "reference"),
+                f"reference {level.counter.reference:g} must lie outside the limit "
+                f"{level.limit:g}, so every value in the zone counts")
+        if (level.repeat_entries is None) != (level.repeat_within_s is None):
+            add(at, "repeat_entries and repeat_within_s go together")
+        if (level.min_duration_s is not None and level.max_delay_s is not None
+                and level.min_duration_s > level.max_delay_s):
+            add((*at, "min_duration_s"), "min_duration_s cannot exceed max_delay_s")
+        if level.min_duration_s is not None and level.counter is None:
+            add((*at, "min_duration_s"), "min_duration_s only bounds a counter's decision")
+    return problems
 
 
 def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProblem]:
@@ -325,14 +467,14 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
         problems.append(ConfigProblem(lined.line_of(location), _where(location, lined.data),
                                       message))
 
-    seen: dict[str, int] = {}
-    ranges: dict[Parameter, list[tuple[int, RangeCondition]]] = defaultdict(list)
+    seen: dict[str, str] = {}
+    alarms: dict[tuple[Parameter, str], str] = {}
     for index, rule in enumerate(model.rules):
         at = ("rules", index)
         cond = rule.condition
         if rule.id in seen:
-            add((*at, "id"), f"duplicate rule id {rule.id!r} (first at rules[{seen[rule.id]}])")
-        seen.setdefault(rule.id, index)
+            add((*at, "id"), f"duplicate id {rule.id!r} (first at {seen[rule.id]})")
+        seen.setdefault(rule.id, f"rules[{index}]")
         if rule.delay_s < 0:
             add((*at, "delay_s"),
                 f"negative delay {rule.delay_s:g} s: a delay is how long a condition must hold")
@@ -341,25 +483,41 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
         if rule.kind is not expected_kind:
             add((*at, "kind"), f"a {cond.type} condition is {expected_kind.value}, "
                                f"not {rule.kind.value}")
-        timed = rule.streamed or technical
-        if not timed and rule.delay_s > 0:
-            add((*at, "delay_s"), f"{cond.type} on {getattr(cond, 'parameter', 'entries')} is "
-                                  "judged on each entry: a delay only applies to streamed "
-                                  f"parameters ({', '.join(sorted(STREAMED_PARAMETERS))})")
-        if (isinstance(cond, RangeCondition | BaselineDropCondition)
+        levelled = isinstance(cond, LEVELLED_CONDITIONS)
+        for name in ("priority", "message"):
+            given = getattr(rule, name) is not None
+            if levelled and given:
+                add((*at, name), f"a {cond.type} rule gives its {name} on each level")
+            elif not levelled and not given:
+                add(at, f"missing {name!r}")
+        if not technical and rule.delay_s > 0:
+            where = "on each level (max_delay_s)" if levelled else "nowhere: judged on each entry"
+            add((*at, "delay_s"), f"a {cond.type} rule takes no delay_s; its timing goes {where}")
+        if (isinstance(cond, LimitsCondition | BaselineDropCondition)
                 and cond.parameter not in NUMERIC_PARAMETERS):
             add((*at, "condition", "parameter"),
                 f"parameter {cond.parameter.value!r} is not a number; use one_of")
-        if isinstance(cond, RangeCondition):
-            if cond.min is None and cond.max is None:
-                add((*at, "condition"), "a range needs min, max or both")
-            elif cond.min is not None and cond.max is not None:
-                if cond.min > cond.max:
-                    add((*at, "condition"), f"min {cond.min:g} is above max {cond.max:g}")
-                if cond.worse is None:
-                    add((*at, "condition"), "a band with both min and max must say which way "
-                                            "is worse (worse: lower | higher)")
-            ranges[cond.parameter].append((index, cond))
+        if isinstance(cond, LimitsCondition):
+            key = (cond.parameter, cond.direction)
+            if key in alarms:
+                add((*at, "condition"), f"{cond.parameter.value} {cond.direction} already has "
+                                        f"its alarm in rule {alarms[key]!r}: one alarm per "
+                                        "parameter and direction; add a level there")
+            alarms.setdefault(key, rule.id)
+            problems.extend(_level_problems(rule.id, index, cond, seen, lined))
+        if isinstance(cond, News2Condition):
+            ranks = [NEWS2_BAND_RANK[level.band] for level in cond.levels]
+            if any(b <= a for a, b in pairwise(ranks)):
+                add((*at, "condition", "levels"),
+                    "NEWS2 levels go from the mildest band to the worst, each band once")
+            for i, level in enumerate(cond.levels):
+                where = (*at, "condition", "levels", i)
+                if level.id in seen:
+                    add((*where, "id"), f"duplicate id {level.id!r} (first at {seen[level.id]})")
+                seen.setdefault(level.id, f"rules[{index}].levels[{i}]")
+            priorities = [PRIORITY_RANK[level.priority] for level in cond.levels]
+            if any(b < a for a, b in pairwise(priorities)):
+                add((*at, "condition", "levels"), "a worse NEWS2 band cannot have a lower priority")
         if isinstance(cond, OneOfCondition):
             codes = CATEGORICAL_PARAMETERS.get(cond.parameter)
             if codes is None:
@@ -387,24 +545,13 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
                     add((*at, "condition", "parameters", i),
                         f"{parameter.value!r} is not streamed; only "
                         f"{', '.join(sorted(STREAMED_PARAMETERS))} can be lost or flagged")
-        if isinstance(cond, NoReadingCondition) and (cond.escalate_to is None) != (
-            cond.escalate_when_lost_for_s is None
-        ):
-            add((*at, "condition"), "escalate_to and escalate_when_lost_for_s go together")
-
-    # Bands of one parameter never overlap: one value, one alarm.
-    for parameter, bands in ranges.items():
-        for a_pos, (a_index, a) in enumerate(bands):
-            for b_index, b in bands[a_pos + 1:]:
-                low_a = a.min if a.min is not None else float("-inf")
-                high_a = a.max if a.max is not None else float("inf")
-                low_b = b.min if b.min is not None else float("-inf")
-                high_b = b.max if b.max is not None else float("inf")
-                if low_a <= high_b and low_b <= high_a:
-                    add(("rules", b_index, "condition"),
-                        f"band of {parameter.value} overlaps rule "
-                        f"{model.rules[a_index].id!r} (rules[{a_index}]); bands of one "
-                        "parameter must not overlap")
+            if (cond.escalate_to is None) != (cond.escalate_after_s is None):
+                add((*at, "condition"), "escalate_to and escalate_after_s go together")
+            elif cond.escalate_to is not None and rule.priority is not None and (
+                PRIORITY_RANK[cond.escalate_to] <= PRIORITY_RANK[rule.priority]
+            ):
+                add((*at, "condition", "escalate_to"),
+                    f"escalate_to {cond.escalate_to.value} is not above the rule's priority")
 
     for priority in (Priority.HIGH, Priority.MEDIUM):
         if priority not in model.lifecycle.escalate_unacknowledged_after_s:
@@ -458,15 +605,19 @@ def default_rule_set() -> RuleSet:
 
 __all__ = [
     "LEG_POWER_PARAMETERS",
+    "AlarmLevel",
     "BaselineDropCondition",
     "ConfigProblem",
+    "Counter",
     "FlaggedCondition",
-    "News2BandCondition",
+    "Level",
+    "LimitsCondition",
+    "News2Condition",
+    "News2Level",
     "NoReadingCondition",
     "ObservationOverdueCondition",
     "OneOfCondition",
     "PowerDropCondition",
-    "RangeCondition",
     "Rule",
     "RuleSet",
     "RuleSetError",

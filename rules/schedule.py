@@ -53,6 +53,8 @@ class ObservationSchedule:
         self._generated_offsets = 0  # scheduled offsets generated so far
         self._last_set: datetime | None = None
         self._next: datetime | None = None
+        # Sets and NEWS2 scores as (measured time, band or None for a set), in measured order.
+        self._history: list[tuple[datetime, str | None]] = []
 
     # --- setup -----------------------------------------------------------------------------
     def start(self, injection_time: datetime) -> None:
@@ -125,25 +127,69 @@ class ObservationSchedule:
                 return
 
     # --- recording -------------------------------------------------------------------------
-    def record_set(self, time: datetime) -> list[datetime]:
-        """A set recorded at `time`; returns the due times it meets (late one first)."""
+    def record_set(self, time: datetime) -> datetime | None:
+        """A set measured at `time`; returns the due time it meets, if any."""
         if self._start is None or time <= self._start:
-            return []
+            return None
+        if self._out_of_order(time, None):
+            return self._met_by(time)
+        return self._record_set(time)
+
+    def _record_set(self, time: datetime) -> datetime | None:
         self._ensure_after(time)
         index = bisect.bisect_left(self._times, time)  # first due time >= time
-        met: list[datetime] = []
+        met: _Due | None = None
         if index > 0 and self._due[index - 1].met_at is None:
-            self._due[index - 1].met_at = time  # late set meets the overdue one
-            met.append(self._due[index - 1].time)
-        if index < len(self._due) and self._due[index].met_at is None:
-            self._due[index].met_at = time  # and the due time whose window it is in
-            met.append(self._due[index].time)
-        self._last_set = time
+            met = self._due[index - 1]  # a late set meets the overdue one
+        elif index < len(self._due) and self._due[index].met_at is None:
+            met = self._due[index]  # else the due time whose window it is in
+        if met is not None:
+            met.met_at = time
+        self._last_set = time if self._last_set is None else max(self._last_set, time)
         self._refresh_next()
-        return met
+        return met.time if met is not None else None
+
+    def _out_of_order(self, time: datetime, band: str | None) -> bool:
+        """Keep the history; True when it arrived out of measured order and the due times were
+        worked out again from all of it."""
+        entry = (time, band)
+        late = bool(self._history) and self._key(entry) < self._key(self._history[-1])
+        bisect.insort(self._history, entry, key=self._key)
+        if late:
+            self._recompute()
+        return late
+
+    @staticmethod
+    def _key(entry: tuple[datetime, str | None]) -> tuple[datetime, int]:
+        return entry[0], 0 if entry[1] is None else 1  # a set before its own score
+
+    def _recompute(self) -> None:
+        closed = self._closed_at
+        self._closed_at = None
+        self._due, self._times, self._generated_offsets = [], [], 0
+        self._last_set = self._next = None
+        for time, band in self._history:
+            if band is None:
+                self._record_set(time)
+            else:
+                self._news2_scored(time, band)
+        if closed is not None:
+            self.close(closed)
+        else:
+            self._refresh_next()
+
+    def _met_by(self, time: datetime) -> datetime | None:
+        return next((d.time for d in self._due if d.met_at == time), None)
 
     def news2_scored(self, time: datetime, band: str) -> datetime | None:
         """After a scored set, NEWS2 may require the next set sooner; returns the added due time."""
+        if self._start is None or time < self._start:
+            return None
+        if self._out_of_order(time, band):
+            return None
+        return self._news2_scored(time, band)
+
+    def _news2_scored(self, time: datetime, band: str) -> datetime | None:
         within = self._config.news2_next_due_within_min.get(band)  # type: ignore[call-overload]
         if within is None or self._start is None or time < self._start:
             return None

@@ -90,35 +90,42 @@ NORMAL_SET = dict(rr=16.0, spo2=97.0, on_oxygen=False, systolic=120.0, pulse_rat
                   consciousness=Consciousness.ALERT, temp=37.0)
 
 
-# --- streamed SpO2 and pulse --------------------------------------------------------------------
+# --- streamed SpO2 and pulse: nested levels, magnitude x duration ---------------------------------
+# Expected times worked out by hand from the rule file: a steady value v from second 0 fills a
+# level's counter at depth-past-reference per second; the decision is the earliest of counter
+# (not before min_duration_s), max_delay_s and the third entry; a shallower level waits while the
+# value lies in a deeper pending level (at most that level's max delay).
 @pytest.mark.parametrize(
-    ("parameter", "value", "rule", "delay", "priority"),
+    ("parameter", "value", "when", "rule", "level", "priority"),
     [
-        (SPO2, 85, "spo2_critical", 5, "high"),
-        (SPO2, 70, "spo2_critical", 5, "high"),
-        (SPO2, 91, "spo2_severe", 15, "high"),
-        (SPO2, 86, "spo2_severe", 15, "high"),
-        (SPO2, 93, "spo2_low", 60, "medium"),
-        (SPO2, 92, "spo2_low", 60, "medium"),
-        (PULSE, 40, "pulse_severe_low", 10, "high"),
-        (PULSE, 50, "pulse_low", 30, "medium"),
-        (PULSE, 41, "pulse_low", 30, "medium"),
-        (PULSE, 131, "pulse_severe_high", 30, "high"),
+        (SPO2, 93, 60, "spo2_low", "desaturation", "medium"),  # 1 %/s below 94: 60 s
+        (SPO2, 92, 30, "spo2_low", "desaturation", "medium"),  # 2 %/s: 30 s
+        (SPO2, 91, 25, "spo2_low", "severe_desaturation", "high"),  # 1 %/s below 92: 25 s
+        (SPO2, 88, 11, "spo2_low", "severe_desaturation", "high"),  # 6.25 s, but not before 11
+        (SPO2, 86, 11, "spo2_low", "severe_desaturation", "high"),
+        (SPO2, 85, 5, "spo2_low", "critical_desaturation", "high"),  # plain 5 s
+        (SPO2, 70, 5, "spo2_low", "critical_desaturation", "high"),
+        (PULSE, 50, 30, "pulse_low", "bradycardia", "medium"),  # counter 60 s, max 30 s
+        (PULSE, 46, 12, "pulse_low", "bradycardia", "medium"),  # 5/min below 51: 12 s
+        (PULSE, 41, 6, "pulse_low", "bradycardia", "medium"),
+        (PULSE, 40, 10, "pulse_low", "severe_bradycardia", "high"),  # bradycardia waits
+        (PULSE, 131, 30, "pulse_severe_high", "severe_tachycardia", "high"),
     ],
 )
-def test_streamed_rule_raised_exactly_after_its_delay(
-    parameter: Parameter, value: float, rule: str, delay: int, priority: str
+def test_steady_value_raises_one_alarm_at_its_deepest_level(
+    parameter: Parameter, value: float, when: int, rule: str, level: str, priority: str
 ) -> None:
     run = Run()
     run.feed_all(stream(parameter, [value] * 200))
-    assert run.summary()[0] == (delay, "raised", rule, priority)
+    assert run.summary()[0] == (when, "raised", rule, priority)
+    assert run.events[0].evidence["level"] == level
     assert [e.rule_id for e in run.events if e.event.value == "raised"] == [rule]
 
 
 @pytest.mark.parametrize(("parameter", "value"), [(SPO2, 94), (SPO2, 100), (PULSE, 51),
                                                   (PULSE, 90), (PULSE, 130)])
-def test_streamed_values_outside_every_band_raise_nothing(parameter: Parameter,
-                                                          value: float) -> None:
+def test_streamed_values_outside_every_level_raise_nothing(parameter: Parameter,
+                                                           value: float) -> None:
     run = Run()
     run.feed_all(stream(parameter, [value] * 900))
     assert run.events == []
@@ -130,150 +137,240 @@ def test_timer_fires_on_time_without_a_later_event() -> None:
     assert run.engine.next_deadline() == at(5)
     assert run.advance(4.999) == []
     raised = run.advance(5)
-    assert [(e.time, e.rule_id) for e in raised] == [(at(5), "spo2_critical")]
+    assert [(e.time, e.rule_id) for e in raised] == [(at(5), "spo2_low")]
     assert raised[0].evidence["value"] == 84
+    assert raised[0].evidence["level"] == "critical_desaturation"
+    assert raised[0].evidence["levels_met"] == ["desaturation", "severe_desaturation",
+                                                "critical_desaturation"]
     assert raised[0].rule_set_version == RULES.version
 
 
-def test_dip_shorter_than_delay_raises_nothing() -> None:
+def test_artefact_dips_shorter_than_every_decision_raise_nothing() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [97, 84, 84, 84, 84, 97, 97]))  # below 85 for 4 s (1..5)
-    run.feed_all(stream(SPO2, [97, 88, 88, 97], start=10))  # severe band for 2 s
-    run.feed_all(stream(SPO2, [97] * 60, start=20))
+    run.feed_all(stream(SPO2, [97, 84, 84, 84, 84, 97, 97]))  # critical zone for 4 s (1..5)
+    run.feed_all(stream(SPO2, [97] * 30 + [80] * 4 + [97] * 60, start=7))  # a deep 4 s dip
     assert run.events == []
 
 
-def test_dip_ending_exactly_as_the_delay_elapses_does_not_alarm() -> None:
+def test_value_leaving_the_zone_at_the_deadline_does_not_alarm() -> None:
+    # 84 from 0; normal again at 5, the very instant the delay ends: the reading counts first.
     run = Run()
-    run.feed_all(stream(SPO2, [84, 84, 84, 84, 84, 97, 97]))  # 84 from 0, normal at 5
+    run.feed_all(stream(SPO2, [84, 84, 84, 84, 84, 97, 97]))
+    run.advance(10)
     assert run.events == []
 
 
-def test_dip_across_two_bands_restarts_the_delay() -> None:
-    # 84 then 88: neither band is held for its own delay (bands do not overlap).
+def test_swinging_across_91_92_is_alarmed_not_missed() -> None:
+    # The first engine's disjoint bands never alarmed this: each value restarted the other's
+    # delay. Now 91 is entered at 0, 2 and 4 s: the third entry within 60 s decides severe.
     run = Run()
-    run.feed_all(stream(SPO2, [84, 84, 84, 88, 88, 88, 88, 88, 97]))
-    assert run.events == []
+    run.feed_all(stream(SPO2, [91, 92] * 60))
+    assert run.summary()[0] == (4, "raised", "spo2_low", "high")
+    assert run.events[0].evidence["level"] == "severe_desaturation"
+
+
+def test_88_with_a_one_second_dip_to_85_every_ten_seconds() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, ([88] * 9 + [85]) * 30))
+    # Severe: 4 %/s below 92 fills 25 in 6.25 s, decided at its 11 s minimum; the 1 s dips
+    # never hold critical's 5 s.
+    assert run.summary() == [(11, "raised", "spo2_low", "high"), (131, "escalated", "spo2_low",
+                                                                  "high")]
+    assert run.events[0].evidence["level"] == "severe_desaturation"
+
+
+def test_worse_value_escalates_the_alarm_and_never_clears_it() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 70))  # desaturation at 60
+    run.feed_all(stream(SPO2, [88] * 30, start=70))  # severe: 11 s in the zone, at 81
+    run.feed_all(stream(SPO2, [84] * 10, start=100))  # critical: 5 s, at 105
+    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
+                             (81, "escalated", "spo2_low", "high"),
+                             (105, "reannunciated", "spo2_low", "high")]
+    assert [e.evidence["level"] for e in run.events] == [
+        "desaturation", "severe_desaturation", "critical_desaturation"]
+
+
+def test_shallower_level_waits_for_a_deeper_pending_one() -> None:
+    # 89 %: desaturation's counter (5 %/s below 94) is full at 12 s, but the value lies in the
+    # severe zone, pending until 11 s (its minimum): one high alarm, no medium before it.
+    run = Run()
+    run.feed_all(stream(SPO2, [89] * 40))
+    assert run.summary() == [(11, "raised", "spo2_low", "high")]
+
+
+def test_counter_decays_outside_and_brief_returns_do_not_reset_the_maximum_delay() -> None:
+    # 93 for 40 s (counter 40 of 60), 97 for 10 s (decays to 30), back at 93: the episode goes
+    # on, and 60 s after its first entry the value is in the zone: decided at 60.
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 40 + [97] * 10 + [93] * 30))
+    assert run.summary() == [(60, "raised", "spo2_low", "medium")]
+    assert run.events[0].evidence["since"] == at(0).isoformat()
+
+
+def test_episode_ends_when_the_counter_is_back_at_zero() -> None:
+    # 93 for 20 s (counter 20), 97 for 25 s (back at 0 after 20): a new episode at 45.
+    run = Run()
+    run.feed_all(stream(SPO2, [93] * 20 + [97] * 25 + [93] * 70))
+    assert run.summary() == [(105, "raised", "spo2_low", "medium")]
 
 
 def test_flagged_or_missing_values_neither_satisfy_nor_interrupt() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [80] * 20, flags=frozenset({QualityFlag.ARTIFACT})))
+    run.feed_all(stream(SPO2, [80] * 12, flags=frozenset({QualityFlag.ARTIFACT})))
     assert run.events == []
     run = Run()
     run.feed(Reading(at(0), SPO2, 84))
     run.feed_all(stream(SPO2, [None, None, 99], start=1, flags=frozenset({QualityFlag.ARTIFACT})))
     run.feed(Reading(at(4), SPO2, 84))
     run.advance(6)
-    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+    assert run.summary() == [(5, "raised", "spo2_low", "high")]
 
 
 def test_low_battery_flag_does_not_make_a_reading_doubtful() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [84] * 6, flags=frozenset({QualityFlag.LOW_BATTERY})))
-    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+    run.feed_all(stream(SPO2, [84] * 7, flags=frozenset({QualityFlag.LOW_BATTERY})))
+    assert run.summary() == [(5, "raised", "spo2_low", "high")]
 
 
-def test_one_active_alarm_per_rule() -> None:
+def test_the_cuff_pulse_is_not_the_streamed_pulse() -> None:
+    # One instant, two pulses: the cuff's (in a frame with blood pressure) is stored, the
+    # oximeter's is judged.
     run = Run()
-    run.feed_all(stream(SPO2, [93] * 300))  # medium, held for 5 minutes
-    # High alarm latched (unacknowledged) while the value recovers and dips again.
-    run.feed_all(stream(SPO2, [84] * 10 + [97] * 5 + [84] * 20, start=300))
-    raised = [e for e in run.events if e.event.value == "raised"]
-    assert [(e.time, e.rule_id) for e in raised] == [(at(60), "spo2_low"),
-                                                     (at(305), "spo2_critical")]
+    for i in range(60):
+        run.engine.feed_frame(at(i), {SPO2: 97, PULSE: 72})
+        run.events += run.engine.feed_frame(
+            at(i), {Parameter.SYSTOLIC: 120, Parameter.DIASTOLIC: 70, PULSE: 35})
+    run.advance(60)
+    assert run.events == []
 
 
-def test_alarm_raised_again_after_it_resolved() -> None:
+# --- hysteresis ---------------------------------------------------------------------------------
+def test_level_clears_only_after_the_hold_past_its_clearing_value() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [93] * 70 + [95] + [93] * 70))
-    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
-                             (70, "resolved", "spo2_low", "medium"),
-                             (131, "raised", "spo2_low", "medium")]
+    run.feed_all(stream(SPO2, [92] * 40))  # raised at 30
+    run.feed_all(stream(SPO2, [94] * 100, start=40))  # out of the zone, short of 95: stays
+    run.feed_all(stream(SPO2, [96, 94] + [95] * 30, start=140))  # held from 142
+    assert run.summary() == [(30, "raised", "spo2_low", "medium"),
+                             (157, "resolved", "spo2_low", "medium")]
+
+
+def test_single_good_reading_does_not_clear_a_medium_alarm() -> None:
+    run = Run()
+    run.feed_all(stream(PULSE, [46] * 20 + [60] + [46] * 20))
+    assert run.summary() == [(12, "raised", "pulse_low", "medium")]
+
+
+def test_alarm_raised_again_after_it_cleared() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [92] * 40 + [96] * 80 + [92] * 40))
+    assert run.summary() == [(30, "raised", "spo2_low", "medium"),
+                             (55, "resolved", "spo2_low", "medium"),
+                             (150, "raised", "spo2_low", "medium")]
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
 def test_high_alarm_latches_until_acknowledged() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [84] * 6 + [97] * 20))
-    assert run.summary() == [(5, "raised", "spo2_critical", "high")]
+    run.feed_all(stream(SPO2, [84] * 6 + [97] * 30))  # every level held clear from 6 to 21
+    assert run.summary() == [(5, "raised", "spo2_low", "high")]
     assert run.engine.active_alarms()[0].condition_present is False
-    run.feed(Acknowledgement(at(30), "spo2_critical", by="nurse A", note="repositioned"))
-    assert run.summary()[1:] == [(30, "acknowledged", "spo2_critical", "high"),
-                                 (30, "resolved", "spo2_critical", "high")]
+    run.feed(Acknowledgement(at(40), "spo2_low", by="nurse A", note="repositioned"))
+    assert run.summary()[1:] == [(40, "acknowledged", "spo2_low", "high"),
+                                 (40, "resolved", "spo2_low", "high")]
     assert run.events[1].evidence["by"] == "nurse A"
     assert run.engine.active_alarms() == []
 
 
+def test_priority_does_not_drop_until_seen_then_shows_the_current_level() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [84] * 6 + [92] * 30))  # critical clears at 21; severe stays
+    assert [e.event.value for e in run.events] == ["raised"]
+    [alarm] = run.engine.active_alarms()
+    assert (alarm.level, alarm.current_level) == ("critical_desaturation", "severe_desaturation")
+    run.feed(Acknowledgement(at(36), "spo2_low", by="n"))
+    assert run.summary()[1:] == [(36, "acknowledged", "spo2_low", "high"),
+                                 (36, "changed", "spo2_low", "high")]
+    assert run.events[-1].evidence["level"] == "severe_desaturation"
+    run.feed_all(stream(SPO2, [94] * 20, start=36))  # severe clears at 36 + 15
+    assert run.summary()[-1] == (51, "changed", "spo2_low", "medium")
+    assert run.events[-1].evidence["level"] == "desaturation"
+    run.feed_all(stream(SPO2, [97] * 20, start=56))
+    assert run.summary()[-1] == (71, "resolved", "spo2_low", "medium")
+
+
+def test_acknowledged_alarm_is_silent_while_present_and_sounds_when_worse() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [88] * 20))  # severe at 11
+    run.feed(Acknowledgement(at(20), "spo2_low", by="n"))
+    run.feed_all(stream(SPO2, [88] * 3600, start=20))  # an hour, still 88: no sound at all
+    assert [e.event.value for e in run.events] == ["raised", "acknowledged"]
+    run.feed_all(stream(SPO2, [84] * 10, start=3620))  # critical: 5 s, sounds at once
+    assert run.summary()[-1] == (3625, "reannunciated", "spo2_low", "high")
+    assert run.events[-1].evidence["acknowledged_at"] == at(20).isoformat()
+
+
 def test_unacknowledged_high_escalates_after_two_minutes_to_the_second() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [84] * 6))
-    assert run.advance_rule(124.9, "spo2_critical") == []
-    assert run.advance_rule(125, "spo2_critical") == [(at(125), "escalated")]
-    assert run.of("spo2_critical")[-1].priority is Priority.HIGH
+    run.feed_all(stream(SPO2, [84] * 7))
+    assert run.advance_rule(124.9, "spo2_low") == []
+    assert run.advance_rule(125, "spo2_low") == [(at(125), "escalated")]
+    assert run.of("spo2_low")[-1].priority is Priority.HIGH
     run.advance(3600)
-    assert [e.event.value for e in run.of("spo2_critical")] == ["raised", "escalated"]
+    assert [e.event.value for e in run.of("spo2_low")] == ["raised", "escalated"]
 
 
 def test_unacknowledged_medium_escalates_after_ten_minutes() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [93] * 61))  # raised at 60
+    run.feed_all(stream(SPO2, [93] * 62))  # raised at 60
     assert run.advance_rule(659, "spo2_low") == []
     assert run.advance_rule(660, "spo2_low") == [(at(660), "escalated")]
 
 
 def test_medium_resolves_when_cleared_without_acknowledgement() -> None:
     run = Run()
-    run.feed_all(stream(SPO2, [93] * 61 + [96]))
+    run.feed_all(stream(SPO2, [93] * 61 + [96] * 20))
     assert run.summary() == [(60, "raised", "spo2_low", "medium"),
-                             (61, "resolved", "spo2_low", "medium")]
+                             (76, "resolved", "spo2_low", "medium")]
 
 
-def test_acknowledged_alarm_still_present_is_reannunciated_after_two_minutes() -> None:
-    run = Run()
-    run.feed(Reading(at(0), SPO2, 84))
-    run.advance(5)
-    run.feed(Acknowledgement(at(20), "spo2_critical", by="nurse"))
-    assert run.advance_rule(139, "spo2_critical") == []
-    assert run.advance_rule(140, "spo2_critical") == [(at(140), "reannunciated")]
-    # Needs acknowledging again: escalates 2 min after the re-annunciation.
-    assert run.advance_rule(259, "spo2_critical") == []
-    assert run.advance_rule(260, "spo2_critical") == [(at(260), "escalated")]
-
-
-def test_acknowledged_alarm_cleared_before_two_minutes_is_not_reannunciated() -> None:
-    run = Run()
-    run.feed_all(stream(SPO2, [84] * 6))
-    run.feed(Acknowledgement(at(10), "spo2_critical"))
-    run.feed(Reading(at(30), SPO2, 97))
-    run.advance(600)
-    events = run.of("spo2_critical")
-    assert [e.event.value for e in events] == ["raised", "acknowledged", "resolved"]
-    assert events[-1].time == at(30)
-
-
-def test_acknowledging_does_not_hide_a_worse_entry() -> None:
+def test_entry_condition_sounds_again_only_for_a_higher_level() -> None:
     run = Run()
     run.feed(obs(0, rr=11.0))
     run.feed(Acknowledgement(at(10), "rr_low"))
-    run.feed(obs(30, rr=11.0))  # same: stays silenced
+    run.feed(obs(30, rr=11.0))  # the same again: silent
+    run.feed(obs(60, rr=9.0))  # lower, same level: silent
+    run.advance(3600)  # never on a timer
     assert [e.event.value for e in run.events] == ["raised", "acknowledged"]
-    run.feed(obs(60, rr=9.0))  # worse: at once
-    assert run.summary()[-1] == (60, "reannunciated", "rr_low", "medium")
+    run.feed(obs(3700, rr=8.0))  # respiratory depression: at once, at its priority
+    assert run.summary()[-1] == (3700, "escalated", "rr_low", "high")
+    assert run.events[-1].evidence["level"] == "respiratory_depression"
 
 
 def test_acknowledging_does_not_hide_a_new_side_effect() -> None:
     run = Run()
     run.feed(obs(0, side_effects=frozenset({SideEffect.NAUSEA_VOMITING})))
     run.feed(Acknowledgement(at(5), "side_effect"))
+    run.feed(obs(30, side_effects=frozenset({SideEffect.NAUSEA_VOMITING})))
+    assert len(run.events) == 2
     run.feed(obs(60, side_effects=frozenset({SideEffect.NAUSEA_VOMITING,
                                              SideEffect.HEADACHE})))
     assert run.summary()[-1] == (60, "reannunciated", "side_effect", "low")
 
 
+def test_worse_code_sounds_again() -> None:
+    run = Run()
+    run.feed(obs(0, poss=Poss.FREQUENTLY_DROWSY))
+    run.feed(Acknowledgement(at(5), "sedation"))
+    run.feed(obs(900, poss=Poss.FREQUENTLY_DROWSY))
+    assert len(run.events) == 2
+    run.feed(obs(1800, poss=Poss.SOMNOLENT))
+    assert run.summary()[-1] == (1800, "reannunciated", "sedation", "high")
+
+
 def test_acknowledging_nothing_emits_nothing() -> None:
     run = Run()
-    assert run.feed(Acknowledgement(at(0), "spo2_critical")) == []
+    assert run.feed(Acknowledgement(at(0), "spo2_low")) == []
 
 
 def test_events_must_be_time_ordered() -> None:
@@ -283,6 +380,17 @@ def test_events_must_be_time_ordered() -> None:
         run.feed(Reading(at(9), SPO2, 97))
     with pytest.raises(ValueError, match="timezone"):
         run.engine.advance_to(datetime(2025, 3, 1, 9, 0))
+
+
+def test_window_may_not_close_while_a_condition_is_present() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [88] * 20))
+    assert not run.engine.may_close_window()  # unacknowledged
+    run.feed(Acknowledgement(at(20), "spo2_low"))
+    assert not run.engine.may_close_window()  # seen, but still present
+    run.feed_all(stream(SPO2, [97] * 40, start=20))
+    assert run.engine.active_alarms() == []
+    assert run.engine.may_close_window()
 
 
 # --- technical: silence and sensor off ----------------------------------------------------------
@@ -361,17 +469,57 @@ def test_probe_off_is_sensor_off_not_lost() -> None:
     run.feed_all(stream(SPO2, [97] * 5))
     off = frozenset({QualityFlag.NO_FINGER})
     run.feed_all(stream(SPO2, [None] * 120, start=5, flags=off))
-    assert run.summary() == [(15, "raised", "sensor_off", "low")]
-    run.feed(Reading(at(125), SPO2, None, frozenset({QualityFlag.SEARCHING})))
-    assert len(run.events) == 1  # a doubtful reading does not end sensor-off
+    assert run.summary() == [(15, "raised", "sensor_off", "low"),
+                             (65, "escalated", "sensor_off", "medium")]
     run.feed(Reading(at(126), SPO2, 97))
-    assert run.summary()[-1] == (126, "resolved", "sensor_off", "low")
+    assert run.summary()[-1] == (126, "resolved", "sensor_off", "medium")
+
+
+def test_probe_refitted_and_searching_ends_sensor_off_and_watches_the_signal() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [None] * 20, flags=frozenset({QualityFlag.NO_FINGER})))
+    searching = frozenset({QualityFlag.SEARCHING})
+    run.feed_all(stream(SPO2, [None] * 20, start=20, flags=searching))
+    run.advance(40)
+    assert run.summary() == [(10, "raised", "sensor_off", "low"),
+                             (20, "resolved", "sensor_off", "low"),
+                             (35, "raised", "signal_unusable", "low")]
+    assert run.events[-1].evidence["parameters"]["spo2"]["why"] == ["searching"]
+
+
+def test_readings_arriving_but_none_usable_raise_a_technical_alarm_that_says_why() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [97] * 5))
+    poor = frozenset({QualityFlag.LOW_PERFUSION})
+    run.feed_all(stream(SPO2, [88] * 70, start=5, flags=poor))
+    assert run.summary() == [(20, "raised", "signal_unusable", "low"),
+                             (65, "escalated", "signal_unusable", "medium")]
+    assert run.events[0].evidence["parameters"]["spo2"]["why"] == ["low_perfusion"]
+    assert run.events[0].kind.value == "technical"
+    run.feed(Reading(at(80), SPO2, 97))
+    assert run.summary()[-1] == (80, "resolved", "signal_unusable", "medium")
+
+
+def test_a_stream_of_empty_readings_is_unusable_too() -> None:
+    run = Run()
+    run.feed_all(stream(SPO2, [None] * 20))
+    assert run.summary() == [(15, "raised", "signal_unusable", "low")]
+    assert run.events[0].evidence["parameters"]["spo2"]["why"] == ["no value"]
+
+
+def test_motion_dips_shorter_than_the_unusable_delay_raise_nothing() -> None:
+    run = Run()
+    artefact = frozenset({QualityFlag.ARTIFACT})
+    for start in range(0, 600, 60):
+        run.feed_all(stream(SPO2, [97] * 48, start=start))
+        run.feed_all(stream(SPO2, [86] * 12, start=start + 48, flags=artefact))
+    assert run.events == []
 
 
 def test_sensor_disconnected_flag_counts_as_sensor_off() -> None:
     run = Run()
     flags = frozenset({QualityFlag.SENSOR_DISCONNECTED})
-    run.feed_all(stream(PULSE, [None] * 11, flags=flags))
+    run.feed_all(stream(PULSE, [None] * 12, flags=flags))
     assert run.summary() == [(10, "raised", "sensor_off", "low")]
 
 
@@ -387,11 +535,11 @@ def test_link_lost_while_probe_off_is_both() -> None:
 @pytest.mark.parametrize(
     ("values", "rule", "priority"),
     [
-        ({"systolic": 90.0}, "sbp_severe", "high"),
-        ({"systolic": 60.0}, "sbp_severe", "high"),
+        ({"systolic": 90.0}, "sbp_low", "high"),
+        ({"systolic": 60.0}, "sbp_low", "high"),
         ({"systolic": 91.0}, "sbp_low", "medium"),
         ({"systolic": 100.0}, "sbp_low", "medium"),
-        ({"rr": 8.0}, "rr_severe_low", "high"),
+        ({"rr": 8.0}, "rr_low", "high"),
         ({"rr": 9.0}, "rr_low", "medium"),
         ({"rr": 11.0}, "rr_low", "medium"),
         ({"rr": 25.0}, "rr_high", "high"),
@@ -498,8 +646,9 @@ def test_news2_medium_raised_on_a_complete_set() -> None:
     # 2 + 1 + 0 + 1 + 1 + 0 + 0 = 5, no single 3
     run.feed(obs(0, rr=22.0, spo2=94.0, on_oxygen=False, systolic=105.0, pulse_rate=95.0,
                  consciousness=Consciousness.ALERT, temp=37.0))
-    assert run.summary() == [(0, "raised", "news2_medium", "medium")]
+    assert run.summary() == [(0, "raised", "news2", "medium")]
     assert run.events[0].evidence["total"] == 5
+    assert run.events[0].evidence["level"] == "news2_medium"
 
 
 def test_news2_high_excludes_medium_and_red_score() -> None:
@@ -507,13 +656,23 @@ def test_news2_high_excludes_medium_and_red_score() -> None:
     # 2 + 1 + 2 + 1 + 1 + 0 + 1 = 8
     run.feed(obs(0, rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0, pulse_rate=95.0,
                  consciousness=Consciousness.ALERT, temp=38.5))
-    assert run.summary() == [(0, "raised", "news2_high", "high")]
+    assert run.summary() == [(0, "raised", "news2", "high")]
+    assert run.events[0].evidence["level"] == "news2_high"
+    assert run.events[0].message.startswith("NEWS2 7 or more")
 
 
 def test_news2_single_three_is_red_score() -> None:
     run = Run()
     run.feed(obs(0, **{**NORMAL_SET, "systolic": 220.0}))
-    assert run.summary() == [(0, "raised", "news2_red_score", "medium")]
+    assert run.summary() == [(0, "raised", "news2", "medium")]
+    assert run.events[0].evidence["level"] == "news2_red_score"
+    # A worse band escalates the one NEWS2 alarm; a normal complete set ends it.
+    run.feed(obs(900, rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0, pulse_rate=95.0,
+                 consciousness=Consciousness.ALERT, temp=38.5))
+    assert run.summary()[-1] == (900, "escalated", "news2", "high")
+    run.feed(Acknowledgement(at(950), "news2"))
+    run.feed(obs(1800, **NORMAL_SET))
+    assert run.summary()[-1] == (1800, "resolved", "news2", "high")
 
 
 def test_news2_normal_and_incomplete_sets_raise_nothing() -> None:
@@ -532,7 +691,10 @@ def test_news2_takes_spo2_and_pulse_from_same_time_stream(reading_first: bool) -
     if not reading_first:
         events = [obs(0, **values), *readings]
     run.feed_all(events)
-    assert [e.rule_id for e in run.events] == ["news2_red_score"]
+    assert [e.rule_id for e in run.events] == ["news2"]
+    [score] = [s for s in run.engine.take_set_scores() if s.news2.total is not None]
+    assert (score.spo2, score.spo2_from, score.pulse, score.pulse_from) == (97, "device", 70,
+                                                                            "device")
 
 
 def test_news2_stream_reading_at_another_time_is_not_used() -> None:
@@ -547,23 +709,24 @@ def test_news2_scale_2_on_oxygen() -> None:
     run = Run(spo2_scale=2)
     # scale 2: 97 on oxygen scores 3, oxygen 2: total 5 -> medium
     run.feed(obs(0, **{**NORMAL_SET, "on_oxygen": True}))
-    assert run.summary() == [(0, "raised", "news2_medium", "medium")]
+    assert run.summary() == [(0, "raised", "news2", "medium")]
 
 
 # --- rebuild after a restart --------------------------------------------------------------------
 def test_replaying_the_record_rebuilds_the_same_state() -> None:
-    history: list[TrialEvent] = [*stream(SPO2, [97] * 5), *stream(SPO2, [84] * 10, start=5),
-                                 Acknowledgement(at(15), "spo2_critical", by="n")]
+    history: list[TrialEvent] = [*stream(SPO2, [97] * 5), *stream(SPO2, [88] * 20, start=5),
+                                 Acknowledgement(at(25), "spo2_low", by="n")]
     uninterrupted = Run()
     uninterrupted.feed_all(history)
     rebuilt = TrialEngine(RULES, trial_id="t1")
-    assert rebuilt.replay(history, until=at(16)) == len(uninterrupted.events)
-    uninterrupted.advance(16)
-    tail = [Reading(at(20 + i), SPO2, 84) for i in range(300)]
+    assert rebuilt.replay(history, until=at(26)) == len(uninterrupted.events) + len(
+        uninterrupted.advance(26))
+    tail = [Reading(at(27 + i), SPO2, 84 if i > 100 else 88) for i in range(300)]
     expected = [e for ev in tail for e in uninterrupted.engine.feed(ev)]
     got = [e for ev in tail for e in rebuilt.feed(ev)]
     assert got == expected
-    assert [e.event.value for e in got] == ["reannunciated", "escalated"]
+    assert [(e.event.value, e.evidence["level"]) for e in got] == [
+        ("reannunciated", "critical_desaturation"), ("escalated", "critical_desaturation")]
 
 
 def test_window_close_stops_the_schedule_and_device_watch() -> None:
@@ -578,33 +741,34 @@ def test_window_close_stops_the_schedule_and_device_watch() -> None:
 
 @settings(deadline=None, max_examples=60)
 @given(st.integers(min_value=50, max_value=100))
-def test_any_steady_spo2_raises_exactly_its_band(spo2: int) -> None:
-    # shared/clinical.md §4: <= 85 critical (5 s), 86-91 severe (15 s), 92-93 low (60 s).
+def test_any_steady_spo2_raises_once_at_its_deepest_level(spo2: int) -> None:
+    # <= 85 critical (5 s); <= 91 severe (counter 25 below 92, not before 11 s); <= 93
+    # desaturation (counter 60 below 94, at most 60 s); the deepest decides alone.
     if spo2 <= 85:
-        expected = [(5, "raised", "spo2_critical", "high")]
+        expected = [(5, "raised", "spo2_low", "high")]
     elif spo2 <= 91:
-        expected = [(15, "raised", "spo2_severe", "high")]
+        expected = [(max(11, 25 / (92 - spo2)), "raised", "spo2_low", "high")]
     elif spo2 <= 93:
-        expected = [(60, "raised", "spo2_low", "medium")]
+        expected = [(60 / (94 - spo2), "raised", "spo2_low", "medium")]
     else:
         expected = []
     run = Run()
-    run.feed_all(stream(SPO2, [spo2] * 61))
-    assert run.summary() == expected
+    run.feed_all(stream(SPO2, [spo2] * 62))
+    assert run.summary() == [(pytest.approx(t, abs=1e-6), *rest) for t, *rest in expected]
 
 
 @settings(deadline=None, max_examples=60)
 @given(st.integers(min_value=20, max_value=200))
-def test_any_steady_pulse_raises_exactly_its_band(pulse: int) -> None:
-    # <= 40 severe low (10 s), 41-50 low (30 s, medium), >= 131 severe high (30 s).
+def test_any_steady_pulse_raises_once_at_its_deepest_level(pulse: int) -> None:
+    # <= 40 severe (10 s); <= 50 counter 60 below 51 or 30 s; >= 131 severe high (30 s).
     if pulse <= 40:
-        expected = [(10, "raised", "pulse_severe_low", "high")]
+        expected = [(10, "raised", "pulse_low", "high")]
     elif pulse <= 50:
-        expected = [(30, "raised", "pulse_low", "medium")]
+        expected = [(min(30, 60 / (51 - pulse)), "raised", "pulse_low", "medium")]
     elif pulse >= 131:
         expected = [(30, "raised", "pulse_severe_high", "high")]
     else:
         expected = []
     run = Run()
-    run.feed_all(stream(PULSE, [pulse] * 31))
-    assert run.summary() == expected
+    run.feed_all(stream(PULSE, [pulse] * 32))
+    assert run.summary() == [(pytest.approx(t, abs=1e-6), *rest) for t, *rest in expected]

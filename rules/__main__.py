@@ -15,8 +15,8 @@ from typing import TextIO
 
 from rules.news2 import SCORE_NAMES, score_news2
 from rules.replay import TimelineError, replay_timeline
-from rules.rule_set import RuleSet, RuleSetError, load_rule_set
-from vocabulary import Consciousness
+from rules.rule_set import LimitsCondition, Rule, RuleSet, RuleSetError, load_rule_set
+from vocabulary import AlarmKind, Consciousness
 
 NEWS2_INPUT_COLUMNS = ("rr", "spo2", "spo2_scale", "on_oxygen", "sbp", "pulse",
                        "consciousness", "temp")
@@ -145,16 +145,49 @@ def run_replay(path: Path, rules_path: Path | None, spo2_scale: int, stdout: Tex
     return 0
 
 
+def _decision(rule: Rule, index: int) -> str:
+    """How one level of a rule is decided and how it ends, in the words of the rule file."""
+    cond = rule.condition
+    if isinstance(cond, LimitsCondition) and rule.streamed:
+        level = cond.levels[index]
+        past = "below" if cond.direction == "low" else "above"
+        parts: list[str] = []
+        if level.counter is not None:
+            counter = level.counter
+            parts.append(f"counter {counter.threshold:g} {past} {counter.reference:g} "
+                         f"(decay {counter.decay_per_s:g}/s)")
+        if level.min_duration_s is not None:
+            parts.append(f"not before {level.min_duration_s:g} s")
+        if level.max_delay_s is not None:
+            parts.append(f"max {level.max_delay_s:g} s")
+        if level.repeat_entries is not None and level.repeat_within_s is not None:
+            parts.append(f"or {level.repeat_entries} entries within {level.repeat_within_s:g} s")
+        if level.clears_at is not None:
+            at = ">=" if cond.direction == "low" else "<="
+            parts.append(f"clears at {at} {level.clears_at:g} held {level.hold_s or 0:g} s")
+        return ", ".join(parts)
+    if rule.kind is AlarmKind.TECHNICAL:
+        if index == 0:
+            return f"delay {rule.delay_s:g} s"
+        return f"after {getattr(cond, 'escalate_after_s', 0):g} s"
+    return "each entry"
+
+
 def run_check_config(path: Path, stdout: TextIO, stderr: TextIO) -> int:
+    """Validate a rule file; list every level of every rule, one per line:
+    `rule_id/level_id<TAB>priority<TAB>kind<TAB>decision`."""
     try:
         rule_set: RuleSet = load_rule_set(path)
     except RuleSetError as exc:
         print(str(exc), file=stderr)
         return 1
-    print(f"{path}: OK, rule set {rule_set.version!r}, {len(rule_set.rules)} rules", file=stdout)
+    levels = sum(len(rule.levels) for rule in rule_set.rules)
+    print(f"{path}: OK, rule set {rule_set.version!r}, {len(rule_set.rules)} rules, "
+          f"{levels} levels", file=stdout)
     for rule in rule_set.rules:
-        delay = f"delay {rule.delay_s:g} s" if rule.delay_s else "each entry"
-        print(f"{rule.id}\t{rule.priority.value}\t{rule.kind.value}\t{delay}", file=stdout)
+        for index, level in enumerate(rule.levels):
+            print(f"{rule.id}/{level.id}\t{level.priority.value}\t{rule.kind.value}\t"
+                  f"{_decision(rule, index)}", file=stdout)
     return 0
 
 

@@ -289,17 +289,20 @@ class TrialEngine:
         # Rules grouped by what wakes them, so each event only looks at its own rules.
         self._levels = {rule.id: rule.levels for rule in rule_set.rules}
         self._watches: dict[Parameter, list[_LimitWatch]] = {}
+        self._watch_of: dict[str, _LimitWatch] = {}
         self._entry_rules: dict[Parameter, list[Rule]] = {}
         self._side_effect_rules: list[Rule] = []
         self._news2_rules: list[Rule] = []
         self._no_reading_rules: list[Rule] = []
         self._flagged_rules: list[Rule] = []
         self._overdue_rules: list[Rule] = []
+        self._technical_rules: list[Rule] = []  # device_lost, sensor_off, signal_unusable
         for rule in rule_set.rules:
             cond = rule.condition
             if isinstance(cond, LimitsCondition) and rule.streamed:
                 watch = _LimitWatch(rule, cond, [_LevelWatch(level) for level in cond.levels])
                 self._watches.setdefault(cond.parameter, []).append(watch)
+                self._watch_of[rule.id] = watch
             elif isinstance(cond, LimitsCondition | BaselineDropCondition | OneOfCondition):
                 self._entry_rules.setdefault(cond.parameter, []).append(rule)
             elif isinstance(cond, PowerDropCondition):
@@ -311,8 +314,10 @@ class TrialEngine:
                 self._news2_rules.append(rule)
             elif isinstance(cond, NoReadingCondition):
                 self._no_reading_rules.append(rule)
+                self._technical_rules.append(rule)
             elif isinstance(cond, FlaggedCondition):
                 self._flagged_rules.append(rule)
+                self._technical_rules.append(rule)
             elif isinstance(cond, ObservationOverdueCondition):
                 self._overdue_rules.append(rule)
 
@@ -513,7 +518,6 @@ class TrialEngine:
             if state.flagged_since:
                 state.flagged_since.clear()
                 state.flagged_why.clear()
-                self._end_flagged(parameter, t)
             charted = float(whole_number(value))  # integers, as charted and as NEWS2 scores
             for watch in self._watches.get(parameter, ()):
                 self._watch_value(watch, t, charted)
@@ -521,13 +525,13 @@ class TrialEngine:
                 self._score_set(self._unscored_set, t, judge=True)
         else:
             self._flagged_reading(parameter, state, t, value, flags)
-        if self._no_reading_rules and self._alarms:
-            # Any reading, valid or flagged, ends silence.
-            for rule in self._no_reading_rules:
-                if rule.id in self._alarms and not self._lost_parameters(rule, t):
-                    self._condition(rule, None, t, {"reason": "readings returned",
-                                                    "parameter": parameter.value,
-                                                    "time": _iso(t)})
+        if self._alarms:
+            # A technical alarm this reading may end is judged once the instant is complete
+            # (at t, as a timer), so the order of a frame's readings never matters.
+            for rule in self._technical_rules:
+                if rule.id in self._alarms:
+                    self._lower(t)
+                    break
 
     def _flagged_reading(
         self, parameter: Parameter, state: _StreamState, t: datetime, value: float | None,
@@ -553,13 +557,6 @@ class TrialEngine:
                         del state.flagged_since[other]
                         state.flagged_why.pop(other, None)
                 break
-        self._end_flagged(parameter, t)
-
-    def _end_flagged(self, parameter: Parameter, t: datetime) -> None:
-        for rule in self._flagged_rules:
-            if rule.id in self._alarms and not self._flagged_parameters(rule):
-                self._condition(rule, None, t, {"reason": "usable readings returned",
-                                                "parameter": parameter.value, "time": _iso(t)})
 
     def _watch_value(self, watch: _LimitWatch, t: datetime, value: float) -> None:
         """A streamed value (as charted) for one limit: counters run up to t on the value held
@@ -691,7 +688,11 @@ class TrialEngine:
         self._sync_watch(watch, t)
 
     def _clear_level(self, watch: _LimitWatch, lw: _LevelWatch, t: datetime) -> None:
-        lw.reset()
+        """Every level whose hold has run out by t ends together: one event, not one a level."""
+        for other in watch.levels:
+            if (other.met and other.clear_since is not None
+                    and other.clear_since + _seconds(other.level.hold_s or 0) <= t):
+                other.reset()
         self._sync_watch(watch, t)
 
     def _sync_watch(self, watch: _LimitWatch, t: datetime) -> None:
@@ -947,6 +948,9 @@ class TrialEngine:
             self._resolve(alarm, t, {"reason": "acknowledged and condition cleared"})
         elif alarm.current < alarm.level:
             alarm.level = alarm.current
+            watch = self._watch_of.get(alarm.rule.id)
+            if watch is not None:  # the value now, not the one when the deeper level ended
+                alarm.evidence = self._watch_evidence(watch, alarm.current, t)
             self._emit(alarm, AlarmEventType.CHANGED, t, {
                 **alarm.evidence, "reason": "seen by a nurse: shown at its current level",
             })
@@ -1028,12 +1032,16 @@ class TrialEngine:
     def _no_reading_timers(self, rule: Rule) -> Iterator[_Timer]:
         cond = rule.condition
         assert isinstance(cond, NoReadingCondition)
+        alarm = self._alarms.get(rule.id)
+        shown = alarm.current if alarm is not None else None
+        if shown is not None and self.now is not None and not self._lost_parameters(rule, self.now):
+            yield (self.now, lambda t: self._condition(rule, None, t, {
+                "reason": "readings returned", "time": _iso(t)}))
+            return
         seen = [s for p in cond.parameters if (s := self._stream[p].silent_since) is not None]
         if not seen or self._closed_at is not None:
             return
         since = min(seen)
-        alarm = self._alarms.get(rule.id)
-        shown = alarm.current if alarm is not None else None
         if shown is None:
             yield (since + _seconds(rule.delay_s),
                    lambda t: self._condition(rule, 0, t, self._lost_evidence(rule, t)))
@@ -1045,11 +1053,14 @@ class TrialEngine:
         cond = rule.condition
         assert isinstance(cond, FlaggedCondition)
         starts = [self._stream[p].flagged_since[rule.id] for p in self._flagged_parameters(rule)]
-        if not starts:
-            return
-        since = min(starts)
         alarm = self._alarms.get(rule.id)
         shown = alarm.current if alarm is not None else None
+        if not starts:
+            if shown is not None and self.now is not None:
+                yield (self.now, lambda t: self._condition(rule, None, t, {
+                    "reason": "usable readings returned", "time": _iso(t)}))
+            return
+        since = min(starts)
         if shown is None:
             yield (since + _seconds(rule.delay_s),
                    lambda t: self._condition(rule, 0, t, self._flagged_evidence(rule, t)))

@@ -180,8 +180,8 @@ class AlarmEvent:
     rule_set_version: str
 
     def as_json_dict(self) -> dict[str, Any]:
-        """The replay line format of issue 4, exactly those keys; the rule-set version travels
-        inside the evidence so the line keeps the contract's shape."""
+        """The `python -m rules replay` line format, exactly those keys; the rule-set version
+        travels inside the evidence so the line keeps the contract's shape."""
         return {
             "time": self.time.isoformat(),
             "event": self.event.value,

@@ -1,4 +1,4 @@
-"""NEWS2 (Royal College of Physicians, 2017), exactly per shared/clinical.md §3.
+"""NEWS2 (Royal College of Physicians, 2017), exactly per the RCP 2017 chart.
 
 The table is a published national standard, not a site default, so it is written here once as
 data (upper bounds, inclusive) rather than in the site-configurable rules YAML.

@@ -1,4 +1,4 @@
-"""Turn a timeline CSV (issue 4, `python -m rules replay`) into trial events, and replay it.
+"""Turn a timeline CSV (`python -m rules replay`) into trial events, and replay it.
 
 Rows at one time that include manual parameters form one observation set; `spo2` and
 `pulse_rate` rows are stream readings. Within one instant the order of rows does not matter:

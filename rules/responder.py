@@ -1,4 +1,4 @@
-"""Responder-criterion helpers for the 4-hour review (shared/clinical.md §5-6).
+"""Responder-criterion helpers for the 4-hour review (Ashworth, Penn, goal attainment).
 
 Everything here returns a *hint* labelled with its source for the team to weigh; nothing here
 decides. Numbers (MAS mapping, thresholds, dose steps) live in `rules/responder.yaml`.

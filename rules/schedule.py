@@ -1,12 +1,17 @@
-"""Observation schedule after the injection (shared/clinical.md §4; issue 4).
+"""Observation schedule after the injection.
 
 Due times count from the injection (+15, +30, ... +240 min by default, then hourly until the
-window is closed); NEWS2 brings the next one forward. Meeting a due time:
+window is closed); the NEWS2 minimum frequency (RCP 2017) brings the next one forward. Meeting a
+due time:
 
 - a set in (previous due time, due time] meets that due time; a set exactly at a due time
   counts for that due time only (it is not in the next one's window);
-- a late set meets the overdue one: a set after an unmet due time also meets the latest due
-  time before it. Older unmet due times stay missed: one late set does not owe several.
+- a late set meets the overdue one instead: a set after an unmet due time meets the latest due
+  time before it. Older unmet due times stay missed. One set meets one due time.
+
+Sets count at the time they were measured, whatever order they are typed in: a set typed late,
+measured before sets already recorded, makes the schedule work its due times out again from
+every set in measured order, so the answer never depends on when a set was typed.
 """
 
 from __future__ import annotations
@@ -168,6 +173,7 @@ class ObservationSchedule:
         self._closed_at = None
         self._due, self._times, self._generated_offsets = [], [], 0
         self._last_set = self._next = None
+        self._refresh_next()  # as before the first set: a score may come first
         for time, band in self._history:
             if band is None:
                 self._record_set(time)

@@ -405,6 +405,7 @@ def test_silence_raises_device_lost_then_medium_then_resolves() -> None:
     run.feed(Reading(at(201), SPO2, 97))
     assert run.summary()[-1] == (65, "escalated", "device_lost", "medium")  # pulse still lost
     run.feed(Reading(at(202), PULSE, 70))
+    run.advance(202)  # judged once the instant is complete
     assert run.summary()[-1] == (202, "resolved", "device_lost", "medium")
 
 
@@ -442,6 +443,7 @@ def test_assigned_oximeter_that_never_delivers_is_lost() -> None:
                         "link": "disconnected", "link_since": at(2).isoformat(),
                         "link_reason": "port not found"}
     run.feed(Reading(at(71), SPO2, 97), Reading(at(71), PULSE, 70))
+    run.advance(71)
     assert run.summary()[-1] == (71, "resolved", "device_lost", "medium")
 
 
@@ -472,6 +474,7 @@ def test_probe_off_is_sensor_off_not_lost() -> None:
     assert run.summary() == [(15, "raised", "sensor_off", "low"),
                              (65, "escalated", "sensor_off", "medium")]
     run.feed(Reading(at(126), SPO2, 97))
+    run.advance(126)
     assert run.summary()[-1] == (126, "resolved", "sensor_off", "medium")
 
 
@@ -497,6 +500,7 @@ def test_readings_arriving_but_none_usable_raise_a_technical_alarm_that_says_why
     assert run.events[0].evidence["parameters"]["spo2"]["why"] == ["low_perfusion"]
     assert run.events[0].kind.value == "technical"
     run.feed(Reading(at(80), SPO2, 97))
+    run.advance(80)
     assert run.summary()[-1] == (80, "resolved", "signal_unusable", "medium")
 
 

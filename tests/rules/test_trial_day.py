@@ -51,8 +51,15 @@ def test_missing_a_set_raises_exactly_obs_overdue_at_the_right_second() -> None:
     assert [(a.time, a.event.value, a.rule_id) for a in out] == [
         (injection + timedelta(minutes=65), "raised", "obs_overdue"),
         (injection + timedelta(minutes=75), "escalated", "obs_overdue"),
-        (injection + timedelta(minutes=88), "resolved", "obs_overdue"),  # the +90 set, late for 60
+        # The +90 set, taken at 88, is late for 60 and meets that one only (one set, one due
+        # time): 90 is still owed, and overdue 5 minutes after it.
+        (injection + timedelta(minutes=88), "resolved", "obs_overdue"),
+        (injection + timedelta(minutes=95), "raised", "obs_overdue"),
     ]
+    assert [a.evidence["due"] for a in out if a.event.value == "raised"] == [
+        (injection + timedelta(minutes=60)).isoformat(),
+        (injection + timedelta(minutes=90)).isoformat()]
+    assert engine.missed_observation_due_times() == [injection + timedelta(minutes=90)]
 
 
 def _overdose(events: list[TrialEvent], injection: datetime) -> list[TrialEvent]:
@@ -80,14 +87,28 @@ def test_respiratory_depression_raises_its_alarms_at_the_right_second() -> None:
     events = _overdose(normal_day(START, seed=5, after_injection_min=100), injection)
     engine = TrialEngine(RULES)
     out = [alarm for event in events for alarm in engine.feed(event)]
-    raised = [(a.time, a.rule_id) for a in out if a.event.value == "raised"]
+    out += engine.advance_to(events[-1].time)
     onset = injection + timedelta(minutes=60)
     first_set = injection + timedelta(minutes=88)  # the +90 set, taken 2 min early
-    # SpO2 is 89-90 from the onset: severe band held for 15 s.
-    assert raised[0] == (onset + timedelta(seconds=15), "spo2_severe")
-    assert sorted(r for t, r in raised if t == first_set) == [
-        "consciousness", "news2_high", "rr_severe_low", "sedation"]
-    assert len(raised) == 5
+    # SpO2 alternates 89/90 from the onset: 25 %-seconds below 92 are reached at 10 s, and the
+    # severe level is decided at its 11 s minimum (the desaturation level is met with it).
+    spo2 = onset + timedelta(seconds=11)
+    summary = [(a.time, a.event.value, a.rule_id, a.priority.value, a.evidence.get("level"))
+               for a in out]
+    assert summary == [
+        (spo2, "raised", "spo2_low", "high", "severe_desaturation"),
+        (spo2 + timedelta(minutes=2), "escalated", "spo2_low", "high", "severe_desaturation"),
+        (first_set, "raised", "rr_low", "high", "respiratory_depression"),
+        (first_set, "raised", "consciousness", "high", None),
+        (first_set, "raised", "sedation", "high", None),
+        (first_set, "raised", "news2", "high", "news2_high"),
+        *[(first_set + timedelta(minutes=2), "escalated", rule, "high", level)
+          for rule, level in (("rr_low", "respiratory_depression"), ("consciousness", None),
+                              ("sedation", None), ("news2", "news2_high"))],
+    ]
+    assert out[0].evidence["levels_met"] == ["desaturation", "severe_desaturation"]
+    assert out[0].evidence["decided_by"] == "counter reached 25"
+    assert out[0].evidence["since"] == onset.isoformat()
 
 
 def test_replay_output_is_valid_json_with_every_key(tmp_path: Path) -> None:
@@ -102,3 +123,11 @@ def test_replay_output_is_valid_json_with_every_key(tmp_path: Path) -> None:
     assert [x["time"] for x in lines] == sorted(x["time"] for x in lines)
     for line in lines:
         assert list(line) == ["time", "event", "rule", "priority", "kind", "message", "evidence"]
+        assert line["evidence"]["rule_set_version"] == RULES.version
+    # The replay gives what the engine gives for the same events.
+    engine = TrialEngine(RULES, trial_id="replay")
+    direct = [alarm for event in events for alarm in engine.feed(event)]
+    direct += engine.advance_to(events[-1].time)
+    assert [(x["time"], x["event"], x["rule"], x["priority"]) for x in lines] == [
+        (a.time.isoformat(), a.event.value, a.rule_id, a.priority.value) for a in direct]
+    assert ("raised", "spo2_low") in [(x["event"], x["rule"]) for x in lines]

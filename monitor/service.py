@@ -1,10 +1,13 @@
-"""The monitor service: devices -> record -> rules -> alarms, for every trial in monitoring.
+"""The monitor service: devices -> record -> rules -> alarms, for every trial from its baseline
+stage (before the injection) until its monitoring window is closed.
 
 One asyncio loop runs: a stream task per assigned device (readings to the engine at once, to
 the record in batches at most ``flush_interval_s`` apart), a timer loop that wakes the engines
-when their timers fall due, a poller that picks up nurses' entries and acknowledgements from the
-audit trail, a sync loop that follows assignments (with leases, so each device is streamed by
-exactly one process), and a heartbeat so the dashboard can tell "monitor not running".
+when their timers fall due, a poller that picks up the injection, nurses' entries and
+acknowledgements from the audit trail, a judgement writer that stores what the engines judged
+(each set's NEWS2, the due times, the baseline) when it changes, a sync loop that follows
+assignments (with leases, so each device is streamed by exactly one process), and a heartbeat
+so the dashboard can tell "monitor not running".
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from observations.alarms import AlarmEventIn
 from observations.engine_feed import record_readings
 from observations.errors import RecordError
 from observations.record import TrialRecord
+from observations.set_scores import ScheduleJudgementIn, SetScoreIn
 from observations.views import DeviceAssignmentView
 from rules import RuleSet, load_rule_set
 from vocabulary import AlarmEventType, AlarmKind, ConnectionState, Priority, TrialStatus
@@ -47,6 +51,8 @@ log = logging.getLogger("itbmon.monitor")
 READINGS_DROPPED = "readings_dropped"
 # Audit actions that change what an engine must know.
 WATCHED_ACTIONS = (
+    "injection.record",
+    "injection.correct",
     "observation.record",
     "observation.correct",
     "alarm.acknowledge",
@@ -59,6 +65,34 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+# A trial in its baseline stage or in monitoring with no device assigned is watched all the
+# same: the engine judges the nurses' sets (their NEWS2 and alarms), the due times and the
+# overdue alarm. It is held under a lease of this name, so that one process watches it.
+NO_DEVICE = "no-device:trial/"
+
+
+def _without_device(trial_id: int, now: datetime) -> DeviceAssignmentView:
+    return DeviceAssignmentView(
+        id=0,
+        trial_id=trial_id,
+        source=f"{NO_DEVICE}{trial_id}",
+        protocol=None,
+        label="no device assigned",
+        assigned_from=now,
+        assigned_until=None,
+    )
+
+
+def _replays_from_the_injection(assignment: DeviceAssignmentView) -> bool:
+    """An accelerated simulator replays the trial day from before the injection: it can only
+    start once the injection is recorded (a demo), not in the baseline stage."""
+    try:
+        source = parse_source(assignment.source)
+        return source.kind == "sim" and sim_options(source).speed > 1
+    except SourceError:
+        return False  # its stream says why it cannot be used
+
+
 @dataclass(frozen=True)
 class MonitorSettings:
     flush_interval_s: float = 0.5  # readings reach the record at most 1 s after arrival
@@ -66,6 +100,9 @@ class MonitorSettings:
     lease_ttl_s: float = 15.0  # a dead process's devices are taken over after this
     sync_interval_s: float = 2.0
     poll_interval_s: float = 1.0
+    # How often what the engines judged (NEWS2 of each set, due times, baseline) is looked at
+    # and, where it changed, written: a nurse sees a new set's score within about this long.
+    judgement_interval_s: float = 1.0
     max_timer_sleep_s: float = 0.25
     # Timers may fire up to this late (alarms raised by a reading are never delayed by it).
     timer_resolution_s: float = 0.02
@@ -110,7 +147,20 @@ class MonitorService:
         self.streams: dict[str, _Stream] = {}
         self.buffer = ReadingBuffer(self.settings.buffer_limit)
         self._pending_alarms: list[AlarmEventIn] = []
+        self._pending_scores: list[SetScoreIn] = []
+        self._pending_schedules: list[ScheduleJudgementIn] = []
+        self._judgement_lock = asyncio.Lock()
+        self._flush_lock = asyncio.Lock()
+        # Trials whose entries must be read again at the next poll (read while their engine
+        # was being judged again from the record), and those being judged again now.
+        self._recheck: set[int] = set()
+        self._rebuilding: dict[int, asyncio.Task[None]] = {}
+        self._rebuild_not_before: dict[int, float] = {}
         self._alarms_waiting = asyncio.Event()
+        # The timer loop sleeps until its soonest engine deadline; a frame that brings a
+        # deadline in (a delay starting, a level's decision nearer) wakes it at once.
+        self._timers_wake = asyncio.Event()
+        self._timers_due: datetime | None = None
         self._alarm_lock = asyncio.Lock()
         self._drop_alarm_raised: set[int] = set()
         self._reported_drops = 0
@@ -133,6 +183,7 @@ class MonitorService:
             asyncio.create_task(self._every(self.settings.sync_interval_s, self.sync)),
             asyncio.create_task(self._every(self.settings.flush_interval_s, self.flush)),
             asyncio.create_task(self._every(self.settings.poll_interval_s, self.poll)),
+            asyncio.create_task(self._every(self.settings.judgement_interval_s, self.judge)),
             asyncio.create_task(self._timers()),
         ]
         try:
@@ -140,11 +191,17 @@ class MonitorService:
         finally:
             # Cancelled (a crash, as far as other processes can tell) or stopped: every loop
             # ends; only a clean stop goes on to write what is left and release the leases.
-            tasks = loops + [s.task for s in self.streams.values()]
+            tasks = [
+                *loops,
+                *(s.task for s in self.streams.values()),
+                *self._rebuilding.values(),
+            ]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         await self.flush()
+        with contextlib.suppress(OperationalError):
+            await self.judge()
         with contextlib.suppress(OperationalError):
             await asyncio.to_thread(self.record.services.stopped, self.service_id)
 
@@ -178,13 +235,26 @@ class MonitorService:
     # ------------------------------------------------------------------ assignments
 
     def _claim(self) -> dict[str, DeviceAssignmentView]:
-        """The devices assigned to trials in monitoring whose lease this process holds."""
+        """The devices assigned to trials in their baseline stage or in monitoring whose lease
+        this process holds.
+
+        From the baseline stage: the pre-injection baseline is the median of the patient's own
+        readings before the injection, so they must be watched and recorded before it. The
+        trial keeps its watch when the injection moves it on to monitoring.
+        """
         monitoring = self.record.trials.ids_with_status({TrialStatus.MONITORING})
+        baseline = self.record.trials.ids_with_status({TrialStatus.BASELINE})
+        active = self.record.trials.active_assignments()
         assignments = {
             a.source: a
-            for a in self.record.trials.active_assignments()
+            for a in active
             if a.trial_id in monitoring
+            or (a.trial_id in baseline and not _replays_from_the_injection(a))
         }
+        with_device = {a.trial_id for a in active}
+        for trial_id in sorted((monitoring | baseline) - with_device):
+            unassigned = _without_device(trial_id, self.clock())
+            assignments[unassigned.source] = unassigned
         held = self.record.services.acquire_many(
             [(a.source, a.trial_id) for a in assignments.values()],
             self.service_id,
@@ -200,7 +270,8 @@ class MonitorService:
         return watch, watch.rebuild(clock())
 
     async def sync(self) -> None:
-        """Follow the record: start streams for new assignments, stop ended ones."""
+        """Follow the record: start streams for new assignments, stop ended ones (a trial
+        without a device has a watch and no stream)."""
         wanted = await asyncio.to_thread(self._claim)
         for source in list(self.streams):
             if source not in wanted:
@@ -222,12 +293,16 @@ class MonitorService:
                     continue
                 self._commit(reconciled)
                 self.watches[assignment.trial_id] = watch
-            task = asyncio.create_task(self._stream(assignment, watch))
+            if source.startswith(NO_DEVICE):
+                task = asyncio.create_task(self._nothing_to_stream())
+            else:
+                task = asyncio.create_task(self._stream(assignment, watch))
             self.streams[source] = _Stream(assignment, task)
         streamed_trials = {a.trial_id for a in wanted.values()}
         for trial_id in list(self.watches):
             if trial_id not in streamed_trials:
-                self.watches.pop(trial_id)
+                # What it judged last (the window's close) still goes to the record.
+                self._keep_judgements(self.watches.pop(trial_id))
 
     def _clock_for(self, assignment: DeviceAssignmentView, injection) -> Clock:  # type: ignore[no-untyped-def]
         """Wall time; for an accelerated simulator, a clock that catches up with wall time.
@@ -236,6 +311,8 @@ class MonitorService:
         real time until it reaches the present, then runs in real time: no reading is ever
         stamped in the future.
         """
+        if assignment.source.startswith(NO_DEVICE):
+            return self.clock
         try:
             source = parse_source(assignment.source)
             speed = sim_options(source).speed if source.kind == "sim" else 1.0
@@ -259,6 +336,10 @@ class MonitorService:
 
     # ------------------------------------------------------------------ streaming
 
+    async def _nothing_to_stream(self) -> None:
+        """A trial without a device: its watch lives on people's entries and its timers."""
+        await asyncio.Event().wait()
+
     async def _stream(self, assignment: DeviceAssignmentView, watch: TrialWatch) -> None:
         source = parse_source(assignment.source)
         streams = streamed_parameters(source)
@@ -275,6 +356,7 @@ class MonitorService:
                     )
                     # The rules see the frame first; storing it must never hold it back.
                     self._commit(watch.on_measurement(measurement))
+                    self._wake_timers_for(watch)
                     self._keep(trial_id, measurement)
                 elif isinstance(event, ConnectionChange):
                     self._commit(watch.on_link(event, assignment.source, streams))
@@ -355,38 +437,171 @@ class MonitorService:
                         [self._dropped_event(watch.trial_id, AlarmEventType.RESOLVED, rule)]
                     )
                 watch.monitor_resolutions.clear()
+                if watch.rebuild_reason is not None:
+                    self._start_rebuild(watch)
                 if wake is not None:
                     soonest = min(soonest, (wake - watch.clock()).total_seconds())
-            await asyncio.sleep(max(soonest, self.settings.timer_resolution_s))
+            pause = max(soonest, self.settings.timer_resolution_s)
+            round_started = self.clock()
+            self._timers_due = round_started + timedelta(seconds=pause)
+            self._timers_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timers_wake.wait(), pause)
+            # Woken early: still at most one round per `timer_resolution_s`.
+            spent = (self.clock() - round_started).total_seconds()
+            await asyncio.sleep(max(0.0, self.settings.timer_resolution_s - spent))
+
+    def _wake_timers_for(self, watch: TrialWatch) -> None:
+        """Wake the timer loop if this watch's next deadline now falls before its planned
+        wake-up (a timer of the frame's own instant fires once the instant is complete)."""
+        due = self._timers_due
+        if due is None or self._timers_wake.is_set():
+            return
+        wake = watch.next_wake()
+        # Compared on the watch's own clock (an accelerated demo runs ahead of the wall).
+        if wake is not None and wake - watch.clock() < due - self.clock():
+            self._timers_wake.set()
 
     async def poll(self) -> None:
-        """What people entered (sets, acknowledgements, extensions, the window's close), read
-        off the loop and handed to the engines on it."""
+        """What people entered (the injection, sets, acknowledgements, extensions, the window's
+        close), read off the loop and handed to the engines on it."""
         changes = await asyncio.to_thread(
             self.record.audit.changes_since, self._last_audit_id, WATCHED_ACTIONS
         )
-        if not changes:
+        if not changes and not self._recheck:
             return
-        for trial_id in {c.trial_id for c in changes if c.trial_id is not None}:
+        trials = {c.trial_id for c in changes if c.trial_id is not None} | self._recheck
+        recheck: set[int] = set()
+        for trial_id in trials:
             watch = self.watches.get(trial_id)
-            if watch is not None:
-                watch.queue(await asyncio.to_thread(watch.new_record_entries))
+            if watch is None:
+                continue
+            if watch.held:
+                recheck.add(trial_id)  # its new engine reads the record: look again after
+                continue
+            watch.queue(await asyncio.to_thread(watch.new_record_entries))
         # Only once every trial was read: a failed read is tried again at the next poll.
-        self._last_audit_id = changes[-1].id
+        self._recheck = recheck
+        if changes:
+            self._last_audit_id = changes[-1].id
+
+    def _start_rebuild(self, watch: TrialWatch) -> None:
+        """Have the trial's engine judged again from the record, in the background."""
+        trial_id = watch.trial_id
+        loop = asyncio.get_running_loop()
+        if trial_id in self._rebuilding or loop.time() < self._rebuild_not_before.get(trial_id, 0):
+            return
+        self._rebuilding[trial_id] = asyncio.create_task(self._rebuild_in_place(watch))
+
+    async def _rebuild_in_place(self, watch: TrialWatch) -> None:
+        """The trial's engine judged again from the record, while its streams go on.
+
+        Its frames are held (stored as usual, not judged) from the start; every alarm event it
+        emitted and every reading is written first, so the record holds all the old engine
+        knew; the new engine is built off the loop, takes the old one's place, is reconciled
+        with the record's alarms and fed the held frames. If the database is away the old
+        engine carries on with the held frames, and the rebuild is tried again a little later.
+        """
+        reason = watch.rebuild_reason or "the record changed"
+        watch.hold()
+        rebuilt = None
+        try:
+            if await self._write_alarms():
+                await self.flush()
+                if not len(self.buffer):  # every reading the old engine saw is in the record
+                    rebuilt = await asyncio.to_thread(watch.rebuilt, watch.clock(), reason)
+        except OperationalError:
+            log.warning("trial %s: database unavailable; judging it again later", watch.trial_id)
+        except Exception:
+            log.exception("trial %s: could not be judged again from the record", watch.trial_id)
+        finally:
+            self._commit(watch.resume(rebuilt))
+            self._rebuilding.pop(watch.trial_id, None)
+        if rebuilt is None:
+            retry = asyncio.get_running_loop().time() + 4 * self.settings.flush_interval_s
+            self._rebuild_not_before[watch.trial_id] = retry
+        else:
+            log.info("trial %s judged again from the record: %s", watch.trial_id, reason)
+            self._rebuild_not_before.pop(watch.trial_id, None)
+            self._recheck.add(watch.trial_id)
+
+    # ------------------------------------------------------------------ judgements
+
+    async def judge(self) -> None:
+        """Store what the engines judged since the last look, where it changed: each new set's
+        NEWS2 (with the SpO2 and pulse it used), the due times and the baseline. Read on the
+        loop (the engines live there), written off it; kept for the next round if the database
+        is away."""
+        for watch in list(self.watches.values()):
+            if not watch.held:  # its engine is being replaced: the new one's turn comes next
+                self._keep_judgements(watch)
+        await self._write_judgements()
+
+    def _keep_judgements(self, watch: TrialWatch) -> None:
+        scores, schedule = watch.judgements()
+        self._pending_scores.extend(scores)
+        if schedule is not None:
+            self._pending_schedules.append(schedule)
+
+    async def _write_judgements(self) -> None:
+        async with self._judgement_lock:
+            if not self._pending_scores and not self._pending_schedules:
+                return
+            scores, self._pending_scores = self._pending_scores, []
+            schedules, self._pending_schedules = self._pending_schedules, []
+            try:
+                await asyncio.to_thread(
+                    self.record.set_scores.record, self.actor, scores, schedules
+                )
+            except OperationalError:
+                # In front of anything judged meanwhile: the newest judgement stays the last.
+                self._pending_scores[:0] = scores
+                self._pending_schedules[:0] = schedules
+                raise
+            except RecordError:
+                # One refused judgement (a set or trial no longer there) must not hold back
+                # the others: write them one by one.
+                await self._write_judgements_one_by_one(scores, schedules)
+
+    async def _write_judgements_one_by_one(
+        self, scores: list[SetScoreIn], schedules: list[ScheduleJudgementIn]
+    ) -> None:
+        items: list[tuple[list[SetScoreIn], list[ScheduleJudgementIn]]] = [
+            *(([score], []) for score in scores),
+            *(([], [schedule]) for schedule in schedules),
+        ]
+        for position, (one_score, one_schedule) in enumerate(items):
+            try:
+                await asyncio.to_thread(
+                    self.record.set_scores.record, self.actor, one_score, one_schedule
+                )
+            except OperationalError:
+                for score_left, schedule_left in reversed(items[position:]):
+                    self._pending_scores[:0] = score_left
+                    self._pending_schedules[:0] = schedule_left
+                return
+            except RecordError as exc:
+                trial_id = one_score[0].trial_id if one_score else one_schedule[0].trial_id
+                log.error("trial %s: a judgement was refused by the record: %s",
+                          trial_id, exc.message)
 
     # ------------------------------------------------------------------ writing
 
     async def flush(self) -> None:
-        """Write buffered readings; on a database error keep them and try again later."""
-        while len(self.buffer):
-            batch = self.buffer.take(self.settings.batch_size)
-            try:
-                self.readings_written += await asyncio.to_thread(
-                    self.record.readings.add_prepared, self.actor, batch
-                )
-            except OperationalError:
-                self.buffer.give_back(batch)
-                break
+        """Write buffered readings; on a database error keep them and try again later.
+
+        One flush at a time: when one returns with the buffer empty, every reading taken
+        before it is committed (a rebuild from the record relies on it)."""
+        async with self._flush_lock:
+            while len(self.buffer):
+                batch = self.buffer.take(self.settings.batch_size)
+                try:
+                    self.readings_written += await asyncio.to_thread(
+                        self.record.readings.add_prepared, self.actor, batch
+                    )
+                except OperationalError:
+                    self.buffer.give_back(batch)
+                    break
         await self._report_drops()
         await self._write_alarms()
 

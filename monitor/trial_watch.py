@@ -1,17 +1,33 @@
 """One trial under watch: its rules engine, fed from the device stream and from the record.
 
-Readings go to the engine as they arrive (an alarm is never delayed by batching); nurses'
-entries, acknowledgements, window extensions and the window's close are picked up from the
-record. The engine needs events in time order, so anything that arrives late (an observation
-set typed five minutes after it was measured) is applied at the engine's current time; the
-record keeps its true time.
+A trial is watched from its baseline stage, before the injection, so the patient's own baseline
+comes from real readings. Readings go to the engine as they arrive (an alarm is never delayed by
+batching); the injection, nurses' observation sets, acknowledgements, window extensions and the
+window's close are picked up from the record.
+
+An observation set counts at the time it was measured, not when it was typed: a set typed at
+10:22 that was measured at 10:14 meets a due time, gives its NEWS2 and counts for the baseline at
+10:14 (the engine judges its alarms at its own time). A rebuild feeds each set where it reached
+the engine live (when it was typed), so a rebuilt engine judges it alike. Anything else that
+arrives late is applied at the engine's current time; the record keeps its true time.
+
+The injection counts at the time it was given. It is recorded after it was given, while the
+devices stream, so it usually reaches the engine after readings of later instants; an engine
+that cannot place it there, or a record changed under the engine (a set or the injection
+corrected), has the engine judged again from the record in place (`hold`, `rebuilt`, `resume`):
+the watch, its device streams and their readings go on, frames that arrive meanwhile are held
+and fed to the new engine, and its alarms are reconciled with the record's.
+
+What the engine judged (each set's NEWS2, the due times, the baseline) is handed to the service
+by `judgements` for the record, where pages and exports read it.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,13 +40,20 @@ from observations.engine_feed import (
     engine_readings,
     engine_set,
     record_alarm_event,
+    record_schedule,
+    record_set_score,
 )
 from observations.record import TrialRecord
+from observations.set_scores import KnownJudgement, ScheduleJudgementIn, SetScoreIn
 from observations.views import TrialView
 from rules import (
     Acknowledgement,
     AlarmEvent,
+    DeviceLink,
+    DueStatus,
+    EventOrderError,
     Injection,
+    ObservationSet,
     Reading,
     RuleSet,
     TrialEngine,
@@ -52,8 +75,13 @@ from vocabulary import (
 # each instant, so that a timer falling at that instant fires alike in both (the engine fires
 # it after the instant's first event).
 _PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
+# At one instant of a rebuild: readings, then link changes, then what people entered (live, an
+# entry typed after the event reaches the watch after that instant's frame).
+_READING, _LINK, _ENTRY = 0, 1, 2
+RESTARTED = "monitor restarted"
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("itbmon.monitor")
 
 
 @dataclass
@@ -64,19 +92,42 @@ class _Seen:
     ack_ids: set[int] = field(default_factory=set)
     extension_minutes: int = 0
     closed: bool = False
+    injection_id: int | None = None
 
     def copy(self) -> _Seen:
-        return _Seen(set(self.set_ids), set(self.ack_ids), self.extension_minutes, self.closed)
+        return _Seen(
+            set(self.set_ids),
+            set(self.ack_ids),
+            self.extension_minutes,
+            self.closed,
+            self.injection_id,
+        )
 
 
 @dataclass(frozen=True)
 class RecordEntries:
-    """Entries people made, for the engine, the monitor's own alarms they ended, and what the
-    watch has seen once these are queued."""
+    """Entries people made, for the engine, the monitor's own alarms they ended, what the
+    watch has seen once these are queued, and why the engine must be judged again from the
+    record instead (a set or the injection corrected), if it must."""
 
     events: list[TrialEvent]
     monitor_resolutions: list[str]
     seen: _Seen
+    rebuild_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """A new engine judged from the record, ready to take the watch's place."""
+
+    engine: TrialEngine
+    seen: _Seen
+    injection_at: datetime | None
+    # Per device: the newest reading the new engine was fed (held frames after it follow).
+    horizons: dict[str, datetime]
+    reconcile: list[AlarmEventIn]
+    # Entries of instants the trial's clock has not reached (an accelerated replay): queued.
+    pending: list[TrialEvent] = field(default_factory=list)
 
 
 class TrialWatch:
@@ -84,6 +135,7 @@ class TrialWatch:
         self.record = record
         self.trial_id = trial.id
         self.clock = clock
+        self.rule_set = rule_set
         self.engine = TrialEngine(rule_set, trial_id=str(trial.id), spo2_scale=trial.spo2_scale)
         self.rule_set_version = rule_set.version
         self._seen = _Seen()
@@ -95,6 +147,22 @@ class TrialWatch:
         # For a simulated device: how far its stream has got. Timers never run ahead of it, so
         # a busy event loop cannot look like a silent oximeter in an accelerated replay.
         self.stream_cursor: datetime | None = None
+        # What the record already holds of this trial's judgement (see `judgements`).
+        self._known = KnownJudgement()
+        # The due times can only change with a set, the injection, the window's close, a new
+        # engine, or the engine's time passing the next due time: until one of those, they
+        # are not worked out again (the service asks for every trial every second).
+        self._schedule_mark: tuple[object, ...] | None = None
+        self._schedule_until: datetime | None = None
+        self._engines = 0  # how many engines this watch has had (a rebuild is a new one)
+        # Each device's first and latest link change as fed: a rebuilt engine gets them again
+        # (they are not in the record), so it watches the device's silence as this one did.
+        self._links: dict[str, tuple[DeviceLink, DeviceLink]] = {}
+        # Why the engine must be judged again from the record (None: it need not).
+        self.rebuild_reason: str | None = None
+        # While it is: the frames and link changes that arrive, in order, for the new engine.
+        self._held: list[Measurement | tuple[ConnectionChange, str, frozenset[Parameter]]] | None
+        self._held = None
 
     # ------------------------------------------------------------------ rebuilding
 
@@ -105,11 +173,26 @@ class TrialWatch:
         twice): alarms the engine still holds but the record lacks, and record alarms that are
         no longer active.
         """
-        events: list[TrialEvent] = []
+        # So that a rebuilt engine that judges alike writes nothing again.
+        self._known = self.record.set_scores.known(self.trial_id)
+        rebuilt = self.rebuilt(now, RESTARTED, settle=True)
+        self._take(rebuilt)
+        return rebuilt.reconcile
+
+    def rebuilt(self, now: datetime, reason: str, settle: bool = False) -> Rebuilt:
+        """A new engine fed the record up to ``now`` (only reads: the service runs it off its
+        loop while the watch holds its frames).
+
+        Each set is fed where it reached the engine live, when it was typed (at its measured
+        time if that is later), so a late set is judged as it was. ``settle``: run the timers
+        up to ``now`` (a restart); otherwise the held frames carry the engine on from its last
+        reading.
+        """
         trial = self.record.trials.get(self.trial_id)
-        if trial.injection is not None:
-            events.append(Injection(trial.injection.given_at, trial.injection.dose_mcg))
-        readings: list[Reading] = []
+        engine = TrialEngine(self.rule_set, trial_id=str(trial.id), spo2_scale=trial.spo2_scale)
+        seen = _Seen()
+        timed: list[tuple[datetime, int, int, TrialEvent]] = []
+        horizons: dict[str, datetime] = {}
         frame = self.record.readings.timeline(
             self.trial_id, list(ENGINE_PARAMETERS), end=now, include_manual=False
         )
@@ -117,21 +200,60 @@ class TrialWatch:
             flags = frozenset(f for f in str(row.flags).split(";") if f)
             value = None if row.value != row.value else float(row.value)  # NaN is missing
             at = row.time.to_pydatetime()  # type: ignore[attr-defined]
-            readings.append(Reading(at, Parameter(row.parameter), value, flags))
-        # As a live frame hands them over: values before gaps, each in parameter order.
-        readings.sort(key=lambda r: (r.time, r.value is None, _PARAMETER_ORDER[r.parameter]))
-        events.extend(readings)
-        events.extend(self._record_entries(trial, replaying=True))
-        events.sort(key=lambda e: e.time)
-        self.engine.replay(events, until=max(now, events[-1].time) if events else now)
-        return self._reconcile(self.engine.now or now)
+            parameter = Parameter(row.parameter)
+            # As a live frame hands them over: values before gaps, each in parameter order.
+            order = (len(_PARAMETER_ORDER) if value is None else 0) + _PARAMETER_ORDER[parameter]
+            timed.append((at, _READING, order, Reading(at, parameter, value, flags)))
+            device = str(row.device)
+            if device not in horizons or at > horizons[device]:
+                horizons[device] = at
+        for first, latest in self._links.values():
+            timed.append((first.time, _LINK, 0, first))
+            if latest is not first:
+                timed.append((latest.time, _LINK, 0, latest))
+        pending: list[TrialEvent] = []
+        for position, event in self._entries(trial, True, seen):
+            if position > now:
+                pending.append(event)  # fed when the trial's clock gets there, as live
+            else:
+                timed.append((position, _ENTRY, 0, event))
+        # Stable within equal keys: entries keep the record's order.
+        timed.sort(key=lambda item: item[:3])
+        for _, _, _, event in timed:
+            engine.feed(event)  # alarm events are in the record already; set scores are kept
+        if settle:
+            engine.advance_to(max(now, engine.now) if engine.now is not None else now)
+        at = engine.now or now
+        return Rebuilt(
+            engine=engine,
+            seen=seen,
+            injection_at=trial.injection.given_at if trial.injection else None,
+            horizons=horizons,
+            reconcile=self._reconcile(engine, at, reason),
+            pending=pending,
+        )
 
-    def _reconcile(self, at: datetime) -> list[AlarmEventIn]:
+    def _take(self, rebuilt: Rebuilt) -> None:
+        self.engine = rebuilt.engine
+        self._engines += 1
+        self._seen = rebuilt.seen
+        self.injection_at = rebuilt.injection_at
+        self._pending.clear()  # read again by the rebuild, and fed there
+        for event in rebuilt.pending:
+            heapq.heappush(self._pending, (event.time, next(self._order), event))
+        self.rebuild_reason = None
+
+    def _reconcile(self, engine: TrialEngine, at: datetime, reason: str) -> list[AlarmEventIn]:
         out: list[AlarmEventIn] = []
         recorded = {a.rule_id: a for a in self.record.alarms.active(self.trial_id)}
-        engine = {a.rule_id: a for a in self.engine.active_alarms()}
+        active = {a.rule_id: a for a in engine.active_alarms()}
+        gone = (
+            "condition no longer present after restart"
+            if reason == RESTARTED
+            else "condition no longer present when the trial was judged again from the record"
+        )
         for rule_id, alarm in recorded.items():
-            if rule_id not in engine and rule_id in self._rule_ids():
+            if rule_id not in active and rule_id in self._rule_ids():
                 out.append(
                     self._event_in(
                         rule_id,
@@ -139,11 +261,11 @@ class TrialWatch:
                         at,
                         alarm.priority,
                         alarm.kind,
-                        "condition no longer present after restart",
-                        {"reason": "monitor restarted"},
+                        gone,
+                        {"reason": reason},
                     )
                 )
-        for rule_id, alarm in engine.items():
+        for rule_id, alarm in active.items():
             if rule_id not in recorded:
                 out.append(
                     self._event_in(
@@ -158,6 +280,37 @@ class TrialWatch:
                 )
         return out
 
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def hold(self) -> None:
+        """From now until `resume`, frames and link changes wait for the new engine."""
+        if self._held is None:
+            self._held = []
+
+    def resume(self, rebuilt: Rebuilt | None) -> list[AlarmEventIn]:
+        """Take the new engine (None: keep this one, the rebuild failed and will be tried
+        again), then feed it what was held. Returns the alarm events to write: the
+        reconciliation with the record's alarms, then what the held frames raised."""
+        held, self._held = self._held or [], None
+        out: list[AlarmEventIn] = []
+        horizons: dict[str, datetime] = {}
+        if rebuilt is not None:
+            self._take(rebuilt)
+            out += rebuilt.reconcile
+            horizons = rebuilt.horizons
+        for item in held:
+            if isinstance(item, Measurement):
+                horizon = horizons.get(item.source or item.protocol)
+                if horizon is not None and item.device_time is not None \
+                        and item.device_time <= horizon:
+                    continue  # in the record already, and fed by the rebuild
+                out += self.on_measurement(item)
+            else:
+                out += self.on_link(*item)
+        return out
+
     # ------------------------------------------------------------------ live
 
     def on_measurement(self, measurement: Measurement) -> list[AlarmEventIn]:
@@ -168,6 +321,9 @@ class TrialWatch:
         replaying it as "now" could end a real desaturation's delay. A blood-pressure reading
         is judged on its own, so a late one is judged at once, at the engine's time.
         """
+        if self._held is not None:
+            self._held.append(measurement)
+            return []
         engine = self.engine
         frame = engine_frame(measurement)
         if frame is None:
@@ -188,11 +344,17 @@ class TrialWatch:
         self, change: ConnectionChange, source: str, parameters: frozenset[Parameter]
     ) -> list[AlarmEventIn]:
         """A device's link changed: the technical rules watch its silence and name its state."""
-        link = engine_link(change, source, parameters)
-        return self._to_record(self.engine.feed(self._not_before_now(link)))
+        if self._held is not None:
+            self._held.append((change, source, parameters))
+            return []
+        link = self._not_before_now(engine_link(change, source, parameters))
+        assert isinstance(link, DeviceLink)
+        first = self._links[source][0] if source in self._links else link
+        self._links[source] = (first, link)
+        return self._to_record(self.engine.feed(link))
 
     def new_record_entries(self) -> RecordEntries:
-        """What people entered since the last look (sets, acks, extensions, close).
+        """What people entered since the last look (injection, sets, acks, extensions, close).
 
         Only reads the record and this watch's note of what it has seen, so the service runs
         it off its event loop; `queue` then hands the result to the engine, on the loop.
@@ -202,24 +364,31 @@ class TrialWatch:
         # the same entries are found at the next look.
         seen = self._seen.copy()
         resolutions: list[str] = []
-        events = list(self._record_entries(trial, False, seen, resolutions))
-        return RecordEntries(events, resolutions, seen)
+        reasons: list[str] = []
+        events = [e for _, e in self._entries(trial, False, seen, resolutions, reasons)]
+        return RecordEntries(events, resolutions, seen, reasons[0] if reasons else None)
 
     def queue(self, entries: RecordEntries) -> None:
         self._seen = entries.seen
         for event in entries.events:
+            if isinstance(event, Injection):
+                self.injection_at = event.time
             heapq.heappush(self._pending, (event.time, next(self._order), event))
         self.monitor_resolutions.extend(entries.monitor_resolutions)
+        if entries.rebuild_reason is not None:
+            self.rebuild_reason = entries.rebuild_reason
 
     def tick(self) -> list[AlarmEventIn]:
         """Apply queued entries that are due and fire every timer due now."""
+        if self._held is not None:
+            return []  # the engine is being replaced: its timers are the new one's business
         now = self.clock()
         if self.stream_cursor is not None:
             now = min(now, self.stream_cursor)
         out: list[AlarmEvent] = []
         while self._pending and self._pending[0][0] <= now:
             _, _, event = heapq.heappop(self._pending)
-            out += self.engine.feed(self._not_before_now(event))
+            out += self._feed_entry(event)
         if self.engine.now is None or now > self.engine.now:
             out += self.engine.advance_to(now)
         return self._to_record(out)
@@ -227,27 +396,66 @@ class TrialWatch:
     def next_wake(self) -> datetime | None:
         """When to `tick` next: at the engine's next deadline or, while readings stream in,
         perhaps a little before it (the engine then works out the deadline exactly)."""
+        if self._held is not None:
+            return None
         times = [t for t in (self.engine.wake_time(),) if t is not None]
         if self._pending:
             times.append(self._pending[0][0])
         return min(times) if times else None
 
+    def judgements(self) -> tuple[list[SetScoreIn], ScheduleJudgementIn | None]:
+        """What the engine judged that the record does not hold yet: the NEWS2 of each set
+        scored since the last call (the latest of each), and the due times and baseline when
+        they changed. Runs on the loop (it reads the engine), once a second, never per reading.
+        """
+        engine = self.engine
+        judged_at = engine.now or self.clock()
+        latest: dict[int, SetScoreIn] = {}
+        for score in engine.take_set_scores():
+            judged = record_set_score(self.trial_id, score, judged_at, self.rule_set_version)
+            if judged is not None:
+                latest[judged.observation_set_id] = judged  # scored again at once: latest wins
+        mark = (self._engines, engine.window_end(), engine.window_closed_at,
+                engine.next_observation_due())
+        until = self._schedule_until
+        if (not latest and mark == self._schedule_mark
+                and (until is None or engine.now is None or engine.now <= until)):
+            return self._known.unwritten(latest.values(), None)
+        schedule = record_schedule(self.trial_id, engine, judged_at, self.injection_at)
+        self._schedule_mark = mark
+        self._schedule_until = min(
+            (d.time for d in schedule.due_times if d.status == DueStatus.DUE), default=None
+        )
+        return self._known.unwritten(latest.values(), schedule)
+
     # ------------------------------------------------------------------ helpers
 
-    def _record_entries(
+    def _entries(
         self,
         trial: TrialView,
         replaying: bool,
-        seen: _Seen | None = None,
+        seen: _Seen,
         resolutions: list[str] | None = None,
-    ) -> Iterable[TrialEvent]:
-        seen = seen if seen is not None else self._seen
+        reasons: list[str] | None = None,
+    ) -> Iterator[tuple[datetime, TrialEvent]]:
+        """The record's entries the engine has not had, each with where it stands among the
+        readings: when it reached (or, live, reaches) the engine."""
+        injection = trial.injection
+        if injection is not None and seen.injection_id is None:
+            seen.injection_id = injection.id
+            yield injection.given_at, Injection(injection.given_at, injection.dose_mcg)
+        elif injection is not None and seen.injection_id != injection.id and reasons is not None:
+            reasons.append("the injection was corrected")
         for obs in self.record.observations.list(self.trial_id):
             if obs.id in seen.set_ids:
                 continue
             seen.set_ids.add(obs.id)
-            # A late entry counts when it reaches the monitor, not before what was already fed.
-            yield engine_set(obs)
+            if obs.supersedes_id in seen.set_ids and reasons is not None:
+                # The engine counted the set this one corrects: only a rebuild un-counts it.
+                reasons.append("an observation set was corrected")
+                continue
+            # Counted at the time it was measured, however late it is typed.
+            yield max(obs.measured_at, obs.entered_at), engine_set(obs)
         for event in self.record.alarms.events(self.trial_id):
             if event.event != AlarmEventType.ACKNOWLEDGED or event.id in seen.ack_ids:
                 continue
@@ -258,20 +466,37 @@ class TrialWatch:
                 if resolutions is not None:
                     resolutions.append(rule)
                 continue
-            yield Acknowledgement(
+            yield event.at, Acknowledgement(
                 event.at, rule, by=str(event.by_user or ""), note=event.note or ""
             )
         if trial.extension_minutes > seen.extension_minutes:
             added = trial.extension_minutes - seen.extension_minutes
             seen.extension_minutes = trial.extension_minutes
-            yield WindowExtension(self.clock() if not replaying else trial.created_at, added)
+            at = self.clock() if not replaying else trial.created_at
+            yield at, WindowExtension(at, added)
         if not seen.closed and trial.status not in (
             TrialStatus.MONITORING,
             TrialStatus.BASELINE,
             TrialStatus.PLANNED,
         ):
             seen.closed = True
-            yield WindowClosed(self.clock())
+            at = self.clock()
+            yield at, WindowClosed(at)
+
+    def _feed_entry(self, event: TrialEvent) -> list[AlarmEvent]:
+        """An entry at its own time where it counts there (a set at its measured time, the
+        injection at the time it was given); anything else no earlier than the engine's time."""
+        if isinstance(event, Injection):
+            try:
+                return self.engine.feed(event)
+            except EventOrderError:
+                # Readings of later instants came first: the engine is judged again from the
+                # record, with the injection in its place (the service does it, off its loop).
+                self.rebuild_reason = "the injection was recorded after it was given"
+                return []
+        if isinstance(event, ObservationSet):
+            return self.engine.feed(event)
+        return self.engine.feed(self._not_before_now(event))
 
     def _not_before_now(self, event: TrialEvent) -> TrialEvent:
         if self.engine.now is not None and event.time < self.engine.now:
@@ -281,7 +506,7 @@ class TrialWatch:
     def _rule_ids(self) -> set[str]:
         return {rule.id for rule in self.engine.rule_set.rules}
 
-    def _to_record(self, events: list[AlarmEvent]) -> list[AlarmEventIn]:
+    def _to_record(self, events: Iterable[AlarmEvent]) -> list[AlarmEventIn]:
         # Acknowledgements come from the record already: never write them a second time.
         return [
             record_alarm_event(self.trial_id, e)

@@ -10,13 +10,24 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from observations.errors import InvalidEntry, NotFound, Refused
+from observations.errors import FieldProblem, InvalidEntry, NotFound, Refused
 from observations.limits import load_limits
 from observations.schema import Alarm, AlarmEvent, Trial
 from observations.store import Actor, Store, require
 from observations.views import AlarmEventView, AlarmView
 from vocabulary import PRIORITY_RANK, AlarmEventType, AlarmKind, Priority
 
+# The events that sound: each asks for a (new) acknowledgement. "changed" (an acknowledged
+# alarm eased to a lower level) and "resolved" are silent.
+ANNUNCIATIONS = frozenset(
+    {
+        AlarmEventType.RAISED.value,
+        AlarmEventType.REANNUNCIATED.value,
+        AlarmEventType.ESCALATED.value,
+    }
+)
+# Where an acknowledgement keeps the nurse's choice of soft-reminder interval (seconds).
+REMIND_AFTER_KEY = "remind_after_s"
 
 @dataclass(frozen=True)
 class AlarmEventIn:
@@ -114,6 +125,44 @@ def unacknowledged_rules(session: Session, trial_id: int) -> list[str]:
     return [view.rule_id for view in active_views(session, trial_id) if not view.acknowledged]
 
 
+def conditions_present(session: Session, trial_id: int) -> list[AlarmView]:
+    """The trial's physiological alarms not yet resolved: conditions still present.
+
+    The engine resolves an acknowledged alarm once its condition ends, so an active one means
+    the patient still meets it (or, unacknowledged, that a nurse has not yet seen it).
+    Technical alarms (a lost device, an overdue set) say nothing about the patient.
+    """
+    return [
+        view
+        for view in active_views(session, trial_id)
+        if view.kind == AlarmKind.PHYSIOLOGICAL.value
+    ]
+
+
+def check_reminder(remind_after_s: float | None) -> float | None:
+    """The soft-reminder interval a nurse chose, checked against the record's limits."""
+    if remind_after_s is None:
+        return None
+    day = load_limits().trial_day
+    low, high = day.reminder_min_minutes * 60, day.reminder_max_minutes * 60
+    if (
+        isinstance(remind_after_s, bool)
+        or not isinstance(remind_after_s, int | float)
+        or not low <= remind_after_s <= high  # NaN fails this too
+    ):
+        raise InvalidEntry.single(
+            "remind_after_s",
+            f"Choose a reminder between {_minutes(low)} and {_minutes(high)} while the "
+            "condition is still present.",
+        )
+    return float(remind_after_s)
+
+
+def _minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:g} minute" + ("" if minutes == 1 else "s")
+
+
 class Alarms:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -190,36 +239,58 @@ class Alarms:
                 )
             return [row.id for row, _, _ in written]
 
-    def acknowledge(self, actor: Actor, alarm_id: int, note: str) -> AlarmEventView:
-        """A nurse acknowledges: what was done and who was told is required."""
+    def acknowledge(
+        self, actor: Actor, alarm_id: int, note: str, remind_after_s: float | None = None
+    ) -> AlarmEventView:
+        """A nurse acknowledges: what was done and who was told is required.
+
+        ``remind_after_s``: how often the screen softly reminds her while the condition is
+        still present; None leaves the default for the alarm's priority (rule set). Every
+        problem is reported at once, and nothing is written.
+        """
         require(actor, "alarm.acknowledge")
+        problems: list[FieldProblem] = []
         note = note.strip()
-        if not note:
-            raise InvalidEntry.single(
-                "note", "Say what was done and who was told before acknowledging."
-            )
         limit = load_limits().trial_day.max_note_chars
-        if len(note) > limit:
-            raise InvalidEntry.single("note", f"The note is longer than {limit} characters.")
+        if not note:
+            problems.append(
+                FieldProblem("note", "Say what was done and who was told before acknowledging.")
+            )
+        elif len(note) > limit:
+            problems.append(FieldProblem("note", f"The note is longer than {limit} characters."))
+        try:
+            remind_after_s = check_reminder(remind_after_s)
+        except InvalidEntry as bad:
+            problems += bad.problems
+        if problems:
+            raise InvalidEntry(problems)
         with self._store.writing() as session:
             alarm = session.get(Alarm, alarm_id)
             if alarm is None:
                 raise NotFound(f"There is no alarm with id {alarm_id}.")
-            last = session.scalar(
+            # The alarm as it stands: its latest event other than an acknowledgement (an
+            # earlier acknowledgement's reminder choice is not carried into this one).
+            stands = session.scalar(
                 select(AlarmEvent)
-                .where(AlarmEvent.alarm_id == alarm_id)
+                .where(
+                    AlarmEvent.alarm_id == alarm_id,
+                    AlarmEvent.event != AlarmEventType.ACKNOWLEDGED.value,
+                )
                 .order_by(AlarmEvent.id.desc())
             )
-            if last is None or last.event == AlarmEventType.RESOLVED.value:
+            if stands is None or stands.event == AlarmEventType.RESOLVED.value:
                 raise Refused("This alarm has already resolved; nothing to acknowledge.")
+            evidence = dict(stands.evidence or {})
+            if remind_after_s is not None:
+                evidence[REMIND_AFTER_KEY] = remind_after_s
             row = AlarmEvent(
                 alarm_id=alarm_id,
                 trial_id=alarm.trial_id,
                 event=AlarmEventType.ACKNOWLEDGED.value,
                 at=self._store.now(),
-                priority=last.priority,
-                message=last.message,
-                evidence=last.evidence,
+                priority=stands.priority,
+                message=stands.message,
+                evidence=evidence,
                 by_user=actor.user_id,
                 note=note,
                 recorded_at=self._store.now(),
@@ -233,7 +304,7 @@ class Alarms:
                 "alarm",
                 alarm_id,
                 alarm.trial_id,
-                {"rule": alarm.rule_id, "note": note},
+                {"rule": alarm.rule_id, "note": note, REMIND_AFTER_KEY: remind_after_s},
             )
             return _event_view(row, alarm)
 
@@ -241,6 +312,11 @@ class Alarms:
         """Alarms not yet resolved, highest priority first, then oldest first."""
         with self._store.reading() as session:
             return active_views(session, trial_id)
+
+    def conditions_present(self, trial_id: int) -> list[AlarmView]:
+        """Physiological alarms of the trial not yet resolved (what keeps its window open)."""
+        with self._store.reading() as session:
+            return conditions_present(session, trial_id)
 
     def rule_of(self, alarm_id: int) -> str:
         with self._store.reading() as session:
@@ -262,19 +338,18 @@ class Alarms:
     @staticmethod
     def _view(alarm: Alarm, events: Sequence[AlarmEvent]) -> AlarmView:
         last = events[-1]
-        # Acknowledged only if no (re)annunciation or escalation came after the last ack.
-        acknowledged = False
+        # Acknowledged only if no annunciation (raise, re-annunciation, escalation) came after
+        # the last acknowledgement. An eased level ("changed") is shown silently and keeps it.
+        holding: AlarmEvent | None = None
         for event in events:
             if event.event == AlarmEventType.ACKNOWLEDGED.value:
-                acknowledged = True
-            elif event.event in (
-                AlarmEventType.RAISED.value,
-                AlarmEventType.REANNUNCIATED.value,
-                AlarmEventType.ESCALATED.value,
-            ):
-                acknowledged = False
-        announcing = [e for e in events if e.event != AlarmEventType.ACKNOWLEDGED.value]
-        latest = announcing[-1] if announcing else last
+                holding = event
+            elif event.event in ANNUNCIATIONS:
+                holding = None
+        # What the alarm says now: its latest event other than an acknowledgement.
+        stating = [e for e in events if e.event != AlarmEventType.ACKNOWLEDGED.value]
+        latest = stating[-1] if stating else last
+        remind = (holding.evidence or {}).get(REMIND_AFTER_KEY) if holding is not None else None
         return AlarmView(
             id=alarm.id,
             trial_id=alarm.trial_id,
@@ -284,7 +359,9 @@ class Alarms:
             priority=latest.priority,
             message=latest.message,
             evidence=latest.evidence,
-            acknowledged=acknowledged,
+            acknowledged=holding is not None,
             last_event=last.event,
             last_event_at=last.at,
+            acknowledged_at=holding.at if holding is not None else None,
+            remind_after_s=remind,
         )

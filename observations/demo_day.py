@@ -5,8 +5,10 @@ Yesterday, ward time: the demo patient's baseline scores and observations, a 50 
 due times, the alarms the rules engine raises from all of it (acknowledged by the demo nurse),
 the 4-hour scores, and the monitoring window closed at 14:10. No decision: that is the team's.
 
-Everything is written through the record's public methods by the demo accounts, in time order,
-on a clock that walks through the simulated day: each entry, alarm event and audit entry carries
+The day's course is `DemoWalk`, which needs no record: it feeds a rules engine and answers its
+alarms as the nurse would, so `python -m benchmarks alarms` replays the very same day. Recording
+it writes each piece through the record's public methods by the demo accounts, in time order, on
+a clock that walks through the simulated day: each entry, alarm event and audit entry carries
 the simulated time it stands for, and nothing is ever later than the real present. While the day
 is written, this process holds the simulated device's lease, so a running monitor never streams
 it a second time.
@@ -19,12 +21,12 @@ import heapq
 import itertools
 import os
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from devices.measurement import ConnectionChange, Measurement
+from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Scenario, Simulator
 from devices.sources import parse_source, streamed_parameters
 from observations.demo import register_demo_patient
@@ -38,13 +40,23 @@ from observations.engine_feed import (
 from observations.entries import ReadingIn
 from observations.errors import Refused
 from observations.record import TrialRecord
+from observations.users import DEMO_NURSE_USERNAME, DEMO_USERNAME
 from observations.views import TrialView
 from observations.ward_time import to_ward, ward_time_to_utc
 from rules.engine import TrialEngine
-from rules.events import Acknowledgement, AlarmEvent, Injection, TrialEvent, WindowClosed
+from rules.events import (
+    Acknowledgement,
+    AlarmEvent,
+    Injection,
+    ObservationSet,
+    Reading,
+    TrialEvent,
+    WindowClosed,
+)
 from rules.rule_set import default_rule_set
 from vocabulary import (
     LOWER_LIMB_MUSCLES,
+    PRIORITY_RANK,
     AlarmEventType,
     AssessmentTimePoint,
     Consciousness,
@@ -87,6 +99,10 @@ ACK_NOTES = {
     "leg_weakness": "Leg power rechecked, bed rest kept; doctor informed.",
     "news2": "NEWS2 escalated to the medical team as per protocol.",
 }
+CLOSE_WITH_CONDITIONS = (
+    "Simulated demo day: the patient stays on the ward under hourly observations, the signs "
+    "handed over to the medical team."
+)
 GOALS = (
     "Transfer from bed to chair with one helper",
     "Sit in the wheelchair for two hours without painful spasms",
@@ -219,88 +235,110 @@ class _Action:
 
 
 @dataclass
-class DemoDaySummary:
-    trial: TrialView
-    readings: int
-    observation_sets: int
-    alarm_events: int
-    acknowledgements: int
+class _Shown:
+    """One active alarm as the record shows it to the nurse."""
+
+    raised_at: datetime
+    priority: Priority
+    acknowledged: bool = False
 
 
-class _DemoDay:
-    """Walks the simulated day in time order, writing each piece when its moment comes."""
+def demo_source(scenario: Scenario, seed: int) -> str:
+    """The simulated device of a demo day (the seed is the trial's id when it is recorded)."""
+    return f"sim:{scenario.value}?seed={seed}"
 
-    def __init__(self, live: TrialRecord, scenario: Scenario, injection_at: datetime) -> None:
-        self.live = live
+
+def observation_entry(
+    at: datetime, signs: Bedside, latest: Mapping[Parameter, float]
+) -> dict[str, Any]:
+    """The nurse's set as typed into the form: the bedside signs, and SpO2, pulse and the
+    cuff's last pressure taken from the devices (``latest``), as the form prefills them."""
+    device = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC)
+    prefilled = [p for p in device if p in latest]
+    return {
+        "measured_at": at,
+        "rr": signs.rr,
+        "on_oxygen": False,
+        "consciousness": Consciousness.ALERT,
+        "temp": signs.temp,
+        "poss": signs.poss,
+        "power_left_leg": signs.legs[0],
+        "power_right_leg": signs.legs[1],
+        "power_left_arm": 5,
+        "power_right_arm": 5,
+        "side_effects": list(signs.side_effects),
+        "device_prefilled": prefilled,
+        **{p.value: round(latest[p]) for p in prefilled},
+    }
+
+
+_SET_FIELDS = frozenset(f.name for f in fields(ObservationSet)) - {"time", "side_effects"}
+
+
+def engine_entry_set(entry: Mapping[str, Any]) -> ObservationSet:
+    """A set entry as the engine judges it: what ``engine_set`` makes of it once recorded."""
+    return ObservationSet(
+        time=entry["measured_at"],
+        side_effects=frozenset(entry["side_effects"]),
+        **{k: v for k, v in entry.items() if k in _SET_FIELDS},
+    )
+
+
+class DemoWalk:
+    """The demo day's course, without a record: what happens when, fed to a rules engine.
+
+    The simulator's device events, the baseline scores and set, the injection, the sets at the
+    schedule's due times, the demo nurse's acknowledgements and the window's close, each at its
+    moment and in time order; the engine's alarm events come back in (the nurse answers them).
+    `walk` is the whole day. The recorded demo day is this walk with the ``_write_*`` and other
+    hooks writing to the record (here they do nothing), so a benchmark replaying the walk sees
+    exactly the day the record holds.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        injection_at: datetime,
+        *,
+        nurse: str = DEMO_NURSE_USERNAME,
+        clinician: str = DEMO_USERNAME,
+    ) -> None:
         self.scenario = scenario
         self.injection_at = injection_at
-        self.clock = SimulatedClock(injection_at + REGISTERED)
-        self.day = TrialRecord(live.store.engine, live.settings, self.clock)
-        self.clinician = live.users.demo_clinician()
-        self.nurse = live.users.demo_nurse()
-        self.service = live.users.service_actor()
+        self.nurse = nurse
+        self.clinician = clinician
         self.engine: TrialEngine | None = None
-        self.trial_id = 0
+        self.seed = 0
         self.source = ""
         self.actions: list[_Action] = []
         self.order = itertools.count()
-        self.batch: list[ReadingIn] = []
-        self.batch_started: datetime | None = None
         self.latest: dict[Parameter, float] = {}  # newest device value, for the nurse's set
-        self.counts = {"readings": 0, "sets": 0, "alarm_events": 0, "acks": 0}
+        self.alarm_events: list[AlarmEvent] = []  # everything the engine said, in order
+        # What the record shows the nurse, kept from the engine's events by the record's own
+        # rules (observations.alarms), so the nurse answers exactly what the screen asks.
+        self._shown: dict[str, _Shown] = {}
 
     # ------------------------------------------------------------------ the day
 
-    def run(self) -> TrialView:
-        self.clock.move_to(self.injection_at + REGISTERED)
-        patient, serial = register_demo_patient(self.day, self.clinician)
-        trial = self.day.trials.plan(self.clinician, patient.id, DOSE_MCG, bed=f"D{serial}")
-        self.trial_id = trial.id
-        self.engine = TrialEngine(
-            default_rule_set(), trial_id=str(trial.id), spo2_scale=trial.spo2_scale
-        )
-        self.source = f"sim:{self.scenario.value}?seed={trial.id}"
-        service_id = f"demo-trial-{socket.gethostname()}-{os.getpid()}"
-        start = self.injection_at + DEVICE_ON
-        self.clock.move_to(start)
-        self.day.trials.set_status(self.clinician, trial.id, TrialStatus.BASELINE)
-        assignment = self.day.trials.assign_device(
-            self.nurse,
-            trial.id,
-            self.source,
-            f"Simulator ({self.scenario.value})",
-            assigned_from=start,
-        )
-        # The lease lives on the real clock: a monitor running now must leave this device alone.
-        if not self.live.services.acquire(self.source, trial.id, service_id, timedelta(hours=1)):
-            raise Refused(f"Another process already streams {self.source}.")
-        try:
-            self._schedule(self.injection_at + BASELINE_SCORES, self._baseline_scores)
-            self._schedule(self.injection_at + BASELINE_SET, self._observation_set)
-            self._schedule(self.injection_at, self._injection)
-            self._schedule(self.injection_at + FOUR_HOUR_SCORES_ENTERED, self._four_hour_scores)
-            close = self.injection_at + WINDOW_CLOSED
-            self._schedule(close, self._close_window)
-            self._stream(start, close)
-            self._run_actions(until=close, inclusive=True)
-            self.day.trials.end_assignment(self.nurse, assignment.id)
-        except BaseException:
-            # A half-written day must not look like a live trial: cancel it and take the
-            # device off. If even that fails, the lease is kept and only expires in an hour.
-            with contextlib.suppress(Exception):
-                self.day.trials.set_status(self.clinician, trial.id, TrialStatus.CANCELLED)
-                self.day.trials.end_assignment(self.nurse, assignment.id)
-                self.live.services.release(self.source, service_id)
-            raise
-        self.live.services.release(self.source, service_id)
-        return self.day.trials.get(trial.id)
+    def walk(self, engine: TrialEngine, *, seed: int, source: str | None = None) -> None:
+        """The whole day, from the device going on to the window's close, through ``engine``."""
+        self.engine = engine
+        self.seed = seed
+        self.source = source or demo_source(self.scenario, seed)
+        self._schedule(self.injection_at + BASELINE_SCORES, self._baseline_scores)
+        self._schedule(self.injection_at + BASELINE_SET, self._observation_set)
+        self._schedule(self.injection_at, self._injection)
+        self._schedule(self.injection_at + FOUR_HOUR_SCORES_ENTERED, self._four_hour_scores)
+        close = self.injection_at + WINDOW_CLOSED
+        self._schedule(close, self._close_window)
+        self._stream(self.injection_at + DEVICE_ON, close)
+        self._run_actions(until=close, inclusive=True)
 
     def _stream(self, start: datetime, end: datetime) -> None:
-        parsed = parse_source(self.source)
-        streams = streamed_parameters(parsed)
+        streams = streamed_parameters(parse_source(self.source))
         simulator = Simulator(
             self.scenario,
-            seed=self.trial_id,
+            seed=self.seed,
             start=start,
             injection_at=self.injection_at,
             duration=end - start,
@@ -310,30 +348,18 @@ class _DemoDay:
             at = event.device_time if isinstance(event, Measurement) else event.at
             assert at is not None  # the simulator stamps every event
             self._run_actions(until=at, inclusive=False)
-            self.clock.move_to(at)
+            self._moved_to(at)
+            readings: list[Reading] = []
             if isinstance(event, Measurement):
-                self._measurement(event)
+                readings = engine_readings(event)
+                for reading in readings:
+                    if reading.value is not None and reading.valid:
+                        self.latest[reading.parameter] = reading.value
+                    self._feed(reading)
             elif isinstance(event, ConnectionChange):
                 self._feed(engine_link(event, self.source, streams))
-            if self.batch_started is not None and at - self.batch_started >= READINGS_BATCH:
-                self._flush()
-        self._flush()
-
-    def _measurement(self, measurement: Measurement) -> None:
-        rows = record_readings(self.trial_id, measurement)
-        if rows and self.batch_started is None:
-            self.batch_started = measurement.device_time
-        self.batch.extend(rows)
-        for reading in engine_readings(measurement):
-            if reading.value is not None and reading.valid:
-                self.latest[reading.parameter] = reading.value
-            self._feed(reading)
-
-    def _flush(self) -> None:
-        if self.batch:
-            self.counts["readings"] += self.day.readings.add(self.service, self.batch)
-        self.batch = []
-        self.batch_started = None
+            self._device_event(event, at, readings)
+        self._stream_ended()
 
     # ------------------------------------------------------------------ actions
 
@@ -345,59 +371,30 @@ class _DemoDay:
             self.actions[0].at < until or (inclusive and self.actions[0].at == until)
         ):
             action = heapq.heappop(self.actions)
-            self.clock.move_to(action.at)
+            self._moved_to(action.at)
             # Timers due by now first, so the record knows what the nurse would see.
             assert self.engine is not None
-            self._record_alarm_events(self.engine.advance_to(action.at))
+            self._answer(self.engine.advance_to(action.at))
             action.run(action.at)
 
     def _baseline_scores(self, at: datetime) -> None:
-        self.day.assessments.record(self.clinician, self.trial_id, baseline_scores(at))
+        self._write_baseline_scores(at)
 
     def _four_hour_scores(self, at: datetime) -> None:
         assessed = self.injection_at + FOUR_HOUR_SCORES
         signs = bedside_signs(self.scenario, FOUR_HOUR_SCORES.total_seconds() / 3600)
-        self.day.assessments.record(
-            self.clinician, self.trial_id, four_hour_scores(assessed, signs)
-        )
+        self._write_four_hour_scores(assessed, signs)
 
     def _injection(self, at: datetime) -> None:
-        self.day.trials.record_injection(
-            self.clinician,
-            self.trial_id,
-            {
-                "dose_mcg": DOSE_MCG,
-                "given_at": at,
-                "route": InjectionRoute.LUMBAR_PUNCTURE,
-                "given_by": "Demo clinician",
-            },
-        )
+        self._write_injection(at)
         self._feed(Injection(at, DOSE_MCG))
         self._plan_next_set(at)
 
     def _observation_set(self, at: datetime) -> None:
         signs = bedside_signs(self.scenario, (at - self.injection_at).total_seconds() / 3600)
-        # SpO2, pulse and the cuff's last pressure are taken from the devices, as on the form.
-        device = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC)
-        prefilled = [p for p in device if p in self.latest]
-        data: dict[str, Any] = {
-            "measured_at": at,
-            "rr": signs.rr,
-            "on_oxygen": False,
-            "consciousness": Consciousness.ALERT,
-            "temp": signs.temp,
-            "poss": signs.poss,
-            "power_left_leg": signs.legs[0],
-            "power_right_leg": signs.legs[1],
-            "power_left_arm": 5,
-            "power_right_arm": 5,
-            "side_effects": list(signs.side_effects),
-            "device_prefilled": prefilled,
-            **{p.value: round(self.latest[p]) for p in prefilled},
-        }
-        view = self.day.observations.record(self.nurse, self.trial_id, data)
-        self.counts["sets"] += 1
-        self._feed(engine_set(view))
+        entry = observation_entry(at, signs, self.latest)
+        recorded = self._write_set(entry)
+        self._feed(recorded if recorded is not None else engine_entry_set(entry))
         if at >= self.injection_at:
             self._plan_next_set(at)
 
@@ -412,33 +409,180 @@ class _DemoDay:
 
     def _acknowledge(self, rule_id: str, at: datetime) -> None:
         """The nurse acknowledges the rule's alarm if it still waits for her."""
-        waiting = [
-            a
-            for a in self.day.alarms.active(self.trial_id)
-            if a.rule_id == rule_id and not a.acknowledged
-        ]
-        if not waiting:
+        shown = self._shown.get(rule_id)
+        if shown is None or shown.acknowledged:
             return
         note = _ack_note(rule_id)
-        self.day.alarms.acknowledge(self.nurse, waiting[0].id, note)
-        self.counts["acks"] += 1
-        self._feed(Acknowledgement(at, rule_id, by=self.nurse.username, note=note))
+        self._write_acknowledgement(rule_id, note)
+        shown.acknowledged = True
+        self._feed(Acknowledgement(at, rule_id, by=self.nurse, note=note))
 
     def _close_window(self, at: datetime) -> None:
-        self._flush()
-        for alarm in self.day.alarms.active(self.trial_id):
-            if not alarm.acknowledged:
-                self._acknowledge(alarm.rule_id, at)
-        self.day.trials.set_status(self.clinician, self.trial_id, TrialStatus.ASSESSED)
-        self._feed(WindowClosed(at, by=self.clinician.username))
+        self._window_closing(at)
+        # In the screen's order: highest priority first, then oldest.
+        screen = sorted(
+            self._shown.items(), key=lambda kv: (-PRIORITY_RANK[kv[1].priority], kv[1].raised_at)
+        )
+        for rule_id, shown in screen:
+            if not shown.acknowledged:
+                self._acknowledge(rule_id, at)
+        self._window_closed(at)
+        self._feed(WindowClosed(at, by=self.clinician))
 
     # ------------------------------------------------------------------ engine and alarms
 
     def _feed(self, event: TrialEvent) -> None:
         assert self.engine is not None
-        self._record_alarm_events(self.engine.feed(event))
+        self._answer(self.engine.feed(event))
 
-    def _record_alarm_events(self, events: list[AlarmEvent]) -> None:
+    def _answer(self, events: list[AlarmEvent]) -> None:
+        if not events:
+            return
+        self.alarm_events.extend(events)
+        self._write_alarm_events(events)
+        for event in events:
+            if event.event == AlarmEventType.ACKNOWLEDGED:
+                continue  # the nurse's own act, already shown
+            self._show(event)
+            if event.event in _ANNOUNCING:
+                self._schedule(
+                    event.time + ACK_AFTER[event.priority],
+                    lambda at, rule=event.rule_id: self._acknowledge(rule, at),
+                )
+
+    def _show(self, event: AlarmEvent) -> None:
+        if event.event == AlarmEventType.RESOLVED:
+            self._shown.pop(event.rule_id, None)
+            return
+        shown = self._shown.get(event.rule_id)
+        if shown is None:
+            shown = self._shown[event.rule_id] = _Shown(event.time, event.priority)
+        shown.priority = event.priority
+        if event.event in _ANNOUNCING:
+            shown.acknowledged = False
+
+    # ------------------------------------------------------------------ hooks (the record's)
+
+    def _moved_to(self, at: datetime) -> None:
+        """The walk reached ``at`` (it only moves forward)."""
+
+    def _device_event(self, event: DeviceEvent, at: datetime, readings: list[Reading]) -> None:
+        """A device event the engine has had (``readings``: what it made of a measurement)."""
+
+    def _stream_ended(self) -> None:
+        """The simulator's last event has been fed."""
+
+    def _write_alarm_events(self, events: list[AlarmEvent]) -> None:
+        """The engine's alarm events, as it emitted them (acknowledgements included)."""
+
+    def _write_baseline_scores(self, at: datetime) -> None: ...
+
+    def _write_four_hour_scores(self, assessed_at: datetime, signs: Bedside) -> None: ...
+
+    def _write_injection(self, at: datetime) -> None: ...
+
+    def _write_set(self, entry: dict[str, Any]) -> ObservationSet | None:
+        """The set as recorded, for the engine; None: the engine judges the entry as typed."""
+        return None
+
+    def _write_acknowledgement(self, rule_id: str, note: str) -> None: ...
+
+    def _window_closing(self, at: datetime) -> None: ...
+
+    def _window_closed(self, at: datetime) -> None: ...
+
+
+_ANNOUNCING = (AlarmEventType.RAISED, AlarmEventType.REANNUNCIATED, AlarmEventType.ESCALATED)
+
+
+@dataclass
+class DemoDaySummary:
+    trial: TrialView
+    readings: int
+    observation_sets: int
+    alarm_events: int
+    acknowledgements: int
+
+
+class _DemoDay(DemoWalk):
+    """The demo walk written to the record, each piece when its moment comes."""
+
+    def __init__(self, live: TrialRecord, scenario: Scenario, injection_at: datetime) -> None:
+        self.live = live
+        self.clock = SimulatedClock(injection_at + REGISTERED)
+        self.day = TrialRecord(live.store.engine, live.settings, self.clock)
+        self.clinician_actor = live.users.demo_clinician()
+        self.nurse_actor = live.users.demo_nurse()
+        self.service = live.users.service_actor()
+        super().__init__(
+            scenario,
+            injection_at,
+            nurse=self.nurse_actor.username,
+            clinician=self.clinician_actor.username,
+        )
+        self.trial_id = 0
+        self.batch: list[ReadingIn] = []
+        self.batch_started: datetime | None = None
+        self.counts = {"readings": 0, "sets": 0, "alarm_events": 0, "acks": 0}
+
+    def run(self) -> TrialView:
+        self.clock.move_to(self.injection_at + REGISTERED)
+        clinician, nurse = self.clinician_actor, self.nurse_actor
+        patient, serial = register_demo_patient(self.day, clinician)
+        trial = self.day.trials.plan(clinician, patient.id, DOSE_MCG, bed=f"D{serial}")
+        self.trial_id = trial.id
+        engine = TrialEngine(
+            default_rule_set(), trial_id=str(trial.id), spo2_scale=trial.spo2_scale
+        )
+        source = self.source = demo_source(self.scenario, trial.id)
+        service_id = f"demo-trial-{socket.gethostname()}-{os.getpid()}"
+        start = self.injection_at + DEVICE_ON
+        self.clock.move_to(start)
+        self.day.trials.set_status(clinician, trial.id, TrialStatus.BASELINE)
+        assignment = self.day.trials.assign_device(
+            nurse, trial.id, source, f"Simulator ({self.scenario.value})", assigned_from=start
+        )
+        # The lease lives on the real clock: a monitor running now must leave this device alone.
+        if not self.live.services.acquire(source, trial.id, service_id, timedelta(hours=1)):
+            raise Refused(f"Another process already streams {source}.")
+        try:
+            self.walk(engine, seed=trial.id, source=source)
+            self.day.trials.end_assignment(nurse, assignment.id)
+        except BaseException:
+            # A half-written day must not look like a live trial: cancel it and take the
+            # device off. If even that fails, the lease is kept and only expires in an hour.
+            with contextlib.suppress(Exception):
+                self.day.trials.set_status(clinician, trial.id, TrialStatus.CANCELLED)
+                self.day.trials.end_assignment(nurse, assignment.id)
+                self.live.services.release(source, service_id)
+            raise
+        self.live.services.release(source, service_id)
+        return self.day.trials.get(trial.id)
+
+    def _flush(self) -> None:
+        if self.batch:
+            self.counts["readings"] += self.day.readings.add(self.service, self.batch)
+        self.batch = []
+        self.batch_started = None
+
+    # ------------------------------------------------------------------ hooks
+
+    def _moved_to(self, at: datetime) -> None:
+        self.clock.move_to(at)
+
+    def _device_event(self, event: DeviceEvent, at: datetime, readings: list[Reading]) -> None:
+        if isinstance(event, Measurement):
+            rows = record_readings(self.trial_id, event)
+            if rows and self.batch_started is None:
+                self.batch_started = event.device_time
+            self.batch.extend(rows)
+        if self.batch_started is not None and at - self.batch_started >= READINGS_BATCH:
+            self._flush()
+
+    def _stream_ended(self) -> None:
+        self._flush()
+
+    def _write_alarm_events(self, events: list[AlarmEvent]) -> None:
         # Acknowledgements are in the record already (written by the nurse): never twice.
         new = [e for e in events if e.event != AlarmEventType.ACKNOWLEDGED]
         if not new:
@@ -447,16 +591,56 @@ class _DemoDay:
             self.service, [record_alarm_event(self.trial_id, e) for e in new]
         )
         self.counts["alarm_events"] += len(new)
-        for event in new:
-            if event.event in (
-                AlarmEventType.RAISED,
-                AlarmEventType.REANNUNCIATED,
-                AlarmEventType.ESCALATED,
-            ):
-                self._schedule(
-                    event.time + ACK_AFTER[event.priority],
-                    lambda at, rule=event.rule_id: self._acknowledge(rule, at),
-                )
+
+    def _write_baseline_scores(self, at: datetime) -> None:
+        self.day.assessments.record(self.clinician_actor, self.trial_id, baseline_scores(at))
+
+    def _write_four_hour_scores(self, assessed_at: datetime, signs: Bedside) -> None:
+        self.day.assessments.record(
+            self.clinician_actor, self.trial_id, four_hour_scores(assessed_at, signs)
+        )
+
+    def _write_injection(self, at: datetime) -> None:
+        self.day.trials.record_injection(
+            self.clinician_actor,
+            self.trial_id,
+            {
+                "dose_mcg": DOSE_MCG,
+                "given_at": at,
+                "route": InjectionRoute.LUMBAR_PUNCTURE,
+                "given_by": "Demo clinician",
+            },
+        )
+
+    def _write_set(self, entry: dict[str, Any]) -> ObservationSet:
+        view = self.day.observations.record(self.nurse_actor, self.trial_id, entry)
+        self.counts["sets"] += 1
+        return engine_set(view)  # with the record's id, for the engine's score of it
+
+    def _write_acknowledgement(self, rule_id: str, note: str) -> None:
+        waiting = [
+            a
+            for a in self.day.alarms.active(self.trial_id)
+            if a.rule_id == rule_id and not a.acknowledged
+        ]
+        if not waiting:
+            # The walk keeps the screen by the record's rules: they cannot disagree.
+            raise RuntimeError(f"no {rule_id} alarm waits for acknowledgement in the record")
+        self.day.alarms.acknowledge(self.nurse_actor, waiting[0].id, note)
+        self.counts["acks"] += 1
+
+    def _window_closing(self, at: datetime) -> None:
+        self._flush()
+
+    def _window_closed(self, at: datetime) -> None:
+        # On an overdose day the signs are still there at the close: the doctor says why.
+        present = self.day.alarms.conditions_present(self.trial_id)
+        self.day.trials.set_status(
+            self.clinician_actor,
+            self.trial_id,
+            TrialStatus.ASSESSED,
+            reason=CLOSE_WITH_CONDITIONS if present else None,
+        )
 
 
 def demo_day_injection(record: TrialRecord, day: date | None = None) -> datetime:
@@ -490,4 +674,13 @@ def record_demo_day(
     )
 
 
-__all__ = ["DemoDaySummary", "bedside_signs", "demo_day_injection", "record_demo_day"]
+__all__ = [
+    "DemoDaySummary",
+    "DemoWalk",
+    "bedside_signs",
+    "demo_day_injection",
+    "demo_source",
+    "engine_entry_set",
+    "observation_entry",
+    "record_demo_day",
+]

@@ -2,20 +2,26 @@
 
 A device ``Measurement`` becomes record rows (``ReadingIn``) and engine ``Reading``s; a recorded
 observation set becomes the engine's ``ObservationSet``; an engine ``AlarmEvent`` becomes the
-record's ``AlarmEventIn``. Pure functions: no session, no clock.
+record's ``AlarmEventIn``; what the engine judged of the sets, the due times and the baseline
+becomes the record's ``SetScoreIn`` and ``ScheduleJudgementIn``. Pure functions: no session, no
+clock.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from devices.measurement import ConnectionChange, Measurement
 from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
+from observations.set_scores import ScheduleJudgementIn, SetScoreIn
 from observations.views import ObservationSetView
 from rules.events import AlarmEvent, DeviceLink, ObservationSet, Reading
 from vocabulary import Consciousness, Parameter, Poss, QualityFlag, SideEffect
+
+if TYPE_CHECKING:
+    from rules.engine import SetScore, TrialEngine
 
 # Stored from devices; the pleth waveform is drawn by the device itself and not kept.
 STORED_PARAMETERS = frozenset(
@@ -101,9 +107,11 @@ def engine_link(
 
 
 def engine_set(view: ObservationSetView) -> ObservationSet:
-    """A recorded set as the engine judges it, at the time it was measured."""
+    """A recorded set as the engine judges it, at the time it was measured; its record id
+    comes back with the engine's score of it."""
     return ObservationSet(
         time=view.measured_at,
+        record_id=view.id,
         rr=view.rr,
         spo2=view.spo2,
         on_oxygen=view.on_oxygen,
@@ -137,3 +145,59 @@ def record_alarm_event(trial_id: int, event: AlarmEvent) -> AlarmEventIn:
         evidence=dict(event.evidence),
         rule_set_version=event.rule_set_version,
     )
+
+
+def record_set_score(
+    trial_id: int, score: SetScore, judged_at: datetime, rule_set_version: str
+) -> SetScoreIn | None:
+    """The engine's NEWS2 of a recorded set, as the record keeps it (None for a set that did
+    not come from the record: there is no row to attach it to)."""
+    if score.record_id is None:
+        return None
+    news2 = score.news2
+    return SetScoreIn(
+        trial_id=trial_id,
+        observation_set_id=score.record_id,
+        measured_at=score.measured_at,
+        total=news2.total,
+        band=news2.band.value,
+        scores=dict(news2.scores),
+        missing=tuple(news2.missing),
+        spo2_scale=news2.spo2_scale,
+        spo2=score.spo2,
+        spo2_from=score.spo2_from,
+        pulse=score.pulse,
+        pulse_from=score.pulse_from,
+        rule_set_version=rule_set_version,
+        judged_at=judged_at,
+    )
+
+
+def record_schedule(
+    trial_id: int, engine: TrialEngine, judged_at: datetime, injection_at: datetime | None
+) -> ScheduleJudgementIn:
+    """The engine's due times (statuses as of its own time) and baseline, for the record."""
+    return ScheduleJudgementIn(
+        trial_id=trial_id,
+        judged_at=judged_at,
+        rule_set_version=engine.rule_set.version,
+        injection_at=injection_at,
+        next_due=engine.next_observation_due(),
+        due_times=tuple(engine.observation_due_times()),
+        baseline={Parameter(p).value: float(v) for p, v in engine.baseline().items()},
+    )
+
+
+def engine_judgements(
+    trial_id: int, engine: TrialEngine, judged_at: datetime, injection_at: datetime | None
+) -> tuple[list[SetScoreIn], ScheduleJudgementIn]:
+    """Everything the engine judged since it was last asked, for ``record.set_scores.record``:
+    the scores of the sets fed since (the newest of each set), and its due times and baseline.
+    Takes the engine's set scores: each one is handed out once."""
+    latest: dict[int, SetScoreIn] = {}
+    version = engine.rule_set.version
+    for score in engine.take_set_scores():
+        judged = record_set_score(trial_id, score, judged_at, version)
+        if judged is not None:
+            latest[judged.observation_set_id] = judged  # scored again at once: the latest wins
+    return list(latest.values()), record_schedule(trial_id, engine, judged_at, injection_at)

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from rules.responder import DoseLimits
 from rules.rule_set import load_rule_set
@@ -41,6 +41,20 @@ class TrialDayLimits(BaseModel):
     injection_deadline: str
     deadline_rationale: str
     max_note_chars: int
+    reminder_min_minutes: float = Field(gt=0)
+    reminder_max_minutes: float = Field(gt=0)
+    reminder_choices_minutes: list[float] = Field(min_length=1)
+    reminder_rationale: str
+
+    @model_validator(mode="after")
+    def _reminder_choices_allowed(self) -> TrialDayLimits:
+        low, high = self.reminder_min_minutes, self.reminder_max_minutes
+        if low > high:
+            raise ValueError(f"reminder_min_minutes {low:g} is above reminder_max_minutes {high:g}")
+        outside = [c for c in self.reminder_choices_minutes if not low <= c <= high]
+        if outside:
+            raise ValueError(f"reminder choices {outside} lie outside {low:g}-{high:g} minutes")
+        return self
 
 
 class AccountLimits(BaseModel):

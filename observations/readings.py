@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from sqlalchemy import String, func, select, type_coerce, union_all
@@ -20,6 +21,7 @@ from observations.errors import NotFound
 from observations.schema import ObservationSet, Trial, VitalReading
 from observations.store import Actor, Store, require
 from observations.views import LatestValue
+from rules.events import usable
 from vocabulary import UNITS, Parameter, QualityFlag
 
 INSERT_COLUMNS = (
@@ -125,6 +127,17 @@ def _insert_statement(mark: str, rows: int) -> str:
         + ", ".join([group] * rows)
         + f" ON CONFLICT ({', '.join(UNIQUE_READING)}) DO NOTHING"
     )
+
+
+class RecentMedian(NamedTuple):
+    """The median of one parameter's valid device readings over a recent window: what a nurse
+    may take into an observation set, rather than one second's sample of a noisy signal."""
+
+    parameter: Parameter
+    value: float
+    readings: int  # how many valid readings it is the median of
+    first: datetime  # device time of the oldest and the newest of them
+    last: datetime
 
 
 PreparedReading = tuple[Any, ...]
@@ -393,6 +406,53 @@ class Readings:
                             flags="",
                         )
         return latest
+
+    def recent_medians(
+        self,
+        trial_id: int,
+        parameters: Iterable[Parameter],
+        now: datetime,
+        window: timedelta = timedelta(minutes=1),
+    ) -> dict[Parameter, RecentMedian]:
+        """The median of each parameter's valid device readings in (now - window, now].
+
+        Valid as the rules judge it: a value, and no flag that makes it doubtful (a probe-off or
+        artefact sample never counts). A parameter without a valid reading in the window is
+        absent: the caller offers nothing for it.
+        """
+        names = [Parameter(p).value for p in parameters]
+        with self._store.reading() as session:
+            if session.get(Trial, trial_id) is None:
+                raise NotFound(f"There is no trial with id {trial_id}.")
+            rows = session.execute(
+                select(
+                    VitalReading.parameter,
+                    VitalReading.value,
+                    VitalReading.flags,
+                    VitalReading.device_time,
+                ).where(
+                    VitalReading.trial_id == trial_id,
+                    VitalReading.parameter.in_(names),
+                    VitalReading.device_time > now - window,
+                    VitalReading.device_time <= now,
+                    VitalReading.value.is_not(None),
+                )
+            ).all()
+        valid: dict[Parameter, list[tuple[datetime, float]]] = {}
+        for name, value, flags, at in rows:
+            marks = frozenset(QualityFlag(f) for f in (flags or "").split(";") if f)
+            if usable(value, marks):
+                valid.setdefault(Parameter(name), []).append((at, float(value)))
+        return {
+            parameter: RecentMedian(
+                parameter,
+                float(statistics.median(v for _, v in samples)),
+                len(samples),
+                min(at for at, _ in samples),
+                max(at for at, _ in samples),
+            )
+            for parameter, samples in valid.items()
+        }
 
     def last_time(self, trial_id: int, source_device: str) -> datetime | None:
         """Device time of the newest reading from one device (where a restart resumes)."""

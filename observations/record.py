@@ -14,6 +14,7 @@ from observations.observation_sets import ObservationSets
 from observations.patients import Patients
 from observations.readings import Readings
 from observations.services import Services
+from observations.set_scores import SetScores
 from observations.settings import Settings, load_settings
 from observations.store import Clock, Store, utc_now
 from observations.trials import Trials
@@ -33,6 +34,8 @@ class TrialRecord:
         self.observations = ObservationSets(self.store)
         self.assessments = Assessments(self.store)
         self.alarms = Alarms(self.store)
+        # The monitor's NEWS2 of each set, due times and baseline: what every page shows.
+        self.set_scores = SetScores(self.store)
         self.decisions = Decisions(self.store)
         self.audit = AuditTrail(self.store)
         self.services = Services(self.store)

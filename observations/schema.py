@@ -317,6 +317,62 @@ class Decision(Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
 
 
+class SetScore(Base):
+    """The monitor's NEWS2 of one observation set, as its rules engine scored it.
+
+    Pages and exports show this row and never score a recorded set themselves, so the number
+    on the screen is the one the alarms were decided on. A set can be scored again (a device
+    reading of the same instant arrives, a newer rule set): a new row, the newest one counts.
+    """
+
+    __tablename__ = "set_scores"
+    __table_args__ = (Index("ix_set_scores_trial_set", "trial_id", "observation_set_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"))
+    observation_set_id: Mapped[int] = mapped_column(ForeignKey("observation_sets.id"), index=True)
+    # When the set was measured, as the engine counted it (not when it was typed).
+    measured_at: Mapped[datetime]
+    # NULL for a partial set: it has no total, and `missing` names what it lacks.
+    total: Mapped[int | None] = mapped_column(Integer)
+    band: Mapped[str] = mapped_column(String(12))
+    scores: Mapped[dict[str, Any]]
+    missing: Mapped[list[str]] = mapped_column(JSON)
+    spo2_scale: Mapped[int] = mapped_column(Integer)
+    # The SpO2 and pulse the score used, and where each came from ("set" or "device"): a nurse
+    # may leave them to the oximeter reading of the same instant.
+    spo2: Mapped[float | None] = mapped_column(Float)
+    spo2_from: Mapped[str | None] = mapped_column(String(10))
+    pulse: Mapped[float | None] = mapped_column(Float)
+    pulse_from: Mapped[str | None] = mapped_column(String(10))
+    rule_set_version: Mapped[str] = mapped_column(String(40))
+    judged_at: Mapped[datetime]  # the monitor's time when it scored the set
+    recorded_at: Mapped[datetime]
+
+
+class ScheduleJudgement(Base):
+    """The trial's observation due times and pre-injection baseline as the monitor judged them.
+
+    One row each time they change (a set meets a due time, a due time passes, NEWS2 brings the
+    next one forward, the injection sets the baseline); the newest row is the current one.
+    """
+
+    __tablename__ = "schedule_judgements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id"), index=True)
+    # The statuses (met, late, missed, due) are as of this instant.
+    judged_at: Mapped[datetime]
+    recorded_at: Mapped[datetime]
+    rule_set_version: Mapped[str] = mapped_column(String(40))
+    injection_at: Mapped[datetime | None]  # the injection the due times count from
+    next_due: Mapped[datetime | None]
+    # [{"time", "status", "met_at", "source"}], times as ISO 8601 UTC text.
+    due_times: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # {parameter: value}: the patient's own baseline; empty before the injection.
+    baseline: Mapped[dict[str, Any]]
+
+
 class AuditEntry(Base):
     """Append-only: triggers refuse UPDATE and DELETE on this table."""
 
@@ -348,6 +404,8 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "alarms",
     "alarm_events",
     "decisions",
+    "set_scores",
+    "schedule_judgements",
 )
 
 

@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "patient.correct": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
     "trial.plan": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
     "trial.status": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
+    # Closing the monitoring window while a physiological condition is still present, with
+    # the reason recorded: a medical decision.
+    "trial.close_with_conditions": frozenset({Role.DOCTOR}),
     "trial.extend_window": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR}),
     "device.assign": frozenset({Role.NURSE_SPECIALIST, Role.DOCTOR, Role.NURSE}),
     "injection.record": frozenset({Role.DOCTOR}),
@@ -61,6 +64,7 @@ ACTION_WORDS = {
     "patient.correct": "correct a patient's details",
     "trial.plan": "plan a trial",
     "trial.status": "change a trial's stage",
+    "trial.close_with_conditions": "close the monitoring window while a condition is present",
     "trial.extend_window": "extend the monitoring window",
     "device.assign": "assign a device",
     "injection.record": "record an injection",

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from devices.errors import SourceError
 from devices.sources import parse_source
-from observations.alarms import unacknowledged_rules
+from observations.alarms import conditions_present, unacknowledged_rules
 from observations.entries import check_dose, check_injection, not_in_future
-from observations.errors import InvalidEntry, NotFound, Refused
+from observations.errors import InvalidEntry, NotFound, NotPermitted, Refused
 from observations.limits import default_window_minutes, load_limits
 from observations.schema import DeviceAssignment, Injection, Patient, Trial, WindowExtension
-from observations.store import Actor, Store, require
+from observations.store import PERMISSIONS, Actor, Store, require
 from observations.views import (
     DeviceAssignmentView,
     InjectionResult,
@@ -42,25 +42,69 @@ OPEN_STATUSES = frozenset(
 
 
 def move_trial(
-    session: Session, store: Store, actor: Actor, trial: Trial, status: TrialStatus
+    session: Session,
+    store: Store,
+    actor: Actor,
+    trial: Trial,
+    status: TrialStatus,
+    reason: str | None = None,
 ) -> None:
-    """The one way a trial changes stage: checked against `NEXT_STATUS`, audited."""
+    """The one way a trial changes stage: checked against `NEXT_STATUS`, audited.
+
+    ``reason``: why a doctor closes the monitoring window while a condition is still present
+    (checked by `check_close_reason`); written to the audit entry.
+    """
     current = TrialStatus(trial.status)
     if status not in NEXT_STATUS[current]:
         raise Refused(f"A trial cannot go from {current.value} to {status.value}.")
+    details: dict[str, Any] = {"from": current.value, "to": status.value}
     if current == TrialStatus.MONITORING and status == TrialStatus.ASSESSED:
-        # The monitoring window never closes while an alarm waits for acknowledgement.
-        waiting = unacknowledged_rules(session, trial.id)
-        if waiting:
-            raise Refused(
-                "The monitoring window cannot close while alarms are not acknowledged ("
-                f"{', '.join(sorted(waiting))}). Acknowledge them first."
-            )
+        details.update(_window_may_close(session, actor, trial, reason))
+    if reason:  # a reason given is kept, whether or not the move needed one
+        details["reason"] = reason
     trial.status = status.value
-    store.audit(
-        session, actor, "trial.status", "trial", trial.id, trial.id,
-        {"from": current.value, "to": status.value},
-    )
+    store.audit(session, actor, "trial.status", "trial", trial.id, trial.id, details)
+
+
+def _window_may_close(
+    session: Session, actor: Actor, trial: Trial, reason: str | None
+) -> dict[str, Any]:
+    """Refuse to close the window while an alarm waits for acknowledgement, or while a
+    physiological condition is still present unless a doctor says why. Returns what the audit
+    entry keeps of an override."""
+    waiting = unacknowledged_rules(session, trial.id)
+    if waiting:
+        raise Refused(
+            "The monitoring window cannot close while alarms are not acknowledged ("
+            f"{', '.join(sorted(waiting))}). Acknowledge them first."
+        )
+    present = conditions_present(session, trial.id)
+    if not present:
+        return {}
+    listed = "; ".join(a.headline for a in present)
+    if not actor.roles & PERMISSIONS["trial.close_with_conditions"]:
+        raise NotPermitted(
+            f"The monitoring window cannot close while these are still present: {listed}. "
+            f"{actor.username} may not close it sooner: a doctor may, recording why. "
+            "Otherwise it can be closed once they end."
+        )
+    if not reason:
+        raise InvalidEntry.single(
+            "reason",
+            f"Still present: {listed}. Record why the window closes while they are, or wait "
+            "until they end.",
+        )
+    return {"conditions_present": [{"rule": a.rule_id, "condition": a.headline} for a in present]}
+
+
+def check_close_reason(reason: str | None) -> str | None:
+    """A doctor's reason for closing the window while a condition is still present: trimmed,
+    no longer than any other note; None when none was given."""
+    reason = (reason or "").strip()
+    limit = load_limits().trial_day.max_note_chars
+    if len(reason) > limit:
+        raise InvalidEntry.single("reason", f"The reason is longer than {limit} characters.")
+    return reason or None
 
 
 def current_injection(session: Session, trial_id: int) -> Injection | None:
@@ -262,11 +306,17 @@ class Trials:
             )
             return self._view(session, trial)
 
-    def set_status(self, actor: Actor, trial_id: int, status: TrialStatus) -> TrialView:
+    def set_status(
+        self, actor: Actor, trial_id: int, status: TrialStatus, reason: str | None = None
+    ) -> TrialView:
+        """Move the trial to its next stage. Closing the monitoring window (to assessed) is
+        refused while an alarm is unacknowledged or a physiological condition is still
+        present; a doctor may close it despite the latter by giving ``reason`` (audited)."""
         require(actor, "trial.status")
+        reason = check_close_reason(reason)
         with self._store.writing() as session:
             trial = load_trial(session, trial_id, lock=True)
-            move_trial(session, self._store, actor, trial, status)
+            move_trial(session, self._store, actor, trial, status, reason)
             return self._view(session, trial)
 
     def extend_window(self, actor: Actor, trial_id: int, minutes: int, reason: str) -> TrialView:

@@ -175,6 +175,23 @@ class AlarmEventView(_View):
     by_user: int | None
     note: str | None
 
+    @property
+    def what(self) -> str:
+        """The event in the ward's words (the record keeps the codes)."""
+        return EVENT_WORDS.get(self.event, self.event)
+
+
+# An acknowledged alarm whose condition eased is shown at its lower level, silently: it reads
+# as that, never as a new alarm (its priority and message say which level).
+EVENT_WORDS: dict[str, str] = {
+    "raised": "raised",
+    "escalated": "escalated",
+    "acknowledged": "acknowledged",
+    "reannunciated": "sounded again",
+    "changed": "eased to a lower level",
+    "resolved": "resolved",
+}
+
 
 class AlarmView(_View):
     """An alarm as it stands now, from its events."""
@@ -190,6 +207,15 @@ class AlarmView(_View):
     acknowledged: bool
     last_event: str
     last_event_at: datetime
+    # The acknowledgement that holds now (None while the alarm waits for one) and the soft
+    # reminder interval chosen with it (None: the default for the alarm's priority).
+    acknowledged_at: datetime | None = None
+    remind_after_s: float | None = None
+
+    @property
+    def headline(self) -> str:
+        """The condition in a few words: the message's first sentence."""
+        return self.message.split(". ")[0].rstrip(".")
 
 
 class DecisionView(_View):

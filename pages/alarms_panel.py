@@ -1,5 +1,6 @@
-"""Alarms on every page: active alarms by priority, acknowledgement with a note, the tone,
-and loud notices when the page's own data is stale (monitor not running, server lost).
+"""Alarms on every page: active alarms by priority, acknowledgement with a note and a reminder
+interval, the tone, the soft reminder of acknowledged alarms still present, and loud notices
+when the page's own data is stale (monitor not running, server lost).
 
 Call ``alarm_panel(record, actor)`` near the top of a page, outside any fragment.
 """
@@ -11,7 +12,8 @@ import math
 import re
 import struct
 import wave
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,16 +21,21 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.limits import load_limits
 from observations.record import TrialRecord
 from observations.store import PERMISSIONS, Actor
 from observations.views import AlarmView, TrialView
 from observations.ward_time import format_ward
 from pages.display import DisplaySettings, load_display_settings
-from pages.nurse_view import age_seconds, format_age, trial_heading
+from pages.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
 from pages.shared import live_fragment, show_problem
+from rules.reminders import AcknowledgedAlarm, reminder_due, reminder_interval
 from vocabulary import Priority, TrialStatus
 
 ALARM_SEEN_KEY = "alarm_panel_seen"
+# When this screen last gave each bed (trial id) its soft reminder: the reminder is the
+# screen's business, so each screen keeps its own count.
+REMINDED_KEY = "alarm_panel_reminded"
 PRIORITY_WORDS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 PRIORITY_ICONS = {"high": "🔴", "medium": "🟠", "low": "🟡"}
 
@@ -101,34 +108,38 @@ def _evidence_value(value: Any, zone: ZoneInfo | None) -> str:
     return str(value)
 
 
-@lru_cache(maxsize=1)
-def alarm_tone() -> bytes:
-    """A high-priority burst (after IEC 60601-1-8: 3 + 2 pulses), then silence; WAV bytes."""
-    rate = 16000
-    samples: list[int] = []
+TONE_RATE = 16000
 
-    def pulse(seconds: float) -> None:
-        n = int(rate * seconds)
+
+def _tone(pulses: list[tuple[float, float]], hertz: float, loudness: int) -> bytes:
+    """WAV bytes of sine pulses, each (seconds sounding, seconds of silence after it)."""
+    samples: list[int] = []
+    for sounding, silent in pulses:
+        n = int(TONE_RATE * sounding)
         for i in range(n):
             fade = min(1.0, i / 200, (n - i) / 200)
-            samples.append(int(12000 * fade * math.sin(2 * math.pi * 880 * i / rate)))
-
-    def pause(seconds: float) -> None:
-        samples.extend([0] * int(rate * seconds))
-
-    for group in (3, 2):
-        for _ in range(group):
-            pulse(0.15)
-            pause(0.1)
-        pause(0.25)
-    pause(1.5)
+            samples.append(int(loudness * fade * math.sin(2 * math.pi * hertz * i / TONE_RATE)))
+        samples.extend([0] * int(TONE_RATE * silent))
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(rate)
+        out.setframerate(TONE_RATE)
         out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
     return buffer.getvalue()
+
+
+@lru_cache(maxsize=1)
+def alarm_tone() -> bytes:
+    """A high-priority burst (after IEC 60601-1-8: 3 + 2 pulses), then silence; WAV bytes."""
+    burst = [(0.15, 0.1), (0.15, 0.1), (0.15, 0.35), (0.15, 0.1), (0.15, 0.35 + 1.5)]
+    return _tone(burst, 880, 12000)
+
+
+@lru_cache(maxsize=1)
+def reminder_tone() -> bytes:
+    """The soft reminder: two quiet, lower pulses, played once (not an alarm: nothing new)."""
+    return _tone([(0.2, 0.15), (0.2, 0.3)], 523, 4000)
 
 
 def _connection_watchdog(settings: DisplaySettings) -> None:
@@ -180,9 +191,40 @@ def _trials_of(record: TrialRecord, alarms: list[AlarmView]) -> dict[int, TrialV
     return {trial_id: record.trials.get(trial_id) for trial_id in {a.trial_id for a in alarms}}
 
 
+def reminder_defaults() -> Mapping[Priority, float]:
+    """The soft reminder's interval by priority when the nurse chose none (the rule set's)."""
+    return get_rule_set().model.lifecycle.reminder_after_acknowledgement_s
+
+
+def _acknowledged(alarm: AlarmView) -> AcknowledgedAlarm | None:
+    if alarm.acknowledged_at is None:
+        return None
+    return AcknowledgedAlarm(alarm.acknowledged_at, Priority(alarm.priority), alarm.remind_after_s)
+
+
+def every_words(seconds: float) -> str:
+    """'every 5 minutes', 'every hour': a reminder interval as the nurse reads it."""
+    minutes = seconds / 60
+    if minutes >= 60 and minutes % 60 == 0:
+        hours = minutes / 60
+        return "every hour" if hours == 1 else f"every {hours:g} hours"
+    return "every minute" if minutes == 1 else f"every {minutes:g} minutes"
+
+
+def _state_words(alarm: AlarmView, zone: Any) -> str:
+    acknowledged = _acknowledged(alarm)
+    if acknowledged is None:
+        return "NOT ACKNOWLEDGED"
+    words = f"acknowledged {format_ward(acknowledged.acknowledged_at, zone, with_date=False)}"
+    interval = reminder_interval(acknowledged, reminder_defaults())
+    if interval is not None:
+        words += f", reminder {every_words(interval.total_seconds())} while present"
+    return words
+
+
 def _alarm_line(alarm: AlarmView, trial: TrialView | None, now: datetime, zone: Any) -> str:
     who = trial_heading(trial) if trial is not None else f"Trial {alarm.trial_id}"
-    state = "acknowledged" if alarm.acknowledged else "NOT ACKNOWLEDGED"
+    state = _state_words(alarm, zone)
     kind = " (technical)" if alarm.kind == "technical" else ""
     return (
         f"{PRIORITY_ICONS.get(alarm.priority, '')} **{PRIORITY_WORDS.get(alarm.priority, '')}**"
@@ -219,9 +261,11 @@ def _render_live(
     unacknowledged_high = [
         a for a in alarms if a.priority == Priority.HIGH.value and not a.acknowledged
     ]
-    if unacknowledged_high or (problem and _beds_in_monitoring(record, trial_id)):
+    sounding = bool(unacknowledged_high or (problem and _beds_in_monitoring(record, trial_id)))
+    if sounding:
         st.audio(alarm_tone(), format="audio/wav", autoplay=True, loop=True)
         st.caption("Alarm tone playing (browsers start sound once you have clicked the page).")
+    _soft_reminder(record, alarms, now, settings, quiet=sounding)
     if not alarms:
         if problem:  # never a calm green while nothing is watching
             st.warning("No alarm in the record, but none can be raised while the monitor is down.")
@@ -232,6 +276,40 @@ def _render_live(
     st.markdown(f"### Active alarms: {len(alarms)}")
     for alarm in alarms:
         _show_alarm(alarm, trials.get(alarm.trial_id), now, zone, compact)
+
+
+def _soft_reminder(
+    record: TrialRecord,
+    alarms: list[AlarmView],
+    now: datetime,
+    settings: DisplaySettings,
+    quiet: bool,
+) -> None:
+    """One soft reminder per bed whose acknowledged alarms are still present, when rules/
+    says it is due: a notice naming the bed and the conditions, shown for a while, and a soft
+    tone played once (none over the alarm tone, which already calls the nurse)."""
+    reminded: dict[int, datetime] = st.session_state.setdefault(REMINDED_KEY, {})
+    by_trial: dict[int, list[AlarmView]] = {}
+    for alarm in alarms:
+        if alarm.acknowledged_at is not None:
+            by_trial.setdefault(alarm.trial_id, []).append(alarm)
+    defaults = reminder_defaults()
+    for trial_id, acknowledged in by_trial.items():
+        bed = [a for a in map(_acknowledged, acknowledged) if a is not None]
+        if reminder_due(bed, defaults, now, reminded.get(trial_id)):
+            reminded[trial_id] = now
+    shown_for = timedelta(seconds=settings.reminder_shown_seconds)
+    recent = [t for t in by_trial if t in reminded and now - reminded[t] <= shown_for]
+    if not recent:
+        return
+    trials = _trials_of(record, [a for t in recent for a in by_trial[t]])
+    for trial_id in recent:
+        trial = trials.get(trial_id)
+        who = trial_heading(trial) if trial is not None else f"Trial {trial_id}"
+        still = "; ".join(a.headline for a in by_trial[trial_id])
+        st.info(f"🔔 Reminder: acknowledged, still present · {still}  \n{who}")
+    if not quiet:
+        st.audio(reminder_tone(), format="audio/wav", autoplay=True)
 
 
 def alarm_panel(
@@ -270,7 +348,7 @@ def alarm_panel(
         trial = trials.get(alarm.trial_id)
         acknowledge = may_acknowledge and not alarm.acknowledged
         if compact:  # one line: the condition, the bed and two identifiers (name, NHS number)
-            what = alarm.message.split(". ")[0]
+            what = alarm.headline
             who = (f"{'Bed ' + trial.bed if trial.bed else 'No bed'} · {trial.patient.name} · "
                    f"NHS {trial.patient.nhs_display}") if trial else f"trial {alarm.trial_id}"
         else:
@@ -287,19 +365,44 @@ def alarm_panel(
                 _acknowledge_form(record, actor, alarm)
 
 
+def reminder_choices(priority: Priority) -> tuple[list[float | None], float | None]:
+    """The reminder intervals (seconds) offered when acknowledging an alarm of this priority,
+    and the one preselected: the rule set's default for the priority. A priority without a
+    default (low: advisory) preselects no reminder."""
+    day = load_limits().trial_day
+    default = reminder_defaults().get(priority)
+    offered: set[float] = {m * 60 for m in day.reminder_choices_minutes}
+    if default is not None:
+        offered.add(default)
+    choices: list[float | None] = [None] if default is None else []
+    return [*choices, *sorted(offered)], default
+
+
 def _acknowledge_form(record: TrialRecord, actor: Actor, alarm: AlarmView) -> None:
+    choices, default = reminder_choices(Priority(alarm.priority))
     with st.form(f"acknowledge-{alarm.id}"):
         note = st.text_area(
             "What was done, and who was told (required)",
             key=f"ack-note-{alarm.id}",
-            max_chars=4000,
+            max_chars=load_limits().trial_day.max_note_chars,
+        )
+        remind = st.selectbox(
+            "Remind me while it is still present",
+            choices,
+            index=choices.index(default),
+            format_func=lambda s: "no reminder" if s is None else every_words(s),
+            key=f"ack-remind-{alarm.id}",
+            help="A soft tone on this screen while the condition lasts; the alarm stays "
+            "silent unless it gets worse. Preselected: the usual interval for a "
+            f"{alarm.priority} alarm.",
         )
         if st.form_submit_button("Acknowledge alarm", type="primary"):
             try:
-                record.alarms.acknowledge(actor, alarm.id, note)
+                record.alarms.acknowledge(actor, alarm.id, note, remind)
             except RecordError as error:
                 show_problem(error)
             else:
                 st.session_state.pop(f"ack-note-{alarm.id}", None)
+                st.session_state.pop(f"ack-remind-{alarm.id}", None)
                 st.toast("Alarm acknowledged.")
                 st.rerun()

@@ -1,6 +1,6 @@
 """The trial timeline: plotly figure and the min/max-preserving downsampling it draws from.
 
-Display only: values come from the record's timeline, NEWS2 from rules/ (via nurse_view).
+Display only: values come from the record's timeline, NEWS2 as the monitor scored each set.
 ``trial_timeline_figure`` is everything the live monitor does on the server for one chart
 refresh, so the page and ``python -m benchmarks ui`` measure the same code.
 """
@@ -23,7 +23,7 @@ from plotly.subplots import make_subplots
 from observations.record import TrialRecord
 from observations.views import TrialView
 from pages.display import DisplaySettings
-from pages.nurse_view import news2_of_set
+from pages.nurse_view import set_scores
 from vocabulary import (
     LABELS,
     SIDE_EFFECT_LABELS,
@@ -337,12 +337,13 @@ def trial_timeline_figure(
         frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
     news2 = []
     side_effects = []
+    scores = set_scores(trial, record)  # the monitor's NEWS2 of every set, in one query
     for obs in record.observations.list(trial.id):
         if obs.measured_at < start:
             continue
-        result = news2_of_set(obs, trial.spo2_scale)
-        if result.total is not None:
-            news2.append(News2Point(_local(obs.measured_at, zone), result.total))
+        score = scores.get(obs.id)
+        if score is not None and score.total is not None:
+            news2.append(News2Point(_local(obs.measured_at, zone), score.total))
         for item in obs.side_effects or []:
             side_effects.append(
                 Marker(

@@ -28,6 +28,8 @@ class DisplaySettings(BaseModel):
     monitor_rationale: str = Field(min_length=1)
     connection_lost_after_seconds: float = Field(gt=0, le=600)
     connection_rationale: str = Field(min_length=1)
+    reminder_shown_seconds: float = Field(gt=0, le=600)
+    reminder_rationale: str = Field(min_length=1)
     numbers_refresh_seconds: float = Field(gt=0, le=10)
     chart_refresh_seconds: float = Field(gt=0, le=60)
     refresh_rationale: str = Field(min_length=1)

@@ -1,30 +1,45 @@
 """Helpers of the nurse's screens: ward overview, trial monitor, observation entry, set-up.
 
-Layout only: NEWS2 and the observation schedule come from rules/, values from the record.
+Layout only. A recorded set's NEWS2, the due times and the baseline are the monitor's judgement,
+read from the record (`record.set_scores`): a page never scores a recorded set itself, so what
+it shows is what the alarms were decided on. Values come from the record.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from observations.record import TrialRecord
 from observations.services import DeviceStateView
+from observations.set_scores import NOT_YET_SCORED, ScheduleJudgementView, SetScoreView
 from observations.store import PERMISSIONS, Actor
 from observations.views import ObservationSetView, TrialView
 from observations.ward_time import format_ward
-from rules import News2Result, RuleSet, load_rule_set, score_news2
-from rules.schedule import ObservationSchedule
+from pages.shared import get_record
+from rules import News2Result, RuleSet, load_rule_set
 from vocabulary import ConnectionState, TrialStatus
 
 SELECTED_TRIAL_KEY = "selected_trial_id"
 MISSING = "—"
+# rules/news2's input names in the words of the observation form ("sbp" is "systolic BP").
+NEWS2_INPUT_WORDS = {
+    "rr": "respiration rate",
+    "spo2": "SpO2",
+    "on_oxygen": "air or oxygen",
+    "sbp": "systolic BP",
+    "pulse": "pulse",
+    "consciousness": "consciousness (ACVPU)",
+    "temp": "temperature",
+}
 
 
 @st.cache_resource
 def get_rule_set() -> RuleSet:
-    """The rule set the monitor runs (its schedule gives the observation due times)."""
+    """The rule set the monitor runs."""
     return load_rule_set()
 
 
@@ -55,70 +70,105 @@ def trial_label(trial: TrialView) -> str:
     return f"{trial_heading(trial)} · {dose} mcg · {trial.status}"
 
 
-def news2_of_set(obs: ObservationSetView, spo2_scale: int) -> News2Result:
-    """NEWS2 of one recorded set, scored by rules/ (a partial set is 'incomplete')."""
-    return score_news2(
-        rr=obs.rr,
-        spo2=obs.spo2,
-        on_oxygen=obs.on_oxygen,
-        sbp=obs.systolic,
-        pulse=obs.pulse_rate,
-        consciousness=obs.consciousness,
-        temp=obs.temp,
-        spo2_scale=spo2_scale,
-    )
+def set_scores(trial: TrialView, record: TrialRecord | None = None) -> dict[int, SetScoreView]:
+    """The monitor's NEWS2 of each of the trial's recorded sets, by set id. A set the monitor
+    has not scored yet is absent: show it as not yet scored, never score it here."""
+    return (record or get_record()).set_scores.for_trial(trial.id)
+
+
+def score_text(score: SetScoreView | None) -> str:
+    """One set's NEWS2 as the monitor scored it, in a nurse's words."""
+    if score is None:
+        return f"NEWS2 {MISSING} ({NOT_YET_SCORED})"
+    if score.total is None:
+        missing = ", ".join(NEWS2_INPUT_WORDS.get(name, name) for name in score.missing)
+        return f"NEWS2 incomplete (missing: {missing})"
+    used = [
+        f"{label} {score_value:.0f} from the device"
+        for label, score_value, source in (
+            ("SpO2", score.spo2, score.spo2_from),
+            ("pulse", score.pulse, score.pulse_from),
+        )
+        if source == "device" and score_value is not None
+    ]
+    device = f"; {', '.join(used)}" if used else ""
+    return f"NEWS2 {score.total} ({score.band}{device})"
 
 
 def last_complete_news2(
-    trial: TrialView, sets: list[ObservationSetView]
+    trial: TrialView,
+    sets: list[ObservationSetView],
+    record: TrialRecord | None = None,
+    scores: dict[int, SetScoreView] | None = None,
 ) -> tuple[ObservationSetView, News2Result] | None:
+    """The newest set (by the time it was measured) with a complete NEWS2 from the monitor."""
+    scores = scores if scores is not None else set_scores(trial, record)
     for obs in sorted(sets, key=lambda s: s.measured_at, reverse=True):
-        result = news2_of_set(obs, trial.spo2_scale)
-        if result.complete:
-            return obs, result
+        score = scores.get(obs.id)
+        if score is not None and score.complete:
+            return obs, score.news2
     return None
 
 
-def observation_schedule(
-    trial: TrialView, sets: list[ObservationSetView]
-) -> ObservationSchedule | None:
-    """The rules' schedule fed with the injection and the recorded sets (and their NEWS2).
+@dataclass(frozen=True)
+class MonitorSchedule:
+    """The observation schedule as the monitor last judged it, from the record: its due times
+    (met, late, missed, due) and the next one. ``judgement`` is None until the monitor has
+    judged this trial."""
 
-    None before the injection. After the window is closed the schedule is not shown.
+    judgement: ScheduleJudgementView | None
+
+    @property
+    def judged(self) -> bool:
+        return self.judgement is not None
+
+    @property
+    def next_due(self) -> datetime | None:
+        return None if self.judgement is None else self.judgement.next_due
+
+    def missed_due_times(self, now: datetime) -> list[datetime]:
+        return [] if self.judgement is None else self.judgement.missed_due_times(now)
+
+
+def observation_schedule(
+    trial: TrialView,
+    sets: list[ObservationSetView] | None = None,
+    record: TrialRecord | None = None,
+) -> MonitorSchedule | None:
+    """The due times the monitor works out (the same engine that raises the overdue alarm).
+
+    None before the injection and once the window is closed (no schedule is shown then).
+    ``sets`` is not needed any more: the monitor has counted them.
     """
+    del sets
     if trial.injection is None or trial.status != TrialStatus.MONITORING.value:
         return None
-    schedule = ObservationSchedule(get_rule_set().schedule)
-    schedule.start(trial.injection.given_at)
-    for obs in sorted(sets, key=lambda s: s.measured_at):
-        schedule.record_set(obs.measured_at)
-        result = news2_of_set(obs, trial.spo2_scale)
-        if result.complete:
-            schedule.news2_scored(obs.measured_at, result.band.value)
-    return schedule
+    return MonitorSchedule((record or get_record()).set_scores.schedule(trial.id))
 
 
-def due_text(schedule: ObservationSchedule | None, now: datetime, zone: ZoneInfo) -> str:
+def due_text(schedule: MonitorSchedule | None, now: datetime, zone: ZoneInfo) -> str:
     """'Next observations due 10:45 (in 4 min 10 s)' or 'OVERDUE since 10:30 (5 min 02 s)'."""
-    if schedule is None or schedule.next_due is None:
+    if schedule is None:
         return "Next observations: no schedule (no injection, or the window is closed)"
+    if not schedule.judged:
+        return "Next observations: not yet worked out by the monitor (is it running?)"
     due = schedule.next_due
+    if due is None:
+        return "Next observations: none due (as the monitor judged it)"
     when = format_ward(due, zone, with_date=False)
     if due < now:
         return f"Observations OVERDUE since {when} ({format_age(age_seconds(due, now))})"
     return f"Next observations due {when} (in {format_age(age_seconds(now, due))})"
 
 
-def missed_text(schedule: ObservationSchedule | None, now: datetime, zone: ZoneInfo) -> str:
-    if schedule is None:
+def missed_text(schedule: MonitorSchedule | None, now: datetime, zone: ZoneInfo) -> str:
+    if schedule is None or not schedule.judged:
         return ""
     missed = schedule.missed_due_times(now)
     if not missed:
         return "No missed observation sets."
     times = ", ".join(format_ward(t, zone, with_date=False) for t in missed)
     return f"Missed observation sets ({len(missed)}): {times}"
-
-
 
 
 def device_state_text(state: DeviceStateView, now: datetime, label: str | None = None) -> str:

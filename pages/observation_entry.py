@@ -1,18 +1,26 @@
-"""Observations: the nurse's full set at the bedside, NEWS2 shown as it is filled in."""
+"""Observations: the nurse's full set at the bedside, NEWS2 shown as it is filled in.
+
+The NEWS2 shown while typing is worked out from what is on the form (rules.score_news2); once
+saved, the set's NEWS2 is the monitor's (it may use the oximeter's SpO2 of that instant), shown
+from the record. Device values are offered as the median of the last minute's valid readings,
+never one second's sample.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
 
 from observations.errors import InvalidEntry, RecordError
+from observations.readings import RecentMedian
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
 from pages.alarms_panel import alarm_panel
 from pages.display import load_display_settings
 from pages.nurse_view import (
+    NEWS2_INPUT_WORDS,
     age_seconds,
     allowed,
     choose_patient_trial,
@@ -20,10 +28,13 @@ from pages.nurse_view import (
     format_age,
     missed_text,
     observation_schedule,
+    score_text,
+    set_scores,
     trial_heading,
 )
 from pages.shared import INTENDED_USE, get_record, require_roles
 from rules import score_news2
+from rules.news2 import whole_number
 from vocabulary import (
     LABELS,
     RED_FLAG_SIDE_EFFECTS,
@@ -49,6 +60,10 @@ DEVICE_FIELDS = {
     "diastolic": Parameter.DIASTOLIC,
 }
 POWER = ("power_left_leg", "power_right_leg", "power_left_arm", "power_right_arm")
+# Device values are offered as the median of this window's valid readings: one second's sample
+# of SpO2 or pulse swings with movement and breathing, and a set is meant to be a steady value.
+PREFILL_WINDOW = timedelta(minutes=1)
+PREFILL_WORDS = "median of the last minute"
 ACVPU_WORDS = {
     Consciousness.ALERT: "A — Alert",
     Consciousness.CONFUSION: "C — new Confusion",
@@ -125,30 +140,33 @@ def save(trial_id: int, zone: Any) -> None:
     )
 
 
-def fresh_device_values(trial_id: int) -> dict[str, float]:
-    """Device values recent enough to count as current (a stale one is never filled in)."""
+def device_medians(trial_id: int) -> dict[str, RecentMedian]:
+    """The median of the last minute's valid device readings of each field, while the device
+    is current (its newest valid reading is not stale); nothing is offered otherwise."""
     now = record.store.now()
-    latest = record.readings.latest(trial_id, list(DEVICE_FIELDS.values()))
+    medians = record.readings.recent_medians(
+        trial_id, list(DEVICE_FIELDS.values()), now, PREFILL_WINDOW
+    )
     return {
-        name: value.value
+        name: median
         for name, parameter in DEVICE_FIELDS.items()
-        if (value := latest.get(parameter)) is not None
-        and value.source == "device"
-        and age_seconds(value.at, now) <= settings.stale_after_seconds
+        if (median := medians.get(parameter)) is not None
+        and age_seconds(median.last, now) <= settings.stale_after_seconds
     }
 
 
 def prefill(trial_id: int) -> None:
     # Read again at the click: the page may have stood for minutes since it was drawn.
-    values = fresh_device_values(trial_id)
-    if not values:
+    medians = device_medians(trial_id)
+    if not medians:
         st.session_state[key("problems")] = {
             "entry": "The device values are no longer current: nothing was filled in."
         }
         return
+    values = {name: whole_number(median.value) for name, median in medians.items()}
     for name, value in values.items():
-        st.session_state[key(name)] = round(value)
-    st.session_state[key("prefilled")] = {n: round(v) for n, v in values.items()}
+        st.session_state[key(name)] = value
+    st.session_state[key("prefilled")] = values
 
 
 def score_colour(score: int | None) -> str:
@@ -156,18 +174,6 @@ def score_colour(score: int | None) -> str:
         return "—"
     colour = "green" if score == 0 else "orange" if score < 3 else "red"
     return f":{colour}[**{score}**]"
-
-
-# rules/news2's input names in the words of this form's labels ("sbp" is "systolic BP").
-NEWS2_INPUT_WORDS = {
-    "rr": "respiration rate",
-    "spo2": "SpO2",
-    "on_oxygen": "air or oxygen",
-    "sbp": "systolic BP",
-    "pulse": "pulse",
-    "consciousness": "consciousness (ACVPU)",
-    "temp": "temperature",
-}
 
 
 def news2_panel(trial: TrialView, data: dict[str, Any]) -> None:
@@ -221,13 +227,20 @@ st.caption(INTENDED_USE)
 alarm_panel(record, actor)
 
 now = record.store.now()
-schedule = observation_schedule(trial, record.observations.list(trial.id))
+schedule = observation_schedule(trial, record=record)
 due = due_text(schedule, now, zone)
 overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now
 st.markdown(f":red[**{due}**]" if overdue else f"**{due}**")
 missed = missed_text(schedule, now, zone)
 if missed:
     st.caption(missed)
+recorded_sets = record.observations.list(trial.id)
+if recorded_sets:
+    newest = max(recorded_sets, key=lambda s: (s.measured_at, s.id))
+    st.caption(
+        f"Last set, measured {format_ward(newest.measured_at, zone, with_date=False)}: "
+        f"{score_text(set_scores(trial, record).get(newest.id))}"
+    )
 
 saved_message = st.session_state.pop(SAVED_KEY, None)
 if saved_message:
@@ -235,17 +248,22 @@ if saved_message:
 if not allowed(actor, "observation.record"):
     st.stop()
 
-fresh = fresh_device_values(trial.id)
-if fresh:
+medians = device_medians(trial.id)
+if medians:
     st.button(
-        "Fill in the latest device values (" + ", ".join(
-            f"{LABELS[DEVICE_FIELDS[n]]} {v:.0f}" for n, v in fresh.items()
+        f"Fill in the device values ({PREFILL_WORDS}: " + ", ".join(
+            f"{LABELS[DEVICE_FIELDS[n]]} {whole_number(m.value)}" for n, m in medians.items()
         ) + ")",
         on_click=prefill, args=(trial.id,),
     )
+    st.caption(
+        "Each is the median of the device's valid readings over the last minute ("
+        + ", ".join(f"{LABELS[DEVICE_FIELDS[n]]}: {m.readings}" for n, m in medians.items())
+        + " readings), not one second's sample. Check them against the patient."
+    )
 else:
-    st.caption("No current device values to fill in (none, or older than "
-               f"{settings.stale_after_seconds:g} s).")
+    st.caption("No current device values to fill in (no valid reading in the last minute, or "
+               f"none in the last {settings.stale_after_seconds:g} s).")
 prefilled: dict[str, float] = st.session_state.get(key("prefilled"), {})
 
 local_now = now.astimezone(zone)
@@ -258,8 +276,8 @@ problem("measured_at")
 
 
 def number(label: str, name: str, decimals: bool = False) -> None:
-    mark = " · from device" if name in prefilled and st.session_state.get(key(name)) == \
-        prefilled[name] else ""
+    mark = f" · from device ({PREFILL_WORDS})" if name in prefilled and \
+        st.session_state.get(key(name)) == prefilled[name] else ""
     if decimals:
         st.number_input(label + mark, value=None, step=0.1, format="%.1f", key=key(name))
     else:

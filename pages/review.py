@@ -16,11 +16,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from observations.views import AssessmentView, TrialView
+from observations.set_scores import SetScoreView
+from observations.views import AssessmentView, ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward
 from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
 from pages.display import load_display_settings
-from pages.nurse_view import news2_of_set
+from pages.nurse_view import score_text, set_scores
 from pages.shared import (
     INTENDED_USE,
     MISSING,
@@ -31,6 +32,7 @@ from pages.shared import (
     require_roles,
     shown,
 )
+from rules import DueStatus
 from rules.responder import (
     AshworthAssessment,
     AshworthScore,
@@ -43,6 +45,7 @@ from rules.responder import (
     responder_hint,
 )
 from vocabulary import (
+    LABELS,
     LOWER_LIMB_MUSCLES,
     RED_FLAG_SIDE_EFFECTS,
     SIDE_EFFECT_LABELS,
@@ -50,6 +53,7 @@ from vocabulary import (
     AshworthScale,
     AssessmentTimePoint,
     MuscleGroup,
+    Parameter,
     Role,
     Side,
     SideEffect,
@@ -327,10 +331,11 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
     if not frame.empty:
         frame["time"] = frame["time"].dt.tz_convert(zone).dt.tz_localize(None)
     news2, side_effects = [], []
+    scores = set_scores(trial, record)  # the monitor's NEWS2 of each set: the one alarms used
     for obs in sets:
-        result = news2_of_set(obs, trial.spo2_scale)
-        if result.total is not None:
-            news2.append(News2Point(local(obs.measured_at), result.total))
+        score = scores.get(obs.id)
+        if score is not None and score.total is not None:
+            news2.append(News2Point(local(obs.measured_at), score.total))
         for item in obs.side_effects or []:
             side_effects.append(Marker(local(obs.measured_at),
                                        SIDE_EFFECT_LABELS.get(SideEffect(item), item), "#d62728"))
@@ -353,11 +358,12 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
     st.plotly_chart(figure, key="review_timeline", config={"displaylogo": False})
     if frame.empty:
         st.caption("No vital signs recorded for this trial.")
+    observations_section(trial, sets, scores)
 
     st.markdown("**Alarms**")
     if events:
         st.dataframe(pd.DataFrame([
-            {"Time": format_ward(e.at, zone), "Event": e.event, "Priority": e.priority,
+            {"Time": format_ward(e.at, zone), "Event": e.what, "Priority": e.priority,
              "Alarm": e.message, "Note": shown(e.note)} for e in events
         ]), hide_index=True, width="stretch", key="alarms_review")
     else:
@@ -375,6 +381,51 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
                      key="side_effects_review")
     else:
         st.caption("No side effects recorded.")
+
+
+def parameter_label(name: str) -> str:
+    try:
+        return LABELS[Parameter(name)]
+    except (ValueError, KeyError):
+        return name
+
+
+def observations_section(
+    trial: TrialView, sets: list[ObservationSetView], scores: dict[int, SetScoreView]
+) -> None:
+    """Each set's NEWS2, the due times met, late and missed, and the patient's baseline, all
+    as the monitor judged them (never worked out again here)."""
+    st.markdown("**Observation sets (NEWS2 as scored by the monitor)**")
+    if sets:
+        st.dataframe(pd.DataFrame([
+            {"Measured": format_ward(obs.measured_at, zone),
+             "NEWS2": score_text(scores.get(obs.id))}
+            for obs in sets
+        ]), hide_index=True, width="stretch", key="sets_review")
+    else:
+        st.caption("No observation sets recorded.")
+    schedule = record.set_scores.schedule(trial.id)
+    if schedule is None:
+        if trial.injection is not None:
+            st.caption("Due times and baseline: not yet worked out by the monitor.")
+        return
+    now = record.store.now()
+    due_times = schedule.due_times_at(now)
+    counts = {status: sum(1 for d in due_times if d.status == status) for status in DueStatus}
+    missed = [format_ward(d.time, zone, with_date=False)
+              for d in due_times if d.status == DueStatus.MISSED]
+    st.caption(
+        f"Due times (as the monitor judged them at "
+        f"{format_ward(schedule.judged_at, zone, with_date=False)}): "
+        f"{counts[DueStatus.MET]} met on time, {counts[DueStatus.LATE]} late, "
+        f"{counts[DueStatus.MISSED]} missed" + (f" ({', '.join(missed)})" if missed else "")
+    )
+    if schedule.baseline:
+        st.caption("Pre-injection baseline: " + ", ".join(
+            f"{parameter_label(name)} {value:g}" for name, value in schedule.baseline.items()
+        ))
+    else:
+        st.caption("Pre-injection baseline: none (no readings or set before the injection).")
 
 
 # ----- page -------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import streamlit as st
 
 from observations.demo import DEMO_SCENARIOS, create_demo_trial
 from observations.errors import RecordError
+from observations.limits import load_limits
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
 from pages.alarms_panel import alarm_panel
@@ -221,12 +222,39 @@ def window_section(trial: TrialView) -> None:
                     show_problem(error)
                 else:
                     done(f"Window extended by {minutes} min.")
-    if allowed(actor, "trial.status") and st.button("Close the monitoring window"):
-        try:  # the record refuses while an alarm is unacknowledged
-            record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
+    if allowed(actor, "trial.status"):
+        close_window(trial)
+
+
+def close_window(trial: TrialView) -> None:
+    """The close button; while a physiological condition is still present, a doctor gives the
+    reason (recorded with their name) and anyone else reads why the window stays open. The
+    record checks it all again, and refuses while an alarm is unacknowledged."""
+    present = record.alarms.conditions_present(trial.id)
+    reason = None
+    if present:
+        listed = "\n".join(f"- {a.headline}" for a in present)
+        if not allowed(actor, "trial.close_with_conditions"):
+            st.warning(
+                "The monitoring window stays open while these conditions are still present:"
+                f"\n{listed}\n\nIt can be closed once they have ended; a doctor may close it "
+                "sooner, recording why."
+            )
+            st.button("Close the monitoring window", disabled=True)
+            return
+        st.warning(f"Still present (closing the window now needs your reason):\n{listed}")
+        reason = st.text_area(
+            "Why close the window while these are present (recorded with your name)",
+            key="close-reason",
+            max_chars=load_limits().trial_day.max_note_chars,
+        )
+    if st.button("Close the monitoring window"):
+        try:
+            record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED, reason=reason)
         except RecordError as error:
             show_problem(error)
         else:
+            st.session_state.pop("close-reason", None)
             done("Monitoring window closed.")
 
 

@@ -21,6 +21,8 @@ from pages.nurse_view import (
     format_age,
     last_complete_news2,
     observation_schedule,
+    score_text,
+    set_scores,
 )
 from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from vocabulary import PRIORITY_RANK, STREAMED_PARAMETERS, Parameter, Priority, Role, TrialStatus
@@ -100,7 +102,8 @@ def build_tile(
 ) -> Tile:
     zone = record.settings.ward_timezone
     sets = record.observations.list(trial.id)
-    scored = last_complete_news2(trial, sets)
+    scores = set_scores(trial, record)
+    scored = last_complete_news2(trial, sets, record, scores)
     if scored is None:
         news2 = f"NEWS2 {MISSING} (no complete set yet)"
     else:
@@ -109,6 +112,11 @@ def build_tile(
             f"NEWS2 **{result.total}** ({result.band.value}) at "
             f"{format_ward(obs.measured_at, zone, with_date=False)}"
         )
+    newest = max(sets, key=lambda s: s.measured_at, default=None)
+    if newest is not None and newest.id not in scores:
+        # Never a number of our own: a set the monitor has not judged yet is said to be so.
+        news2 += (f" · set of {format_ward(newest.measured_at, zone, with_date=False)}: "
+                  f"{score_text(None)}")
     schedule = observation_schedule(trial, sets)
     due = due_text(schedule, now, zone)
     overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now

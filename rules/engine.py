@@ -40,7 +40,6 @@ from rules.events import (
     TrialEvent,
     WindowClosed,
     WindowExtension,
-    usable,
 )
 from rules.news2 import News2Band, News2Result, one_decimal, score_news2, whole_number
 from rules.rule_set import (
@@ -61,6 +60,7 @@ from rules.rule_set import (
 )
 from rules.schedule import DueTime, ObservationSchedule
 from vocabulary import (
+    NON_DISQUALIFYING_FLAGS,
     PRIORITY_RANK,
     STREAMED_PARAMETERS,
     AlarmEventType,
@@ -244,6 +244,20 @@ class _LimitWatch:
     levels: list[_LevelWatch]
     value: float | None = None
     value_time: datetime | None = None
+    # No level has an episode or is met: a value outside the mildest zone changes nothing (the
+    # hot path at 1 Hz: most readings of most trials).
+    idle: bool = True
+
+    def __post_init__(self) -> None:
+        self._low = self.cond.direction == "low"
+        self._mildest = self.cond.levels[0].limit
+
+    def outside(self, value: float) -> bool:
+        """Outside the mildest level's zone, so outside every zone."""
+        return value > self._mildest if self._low else value < self._mildest
+
+    def update_idle(self) -> None:
+        self.idle = all(lw.episode_start is None and not lw.met for lw in self.levels)
 
 
 class TrialEngine:
@@ -269,7 +283,7 @@ class TrialEngine:
         self._out: list[AlarmEvent] = []
         self._scores: list[SetScore] = []
         self._stream: dict[Parameter, _StreamState] = {p: _StreamState() for p in Parameter}
-        self._latest: dict[Parameter, _Entry] = {}  # latest valid value of every parameter
+        self._latest: dict[Parameter, _Entry] = {}  # latest entry of each entered parameter
         self._last_set_time: datetime | None = None
         # Before the injection: device values (baseline window) and sets (set window).
         self._device_values: dict[Parameter, deque[tuple[datetime, float]]] = {}
@@ -296,7 +310,7 @@ class TrialEngine:
         self._no_reading_rules: list[Rule] = []
         self._flagged_rules: list[Rule] = []
         self._overdue_rules: list[Rule] = []
-        self._technical_rules: list[Rule] = []  # device_lost, sensor_off, signal_unusable
+        self._technical_ids: set[str] = set()  # device_lost, sensor_off, signal_unusable
         for rule in rule_set.rules:
             cond = rule.condition
             if isinstance(cond, LimitsCondition) and rule.streamed:
@@ -314,10 +328,10 @@ class TrialEngine:
                 self._news2_rules.append(rule)
             elif isinstance(cond, NoReadingCondition):
                 self._no_reading_rules.append(rule)
-                self._technical_rules.append(rule)
+                self._technical_ids.add(rule.id)
             elif isinstance(cond, FlaggedCondition):
                 self._flagged_rules.append(rule)
-                self._technical_rules.append(rule)
+                self._technical_ids.add(rule.id)
             elif isinstance(cond, ObservationOverdueCondition):
                 self._overdue_rules.append(rule)
 
@@ -495,7 +509,7 @@ class TrialEngine:
         self, t: datetime, parameter: Parameter, value: float | None, flags: frozenset[Any]
     ) -> None:
         self._exact = False  # silence moves later: `_earliest` stays a bound, no longer exact
-        valid = usable(value, flags)
+        valid = value is not None and (not flags or flags <= NON_DISQUALIFYING_FLAGS)  # usable()
         if parameter not in STREAMED_PARAMETERS:
             # A device entry of a non-streamed parameter (an automatic blood pressure).
             if valid:
@@ -511,27 +525,24 @@ class TrialEngine:
         if valid:
             assert value is not None
             value = float(value)
-            self._latest[parameter] = _Entry(t, value)
             self._same_time_readings[parameter] = value
             if self.injection is None:
                 self._remember_device_value(parameter, t, value)
             if state.flagged_since:
                 state.flagged_since.clear()
                 state.flagged_why.clear()
-            charted = float(whole_number(value))  # integers, as charted and as NEWS2 scores
+            # Integers, as charted and as NEWS2 scores (nearly every device value is whole).
+            charted = value if value.is_integer() else float(whole_number(value))
             for watch in self._watches.get(parameter, ()):
                 self._watch_value(watch, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
                 self._score_set(self._unscored_set, t, judge=True)
         else:
             self._flagged_reading(parameter, state, t, value, flags)
-        if self._alarms:
+        if self._alarms and not self._technical_ids.isdisjoint(self._alarms):
             # A technical alarm this reading may end is judged once the instant is complete
             # (at t, as a timer), so the order of a frame's readings never matters.
-            for rule in self._technical_rules:
-                if rule.id in self._alarms:
-                    self._lower(t)
-                    break
+            self._lower(t)
 
     def _flagged_reading(
         self, parameter: Parameter, state: _StreamState, t: datetime, value: float | None,
@@ -561,10 +572,17 @@ class TrialEngine:
     def _watch_value(self, watch: _LimitWatch, t: datetime, value: float) -> None:
         """A streamed value (as charted) for one limit: counters run up to t on the value held
         until now, then every level sees the new value."""
+        if watch.idle and watch.outside(value):
+            watch.value, watch.value_time = value, t
+            return
         cond = watch.cond
+        held = watch.value
+        # Only a deeper value than the one held brings a running counter's decision in.
+        deeper = held is None or (value < held if cond.direction == "low" else value > held)
         changed = False
         for lw in watch.levels:
-            self._integrate(watch, lw, t)
+            if lw.episode_start is not None:
+                self._integrate(watch, lw, t)
             level = lw.level
             if cond.meets(level, value):
                 if lw.zone_since is None:
@@ -576,8 +594,8 @@ class TrialEngine:
                             lw.entries.popleft()
                     if lw.episode_start is None:
                         lw.episode_start, lw.counter, lw.counted_at = t, 0.0, t
-                elif level.counter is not None and not lw.met:
-                    changed = True  # a deeper value brings the counter's decision in
+                elif deeper and level.counter is not None and not lw.met:
+                    changed = True
                 if lw.clear_since is not None:
                     lw.clear_since = None
             else:
@@ -594,6 +612,7 @@ class TrialEngine:
                     elif lw.clear_since is not None:
                         lw.clear_since = None
         watch.value, watch.value_time = value, t
+        watch.update_idle()
         if changed:
             deadline = min((d for d, _ in self._watch_timers(watch)), default=None)
             if deadline is not None:
@@ -685,6 +704,7 @@ class TrialEngine:
                 lw.met = True
                 lw.decided_by = why if i == index else "a deeper level was met"
                 lw.clear_since = None
+        watch.idle = False
         self._sync_watch(watch, t)
 
     def _clear_level(self, watch: _LimitWatch, lw: _LevelWatch, t: datetime) -> None:
@@ -693,6 +713,7 @@ class TrialEngine:
             if (other.met and other.clear_since is not None
                     and other.clear_since + _seconds(other.level.hold_s or 0) <= t):
                 other.reset()
+        watch.update_idle()
         self._sync_watch(watch, t)
 
     def _sync_watch(self, watch: _LimitWatch, t: datetime) -> None:

@@ -2,7 +2,8 @@
 
 Long format (one value per row), so a reading, a manual entry and an alarm event share one
 layout. A missing value is an empty cell, never 0; every text cell goes through
-``safe_csv`` so a spreadsheet cannot run it as a formula.
+``safe_csv`` so a spreadsheet cannot run it as a formula. Each current set's NEWS2 is the
+monitor's, as stored (record type ``news2``); a set it has not scored yet says so.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from observations.exports.snapshot import TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
 from observations.safe_csv import to_csv
+from observations.set_scores import NOT_YET_SCORED
 from observations.views import AssessmentView, ObservationSetView
 from vocabulary import (
     LABELS,
@@ -179,6 +181,39 @@ class _Rows:
                     **common,
                 )
 
+    def news2(self) -> Iterator[tuple[datetime, list[Any]]]:
+        """The monitor's NEWS2 of each current set: total and band, or why there is none."""
+        for obs in self.snap.current_sets:
+            score = self.snap.set_scores.get(obs.id)
+            common = {
+                "record_id": obs.id,
+                "parameter": "news2_total",
+                "label": "NEWS2 total (scored by the monitor)",
+                "source": "monitor",
+            }
+            if score is None:
+                yield self.row("news2", obs.measured_at, status=NOT_YET_SCORED, **common)
+                continue
+            details = [f"rule set {score.rule_set_version}", f"SpO2 scale {score.spo2_scale}"]
+            if score.missing:
+                details.insert(0, "missing: " + ", ".join(score.missing))
+            details += [
+                f"{label} {format_number(value)} from the device"
+                for label, value, source in (
+                    ("SpO2", score.spo2, score.spo2_from),
+                    ("pulse", score.pulse, score.pulse_from),
+                )
+                if source == "device" and value is not None
+            ]
+            yield self.row(
+                "news2",
+                obs.measured_at,
+                value=format_value(score.total),
+                status=score.band,
+                detail="; ".join(details),
+                **common,
+            )
+
     def assessments(self) -> Iterator[tuple[datetime, list[Any]]]:
         for assessment in self.snap.assessments:
             for parameter, label, value in assessment_values(assessment):
@@ -250,7 +285,13 @@ def assessment_values(assessment: AssessmentView) -> Iterator[tuple[str, str, An
 
 def snapshot_csv(snap: TrialSnapshot) -> bytes:
     rows = _Rows(snap)
-    timed = [*rows.readings(), *rows.observations(), *rows.assessments(), *rows.alarm_events()]
+    timed = [
+        *rows.readings(),
+        *rows.observations(),
+        *rows.news2(),
+        *rows.assessments(),
+        *rows.alarm_events(),
+    ]
     # Time order across record types; stable, so a set's values keep their chart order.
     timed.sort(key=lambda pair: pair[0])
     # UTF-8 with a byte-order mark: Excel otherwise garbles '°C' and accented names.
@@ -258,6 +299,7 @@ def snapshot_csv(snap: TrialSnapshot) -> bytes:
 
 
 def trial_csv(record: TrialRecord, trial_id: int) -> bytes:
-    """All readings, observation-set values (corrections kept and marked), spasticity scores
-    and alarm events of one trial, as CSV bytes (UTF-8 with BOM, CRLF line ends)."""
+    """All readings, observation-set values (corrections kept and marked), the monitor's NEWS2
+    of each current set, spasticity scores and alarm events of one trial, as CSV bytes (UTF-8
+    with BOM, CRLF line ends)."""
     return snapshot_csv(take_snapshot(record, trial_id))

@@ -19,8 +19,8 @@ from fhir.resources.R4B.bundle import Bundle
 from observations.exports.csv_export import iso_utc
 from observations.exports.snapshot import GENERATOR, DeviceReading, TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
+from observations.set_scores import NOT_YET_SCORED
 from observations.views import AssessmentView, ObservationSetView
-from rules.news2 import score_news2
 from vocabulary import (
     LABELS,
     LOINC,
@@ -45,6 +45,8 @@ DEFAULT_MRN_SYSTEM = "urn:itbmon:hospital-number"
 METHOD_DEVICE = "Device reading"
 METHOD_MANUAL = "Manual entry"
 METHOD_PREFILLED = "Manual entry, prefilled from a device reading"
+METHOD_NEWS2 = "Calculated (RCP NEWS2, 2017) by the ITB Trial Monitor rules engine"
+DATA_ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 # One device sample per parameter per minute keeps a 4-hour day at a few hundred
 # Observations instead of tens of thousands; the sample is a real reading, never an average.
 DEFAULT_DEVICE_EVERY = timedelta(minutes=1)
@@ -245,32 +247,52 @@ class _Builder:
     def news2(
         self, obs: ObservationSetView, derived_from: list[str], fields: dict[str, Any]
     ) -> None:
-        """A NEWS2 total only for a complete set: a partial set has no total."""
-        result = score_news2(
-            rr=obs.rr,
-            spo2=obs.spo2,
-            on_oxygen=obs.on_oxygen,
-            sbp=obs.systolic,
-            pulse=obs.pulse_rate,
-            consciousness=obs.consciousness,
-            temp=obs.temp,
-            spo2_scale=self.snap.trial.spo2_scale,
-        )
-        if result.total is None:
+        """The monitor's NEWS2 of the set, as stored: a total only for a complete set (a
+        partial set has no total); a set the monitor has not scored yet is sent as such,
+        with no value, never with a number worked out here."""
+        url = _urn("trial", self.trial_id, "set", obs.id, "news2")
+        code = {
+            "coding": [{"system": SNOMED_SYSTEM, "code": SNOMED_NEWS2_TOTAL}],
+            "text": "NEWS2 total score",
+        }
+        score = self.snap.set_scores.get(obs.id)
+        if score is None:
+            self.observation(
+                url,
+                code,
+                obs.measured_at,
+                category=_category("survey", "Survey"),
+                **{**fields, "status": "registered", "method": {"text": METHOD_NEWS2}},
+                dataAbsentReason={
+                    "coding": [{"system": DATA_ABSENT_SYSTEM, "code": "temp-unknown"}],
+                    "text": NOT_YET_SCORED,
+                },
+                derivedFrom=[{"reference": u} for u in derived_from],
+            )
             return
-        fields = {**fields, "method": {"text": "Calculated (RCP NEWS2, 2017)"}}
+        if score.total is None:
+            return
+        notes = [
+            f"Band: {score.band}; SpO2 scale {score.spo2_scale}; "
+            f"rule set {score.rule_set_version}"
+        ]
+        for label, unit, value, source in (
+            ("SpO2", " %", score.spo2, score.spo2_from),
+            ("Pulse", "/min", score.pulse, score.pulse_from),
+        ):
+            if source == "device" and value is not None:
+                notes.append(
+                    f"{label} {_number(value)}{unit} from the device reading of the set's time"
+                )
         self.observation(
-            _urn("trial", self.trial_id, "set", obs.id, "news2"),
-            {
-                "coding": [{"system": SNOMED_SYSTEM, "code": SNOMED_NEWS2_TOTAL}],
-                "text": "NEWS2 total score",
-            },
+            url,
+            code,
             obs.measured_at,
             category=_category("survey", "Survey"),
-            valueInteger=result.total,
-            derivedFrom=[{"reference": url} for url in derived_from],
-            note=[{"text": f"Band: {result.band.value}; SpO2 scale {result.spo2_scale}"}],
-            **fields,
+            valueInteger=score.total,
+            derivedFrom=[{"reference": u} for u in derived_from],
+            note=[{"text": text} for text in notes],
+            **{**fields, "method": {"text": METHOD_NEWS2}},
         )
 
     # ------------------------------------------------------------------ spasticity scores

@@ -19,8 +19,8 @@ from hl7apy.core import Group, Message
 from observations.exports.csv_export import format_number
 from observations.exports.snapshot import TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
+from observations.set_scores import NOT_YET_SCORED
 from observations.views import ObservationSetView
-from rules.news2 import score_news2
 from vocabulary import (
     LABELS,
     LOINC,
@@ -120,6 +120,19 @@ class _Message:
         notes = [obs.note] if obs.note else []
         if obs.correction_reason:
             notes.append(f"Correction: {obs.correction_reason}")
+        score = self.snap.set_scores.get(obs.id)
+        if score is None:
+            notes.append(f"NEWS2 {NOT_YET_SCORED}.")
+        else:
+            notes += [
+                f"NEWS2 used {label} {format_number(value)} from the device reading of the "
+                "set's time."
+                for label, value, source in (
+                    ("SpO2", score.spo2, score.spo2_from),
+                    ("pulse", score.pulse, score.pulse_from),
+                )
+                if source == "device" and value is not None
+            ]
         for number, note in enumerate(notes, start=1):
             nte = group.add_segment("NTE")
             nte.nte_1 = str(number)
@@ -136,21 +149,11 @@ class _Message:
                     er7(UNITS[parameter].ucum, UNITS[parameter].display, "UCUM"),
                     parameter,
                 )
-        result = score_news2(
-            rr=obs.rr,
-            spo2=obs.spo2,
-            on_oxygen=obs.on_oxygen,
-            sbp=obs.systolic,
-            pulse=obs.pulse_rate,
-            consciousness=obs.consciousness,
-            temp=obs.temp,
-            spo2_scale=self.snap.trial.spo2_scale,
-        )
-        if result.total is not None:  # a partial set has no total
+        if score is not None and score.total is not None:  # a partial set has no total
             values.add(
                 "NM",
                 er7(SNOMED_NEWS2_TOTAL, "NEWS2 total score", "SCT"),
-                str(result.total),
+                str(score.total),
                 None,
                 None,
                 method=("CALC", "Calculated", "L"),

@@ -6,13 +6,14 @@ Built only from TrialRecord's public API.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from observations.record import TrialRecord
+from observations.set_scores import ScheduleJudgementView, SetScoreView
 from observations.views import (
     AlarmEventView,
     AssessmentView,
@@ -50,6 +51,10 @@ class TrialSnapshot:
     users: dict[int, UserView]
     zone: ZoneInfo
     generated_at: datetime
+    # The monitor's NEWS2 of each set, by set id (a set it has not scored yet is absent), and
+    # its last judgement of the due times and baseline: exports never score a set themselves.
+    set_scores: dict[int, SetScoreView] = field(default_factory=dict)
+    schedule: ScheduleJudgementView | None = None
 
     @property
     def current_sets(self) -> tuple[ObservationSetView, ...]:
@@ -109,4 +114,6 @@ def take_snapshot(record: TrialRecord, trial_id: int) -> TrialSnapshot:
         users={u.id: u for u in record.users.all()},
         zone=record.settings.ward_timezone,
         generated_at=record.store.now(),
+        set_scores=record.set_scores.for_trial(trial_id),
+        schedule=record.set_scores.schedule(trial_id),
     )

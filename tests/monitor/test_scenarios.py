@@ -38,12 +38,16 @@ FRAME_DESATURATED = bytes.fromhex("87 32 05 48 54")
 
 
 def rules_with_delays(**delays: float) -> RuleSet:
-    """The default rule set with some rules' delays changed, validated like a site's file."""
+    """The default rule set with some delays changed, validated like a site's file: by rule id
+    a rule's delay, by level id a level's maximum delay."""
     data = yaml.safe_load(Path(default_rule_set().source).read_text(encoding="utf-8"))
     for rule in data["rules"]:
         if rule["id"] in delays:
             rule["delay_s"] = delays.pop(rule["id"])
-    assert not delays, f"no such rules: {delays}"
+        for level in rule["condition"].get("levels", []):
+            if level["id"] in delays:
+                level["max_delay_s"] = delays.pop(level["id"])
+    assert not delays, f"no such rules or levels: {delays}"
     return parse_rule_set(yaml.safe_dump(data), "test rules")
 
 
@@ -87,6 +91,15 @@ def alarm_rows(record: TrialRecord, trial_id: int) -> list[tuple[str, str]]:
     return [(record.alarms.rule_of(e.alarm_id), e.event) for e in record.alarms.events(trial_id)]
 
 
+def levels_raised(record: TrialRecord, trial_id: int) -> list[str]:
+    """The level each alarm was raised at (a levelled rule's deepest level met)."""
+    return [
+        (e.evidence or {}).get("level", e.rule_id)
+        for e in record.alarms.events(trial_id)
+        if e.event == "raised"
+    ]
+
+
 class Oximeter:
     """A BerryMed oximeter on a pseudo-terminal, sending a frame every 0.1 s."""
 
@@ -111,7 +124,9 @@ async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp
     link = tmp_path / "oximeter"
     oximeter = Oximeter(link)
     trial = trial_with_device(record, f"serial:{link}:berrymed")
-    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(spo2_critical=2))
+    service = MonitorService(
+        record, settings=FAST, rule_set=rules_with_delays(critical_desaturation=2)
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     sending = asyncio.create_task(oximeter.run())
@@ -121,13 +136,15 @@ async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp
         assert latest[Parameter.SPO2].value == 98 and latest[Parameter.PULSE_RATE].value == 72
         oximeter.frame = FRAME_DESATURATED
         desaturated_at = record.store.now()
-        await wait_for(lambda: ("spo2_critical", "raised") in alarm_rows(record, trial.id))
+        await wait_for(
+            lambda: "critical_desaturation" in levels_raised(record, trial.id)
+        )
     finally:
         stop.set()
         await running
         sending.cancel()
         oximeter.close()
-    [alarm] = [a for a in record.alarms.active(trial.id) if a.rule_id == "spo2_critical"]
+    [alarm] = [a for a in record.alarms.active(trial.id) if a.rule_id == "spo2_low"]
     assert alarm.priority == "high" and alarm.kind == "physiological"
     assert alarm.raised_at - desaturated_at >= timedelta(seconds=2)  # the rule's delay held
     frame = record.readings.timeline(trial.id, [Parameter.SPO2])
@@ -180,7 +197,9 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(
     link = tmp_path / "oximeter"
     oximeter = Oximeter(link)
     trial = trial_with_device(record, f"serial:{link}:berrymed")
-    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(spo2_critical=1))
+    service = MonitorService(
+        record, settings=FAST, rule_set=rules_with_delays(critical_desaturation=1)
+    )
     received: list[object] = []
     buffer_add = service.buffer.add
     service.buffer.add = lambda rows: (received.extend(rows), buffer_add(rows))  # type: ignore[method-assign]
@@ -194,13 +213,13 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(
         engine_saw = len(service.buffer)
         oximeter.frame = FRAME_DESATURATED
         # While the database is away the engine still decides: the alarm waits, not the rule.
-        await wait_for(lambda: bool(service._pending_alarms) or "spo2_critical" in {
+        await wait_for(lambda: bool(service._pending_alarms) or "spo2_low" in {
             a.rule_id for a in service.watches[trial.id].engine.active_alarms()})
         await asyncio.sleep(max(0.0, 3 - (time.monotonic() - outage_began)))
         assert len(service.buffer) > engine_saw  # readings waited in the buffer
         give_back()
         await wait_for(lambda: len(service.buffer) == 0 and not service._pending_alarms)
-        await wait_for(lambda: ("spo2_critical", "raised") in alarm_rows(record, trial.id))
+        await wait_for(lambda: ("spo2_low", "raised") in alarm_rows(record, trial.id))
     finally:
         stop.set()
         await running

@@ -14,7 +14,15 @@ from observations.record import TrialRecord
 from observations.store import PERMISSIONS, Actor
 from observations.users import SignInRefused, actor_of
 from tests.observations.conftest import FakeClock, patient_details
-from vocabulary import AlarmEventType, AlarmKind, DecisionOutcome, Parameter, Priority, Role
+from vocabulary import (
+    AlarmEventType,
+    AlarmKind,
+    DecisionOutcome,
+    Parameter,
+    Priority,
+    Role,
+    TrialStatus,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -151,7 +159,41 @@ def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
         ],
     )
     alarm = record.alarms.active(trial)[0].id
-    return {"people": people, "patient": patient.id, "trial": trial, "alarm": alarm}
+    # A second trial in monitoring whose acknowledged alarm's condition is still present.
+    other = record.patients.register(
+        cns, patient_details(nhs_number="9990000018", hospital_number="Z2")
+    )
+    monitored = record.trials.plan(cns, other.id, 50).id
+    record.trials.record_injection(
+        people[Role.DOCTOR],
+        monitored,
+        {"dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "x"},
+    )
+    record.alarms.record_events(
+        service,
+        [
+            AlarmEventIn(
+                monitored,
+                "rr_low",
+                AlarmEventType.RAISED,
+                clock.now,
+                Priority.MEDIUM,
+                AlarmKind.PHYSIOLOGICAL,
+                "Slow breathing: 11/min or less. Check sedation.",
+                {"rr": 10},
+                "test",
+            )
+        ],
+    )
+    present = record.alarms.active(monitored)[0].id
+    record.alarms.acknowledge(people[Role.NURSE], present, "RR 10 counted; doctor told")
+    return {
+        "people": people,
+        "patient": patient.id,
+        "trial": trial,
+        "alarm": alarm,
+        "monitored": monitored,
+    }
 
 
 def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Callable]:
@@ -166,6 +208,9 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
         ),
         "trial.plan": lambda a: record.trials.plan(a, patient, 50),
         "trial.status": lambda a: record.trials.set_status(a, trial, "cancelled"),
+        "trial.close_with_conditions": lambda a: record.trials.set_status(
+            a, world["monitored"], TrialStatus.ASSESSED, reason="handed over to the ward"
+        ),
         "trial.extend_window": lambda a: record.trials.extend_window(a, trial, 30, "late peak"),
         "device.assign": lambda a: record.trials.assign_device(a, trial, "sim:steady", "Sim"),
         "injection.record": lambda a: record.trials.record_injection(

@@ -73,7 +73,8 @@ def test_only_unresolved_alarms_are_active_highest_priority_first(
         "side_effect",
         "sbp_low",
     }
-    # Acknowledged until re-annunciated; the window closes only when all are acknowledged.
+    # Acknowledged until re-annunciated; the window closes only when all are acknowledged
+    # (and, their conditions still present, when a doctor says why).
     for alarm in active:
         record.alarms.acknowledge(staff.nurse, alarm.id, "Seen; doctor informed")
     record.alarms.record_events(
@@ -86,4 +87,6 @@ def test_only_unresolved_alarms_are_active_highest_priority_first(
         record.trials.set_status(staff.doctor, first, TrialStatus.ASSESSED)
     [pulse] = [a for a in record.alarms.active(first) if a.rule_id == "pulse_low"]
     record.alarms.acknowledge(staff.nurse, pulse.id, "Pulse 48 by hand; doctor informed")
-    record.trials.set_status(staff.doctor, first, TrialStatus.ASSESSED)
+    record.trials.set_status(
+        staff.doctor, first, TrialStatus.ASSESSED, reason="Transferred to HDU for monitoring"
+    )

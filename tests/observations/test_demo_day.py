@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from devices.simulator import Scenario
 from observations import demo_day
 from observations.__main__ import main
-from observations.demo_day import DEVICE_ON, DOSE_MCG, WINDOW_CLOSED
+from observations.demo_day import DEVICE_ON, DOSE_MCG, WINDOW_CLOSED, DemoWalk
 from observations.engine_feed import engine_set
 from observations.record import TrialRecord
 from observations.settings import load_settings
@@ -48,6 +49,7 @@ def test_demo_trial_records_a_finished_day_that_exports(
         check_readings(record, trial)
         check_observation_sets(record, trial)
         check_alarms_are_the_engines(record, trial)
+        check_the_walk_is_the_recorded_day(record, trial)
         check_authors(record, trial)
     finally:
         record.close()
@@ -176,6 +178,18 @@ def check_alarms_are_the_engines(record: TrialRecord, trial: TrialView) -> None:
     ]
     assert sorted(recorded) == sorted(expected)
     assert all(given + DEVICE_ON <= e.at <= given + WINDOW_CLOSED for e in events)
+
+
+def check_the_walk_is_the_recorded_day(record: TrialRecord, trial: TrialView) -> None:
+    """The walk without a record (what the alarm benchmark replays) is the recorded day: the
+    same alarm events, acknowledgements included, at the same times."""
+    assert trial.injection is not None
+    walk = DemoWalk(Scenario.OVERDOSE, trial.injection.given_at)
+    engine = TrialEngine(default_rule_set(), trial_id=str(trial.id), spo2_scale=trial.spo2_scale)
+    walk.walk(engine, seed=trial.id)
+    walked = [(e.rule_id, e.event.value, e.time, e.priority.value) for e in walk.alarm_events]
+    recorded = [(e.rule_id, e.event, e.at, e.priority) for e in record.alarms.events(trial.id)]
+    assert sorted(recorded) == sorted(walked)
 
 
 def check_authors(record: TrialRecord, trial: TrialView) -> None:

@@ -25,6 +25,8 @@ from observations.exports import (
     trial_hl7_oru,
 )
 from observations.record import TrialRecord
+from observations.set_scores import SetScoreIn
+from tests.judgements import judge_as_the_monitor
 from tests.observations.conftest import FakeClock, Staff, patient_details
 from vocabulary import (
     AlarmEventType,
@@ -54,9 +56,14 @@ def _mas(labels: dict[tuple[str, str], str]) -> list[dict[str, str]]:
 
 
 def record_trial_day(
-    record: TrialRecord, staff: Staff, clock: FakeClock, decide: bool = False
+    record: TrialRecord,
+    staff: Staff,
+    clock: FakeClock,
+    decide: bool = False,
+    judged: bool = True,
 ) -> TrialDay:
-    """A small but complete trial day: scores, injection, readings, sets, alarm, 4 h scores."""
+    """A small but complete trial day: scores, injection, readings, sets, alarm, 4 h scores;
+    and, ``judged``, what the monitor judged of it."""
     clock.now = INJECTED + timedelta(minutes=46)  # the nurse acknowledges the alarm "now"
     patient = record.patients.register(
         staff.specialist, patient_details(family_name="O'Brien", given_name="Siân")
@@ -201,6 +208,8 @@ def record_trial_day(
         record.decisions.record(
             staff.doctor, trial, DecisionOutcome.RESPONDER, "MAS down by 1.2; goal achieved"
         )
+    if judged:
+        judge_as_the_monitor(record, trial)
     return TrialDay(trial, complete.id, partial.id, fixed.id, wrong.id)
 
 
@@ -240,14 +249,26 @@ def test_csv_has_every_reading_set_value_score_and_alarm_event(record: TrialReco
     assert events == [("raised", "medium"), ("acknowledged", "medium"), ("resolved", "medium")]
     ack = next(r for r in rows if r["value"] == "acknowledged")
     assert ack["parameter"] == "spo2_desaturation" and "told Dr Jones" in ack["detail"]
+    news2 = {r["record_id"]: (r["value"], r["status"]) for r in rows if r["record_type"] == "news2"}
+    assert news2[str(day.complete_set_id)] == ("1", "low")  # SpO2 95 scores 1 on scale 1
+    assert str(day.superseded_set_id) not in news2  # only sets as they stand are scored
 
 
 def test_csv_leaves_missing_values_empty_never_zero(record: TrialRecord, day: TrialDay):
     rows = read_csv(trial_csv(record, day.trial_id))
     gaps = [r for r in rows if r["record_type"] == "reading" and r["flags"] == "no_finger"]
     assert len(gaps) == 8 and all(r["value"] == "" for r in gaps)
-    partial = [r["parameter"] for r in rows if r["record_id"] == str(day.partial_set_id)]
+    partial = [
+        r["parameter"]
+        for r in rows
+        if r["record_id"] == str(day.partial_set_id) and r["record_type"] == "observation"
+    ]
     assert partial == ["rr", "spo2"]  # nothing invented for what was not measured
+    [news2] = [
+        r for r in rows if r["record_id"] == str(day.partial_set_id) and r["record_type"] == "news2"
+    ]
+    assert (news2["value"], news2["status"]) == ("", "incomplete")  # a partial set has no total
+    assert news2["detail"].startswith("missing: on_oxygen, sbp, pulse, consciousness, temp")
     assert not any(r["value"].lower() in {"nan", "null"} for r in rows)
     assert not any(r["value"] == "0" for r in rows if r["record_type"] == "reading")
 
@@ -450,6 +471,56 @@ def test_hl7_escapes_free_text(record: TrialRecord, day: TrialDay):
     )
     # The delimiters in the note did not create fields, components or repetitions.
     assert len(order.NTE.children) == 3
+
+
+# --------------------------------------------------------------------------- the monitor's NEWS2
+
+
+def test_exports_show_the_monitor_s_news2_and_never_score_a_set_themselves(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    day = record_trial_day(record, staff, clock, judged=False)
+    # The monitor scored the 15-minute set with the oximeter's pulse of that instant (the set
+    # has its own; a stored judgement is shown as it is, whatever the set seems to say).
+    record.set_scores.record(staff.service, [SetScoreIn(
+        trial_id=day.trial_id, observation_set_id=day.complete_set_id,
+        measured_at=INJECTED + timedelta(minutes=15), total=3, band="low-medium",
+        scores={"rr_score": 0, "spo2_score": 1, "oxygen_score": 0, "sbp_score": 0,
+                "pulse_score": 0, "consciousness_score": 0, "temp_score": 0},
+        missing=(), spo2_scale=1, spo2=95.0, spo2_from="set", pulse=48.0, pulse_from="device",
+        rule_set_version="test-rules", judged_at=INJECTED + timedelta(minutes=16),
+    )])
+    rows = read_csv(trial_csv(record, day.trial_id))
+    news2 = {r["record_id"]: r for r in rows if r["record_type"] == "news2"}
+    scored = news2[str(day.complete_set_id)]
+    assert (scored["value"], scored["status"], scored["source"]) == ("3", "low-medium", "monitor")
+    assert "pulse 48 from the device" in scored["detail"] and "test-rules" in scored["detail"]
+    waiting = news2[str(day.partial_set_id)]
+    assert (waiting["value"], waiting["status"]) == ("", "not yet scored by the monitor")
+
+    bundle = read_bundle(trial_fhir_bundle(record, day.trial_id))
+    totals = [o for o in observations_of(bundle) if codes(o) == ["1104051000000101"]]
+    assert [o.valueInteger for o in totals if o.valueInteger is not None] == [3]
+    [from_device] = [o for o in totals if o.valueInteger == 3]
+    assert any("Pulse 48/min from the device" in n.text for n in from_device.note)
+    unscored = [o for o in totals if o.valueInteger is None]
+    assert len(unscored) == 3  # baseline, 30-min and corrected 45-min sets: none scored yet
+    assert all(o.status == "registered" and o.dataAbsentReason.coding[0].code == "temp-unknown"
+               and o.dataAbsentReason.text == "not yet scored by the monitor" for o in unscored)
+
+    message = read_oru(trial_hl7_oru(record, day.trial_id))
+    orders = message.ORU_R01_PATIENT_RESULT.ORU_R01_ORDER_OBSERVATION
+    totals_sent = {
+        o.OBR.obr_3.ei_1.to_er7(): [
+            g.OBX.obx_5.to_er7() for g in o.ORU_R01_OBSERVATION
+            if g.OBX.obx_3.ce_1.to_er7() == "1104051000000101"
+        ]
+        for o in orders
+    }
+    assert totals_sent[f"ITB{day.trial_id}-SET{day.complete_set_id}"] == ["3"]
+    assert totals_sent[f"ITB{day.trial_id}-SET1"] == []  # complete, but not scored yet: no total
+    notes = [n.nte_3.to_er7() for n in orders[0].children if n.name == "NTE"]
+    assert notes == ["NEWS2 not yet scored by the monitor."]
 
 
 # --------------------------------------------------------------------------- dispatch

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from observations.alarms import check_reminder
 from observations.record import TrialRecord
 from observations.services import DeviceStateView
-from pages.alarms_panel import alarm_tone, evidence_text
-from pages.display import DisplaySettingsError, parse_display_settings
+from pages.alarms_panel import (
+    REMINDED_KEY,
+    alarm_tone,
+    every_words,
+    evidence_text,
+    reminder_choices,
+    reminder_defaults,
+    reminder_tone,
+)
+from pages.display import DisplaySettingsError, load_display_settings, parse_display_settings
 from pages.nurse_view import device_state_text
 from pages.shared import ACTOR_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
@@ -83,6 +93,108 @@ def test_acknowledge_needs_a_note_and_keeps_the_alarm(record: TrialRecord, peopl
     assert not at.text_area
 
 
+def test_acknowledge_offers_the_reminder_interval_in_words(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people)
+    raise_alarm(record, trial.id, record.store.now())
+    beat(record)
+    at = page(people.nurse, "ward.py").run()
+    remind = at.selectbox(key="ack-remind-1")
+    assert remind.label == "Remind me while it is still present"
+    assert remind.value == reminder_defaults()[Priority.HIGH]  # preselected for a high alarm
+    assert "every 5 minutes" in remind.options and "every hour" in remind.options
+    at.text_area(key="ack-note-1").input("Sat up, O2 2 L, told Dr Who")
+    remind.set_value(600.0)
+    at.button(key="FormSubmitter:acknowledge-1-Acknowledge alarm").click().run()
+    assert not at.exception
+    [alarm] = record.alarms.active()
+    assert alarm.acknowledged and alarm.remind_after_s == 600
+    shown = next(e.value for e in at.error if "raised" in e.value)
+    assert "reminder every 10 minutes while present" in shown
+
+
+def test_reminder_choices_are_what_the_record_accepts():
+    defaults = reminder_defaults()
+    for priority in Priority:
+        choices, default = reminder_choices(priority)
+        assert default == defaults.get(priority) and default in choices
+        for seconds in choices:
+            assert check_reminder(seconds) == seconds  # None: the default, or no reminder
+    assert reminder_choices(Priority.LOW) == ([None, *reminder_choices(Priority.HIGH)[0]], None)
+    assert [every_words(s) for s in (60, 300, 3600, 7200)] == [
+        "every minute", "every 5 minutes", "every hour", "every 2 hours"]
+
+
+def acknowledged_ago(
+    record: TrialRecord,
+    people: People,
+    trial_id: int,
+    minutes: float,
+    remind_after_s: float | None = None,
+    **alarm: Any,
+) -> None:
+    """An alarm raised and acknowledged `minutes` ago (the record writes its own time)."""
+    real = record.store.clock
+    then = record.store.now() - timedelta(minutes=minutes)
+    record.store.clock = lambda: then
+    try:
+        raise_alarm(record, trial_id, then - timedelta(seconds=30), **alarm)
+        alarm_id = record.alarms.active(trial_id)[0].id
+        record.alarms.acknowledge(people.nurse, alarm_id, "O2 on, doctor told", remind_after_s)
+    finally:
+        record.store.clock = real
+
+
+def audio(at: AppTest) -> list[tuple[bool, bool]]:
+    """(autoplay, loop) of each sound on the page."""
+    return [(a.proto.autoplay, a.proto.loop) for a in at.get("audio")]
+
+
+def test_soft_reminder_when_an_acknowledged_alarm_is_still_present(
+    record: TrialRecord, people: People
+):
+    trial = monitoring_trial(record, people)
+    acknowledged_ago(record, people, trial.id, minutes=6)  # high: every 5 minutes by default
+    beat(record)
+    at = page(people.nurse, "trial_monitor.py").run()
+    assert not at.exception
+    [notice] = [i.value for i in at.info if "Reminder" in i.value]
+    assert "acknowledged, still present · Critical desaturation: SpO2 84 %" in notice
+    assert "Bed 4B · JONES, Sam · NHS 943 476 5919" in notice
+    assert audio(at) == [(True, False)], "the soft tone, once, not the looping alarm tone"
+    # The notice stays a while so it can be read; the tone is the same element, played once.
+    at.run()
+    assert [i for i in at.info if "Reminder" in i.value] and audio(at) == [(True, False)]
+    # Once shown long enough (the next reminder an interval away), notice and tone go.
+    reminded = at.session_state[REMINDED_KEY]
+    shown = load_display_settings().reminder_shown_seconds
+    reminded[trial.id] -= timedelta(seconds=shown + 1)
+    at.run()
+    assert not [i for i in at.info if "Reminder" in i.value]
+    assert not at.get("audio")
+
+
+def test_no_reminder_before_the_chosen_interval(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people)
+    acknowledged_ago(record, people, trial.id, minutes=6, remind_after_s=600.0)
+    beat(record)
+    at = page(people.nurse, "ward.py").run()
+    assert not at.exception
+    assert not [i for i in at.info if "Reminder" in i.value]
+    assert not at.get("audio")
+
+
+def test_the_alarm_tone_covers_a_reminder_due_meanwhile(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people)
+    acknowledged_ago(record, people, trial.id, minutes=20, rule_id="bradycardia",
+                     message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
+    raise_alarm(record, trial.id, record.store.now())  # a new high alarm, not acknowledged
+    beat(record)
+    at = page(people.nurse, "ward.py").run()
+    assert not at.exception
+    assert any("still present · Bradycardia: pulse 45" in i.value for i in at.info)
+    assert audio(at) == [(True, True)], "only the alarm tone: no soft tone over it"
+
+
 def test_physiotherapist_sees_but_cannot_acknowledge(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people)
     raise_alarm(record, trial.id, record.store.now())
@@ -120,7 +232,7 @@ def test_monitor_not_running_is_a_high_alarm_on_every_trial(record: TrialRecord,
 def test_evidence_and_tone_helpers():
     assert evidence_text(None) == "no evidence recorded"
     assert evidence_text({"limbs": {"left": 3}, "band": "high"}) == "limbs: left 3 · band: high"
-    assert alarm_tone()[:4] == b"RIFF"
+    assert alarm_tone()[:4] == b"RIFF" and reminder_tone()[:4] == b"RIFF"
 
 
 def test_evidence_reads_in_ward_time_and_seconds():

@@ -20,7 +20,8 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     people,
     record,
 )
-from vocabulary import Consciousness
+from tests.judgements import judge_as_the_monitor
+from vocabulary import Consciousness, QualityFlag
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,14 +95,45 @@ def test_impossible_value_refused_and_kept(record: TrialRecord, people: People):
     assert record.observations.list(trial.id) == []
 
 
+PREFILL = "Fill in the device values (median of the last minute: "
+
+
+def test_prefill_is_the_median_of_the_last_minute_and_says_so(
+    record: TrialRecord, people: People
+):
+    trial = monitoring_trial(record, people, minutes_ago=5)
+    now = record.store.now()
+    add_vitals(record, trial.id, now - timedelta(seconds=75), 70, 140)  # over a minute ago
+    for seconds, spo2, pulse in ((50, 96, 80), (30, 94, 84), (10, 95, 82), (3, 99, 130)):
+        add_vitals(record, trial.id, now - timedelta(seconds=seconds), spo2, pulse)
+    # A motion artefact is never part of it, however recent.
+    add_vitals(record, trial.id, now - timedelta(seconds=1), 60, 40,
+               flags=frozenset({QualityFlag.ARTIFACT}))
+    at = page(people.nurse).run()
+    assert not at.exception
+    [button] = [b for b in at.button if b.label.startswith(PREFILL)]
+    assert button.label == PREFILL + "SpO2 96, Pulse 83)"
+    assert any("the median of the device's valid readings over the last minute" in c.value
+               and "SpO2: 4" in c.value for c in at.caption), [c.value for c in at.caption]
+    button.click().run()
+    # 94, 95, 96, 99 -> 95.5, charted half up as 96; 80, 82, 84, 130 -> 83.
+    assert at.number_input(key=k(trial, "spo2")).value == 96
+    assert at.number_input(key=k(trial, "pulse_rate")).value == 83
+    assert at.number_input(key=k(trial, "spo2")).label.endswith(
+        "· from device (median of the last minute)"
+    )
+
+
 def test_prefill_from_device_is_marked(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=5)
     add_vitals(record, trial.id, record.store.now() - timedelta(seconds=3), 95, 88)
     at = page(people.nurse).run()
-    button = next(b for b in at.button if b.label.startswith("Fill in the latest device values"))
+    button = next(b for b in at.button if b.label.startswith(PREFILL))
     button.click().run()
     assert at.number_input(key=k(trial, "spo2")).value == 95
-    assert at.number_input(key=k(trial, "spo2")).label.endswith("· from device")
+    assert at.number_input(key=k(trial, "spo2")).label.endswith(
+        "· from device (median of the last minute)"
+    )
     at.number_input(key=k(trial, "pulse_rate")).set_value(90)  # the nurse counted it herself
     at.number_input(key=k(trial, "rr")).set_value(18)
     save(at)
@@ -134,7 +166,7 @@ def test_prefill_refuses_values_gone_stale_since_the_page_was_drawn(
     drawn_from = record.store.now() - timedelta(seconds=27)
     add_vitals(record, trial.id, drawn_from, 95, 88)
     at = page(people.nurse).run()
-    button = next(b for b in at.button if b.label.startswith("Fill in the latest device values"))
+    button = next(b for b in at.button if b.label.startswith(PREFILL))
     # By the click the oximeter's last values have passed the 30 s stale limit.
     time.sleep(max(0.0, 31 - (datetime.now(UTC) - drawn_from).total_seconds()))
     button.click().run()
@@ -142,8 +174,13 @@ def test_prefill_refuses_values_gone_stale_since_the_page_was_drawn(
     assert any("no longer current" in e.value for e in at.error)
 
 
-def test_due_and_missed_sets(record: TrialRecord, people: People):
-    monitoring_trial(record, people, minutes_ago=50)
+def test_due_and_missed_sets_are_the_monitor_s(record: TrialRecord, people: People):
+    trial = monitoring_trial(record, people, minutes_ago=50)
+    at = page(people.nurse).run()
+    assert not at.exception
+    # No monitor has judged this trial: the page says so rather than working it out itself.
+    assert any("not yet worked out by the monitor" in m.value for m in at.markdown)
+    judge_as_the_monitor(record, trial.id)
     at = page(people.nurse).run()
     assert not at.exception
     assert any("Observations OVERDUE since" in m.value for m in at.markdown)

@@ -16,6 +16,7 @@ from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.users import actor_of
 from pages.shared import ACTOR_KEY
+from tests.judgements import judge_as_the_monitor
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -245,3 +246,23 @@ def test_extra_time_points_are_columns_beside_baseline_and_4_hours(world):
     # The mean and the hint are unchanged by extra time points.
     assert {m.label: m.value for m in at.metric}["Reduction"] == "0.67"
     assert any("compare baseline and 4 hours only" in c.value for c in at.caption)
+
+
+def test_each_set_s_news2_and_the_due_times_are_the_monitor_s(world):
+    record, trial = world["record"], world["trial"]
+    at = open_review(world["doctor"], trial.id)
+    [sets] = [d for d in at.dataframe if "NEWS2" in d.value.columns]
+    # Nothing is scored by the page: until the monitor has, it says so.
+    assert list(sets.value["NEWS2"]) == ["NEWS2 — (not yet scored by the monitor)"]
+    assert any("not yet worked out by the monitor" in c.value for c in at.caption)
+    judge_as_the_monitor(record, trial.id)
+    at = open_review(world["doctor"], trial.id)
+    [sets] = [d for d in at.dataframe if "NEWS2" in d.value.columns]
+    assert list(sets.value["NEWS2"]) == [
+        "NEWS2 incomplete (missing: SpO2, air or oxygen, systolic BP, pulse, "
+        "consciousness (ACVPU), temperature)"
+    ]
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Due times (as the monitor judged them at") and "missed" in c
+               for c in captions), captions
+    assert "Pre-injection baseline: none (no readings or set before the injection)." in captions

@@ -23,6 +23,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
+from tests.judgements import judge_as_the_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,6 +49,7 @@ def test_current_values_and_stale(record: TrialRecord, people: People):
         "temp": 36.8, "side_effects": ["headache"],
     })
     raise_alarm(record, trial.id, now - timedelta(seconds=10))
+    judge_as_the_monitor(record, trial.id)  # the set's NEWS2 is the monitor's
     beat(record)
     at = page(people.nurse).run()
     assert not at.exception

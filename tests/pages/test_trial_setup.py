@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from observations.alarms import AlarmEventIn
+from observations.errors import Refused
 from observations.record import TrialRecord
 from pages.shared import ACTOR_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
@@ -18,7 +21,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
-from vocabulary import TrialStatus
+from vocabulary import AlarmEventType, AlarmKind, Priority, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,13 +96,50 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     button(at, "Assign device").click().run()
     assert not at.exception
     assert record.trials.active_assignments(trial.id)[0].source.startswith("sim:steady")
-    button(at, "Close the monitoring window").click().run()
-    assert any("cannot close while alarms are not acknowledged" in e.value for e in at.error)
-    assert record.trials.get(trial.id).status == TrialStatus.MONITORING.value
+    # The condition is present and not yet acknowledged: the page says why, the record refuses.
+    assert any("Critical desaturation: SpO2 84 %" in w.value for w in at.warning)
+    assert button(at, "Close the monitoring window").disabled
+    with pytest.raises(Refused, match="not acknowledged"):
+        record.trials.set_status(people.cns, trial.id, TrialStatus.ASSESSED)
     record.alarms.acknowledge(people.nurse, record.alarms.active()[0].id, "Seen, O2 on")
     at.run()
+    # Acknowledged but still present: a nurse specialist reads why and cannot close it.
+    [why] = [w.value for w in at.warning if "stays open" in w.value]
+    assert "- Critical desaturation: SpO2 84 %" in why and "a doctor may close it" in why
+    assert button(at, "Close the monitoring window").disabled
+    assert not [t for t in at.text_area if t.label.startswith("Why close")]
+    # Once the condition has ended (the engine resolves the alarm), the window closes.
+    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
+        trial.id, "critical_desaturation", AlarmEventType.RESOLVED, record.store.now(),
+        Priority.HIGH, AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 84 %", {}, "test")])
+    at.run()
+    assert not [w for w in at.warning if "stays open" in w.value]
     button(at, "Close the monitoring window").click().run()
+    assert not at.exception
     assert record.trials.get(trial.id).status == TrialStatus.ASSESSED.value
+
+
+def test_a_doctor_closes_the_window_with_a_condition_present_by_saying_why(
+    record: TrialRecord, people: People
+):
+    trial = monitoring_trial(record, people, device=None)
+    raise_alarm(record, trial.id, record.store.now())
+    record.alarms.acknowledge(people.nurse, record.alarms.active()[0].id, "Seen, O2 on")
+    at = page(people.doctor).run()
+    assert any(w.value.startswith("Still present (closing the window now needs your reason)")
+               and "\n- Critical desaturation: SpO2 84 %" in w.value for w in at.warning)
+    button(at, "Close the monitoring window").click().run()
+    assert any("Record why the window closes" in e.value for e in at.error)
+    assert record.trials.get(trial.id).status == TrialStatus.MONITORING.value
+    reason = next(t for t in at.text_area if t.label.startswith("Why close the window"))
+    reason.input("Her usual SpO2 is 84 % on air (COPD); handed over to the ward team")
+    button(at, "Close the monitoring window").click().run()
+    assert not at.exception
+    assert any("Monitoring window closed." in s.value for s in at.success)
+    assert record.trials.get(trial.id).status == TrialStatus.ASSESSED.value
+    [closed] = record.audit.entries(action_prefix="trial.status", limit=1)
+    assert closed.username == people.doctor.username
+    assert closed.details["reason"].startswith("Her usual SpO2 is 84 %")
 
 
 def test_extend_window_and_demo(record: TrialRecord, people: People):

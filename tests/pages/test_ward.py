@@ -20,6 +20,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
+from tests.judgements import judge_as_the_monitor
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,6 +53,8 @@ def test_tile_shows_values_identifiers_and_stale(record: TrialRecord, people: Pe
     now = record.store.now()
     add_vitals(record, fresh.id, now - timedelta(seconds=2), 97, 72)
     add_vitals(record, quiet.id, now - timedelta(seconds=95), 95, 64, device="sim:steady?seed=2")
+    for trial in (fresh, quiet):
+        judge_as_the_monitor(record, trial.id)  # the due times are the monitor's
     beat(record)
     at = page(people.nurse).run()
     assert not at.exception

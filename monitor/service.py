@@ -302,7 +302,9 @@ class MonitorService:
         for trial_id in list(self.watches):
             if trial_id not in streamed_trials:
                 # What it judged last (the window's close) still goes to the record.
-                self._keep_judgements(self.watches.pop(trial_id))
+                watch = self.watches.pop(trial_id)
+                self._commit(watch.finish())
+                self._keep_judgements(watch)
 
     def _clock_for(self, assignment: DeviceAssignmentView, injection) -> Clock:  # type: ignore[no-untyped-def]
         """Wall time; for an accelerated simulator, a clock that catches up with wall time.

@@ -196,7 +196,19 @@ class TrialWatch:
         frame = self.record.readings.timeline(
             self.trial_id, list(ENGINE_PARAMETERS), end=now, include_manual=False
         )
-        for row in frame.itertuples(index=False):
+        rows = list(frame.itertuples(index=False))
+        # As `engine_frame` hands a live frame over: a blood-pressure frame's pulse (the cuff's)
+        # is not judged; the oximeter's is.
+        cuff_frames = {
+            (row.time, str(row.device))
+            for row in rows
+            if row.parameter in (Parameter.SYSTOLIC.value, Parameter.DIASTOLIC.value)
+        }
+        for row in rows:
+            if row.parameter == Parameter.PULSE_RATE.value and (
+                (row.time, str(row.device)) in cuff_frames
+            ):
+                continue
             flags = frozenset(f for f in str(row.flags).split(";") if f)
             value = None if row.value != row.value else float(row.value)  # NaN is missing
             at = row.time.to_pydatetime()  # type: ignore[attr-defined]
@@ -402,6 +414,18 @@ class TrialWatch:
         if self._pending:
             times.append(self._pending[0][0])
         return min(times) if times else None
+
+    def finish(self) -> list[AlarmEventIn]:
+        """The trial left monitoring (its window closed, or it was cancelled) before the watch
+        saw it: the engine ends its alarms now, once, so none stays active on a finished
+        trial's screens."""
+        if self._seen.closed or self._held is not None:
+            return []
+        self._seen.closed = True
+        now = self.clock()
+        if self.engine.now is not None and now < self.engine.now:
+            now = self.engine.now
+        return self._to_record(self.engine.feed(WindowClosed(now)))
 
     def judgements(self) -> tuple[list[SetScoreIn], ScheduleJudgementIn | None]:
         """What the engine judged that the record does not hold yet: the NEWS2 of each set

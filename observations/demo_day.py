@@ -31,6 +31,7 @@ from devices.simulator import Scenario, Simulator
 from devices.sources import parse_source, streamed_parameters
 from observations.demo import register_demo_patient
 from observations.engine_feed import (
+    engine_judgements,
     engine_link,
     engine_readings,
     engine_set,
@@ -40,6 +41,7 @@ from observations.engine_feed import (
 from observations.entries import ReadingIn
 from observations.errors import Refused
 from observations.record import TrialRecord
+from observations.set_scores import KnownJudgement
 from observations.users import DEMO_NURSE_USERNAME, DEMO_USERNAME
 from observations.views import TrialView
 from observations.ward_time import to_ward, ward_time_to_utc
@@ -524,6 +526,7 @@ class _DemoDay(DemoWalk):
         self.batch: list[ReadingIn] = []
         self.batch_started: datetime | None = None
         self.counts = {"readings": 0, "sets": 0, "alarm_events": 0, "acks": 0}
+        self.known = KnownJudgement()  # what of the engine's judgement the record holds
 
     def run(self) -> TrialView:
         self.clock.move_to(self.injection_at + REGISTERED)
@@ -547,6 +550,7 @@ class _DemoDay(DemoWalk):
             raise Refused(f"Another process already streams {source}.")
         try:
             self.walk(engine, seed=trial.id, source=source)
+            self._store_judgement(self.clock.now)  # the due times as the window closed
             self.day.trials.end_assignment(nurse, assignment.id)
         except BaseException:
             # A half-written day must not look like a live trial: cancel it and take the
@@ -564,6 +568,18 @@ class _DemoDay(DemoWalk):
             self.counts["readings"] += self.day.readings.add(self.service, self.batch)
         self.batch = []
         self.batch_started = None
+        self._store_judgement(self.clock.now)
+
+    def _store_judgement(self, at: datetime) -> None:
+        """What the engine judged (each set's NEWS2, the due times, the baseline), as the
+        monitor stores it: written once, when it changes."""
+        if self.engine is None:
+            return
+        scores, schedule = self.known.unwritten(
+            *engine_judgements(self.trial_id, self.engine, at, self._injected_at)
+        )
+        if scores or schedule:
+            self.day.set_scores.record(self.service, scores, [schedule] if schedule else [])
 
     # ------------------------------------------------------------------ hooks
 
@@ -611,6 +627,10 @@ class _DemoDay(DemoWalk):
                 "given_by": "Demo clinician",
             },
         )
+
+    @property
+    def _injected_at(self) -> datetime | None:
+        return self.engine.injection.time if self.engine and self.engine.injection else None
 
     def _write_set(self, entry: dict[str, Any]) -> ObservationSet:
         view = self.day.observations.record(self.nurse_actor, self.trial_id, entry)

@@ -38,6 +38,8 @@ STORED_PARAMETERS = frozenset(
 ENGINE_PARAMETERS = frozenset(
     {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
 )
+# A blood-pressure frame's pulse is the cuff's: one instant, one judged pulse, the streamed one.
+CUFF_JUDGED = ENGINE_PARAMETERS - {Parameter.PULSE_RATE}
 
 
 def record_readings(trial_id: int, measurement: Measurement) -> list[ReadingIn]:
@@ -82,10 +84,14 @@ def engine_frame(measurement: Measurement) -> EngineFrame | None:
     when there is nothing to judge (a cuff inflating, no time)."""
     if measurement.measuring or measurement.device_time is None:
         return None
+    values = measurement.values
+    judged = ENGINE_PARAMETERS
+    if Parameter.SYSTOLIC in values or Parameter.DIASTOLIC in values:
+        judged = CUFF_JUDGED  # the cuff's pulse is stored; the oximeter's is judged
     return EngineFrame(
         measurement.device_time,
-        {p: float(v) for p, v in measurement.values.items() if p in ENGINE_PARAMETERS},
-        tuple(p for p in measurement.missing if p in ENGINE_PARAMETERS),
+        {p: float(v) for p, v in values.items() if p in judged},
+        tuple(p for p in measurement.missing if p in judged),
         frozenset(measurement.flags),
     )
 

@@ -226,9 +226,13 @@ class _LevelWatch:
     met: bool = False
     decided_by: str = ""
     clear_since: datetime | None = None  # met, and at or past clears_at since
+    owed: datetime | None = None  # reached while a deeper level was pending
+    owed_why: str = ""
+    owed_until: datetime | None = None  # waits no longer than this
 
     def reset(self) -> None:
         self.episode_start = self.counted_at = self.zone_since = self.clear_since = None
+        self.owed = None
         self.counter = 0.0
         self.entries.clear()
         self.met = False
@@ -257,7 +261,8 @@ class _LimitWatch:
         return value > self._mildest if self._low else value < self._mildest
 
     def update_idle(self) -> None:
-        self.idle = all(lw.episode_start is None and not lw.met for lw in self.levels)
+        self.idle = all(lw.episode_start is None and not lw.met and lw.owed is None
+                        for lw in self.levels)
 
 
 class TrialEngine:
@@ -361,8 +366,13 @@ class TrialEngine:
         elif isinstance(event, WindowClosed):
             self._closed_at = t
             self._schedule.close(t)
-            for rule in self._overdue_rules:
-                self._condition(rule, None, t, {"reason": "monitoring window closed"})
+            # Monitoring ends: nothing stays active on a finished trial's screens (the record
+            # refused the close while any alarm waited for a nurse; a condition still present
+            # was recorded as the doctor's reason).
+            for alarm in list(self._alarms.values()):
+                present = alarm.current is not None
+                self._resolve(alarm, t, {"reason": "monitoring window closed",
+                                         "condition_present": present})
         else:
             raise TypeError(f"not a trial event: {event!r}")
         return self._end()
@@ -604,6 +614,7 @@ class TrialEngine:
                     changed = True
                     if level.counter is None and not lw.met:
                         lw.episode_start = None  # a plain delay: the episode is the stay
+                        lw.owed = None
                 if lw.met:
                     if cond.cleared(level, value):
                         if lw.clear_since is None:
@@ -634,6 +645,7 @@ class TrialEngine:
             lw.counter = max(0.0, lw.counter - counter.decay_per_s * dt)
             if lw.counter == 0.0 and lw.zone_since is None:
                 lw.episode_start = None  # the episode is over (entries keep their own window)
+                lw.owed = None
         lw.counted_at = t
 
     # ===== streamed levels: decisions and clearing ========================================
@@ -666,17 +678,22 @@ class TrialEngine:
                 candidates.append((at, f"counter reached {_num(counter.threshold)}"))
         if not candidates:
             return None
-        at, why = min(candidates, key=lambda c: c[0])
-        # Shallower levels wait while the value lies in a deeper level still pending (at most
-        # until its maximum delay): one alarm at the right priority, not medium then high.
+        return min(candidates, key=lambda c: c[0])
+
+    @staticmethod
+    def _wait_until(watch: _LimitWatch, index: int) -> datetime | None:
+        """While the value lies in a deeper level still pending, a shallower level's decision
+        waits, at most until that level's maximum delay: one alarm at the right priority, not
+        medium and then high. None: nothing to wait for."""
+        until: datetime | None = None
         for deeper in watch.levels[index + 1:]:
             if deeper.met or deeper.zone_since is None or deeper.episode_start is None:
                 continue
             bound = deeper.zone_since
             if deeper.level.max_delay_s is not None:
                 bound = max(bound, deeper.episode_start + _seconds(deeper.level.max_delay_s))
-            at = max(at, bound)
-        return at, why
+            until = bound if until is None else max(until, bound)
+        return until
 
     def _watch_timers(self, watch: _LimitWatch) -> Iterator[_Timer]:
         deeper_at: datetime | None = None  # the soonest decision of a deeper level
@@ -687,14 +704,40 @@ class TrialEngine:
                     yield (lw.clear_since + _seconds(lw.level.hold_s or 0),
                            lambda t, lw=lw: self._clear_level(watch, lw, t))
                 continue
-            decision = self._decision_time(watch, index)
-            if decision is None:
-                continue
-            at, why = decision
+            wait = self._wait_until(watch, index)
+            if lw.owed is not None:
+                # Reached while waiting: decided, in its zone, once the wait ends or has lasted
+                # the deeper level's maximum delay (a value dipping deep over and over cannot
+                # keep restarting the wait).
+                if lw.zone_since is None or lw.owed_until is None:
+                    continue
+                now = self.now or lw.owed
+                at = max(now, lw.zone_since) if wait is None else max(
+                    min(wait, lw.owed_until), lw.zone_since)
+                why = lw.owed_why
+            else:
+                decision = self._decision_time(watch, index)
+                if decision is None:
+                    continue
+                at, why = decision
+                if wait is not None and wait > at:
+                    if deeper_at is None or at < deeper_at:
+                        yield (at, lambda t, i=index, why=why: self._owe(watch, i, t, why))
+                    continue
             if deeper_at is not None and deeper_at <= at:
                 continue  # a deeper level is decided first (or with it) and meets this one
             deeper_at = at
             yield (at, lambda t, i=index, why=why: self._decide(watch, i, t, why))
+
+    def _owe(self, watch: _LimitWatch, index: int, t: datetime, why: str) -> None:
+        """The level was reached while a deeper one is pending: it waits, at most that level's
+        maximum delay, for as long as its episode lasts."""
+        lw = watch.levels[index]
+        delays = [deeper.level.max_delay_s or 0.0 for deeper in watch.levels[index + 1:]
+                  if not deeper.met and deeper.zone_since is not None]
+        lw.owed, lw.owed_why = t, why
+        lw.owed_until = t + _seconds(max(delays, default=0.0))
+        self._earliest = _UNKNOWN
 
     def _decide(self, watch: _LimitWatch, index: int, t: datetime, why: str) -> None:
         """The level is met, and so (nested) is every shallower one."""
@@ -704,6 +747,7 @@ class TrialEngine:
                 lw.met = True
                 lw.decided_by = why if i == index else "a deeper level was met"
                 lw.clear_since = None
+                lw.owed = None
         watch.idle = False
         self._sync_watch(watch, t)
 

@@ -375,3 +375,81 @@ async def test_a_trial_without_a_device_is_watched_and_its_sets_scored(
     assert record.set_scores.for_trial(trial)[obs.id].total == 1
     schedule = record.set_scores.schedule(trial)
     assert schedule is not None and schedule.due_times[0].met_at == obs.measured_at
+
+
+# --------------------------------------------------------------------------- the cuff's pulse
+
+
+def test_the_cuff_pulse_beside_the_oximeter_is_not_judged_live_or_rebuilt(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    """Two pulses: the oximeter's 72 each second and a cuff's 35 (a wrong cuff count) between
+    them. The streamed rules judge the oximeter's, live and after a rebuild alike."""
+    record, clock = ward
+    start = clock.now
+    trial = baseline_trial(record)
+    inject(record, trial.id, start)
+    watch = TrialWatch(record, default_rule_set(), record.trials.get(trial.id), clock)
+    watch.rebuild(start)
+    rows, raised = [], []
+    for second in range(1, 120):
+        at = start + timedelta(seconds=second)
+        clock.now = at
+        frames = [build_measurement(
+            "sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 72.0}
+        ).stamped(receive_time=at, device_time=at, source=OXIMETER)]
+        if second % 2 == 0:  # a cuff far more often than any ward's, so a mistake would show
+            cuff_at = at + timedelta(milliseconds=500)  # the cuff keeps its own clock
+            frames.append(build_measurement("sim-nibp", {
+                Parameter.SYSTOLIC: 125.0, Parameter.DIASTOLIC: 80.0, Parameter.PULSE_RATE: 35.0,
+            }).stamped(receive_time=cuff_at, device_time=cuff_at, source=f"{OXIMETER}/nibp"))
+        for frame in frames:
+            raised += watch.on_measurement(frame)
+            rows += record_readings(watch.trial_id, frame)
+    record.readings.add(record.users.service_actor(), rows)
+    assert raised == [] and watch.engine.active_alarms() == []
+    assert any(r.parameter is Parameter.PULSE_RATE and r.value == 35.0 for r in rows)  # kept
+    fresh = TrialWatch(record, default_rule_set(), record.trials.get(trial.id), clock)
+    assert fresh.rebuild(clock.now) == []
+    assert fresh.engine.active_alarms() == []
+
+
+# --------------------------------------------------------------------------- the window closes
+
+
+async def test_alarms_of_a_trial_whose_window_closed_end_with_it(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    """A doctor closes the window while bradycardia is still present (saying why): the monitor
+    stops watching the trial and ends its alarms, so none stays on a finished trial's screens."""
+    record, clock = ward
+    start = clock.now
+    trial = baseline_trial(record)
+    inject(record, trial.id, start)
+    service = QuietStreams(record, clock=clock)
+    try:
+        await service.sync()
+        watch = service.watches[trial.id]
+        for second in range(1, 40):
+            at = start + timedelta(seconds=second)
+            clock.now = at
+            frame = build_measurement("sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 46.0}
+                                      ).stamped(receive_time=at, device_time=at, source=OXIMETER)
+            service._commit(watch.on_measurement(frame))
+        service._commit(watch.tick())
+        assert await service._write_alarms()
+        [alarm] = record.alarms.active(trial.id)
+        assert alarm.rule_id == "pulse_low"
+        record.alarms.acknowledge(record.users.demo_nurse(), alarm.id, "Pulse checked by hand.")
+        record.trials.set_status(record.users.demo_clinician(), trial.id, TrialStatus.ASSESSED,
+                                 reason="Pulse 46 is this patient's usual; reviewed at the bed.")
+        await service.sync()  # the trial is no longer watched
+        assert trial.id not in service.watches
+        assert await service._write_alarms()
+    finally:
+        for running in service.streams.values():
+            running.task.cancel()
+    assert record.alarms.active(trial.id) == []
+    [resolved] = [e for e in record.alarms.events(trial.id) if e.event == "resolved"]
+    assert resolved.evidence["reason"] == "monitoring window closed"
+    assert resolved.evidence["condition_present"] is True

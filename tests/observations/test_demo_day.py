@@ -50,6 +50,7 @@ def test_demo_trial_records_a_finished_day_that_exports(
         check_observation_sets(record, trial)
         check_alarms_are_the_engines(record, trial)
         check_the_walk_is_the_recorded_day(record, trial)
+        check_the_engines_judgement_is_stored(record, trial)
         check_authors(record, trial)
     finally:
         record.close()
@@ -90,6 +91,20 @@ def check_trial(record: TrialRecord, trial: TrialView) -> None:
     assert baseline.penn_frequency is not None and baseline.goals
     assert record.trials.active_assignments(trial.id) == []  # the device was taken off
     assert record.services.lease_holder(f"sim:overdose?seed={trial.id}") is None  # released
+
+
+def check_the_engines_judgement_is_stored(record: TrialRecord, trial: TrialView) -> None:
+    """Pages show the demo day as they show a monitored one: every set scored by the engine,
+    the due times and the baseline stored, nothing left "not yet scored"."""
+    assert trial.injection is not None
+    sets = record.observations.list(trial.id)
+    scores = record.set_scores.for_trial(trial.id)
+    assert set(scores) == {s.id for s in sets}
+    assert all(score.total is not None for score in scores.values())  # SpO2/pulse prefilled
+    schedule = record.set_scores.schedule(trial.id)
+    assert schedule is not None and schedule.injection_at == trial.injection.given_at
+    assert set(schedule.baseline) >= {"spo2", "pulse_rate", "systolic", "power_left_leg"}
+    assert schedule.next_due is None  # the window is closed: nothing more is due
 
 
 def check_readings(record: TrialRecord, trial: TrialView) -> None:

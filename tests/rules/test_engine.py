@@ -169,6 +169,29 @@ def test_swinging_across_91_92_is_alarmed_not_missed() -> None:
     assert run.events[0].evidence["level"] == "severe_desaturation"
 
 
+def test_a_value_dipping_deep_over_and_over_is_not_left_waiting() -> None:
+    # 97 and 84 by turns: critical (a plain 5 s) is never held, and each entry makes it pending
+    # again. Severe is reached at its third entry (5 s) and waits for critical at most 5 s:
+    # decided at the next entry after 10 s, at 11.
+    run = Run()
+    run.feed_all(stream(SPO2, [97, 84] * 60))
+    assert run.summary()[0] == (11, "raised", "spo2_low", "high")
+    assert run.events[0].evidence["level"] == "severe_desaturation"
+    run = Run()
+    run.feed_all(stream(PULSE, [72, 35] * 60))
+    [raised] = [e for e in run.events if e.event.value == "raised"]
+    assert (raised.rule_id, raised.evidence["level"]) == ("pulse_low", "bradycardia")
+    assert raised.time <= at(10 + 10)  # counter full by ~9.5 s, then at most 10 s of waiting
+
+
+def test_a_single_eight_second_dip_to_86_raises_nothing() -> None:
+    # Desaturation's counter is full in 7.5 s, but severe is pending (not before 11 s): the
+    # shallower level waits, and the dip is over before either is decided.
+    run = Run()
+    run.feed_all(stream(SPO2, [97] * 5 + [86] * 8 + [97] * 100))
+    assert run.events == []
+
+
 def test_88_with_a_one_second_dip_to_85_every_ten_seconds() -> None:
     run = Run()
     run.feed_all(stream(SPO2, ([88] * 9 + [85]) * 30))

@@ -57,24 +57,10 @@ class SetScoreIn:
 
 
 @dataclass(frozen=True)
-class SetScoreView:
+class SetScoreView(SetScoreIn):
     """A stored judgement of one set (the newest one of that set, where several exist)."""
 
     id: int
-    trial_id: int
-    observation_set_id: int
-    measured_at: datetime
-    total: int | None
-    band: str
-    scores: dict[str, int | None]
-    missing: tuple[str, ...]
-    spo2_scale: int
-    spo2: float | None
-    spo2_from: str | None
-    pulse: float | None
-    pulse_from: str | None
-    rule_set_version: str
-    judged_at: datetime
     recorded_at: datetime
 
     @property
@@ -86,9 +72,6 @@ class SetScoreView:
         return News2Result(
             dict(self.scores), self.total, News2Band(self.band), self.missing, self.spo2_scale
         )
-
-    def key(self) -> tuple[Any, ...]:
-        return _score_key(self)
 
 
 def _score_key(score: SetScoreIn | SetScoreView) -> tuple[Any, ...]:

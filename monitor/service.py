@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import os
 import socket
@@ -161,6 +163,9 @@ class MonitorService:
         # deadline in (a delay starting, a level's decision nearer) wakes it at once.
         self._timers_wake = asyncio.Event()
         self._timers_due: datetime | None = None
+        self._wake_heap: list[tuple[datetime, int, int]] = []  # (wall time, order, trial id)
+        self._planned_wake: dict[int, datetime] = {}  # each trial's earliest entry in the heap
+        self._wake_order = itertools.count()
         self._alarm_lock = asyncio.Lock()
         self._drop_alarm_raised: set[int] = set()
         self._reported_drops = 0
@@ -421,18 +426,25 @@ class MonitorService:
     async def _timers(self) -> None:
         """Wake each engine when one of its timers falls due, and only that engine.
 
-        Readings fire most timers themselves (the engine runs every timer due before a reading
-        first); this loop covers the rest: silence, delays ending between readings, overdue
-        sets, escalation. It sleeps at least ``timer_resolution_s``, so a hundred trials whose
-        timers fall at different instants cost a few dozen wake-ups a second, not hundreds.
+        A timer of a reading's own instant fires once the instant is complete, here: so does a
+        level's decision falling due as a reading arrives. Each watch's next wake-up is kept in
+        a heap (on the wall clock), so a round touches only the engines that are due; every
+        ``max_timer_sleep_s`` a sweep looks at every watch (what the record's poll left for it,
+        and any wake-up the heap might have missed). Rounds are at least
+        ``timer_resolution_s`` apart, so a busy ward's deadlines are served together.
         """
+        next_sweep = self.clock()
         while True:
-            soonest = self.settings.max_timer_sleep_s
-            for watch in list(self.watches.values()):
+            round_started = self.clock()
+            if round_started >= next_sweep:
+                due = list(self.watches.values())
+                next_sweep = round_started + timedelta(seconds=self.settings.max_timer_sleep_s)
+            else:
+                due = self._due_watches(round_started)
+            for watch in due:
                 wake = watch.next_wake()
                 if wake is not None and wake <= watch.clock():
                     self._commit(watch.tick())
-                    wake = watch.next_wake()
                 for rule in watch.monitor_resolutions:
                     self._drop_alarm_raised.discard(watch.trial_id)
                     self._commit(
@@ -441,28 +453,59 @@ class MonitorService:
                 watch.monitor_resolutions.clear()
                 if watch.rebuild_reason is not None:
                     self._start_rebuild(watch)
-                if wake is not None:
-                    soonest = min(soonest, (wake - watch.clock()).total_seconds())
-            pause = max(soonest, self.settings.timer_resolution_s)
-            round_started = self.clock()
-            self._timers_due = round_started + timedelta(seconds=pause)
+                self._plan_wake(watch)
+            now = self.clock()
+            soonest = next_sweep
+            if self._wake_heap:
+                soonest = min(soonest, self._wake_heap[0][0])
+            # Just after the deadline (waking a hair early would cost a whole round), and no
+            # sooner than the rate allows.
+            start_by = round_started + timedelta(seconds=self.settings.timer_resolution_s)
+            target = max(soonest + timedelta(milliseconds=1), start_by)
+            pause = max(0.0, (target - now).total_seconds())
+            self._timers_due = target
             self._timers_wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._timers_wake.wait(), pause)
-            # Woken early: still at most one round per `timer_resolution_s`.
-            spent = (self.clock() - round_started).total_seconds()
-            await asyncio.sleep(max(0.0, self.settings.timer_resolution_s - spent))
+            # Woken early by a frame: still at most one round per `timer_resolution_s`.
+            wait = (start_by - self.clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def _plan_wake(self, watch: TrialWatch) -> bool:
+        """Put the watch's next wake-up (on the wall clock) in the heap unless an earlier one
+        is there already; True when it was added."""
+        wake = watch.next_wake()
+        if wake is None:
+            return False
+        # On the watch's own clock (an accelerated demo runs ahead of the wall).
+        at = self.clock() + (wake - watch.clock())
+        planned = self._planned_wake.get(watch.trial_id)
+        if planned is not None and planned <= at:
+            return False
+        self._planned_wake[watch.trial_id] = at
+        heapq.heappush(self._wake_heap, (at, next(self._wake_order), watch.trial_id))
+        return True
+
+    def _due_watches(self, now: datetime) -> list[TrialWatch]:
+        due: dict[int, TrialWatch] = {}
+        heap = self._wake_heap
+        while heap and heap[0][0] <= now:
+            at, _, trial_id = heapq.heappop(heap)
+            if self._planned_wake.get(trial_id) == at:
+                del self._planned_wake[trial_id]
+            watch = self.watches.get(trial_id)
+            if watch is not None:
+                due[trial_id] = watch
+        return list(due.values())
 
     def _wake_timers_for(self, watch: TrialWatch) -> None:
-        """Wake the timer loop if this watch's next deadline now falls before its planned
-        wake-up (a timer of the frame's own instant fires once the instant is complete)."""
-        due = self._timers_due
-        if due is None or self._timers_wake.is_set():
-            return
-        wake = watch.next_wake()
-        # Compared on the watch's own clock (an accelerated demo runs ahead of the wall).
-        if wake is not None and wake - watch.clock() < due - self.clock():
-            self._timers_wake.set()
+        """After a frame: if it brought the watch's next deadline in, plan it, and wake the
+        timer loop when that falls before its planned wake-up."""
+        if self._plan_wake(watch):
+            due = self._timers_due
+            if due is not None and self._planned_wake[watch.trial_id] < due:
+                self._timers_wake.set()
 
     async def poll(self) -> None:
         """What people entered (the injection, sets, acknowledgements, extensions, the window's

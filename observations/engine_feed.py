@@ -38,6 +38,7 @@ STORED_PARAMETERS = frozenset(
 ENGINE_PARAMETERS = frozenset(
     {Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC}
 )
+_NO_FLAGS: frozenset[QualityFlag] = frozenset()
 # A blood-pressure frame's pulse is the cuff's: one instant, one judged pulse, the streamed one.
 CUFF_JUDGED = ENGINE_PARAMETERS - {Parameter.PULSE_RATE}
 
@@ -88,11 +89,13 @@ def engine_frame(measurement: Measurement) -> EngineFrame | None:
     judged = ENGINE_PARAMETERS
     if Parameter.SYSTOLIC in values or Parameter.DIASTOLIC in values:
         judged = CUFF_JUDGED  # the cuff's pulse is stored; the oximeter's is judged
+    missing = measurement.missing
+    flags = measurement.flags
     return EngineFrame(
         measurement.device_time,
         {p: float(v) for p, v in values.items() if p in judged},
-        tuple(p for p in measurement.missing if p in judged),
-        frozenset(measurement.flags),
+        tuple(p for p in missing if p in judged) if missing else (),
+        frozenset(flags) if flags else _NO_FLAGS,
     )
 
 

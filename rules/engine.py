@@ -23,6 +23,7 @@ Semantics (rules/README.md has the full account):
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -90,6 +91,7 @@ DEVICE_BASELINE_PARAMETERS = frozenset(
 # A frame carrying blood pressure is the cuff's: its pulse is stored, but the streamed pulse
 # rules judge the oximeter's (one instant, one judged value per parameter).
 _CUFF_PARAMETERS = frozenset({Parameter.SYSTOLIC, Parameter.DIASTOLIC})
+_PULSE = Parameter.PULSE_RATE
 
 _Timer = tuple[datetime, Callable[[datetime], None]]
 _UNKNOWN: Any = object()  # the earliest deadline must be worked out again
@@ -201,11 +203,18 @@ class _Link:
 @dataclass
 class _StreamState:
     last_any: datetime | None = None  # last reading, valid or flagged
+    valid_at: datetime | None = None  # last valid reading, and its value
+    valid_value: float = 0.0
     watched_from: datetime | None = None  # first link event of a device that streams it
     link: _Link | None = None  # that device's latest link state
     # Since when every reading has been unusable, and why, by flagged rule.
     flagged_since: dict[str, datetime] = field(default_factory=dict)
     flagged_why: dict[str, set[str]] = field(default_factory=dict)
+    # Its streamed limits, and the band inside all of them (a value there, with no level in an
+    # episode, changes nothing).
+    watches: tuple[_LimitWatch, ...] = ()
+    quiet_low: float = -math.inf
+    quiet_high: float = math.inf
 
     @property
     def silent_since(self) -> datetime | None:
@@ -298,7 +307,6 @@ class TrialEngine:
         self._news2: News2Result | None = None
         self._news2_time: datetime | None = None
         self._unscored_set: ObservationSet | None = None  # waiting for same-time SpO2/pulse
-        self._same_time_readings: dict[Parameter, float] = {}
         self._escalate_after = {
             p: _seconds(s) for p, s in rule_set.lifecycle.escalate_unacknowledged_after_s.items()
         }
@@ -339,6 +347,14 @@ class TrialEngine:
                 self._technical_ids.add(rule.id)
             elif isinstance(cond, ObservationOverdueCondition):
                 self._overdue_rules.append(rule)
+        self._streamed = {p: self._stream[p] for p in STREAMED_PARAMETERS}
+        for parameter, watches in self._watches.items():
+            state = self._stream[parameter]
+            state.watches = tuple(watches)
+            lows = [w.cond.levels[0].limit for w in watches if w.cond.direction == "low"]
+            highs = [w.cond.levels[0].limit for w in watches if w.cond.direction == "high"]
+            state.quiet_low = max(lows, default=-math.inf)
+            state.quiet_high = min(highs, default=math.inf)
 
     # ===== public API ======================================================================
     def feed(self, event: TrialEvent) -> list[AlarmEvent]:
@@ -393,13 +409,15 @@ class TrialEngine:
             return []  # no reading at all: time does not move
         cuff = not _CUFF_PARAMETERS.isdisjoint(values)
         self._begin(time)
+        on_reading = self._on_reading
         for parameter, value in values.items():
-            if not (cuff and parameter is Parameter.PULSE_RATE):
-                self._on_reading(time, parameter, value, flags)
+            if not (cuff and parameter is _PULSE):
+                on_reading(time, parameter, value, flags)
         for parameter in missing:
-            if not (cuff and parameter is Parameter.PULSE_RATE):
-                self._on_reading(time, parameter, None, flags)
-        return self._end()
+            if not (cuff and parameter is _PULSE):
+                on_reading(time, parameter, None, flags)
+        out, self._out = self._out, []
+        return out
 
     def advance_to(self, time: datetime) -> list[AlarmEvent]:
         """Fire every timer due up to and including `time` (call it at `next_deadline()`)."""
@@ -501,12 +519,11 @@ class TrialEngine:
         known = self._earliest
         if known is _UNKNOWN or (known is not None and known < t):
             self._run_timers(t, inclusive=False)
-        if self.now is None or t > self.now:
+        if self._unscored_set is not None and (self.now is None or t > self.now):
             self._new_instant(t)
         self.now = t
 
     def _new_instant(self, t: datetime) -> None:
-        self._same_time_readings = {}
         if self._unscored_set is not None and self._unscored_set.time < t:
             self._unscored_set = None
 
@@ -520,7 +537,8 @@ class TrialEngine:
     ) -> None:
         self._exact = False  # silence moves later: `_earliest` stays a bound, no longer exact
         valid = value is not None and (not flags or flags <= NON_DISQUALIFYING_FLAGS)  # usable()
-        if parameter not in STREAMED_PARAMETERS:
+        state = self._streamed.get(parameter)  # one lookup: enum hashing is not free
+        if state is None:
             # A device entry of a non-streamed parameter (an automatic blood pressure).
             if valid:
                 assert value is not None
@@ -528,14 +546,13 @@ class TrialEngine:
                     self._remember_device_value(parameter, t, float(value))
                 self._on_entry_values(t, {parameter: value}, side_effects=None)
             return
-        state = self._stream[parameter]
         if state.last_any is None and state.watched_from is None:
             self._earliest = _UNKNOWN  # the device's silence is watched from now on
         state.last_any = t
         if valid:
             assert value is not None
             value = float(value)
-            self._same_time_readings[parameter] = value
+            state.valid_at, state.valid_value = t, value  # for a set of this same instant
             if self.injection is None:
                 self._remember_device_value(parameter, t, value)
             if state.flagged_since:
@@ -543,7 +560,14 @@ class TrialEngine:
                 state.flagged_why.clear()
             # Integers, as charted and as NEWS2 scores (nearly every device value is whole).
             charted = value if value.is_integer() else float(whole_number(value))
-            for watch in self._watches.get(parameter, ()):
+            watches = state.watches
+            if state.quiet_low < charted < state.quiet_high:
+                for watch in watches:
+                    if not watch.idle:
+                        break
+                else:
+                    watches = ()  # inside every limit, no level with an episode: most readings
+            for watch in watches:
                 self._watch_value(watch, t, charted)
             if self._unscored_set is not None and self._unscored_set.time == t:
                 self._score_set(self._unscored_set, t, judge=True)
@@ -585,16 +609,18 @@ class TrialEngine:
         if watch.idle and watch.outside(value):
             watch.value, watch.value_time = value, t
             return
-        cond = watch.cond
+        low = watch.cond.direction == "low"
         held = watch.value
         # Only a deeper value than the one held brings a running counter's decision in.
-        deeper = held is None or (value < held if cond.direction == "low" else value > held)
+        deeper = held is None or (value < held if low else value > held)
         changed = False
+        idle = True
         for lw in watch.levels:
             if lw.episode_start is not None:
                 self._integrate(watch, lw, t)
             level = lw.level
-            if cond.meets(level, value):
+            limit = level.limit
+            if value <= limit if low else value >= limit:  # in this level's zone
                 if lw.zone_since is None:
                     changed = True
                     lw.zone_since = t
@@ -616,14 +642,18 @@ class TrialEngine:
                         lw.episode_start = None  # a plain delay: the episode is the stay
                         lw.owed = None
                 if lw.met:
-                    if cond.cleared(level, value):
+                    clears = level.clears_at
+                    assert clears is not None
+                    if value >= clears if low else value <= clears:
                         if lw.clear_since is None:
                             lw.clear_since = t
                             changed = True
                     elif lw.clear_since is not None:
                         lw.clear_since = None
+            if idle and (lw.episode_start is not None or lw.met or lw.owed is not None):
+                idle = False
         watch.value, watch.value_time = value, t
-        watch.update_idle()
+        watch.idle = idle
         if changed:
             deadline = min((d for d, _ in self._watch_timers(watch)), default=None)
             if deadline is not None:
@@ -910,14 +940,19 @@ class TrialEngine:
                     "threshold": cond.grades, "time": _iso(at),
                 }, severity=worst)
 
+    def _same_time_value(self, parameter: Parameter, time: datetime) -> float | None:
+        """A device's valid reading of this very instant (the set's), if one came."""
+        state = self._stream[parameter]
+        return state.valid_value if state.valid_at == time == self.now else None
+
     def _score_set(self, obs: ObservationSet, t: datetime, *, judge: bool) -> None:
         spo2, spo2_from = obs.spo2, "set" if obs.spo2 is not None else None
         pulse, pulse_from = obs.pulse_rate, "set" if obs.pulse_rate is not None else None
-        if spo2 is None and Parameter.SPO2 in self._same_time_readings and obs.time == self.now:
-            spo2, spo2_from = self._same_time_readings[Parameter.SPO2], "device"
-        if (pulse is None and Parameter.PULSE_RATE in self._same_time_readings
-                and obs.time == self.now):
-            pulse, pulse_from = self._same_time_readings[Parameter.PULSE_RATE], "device"
+        same_time = self._same_time_value
+        if spo2 is None and (device := same_time(Parameter.SPO2, obs.time)) is not None:
+            spo2, spo2_from = device, "device"
+        if pulse is None and (device := same_time(Parameter.PULSE_RATE, obs.time)) is not None:
+            pulse, pulse_from = device, "device"
         result = score_news2(
             rr=obs.rr, spo2=spo2, on_oxygen=obs.on_oxygen, sbp=obs.systolic, pulse=pulse,
             consciousness=obs.consciousness, temp=obs.temp, spo2_scale=self.spo2_scale,

@@ -38,8 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MS = 300.0
 TARGET_BYTES = 300 * 1024
-OXIMETER = "bench:oximeter?bed={bed}"
-CUFF = "bench:nibp?bed={bed}"
+# Serial sources that no process streams here: the readings are written by the benchmark.
+OXIMETER = "serial:/dev/bench-oximeter-{bed}"
+CUFF = "serial:/dev/bench-nibp-{bed}"
 BATCH = 5000  # readings per write: the record's batch writer, minus the waiting
 
 
@@ -142,12 +143,12 @@ def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: 
 
     raised = dip + timedelta(seconds=5)
     record.alarms.record_events(service, [event(
-        AlarmEventType.RAISED, "spo2_critical", raised, Priority.HIGH,
+        AlarmEventType.RAISED, "spo2_low", raised, Priority.HIGH,
         "Critical desaturation: SpO2 84 %")])
     alarm_id = record.alarms.active(trial)[0].id
     record.alarms.acknowledge(nurse, alarm_id, "repositioned the probe, patient roused")
     record.alarms.record_events(service, [event(
-        AlarmEventType.RESOLVED, "spo2_critical", dip + timedelta(seconds=20), Priority.HIGH,
+        AlarmEventType.RESOLVED, "spo2_low", dip + timedelta(seconds=20), Priority.HIGH,
         "SpO2 back to 96 %")])
     record.alarms.record_events(service, [event(
         AlarmEventType.RAISED, "spo2_low", now - timedelta(seconds=40), Priority.MEDIUM,

@@ -117,7 +117,9 @@ def raise_alarm(
     record: TrialRecord,
     trial_id: int,
     at: datetime,
-    rule_id: str = "critical_desaturation",
+    # A rule of the running rule set: the monitor ends an acknowledged alarm of a rule it does
+    # not know (its own readings-dropped alarm), which would race the test's checks.
+    rule_id: str = "spo2_low",
     message: str = "Critical desaturation: SpO2 84 %",
     priority: Priority = Priority.HIGH,
 ) -> None:

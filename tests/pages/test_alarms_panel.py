@@ -51,7 +51,7 @@ def page(actor: object, name: str) -> AppTest:
 def test_every_page_shows_alarms_by_priority(record: TrialRecord, people: People, name: str):
     trial = monitoring_trial(record, people)
     now = record.store.now()
-    raise_alarm(record, trial.id, now - timedelta(minutes=3), rule_id="bradycardia",
+    raise_alarm(record, trial.id, now - timedelta(minutes=3), rule_id="pulse_low",
                 message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
     raise_alarm(record, trial.id, now - timedelta(seconds=20))
     beat(record)
@@ -185,7 +185,7 @@ def test_no_reminder_before_the_chosen_interval(record: TrialRecord, people: Peo
 
 def test_the_alarm_tone_covers_a_reminder_due_meanwhile(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people)
-    acknowledged_ago(record, people, trial.id, minutes=20, rule_id="bradycardia",
+    acknowledged_ago(record, people, trial.id, minutes=20, rule_id="pulse_low",
                      message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
     raise_alarm(record, trial.id, record.store.now())  # a new high alarm, not acknowledged
     beat(record)

@@ -110,7 +110,7 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     assert not [t for t in at.text_area if t.label.startswith("Why close")]
     # Once the condition has ended (the engine resolves the alarm), the window closes.
     record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "critical_desaturation", AlarmEventType.RESOLVED, record.store.now(),
+        trial.id, "spo2_low", AlarmEventType.RESOLVED, record.store.now(),
         Priority.HIGH, AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 84 %", {}, "test")])
     at.run()
     assert not [w for w in at.warning if "stays open" in w.value]

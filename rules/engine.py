@@ -262,12 +262,12 @@ class _LimitWatch:
     idle: bool = True
 
     def __post_init__(self) -> None:
-        self._low = self.cond.direction == "low"
-        self._mildest = self.cond.levels[0].limit
+        self.low = self.cond.direction == "low"  # values at or below the limits alarm
+        self.mildest = self.cond.levels[0].limit
 
     def outside(self, value: float) -> bool:
         """Outside the mildest level's zone, so outside every zone."""
-        return value > self._mildest if self._low else value < self._mildest
+        return value > self.mildest if self.low else value < self.mildest
 
     def update_idle(self) -> None:
         self.idle = all(lw.episode_start is None and not lw.met and lw.owed is None
@@ -351,8 +351,8 @@ class TrialEngine:
         for parameter, watches in self._watches.items():
             state = self._stream[parameter]
             state.watches = tuple(watches)
-            lows = [w.cond.levels[0].limit for w in watches if w.cond.direction == "low"]
-            highs = [w.cond.levels[0].limit for w in watches if w.cond.direction == "high"]
+            lows = [w.mildest for w in watches if w.low]
+            highs = [w.mildest for w in watches if not w.low]
             state.quiet_low = max(lows, default=-math.inf)
             state.quiet_high = min(highs, default=math.inf)
 
@@ -609,7 +609,7 @@ class TrialEngine:
         if watch.idle and watch.outside(value):
             watch.value, watch.value_time = value, t
             return
-        low = watch.cond.direction == "low"
+        low = watch.low
         held = watch.value
         # Only a deeper value than the one held brings a running counter's decision in.
         deeper = held is None or (value < held if low else value > held)

@@ -108,10 +108,6 @@ class LimitsCondition(_Strict):
         """How far past `reference` the value lies (positive inside the zone)."""
         return reference - value if self.direction == "low" else value - reference
 
-    def cleared(self, level: Level, value: float) -> bool:
-        assert level.clears_at is not None
-        return value >= level.clears_at if self.direction == "low" else value <= level.clears_at
-
 
 class BaselineDropCondition(_Strict):
     """Value at least `by` below the pre-injection baseline (median)."""

@@ -180,6 +180,12 @@ class MonitorService:
     async def run(self, stop: asyncio.Event) -> None:
         share_the_gil(self.settings)
         self._last_audit_id = self.record.audit.last_id()
+        # Alarms left active on trials whose window has closed (a record from before the
+        # record resolved them at the close, or written by a monitor stopped mid-day).
+        with contextlib.suppress(OperationalError):
+            resolved = await asyncio.to_thread(self.record.alarms.resolve_finished, self.actor)
+            if resolved:
+                log.info("resolved %d alarm(s) left on finished trials", resolved)
         await self._beat()
         await self.sync()
         loops = [

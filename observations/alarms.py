@@ -15,7 +15,7 @@ from observations.limits import load_limits
 from observations.schema import Alarm, AlarmEvent, Trial
 from observations.store import Actor, Store, require
 from observations.views import AlarmEventView, AlarmView
-from vocabulary import PRIORITY_RANK, AlarmEventType, AlarmKind, Priority
+from vocabulary import PRIORITY_RANK, AlarmEventType, AlarmKind, Priority, TrialStatus
 
 # The events that sound: each asks for a (new) acknowledgement. "changed" (an acknowledged
 # alarm eased to a lower level) and "resolved" are silent.
@@ -28,6 +28,12 @@ ANNUNCIATIONS = frozenset(
 )
 # Where an acknowledgement keeps the nurse's choice of soft-reminder interval (seconds).
 REMIND_AFTER_KEY = "remind_after_s"
+# The stages in which a trial is watched (the monitor watches from the baseline until the
+# window closes): only their alarms are shown. A trial leaving them has its leftover alarms
+# resolved at once, so no screen shows a finished trial's alarms for ever.
+WATCHED_STATUSES = frozenset({TrialStatus.BASELINE.value, TrialStatus.MONITORING.value})
+# Why such an alarm ended, in its resolving event's evidence.
+RESOLVED_BECAUSE_KEY = "reason"
 
 @dataclass(frozen=True)
 class AlarmEventIn:
@@ -120,11 +126,6 @@ def active_views(session: Session, trial_id: int | None = None) -> list[AlarmVie
     return views
 
 
-def unacknowledged_rules(session: Session, trial_id: int) -> list[str]:
-    """Rules whose alarm on this trial is active and waits for a nurse's acknowledgement."""
-    return [view.rule_id for view in active_views(session, trial_id) if not view.acknowledged]
-
-
 def conditions_present(session: Session, trial_id: int) -> list[AlarmView]:
     """The trial's physiological alarms not yet resolved: conditions still present.
 
@@ -137,6 +138,57 @@ def conditions_present(session: Session, trial_id: int) -> list[AlarmView]:
         for view in active_views(session, trial_id)
         if view.kind == AlarmKind.PHYSIOLOGICAL.value
     ]
+
+
+def resolve_leftovers(
+    session: Session, store: Store, actor: Actor, trial_id: int, because: str
+) -> int:
+    """Resolve every active alarm of a trial whose watch is over, saying why; audited.
+
+    The rules engine resolves alarms as their conditions end, but a trial can leave
+    monitoring with acknowledged conditions still present (a doctor closing the window, a
+    cancelled trial) or with no monitor running: nothing would ever end those alarms.
+    Returns how many were resolved.
+    """
+    now = store.now()
+    leftovers = active_views(session, trial_id)
+    for view in leftovers:
+        evidence = {RESOLVED_BECAUSE_KEY: because}
+        row = AlarmEvent(
+            alarm_id=view.id,
+            trial_id=trial_id,
+            event=AlarmEventType.RESOLVED.value,
+            at=now,
+            priority=view.priority,
+            message=view.message,
+            evidence=evidence,
+            by_user=actor.user_id or None,
+            recorded_at=now,
+        )
+        session.add(row)
+        store.audit(
+            session,
+            actor,
+            "alarm.resolved",
+            "alarm",
+            view.id,
+            trial_id,
+            {"rule": view.rule_id, "priority": view.priority, "because": because},
+        )
+    return len(leftovers)
+
+
+def check_note(note: str) -> str:
+    """An acknowledgement's note, trimmed: required, no longer than any other note."""
+    note = note.strip()
+    limit = load_limits().trial_day.max_note_chars
+    if not note:
+        raise InvalidEntry.single(
+            "note", "Say what was done and who was told before acknowledging."
+        )
+    if len(note) > limit:
+        raise InvalidEntry.single("note", f"The note is longer than {limit} characters.")
+    return note
 
 
 def check_reminder(remind_after_s: float | None) -> float | None:
@@ -179,11 +231,33 @@ class Alarms:
             return []
         trial_ids = {item.trial_id for item in events}
         with self._store.writing() as session:
-            known = set(session.scalars(select(Trial.id).where(Trial.id.in_(trial_ids))))
+            status: dict[int, str] = {
+                trial_id: stage
+                for trial_id, stage in session.execute(
+                    select(Trial.id, Trial.status).where(Trial.id.in_(trial_ids))
+                )
+            }
             for item in events:
-                if item.trial_id not in known:
+                if item.trial_id not in status:
                     raise NotFound(f"There is no trial with id {item.trial_id}.")
             open_now = _open_alarms(session, {(e.trial_id, e.rule_id) for e in events})
+            for item in events:
+                if item.event == AlarmEventType.RAISED and status[item.trial_id] not in (
+                    WATCHED_STATUSES
+                ):
+                    raise Refused(
+                        f"Trial {item.trial_id} is {status[item.trial_id]}: it is not being "
+                        f"watched, so no alarm ({item.rule_id}) is raised on it."
+                    )
+            # A trial that has left monitoring had its alarms resolved with it: what the engine
+            # says of them afterwards (their resolving, as its watch ends) is already done.
+            events = [
+                e for e in events
+                if status[e.trial_id] in WATCHED_STATUSES
+                or (e.trial_id, e.rule_id) in open_now
+            ]
+            if not events:
+                return []
             recorded_at = self._store.now()
             targets: list[Alarm] = []
             for item in events:
@@ -249,64 +323,122 @@ class Alarms:
         problem is reported at once, and nothing is written.
         """
         require(actor, "alarm.acknowledge")
+        note, remind_after_s = self._checked(note, remind_after_s)
+        with self._store.writing() as session:
+            alarm = session.get(Alarm, alarm_id)
+            if alarm is None:
+                raise NotFound(f"There is no alarm with id {alarm_id}.")
+            row = self._acknowledgement(session, actor, alarm, note, remind_after_s)
+            if row is None:
+                raise Refused("This alarm has already resolved; nothing to acknowledge.")
+            return _event_view(row, alarm)
+
+    def acknowledge_bed(
+        self, actor: Actor, trial_id: int, note: str, remind_after_s: float | None = None
+    ) -> list[AlarmEventView]:
+        """Acknowledge every active alarm of one trial that waits for it, with one note: the
+        nurse at the bedside has seen the patient, not one alarm. One transaction; refused
+        when none waits. Each alarm gets its own event and audit entry."""
+        require(actor, "alarm.acknowledge")
+        note, remind_after_s = self._checked(note, remind_after_s)
+        with self._store.writing() as session:
+            if session.get(Trial, trial_id) is None:
+                raise NotFound(f"There is no trial with id {trial_id}.")
+            waiting = [v.id for v in active_views(session, trial_id) if not v.acknowledged]
+            written: list[AlarmEventView] = []
+            for alarm_id in waiting:
+                alarm = session.get(Alarm, alarm_id)
+                assert alarm is not None  # just read in this transaction
+                row = self._acknowledgement(session, actor, alarm, note, remind_after_s)
+                if row is not None:
+                    written.append(_event_view(row, alarm))
+            if not written:
+                raise Refused("No alarm of this bed waits for acknowledgement.")
+            return written
+
+    @staticmethod
+    def _checked(note: str, remind_after_s: float | None) -> tuple[str, float | None]:
+        """The note and reminder as the record keeps them; every problem reported at once."""
         problems: list[FieldProblem] = []
-        note = note.strip()
-        limit = load_limits().trial_day.max_note_chars
-        if not note:
-            problems.append(
-                FieldProblem("note", "Say what was done and who was told before acknowledging.")
-            )
-        elif len(note) > limit:
-            problems.append(FieldProblem("note", f"The note is longer than {limit} characters."))
+        try:
+            note = check_note(note)
+        except InvalidEntry as bad:
+            problems += bad.problems
         try:
             remind_after_s = check_reminder(remind_after_s)
         except InvalidEntry as bad:
             problems += bad.problems
         if problems:
             raise InvalidEntry(problems)
+        return note, remind_after_s
+
+    def _acknowledgement(
+        self,
+        session: Session,
+        actor: Actor,
+        alarm: Alarm,
+        note: str,
+        remind_after_s: float | None,
+    ) -> AlarmEvent | None:
+        """Write one acknowledgement of ``alarm`` (None if it has already resolved)."""
+        # The alarm as it stands: its latest event other than an acknowledgement (an
+        # earlier acknowledgement's reminder choice is not carried into this one).
+        stands = session.scalar(
+            select(AlarmEvent)
+            .where(
+                AlarmEvent.alarm_id == alarm.id,
+                AlarmEvent.event != AlarmEventType.ACKNOWLEDGED.value,
+            )
+            .order_by(AlarmEvent.id.desc())
+        )
+        if stands is None or stands.event == AlarmEventType.RESOLVED.value:
+            return None
+        evidence = dict(stands.evidence or {})
+        if remind_after_s is not None:
+            evidence[REMIND_AFTER_KEY] = remind_after_s
+        row = AlarmEvent(
+            alarm_id=alarm.id,
+            trial_id=alarm.trial_id,
+            event=AlarmEventType.ACKNOWLEDGED.value,
+            at=self._store.now(),
+            priority=stands.priority,
+            message=stands.message,
+            evidence=evidence,
+            by_user=actor.user_id,
+            note=note,
+            recorded_at=self._store.now(),
+        )
+        session.add(row)
+        session.flush()
+        self._store.audit(
+            session,
+            actor,
+            "alarm.acknowledge",
+            "alarm",
+            alarm.id,
+            alarm.trial_id,
+            {"rule": alarm.rule_id, "note": note, REMIND_AFTER_KEY: remind_after_s},
+        )
+        return row
+
+    def resolve_finished(self, actor: Actor) -> int:
+        """Resolve the alarms left active on trials no longer watched (records written before
+        the record resolved them at the window's close, or by a monitor stopped mid-day).
+        The monitor calls this as it starts; audited; returns how many were resolved."""
+        require(actor, "alarm.record")
         with self._store.writing() as session:
-            alarm = session.get(Alarm, alarm_id)
-            if alarm is None:
-                raise NotFound(f"There is no alarm with id {alarm_id}.")
-            # The alarm as it stands: its latest event other than an acknowledgement (an
-            # earlier acknowledgement's reminder choice is not carried into this one).
-            stands = session.scalar(
-                select(AlarmEvent)
-                .where(
-                    AlarmEvent.alarm_id == alarm_id,
-                    AlarmEvent.event != AlarmEventType.ACKNOWLEDGED.value,
+            finished = session.execute(
+                select(Trial.id, Trial.status)
+                .where(Trial.id.in_(select(Alarm.trial_id).distinct()))
+                .where(Trial.status.not_in(WATCHED_STATUSES))
+            ).all()
+            return sum(
+                resolve_leftovers(
+                    session, self._store, actor, trial_id,
+                    f"the trial is {status}: its monitoring window had closed",
                 )
-                .order_by(AlarmEvent.id.desc())
+                for trial_id, status in finished
             )
-            if stands is None or stands.event == AlarmEventType.RESOLVED.value:
-                raise Refused("This alarm has already resolved; nothing to acknowledge.")
-            evidence = dict(stands.evidence or {})
-            if remind_after_s is not None:
-                evidence[REMIND_AFTER_KEY] = remind_after_s
-            row = AlarmEvent(
-                alarm_id=alarm_id,
-                trial_id=alarm.trial_id,
-                event=AlarmEventType.ACKNOWLEDGED.value,
-                at=self._store.now(),
-                priority=stands.priority,
-                message=stands.message,
-                evidence=evidence,
-                by_user=actor.user_id,
-                note=note,
-                recorded_at=self._store.now(),
-            )
-            session.add(row)
-            session.flush()
-            self._store.audit(
-                session,
-                actor,
-                "alarm.acknowledge",
-                "alarm",
-                alarm_id,
-                alarm.trial_id,
-                {"rule": alarm.rule_id, "note": note, REMIND_AFTER_KEY: remind_after_s},
-            )
-            return _event_view(row, alarm)
 
     def active(self, trial_id: int | None = None) -> list[AlarmView]:
         """Alarms not yet resolved, highest priority first, then oldest first."""

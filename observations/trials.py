@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 
 from devices.errors import SourceError
 from devices.sources import parse_source
-from observations.alarms import conditions_present, unacknowledged_rules
+from observations.alarms import (
+    WATCHED_STATUSES,
+    active_views,
+    conditions_present,
+    resolve_leftovers,
+)
 from observations.entries import check_dose, check_injection, not_in_future
 from observations.errors import InvalidEntry, NotFound, NotPermitted, Refused
 from observations.limits import default_window_minutes, load_limits
@@ -64,6 +69,11 @@ def move_trial(
         details["reason"] = reason
     trial.status = status.value
     store.audit(session, actor, "trial.status", "trial", trial.id, trial.id, details)
+    if current.value in WATCHED_STATUSES and status.value not in WATCHED_STATUSES:
+        resolve_leftovers(
+            session, store, actor, trial.id,
+            f"the trial moved from {current.value} to {status.value}: its watch is over",
+        )
 
 
 def _window_may_close(
@@ -72,11 +82,11 @@ def _window_may_close(
     """Refuse to close the window while an alarm waits for acknowledgement, or while a
     physiological condition is still present unless a doctor says why. Returns what the audit
     entry keeps of an override."""
-    waiting = unacknowledged_rules(session, trial.id)
+    waiting = [a.headline for a in active_views(session, trial.id) if not a.acknowledged]
     if waiting:
         raise Refused(
             "The monitoring window cannot close while alarms are not acknowledged ("
-            f"{', '.join(sorted(waiting))}). Acknowledge them first."
+            f"{'; '.join(waiting)}). Acknowledge them first."
         )
     present = conditions_present(session, trial.id)
     if not present:

@@ -142,23 +142,6 @@ def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
     patient = record.patients.register(cns, patient_details())
     trial = record.trials.plan(cns, patient.id, 50).id
     service = record.users.service_actor()
-    record.alarms.record_events(
-        service,
-        [
-            AlarmEventIn(
-                trial,
-                "rr_low",
-                AlarmEventType.RAISED,
-                clock.now,
-                Priority.MEDIUM,
-                AlarmKind.PHYSIOLOGICAL,
-                "RR 10",
-                {"rr": 10},
-                "test",
-            )
-        ],
-    )
-    alarm = record.alarms.active(trial)[0].id
     # A second trial in monitoring whose acknowledged alarm's condition is still present.
     other = record.patients.register(
         cns, patient_details(nhs_number="9990000018", hospital_number="Z2")
@@ -187,6 +170,33 @@ def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
     )
     present = record.alarms.active(monitored)[0].id
     record.alarms.acknowledge(people[Role.NURSE], present, "RR 10 counted; doctor told")
+    # A third trial in monitoring, whose alarm waits for acknowledgement (the role matrix's).
+    third = record.patients.register(
+        cns, patient_details(nhs_number="9990000034", hospital_number="Z3")
+    )
+    waiting = record.trials.plan(cns, third.id, 50).id
+    record.trials.record_injection(
+        people[Role.DOCTOR],
+        waiting,
+        {"dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "x"},
+    )
+    record.alarms.record_events(
+        service,
+        [
+            AlarmEventIn(
+                waiting,
+                "spo2_low",
+                AlarmEventType.RAISED,
+                clock.now,
+                Priority.MEDIUM,
+                AlarmKind.PHYSIOLOGICAL,
+                "Desaturation: SpO2 93 % or below",
+                {"spo2": 92},
+                "test",
+            )
+        ],
+    )
+    alarm = record.alarms.active(waiting)[0].id
     return {
         "people": people,
         "patient": patient.id,

@@ -196,7 +196,7 @@ def test_unacknowledged_alarms_refuse_even_a_doctor_with_a_reason(
 ):
     trial = monitored(record, staff, clock)
     raised(record, staff, clock, trial)
-    with pytest.raises(Refused, match=r"not acknowledged \(spo2_low\)"):
+    with pytest.raises(Refused, match=r"not acknowledged \(Severe desaturation"):
         record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED, reason="why not")
     assert record.trials.get(trial).status == TrialStatus.MONITORING
 
@@ -210,7 +210,7 @@ def test_an_acknowledged_technical_alarm_does_not_keep_the_window_open(
         alarm_kind=AlarmKind.TECHNICAL,
     )
     assert record.alarms.conditions_present(trial) == []
-    with pytest.raises(Refused, match="device_lost"):
+    with pytest.raises(Refused, match="Monitor link lost"):
         record.trials.set_status(staff.specialist, trial, TrialStatus.ASSESSED)
     record.alarms.acknowledge(staff.nurse, lost, "Oximeter battery flat; spare on")
     record.trials.set_status(staff.specialist, trial, TrialStatus.ASSESSED)
@@ -230,3 +230,112 @@ def test_a_condition_that_ended_no_longer_keeps_the_window_open(
     record.trials.set_status(staff.specialist, trial, TrialStatus.ASSESSED)
     [closed] = record.audit.entries(action_prefix="trial.status", limit=1)
     assert closed.details == {"from": "monitoring", "to": "assessed"}
+
+
+# --------------------------------------------------------------------- a bed at once
+
+
+def test_one_note_acknowledges_every_alarm_of_the_bed_that_waits(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    trial = monitored(record, staff, clock)
+    raised(record, staff, clock, trial)
+    raised(record, staff, clock, trial, rule="device_lost", priority=Priority.MEDIUM,
+           message=LOST, alarm_kind=AlarmKind.TECHNICAL)
+    already = raised(record, staff, clock, trial, rule="rr_low", priority=Priority.MEDIUM,
+                     message="Slow breathing: 11/min or less.")
+    record.alarms.acknowledge(staff.nurse, already, "RR counted 11")
+    clock.advance(seconds=30)
+    written = record.alarms.acknowledge_bed(
+        staff.nurse, trial, "  At the bed: sat up, probe re-sited  "
+    )
+    assert sorted(e.rule_id for e in written) == ["device_lost", "spo2_low"]  # not rr_low again
+    assert all(e.note == "At the bed: sat up, probe re-sited" for e in written)
+    assert all(a.acknowledged for a in record.alarms.active(trial))
+    audits = record.audit.entries(action_prefix="alarm.acknowledge")
+    assert len(audits) == 3  # rr_low's own, then one per alarm of the bed
+    with pytest.raises(Refused, match="No alarm of this bed waits"):
+        record.alarms.acknowledge_bed(staff.nurse, trial, "again")
+
+
+def test_acknowledging_a_bed_needs_a_note_and_a_nurse(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    trial = monitored(record, staff, clock)
+    raised(record, staff, clock, trial)
+    with pytest.raises(InvalidEntry, match="what was done"):
+        record.alarms.acknowledge_bed(staff.nurse, trial, "   ")
+    with pytest.raises(NotPermitted):
+        record.alarms.acknowledge_bed(staff.physio, trial, "seen")
+    assert not record.alarms.active(trial)[0].acknowledged
+
+
+# --------------------------------------------------------------------- finished trials
+
+
+def test_a_trial_leaving_monitoring_takes_its_alarms_with_it(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    """A doctor closes the window with a condition present: the alarm is resolved with the
+    close (audited, saying why), not left on every nurse's screen for ever, and what the
+    engine says of it afterwards changes nothing."""
+    trial = monitored(record, staff, clock)
+    alarm = raised(record, staff, clock, trial)
+    record.alarms.acknowledge(staff.nurse, alarm, "O2 2 L, Dr Jones at the bed")
+    record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED,
+                             reason="SpO2 91 is her usual; reviewed")
+    assert record.alarms.active() == []
+    [resolved] = [e for e in record.alarms.events(trial) if e.event == "resolved"]
+    assert resolved.evidence == {
+        "reason": "the trial moved from monitoring to assessed: its watch is over"
+    }
+    assert resolved.by_user == staff.doctor.user_id
+    [audit] = record.audit.entries(action_prefix="alarm.resolved")
+    assert audit.username == staff.doctor.username and audit.details["rule"] == "spo2_low"
+    # The engine, as its watch ends, resolves it too: already done, nothing written.
+    record.alarms.record_events(
+        staff.service, [event(trial, AlarmEventType.RESOLVED, clock.now)]
+    )
+    assert [e.event for e in record.alarms.events(trial)].count("resolved") == 1
+    # And nothing new is raised on a trial nobody watches.
+    with pytest.raises(Refused, match="is assessed: it is not being watched"):
+        record.alarms.record_events(
+            staff.service, [event(trial, AlarmEventType.RAISED, clock.now)]
+        )
+
+
+def test_a_cancelled_trial_takes_its_alarms_with_it(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    trial = monitored(record, staff, clock)
+    raised(record, staff, clock, trial)  # even unacknowledged: the trial is no more
+    record.trials.set_status(staff.doctor, trial, TrialStatus.CANCELLED)
+    assert record.alarms.active() == []
+
+
+def test_alarms_left_on_finished_trials_by_an_older_record_are_resolved_once(
+    record: TrialRecord, staff: Staff, clock: FakeClock
+):
+    """A record written before the close resolved alarms keeps them active for ever: the
+    monitor resolves them as it starts, once, audited; alarms of watched trials stay."""
+    finished = monitored(record, staff, clock)
+    alarm = raised(record, staff, clock, finished)
+    record.alarms.acknowledge(staff.nurse, alarm, "seen")
+    other = record.patients.register(
+        staff.specialist, patient_details(nhs_number="9990000018", hospital_number="Z2")
+    )
+    watched = record.trials.plan(staff.specialist, other.id, 50).id
+    record.trials.set_status(staff.specialist, watched, TrialStatus.BASELINE)
+    raised(record, staff, clock, watched, rule="device_lost", priority=Priority.MEDIUM,
+           message=LOST, alarm_kind=AlarmKind.TECHNICAL)
+    # As an older record left it: the trial assessed, its alarm still active.
+    with record.store.writing() as session:
+        from observations.schema import Trial
+
+        session.get(Trial, finished).status = TrialStatus.ASSESSED.value
+    assert len(record.alarms.active()) == 2
+    assert record.alarms.resolve_finished(staff.service) == 1
+    assert [a.trial_id for a in record.alarms.active()] == [watched]
+    assert record.alarms.resolve_finished(staff.service) == 0
+    [audit] = record.audit.entries(action_prefix="alarm.resolved")
+    assert audit.details["because"] == "the trial is assessed: its monitoring window had closed"

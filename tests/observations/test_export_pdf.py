@@ -56,26 +56,30 @@ def test_report_is_one_a4_page_with_identifiers_scores_and_decision(
 def test_report_stays_one_page_however_much_was_recorded(
     record: TrialRecord, staff: Staff, clock: FakeClock
 ):
-    day = record_trial_day(record, staff, clock)
-    # Thirty more alarms with long messages must be cut, never spill to a second page.
-    start = clock.now - timedelta(minutes=20)
-    record.alarms.record_events(
-        staff.service,
-        [
-            AlarmEventIn(
-                day.trial_id,
-                f"rule_{i}",
-                AlarmEventType.RAISED,
-                start + timedelta(seconds=i),
-                Priority.HIGH,
-                AlarmKind.PHYSIOLOGICAL,
-                "x" * 400,
-                {},
-                "test",
+    def thirty_alarms(trial_id: int) -> None:
+        """Thirty more alarms with long messages, raised and ended within the window: they
+        must be cut, never spill to a second page."""
+        start = clock.now - timedelta(minutes=20)
+        for event, after in ((AlarmEventType.RAISED, 0), (AlarmEventType.RESOLVED, 60)):
+            record.alarms.record_events(
+                staff.service,
+                [
+                    AlarmEventIn(
+                        trial_id,
+                        f"rule_{i}",
+                        event,
+                        start + timedelta(seconds=i + after),
+                        Priority.HIGH,
+                        AlarmKind.PHYSIOLOGICAL,
+                        "x" * 400,
+                        {},
+                        "test",
+                    )
+                    for i in range(30)
+                ],
             )
-            for i in range(30)
-        ],
-    )
+
+    day = record_trial_day(record, staff, clock, while_monitored=thirty_alarms)
     data = export_trial(record, day.trial_id, "pdf")
     pages, text, _ = pdf_text(data)
     assert pages == 1

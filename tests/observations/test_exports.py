@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -61,9 +62,11 @@ def record_trial_day(
     clock: FakeClock,
     decide: bool = False,
     judged: bool = True,
+    while_monitored: Callable[[int], object] | None = None,
 ) -> TrialDay:
     """A small but complete trial day: scores, injection, readings, sets, alarm, 4 h scores;
-    and, ``judged``, what the monitor judged of it."""
+    and, ``judged``, what the monitor judged of it. ``while_monitored(trial_id)`` adds more
+    before the window closes (alarms are raised only on a trial being watched)."""
     clock.now = INJECTED + timedelta(minutes=46)  # the nurse acknowledges the alarm "now"
     patient = record.patients.register(
         staff.specialist, patient_details(family_name="O'Brien", given_name="Siân")
@@ -203,6 +206,8 @@ def record_trial_day(
             "goals": [{"goal": "Transfer bed to chair with one helper", "rating": 1}],
         },
     )
+    if while_monitored is not None:
+        while_monitored(trial)
     record.trials.set_status(staff.specialist, trial, TrialStatus.ASSESSED)
     if decide:
         record.decisions.record(

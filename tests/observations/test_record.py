@@ -445,6 +445,11 @@ def alarm_event(trial: int, event: AlarmEventType, at: datetime) -> AlarmEventIn
 
 def test_alarm_lifecycle_in_the_record(record: TrialRecord, staff: Staff, clock: FakeClock):
     trial = plan(record, staff)
+    with pytest.raises(Refused, match="not being watched"):  # planned: nothing watches it
+        record.alarms.record_events(
+            staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)]
+        )
+    inject(record, staff, trial, clock.now - timedelta(minutes=30))
     record.alarms.record_events(
         staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)]
     )
@@ -566,7 +571,7 @@ def test_window_does_not_close_while_an_alarm_is_unacknowledged(
     record.alarms.record_events(
         staff.service, [alarm_event(trial, AlarmEventType.RAISED, clock.now)]
     )
-    with pytest.raises(Refused, match=r"not acknowledged \(spo2_severe\)"):
+    with pytest.raises(Refused, match=r"not acknowledged \(SpO2 88 % for 15 s\)"):
         record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED)
     assert record.trials.get(trial).status == TrialStatus.MONITORING
     alarm = record.alarms.active(trial)[0]

@@ -95,7 +95,7 @@ LABELS: dict[Parameter, str] = {
     Parameter.POWER_RIGHT_ARM: "Power, right arm (MRC)",
 }
 
-# LOINC codes for exchange (shared/clinical.md §7).
+# LOINC codes for exchange (LOINC, loinc.org).
 LOINC: dict[Parameter, str] = {
     Parameter.SPO2: "59408-5",
     Parameter.PULSE_RATE: "8867-4",
@@ -202,7 +202,7 @@ class Poss(StrEnum):
 
 
 class SideEffect(StrEnum):
-    """The leaflet's signs of too much baclofen (shared/clinical.md §2)."""
+    """The leaflet's signs of too much baclofen (the ITB trial's patient information)."""
 
     DROWSINESS = "drowsiness"
     LOWER_LIMB_WEAKNESS = "lower_limb_weakness"
@@ -307,7 +307,7 @@ class DecisionOutcome(StrEnum):
     ADVERSE = "stopped_for_adverse_effects"
 
 
-# The outcomes as the team reads them, on screen and in the report (issue 7's wording).
+# The outcomes as the team reads them, on screen and in the report (the team's wording).
 DECISION_OUTCOME_LABELS: dict[DecisionOutcome, str] = {
     DecisionOutcome.RESPONDER: "Responder — offer pump",
     DecisionOutcome.RETRIAL_HIGHER: "Non-responder — re-trial at a higher dose",

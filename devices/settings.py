@@ -1,6 +1,6 @@
 """Device-layer numbers, each with its rationale, in one reviewable place.
 
-The clinical safety officer reviews these with shared/clinical.md; code reads them from here
+The clinical safety officer reviews these with docs/hazard-log.md; code reads them from here
 and never repeats them. Tests pass their own ``DeviceSettings`` (e.g. a quiet time of a
 fraction of a second) instead of patching constants.
 """
@@ -25,7 +25,7 @@ class PlausibleRange:
         return self.low <= value <= self.high
 
 
-# Issue 3: SpO2 0-100 %, pulse 20-300 /min, systolic 40-300, diastolic 15-200 mmHg.
+# Plausible values: SpO2 0-100 %, pulse 20-300 /min, systolic 40-300, diastolic 15-200 mmHg.
 # Mean arterial pressure (about diastolic + a third of the pulse pressure) below 20 or above
 # 250 mmHg is not compatible with a patient on a ward bed; perfusion index is a percentage.
 # Pleth is in device units and has no physiological range.

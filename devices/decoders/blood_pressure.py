@@ -16,7 +16,7 @@ from devices.measurement import Measurement, build_measurement
 from devices.settings import DEFAULT_PLAUSIBLE_RANGES
 from vocabulary import Parameter, QualityFlag
 
-KPA_TO_MMHG = 7.50062  # shared/devices.md §2: 1 kPa = 7.50062 mmHg
+KPA_TO_MMHG = 7.50062  # 1 kPa = 7.50062 mmHg (Blood Pressure Profile, SI conversion)
 
 STATUS_BITS = {
     0: "body_movement",
@@ -33,7 +33,7 @@ STATUS_FLAGS = {
 PULSE_RANGE = {0: "in_range", 1: "above_upper_limit", 2: "below_lower_limit", 3: "reserved"}
 
 # Advertised-name fragments of cuffs that send pulse and status big-endian and always follow the
-# pulse with a user-id byte (shared/devices.md §2.2).
+# pulse with a user-id byte (seen on those models' Blood Pressure Measurement packets).
 BEURER_BIG_ENDIAN_MODELS = ("BM48", "BM59", "BM85", "ELITE900")
 
 

@@ -1,4 +1,4 @@
-"""Every vector of shared/devices.md §2 (SIG profiles), plus edge cases of our own."""
+"""Test vectors of the Bluetooth SIG profiles (PLX, Blood Pressure, Heart Rate), plus edge cases of our own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `python -m devices decode` contract of issue 3, to the letter."""
+"""The `python -m devices decode` contract (README), to the letter."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every vector of shared/devices.md §3-4 (BerryMed, Nonin, Masimo), plus resync cases."""
+"""Test vectors of the serial protocols (BerryMed BCI, Nonin, Masimo ASCII), plus resync cases."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from vocabulary import InjectionRoute, Parameter, TrialStatus
 FAST = MonitorSettings(
     flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2, poll_interval_s=0.2
 )
-# BerryMed BCI frames (shared/devices.md §3.1): pulse 72, SpO2 98 / SpO2 84 (0x54).
+# BerryMed BCI frames (BerryMed BCI serial protocol): pulse 72, SpO2 98 / SpO2 84 (0x54).
 FRAME_NORMAL = bytes.fromhex("87 32 05 48 62")
 FRAME_DESATURATED = bytes.fromhex("87 32 05 48 54")
 

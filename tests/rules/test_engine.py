@@ -1,6 +1,7 @@
 """Engine: each default rule's trigger and non-trigger, delays, silence, lifecycle timing.
 
-Expected numbers come from shared/clinical.md §4 and issue 4, not from running the engine.
+Expected numbers come from the rule file's clinical table (rules/default_rules.yaml and
+docs/hazard-log.md), not from running the engine.
 """
 
 from __future__ import annotations

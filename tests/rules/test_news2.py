@@ -1,4 +1,4 @@
-"""NEWS2 against the RCP 2017 table of shared/clinical.md §3 (numbers copied from the table)."""
+"""NEWS2 against the RCP 2017 NEWS2 chart (numbers copied from the table)."""
 
 from __future__ import annotations
 

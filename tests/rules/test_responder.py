@@ -1,4 +1,4 @@
-"""Responder hints (shared/clinical.md §5-6): MAS mapping, lower-limb means, criteria, GAS, dose."""
+"""Responder hints (rules/responder.yaml and its sources): MAS mapping, lower-limb means, criteria, GAS, dose."""
 
 from __future__ import annotations
 

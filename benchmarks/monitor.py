@@ -108,7 +108,7 @@ def create_trials(record: TrialRecord, count: int, injected_at: datetime) -> lis
 
 
 def frame(pulse: int, spo2: int = 97) -> bytes:
-    """One BerryMed BCI packet (BerryMed BCI serial protocol, docs/devices.md): signal 7, pleth 50, bar 5."""
+    """One BerryMed BCI serial packet: signal 7, pleth 50, bar 5."""
     return bytes([0x87, 0x32, 0x05 | ((pulse >> 7) << 6), pulse & 0x7F, spo2])
 
 

@@ -63,7 +63,7 @@ class Measurement(NamedTuple):
         )
 
     def as_json(self) -> dict[str, Any]:
-        """The `decode` command's JSON object (a contract: outside tools read it): exactly these five keys."""
+        """The `decode` command's JSON object (outside tools read it): exactly these five keys."""
         return {
             "protocol": self.protocol,
             "values": {str(p): v for p, v in self.values.items()},

@@ -1,4 +1,4 @@
-"""Test vectors of the Bluetooth SIG profiles (PLX, Blood Pressure, Heart Rate), plus edge cases of our own."""
+"""Vectors of the Bluetooth SIG profiles (PLX, Blood Pressure), plus edge cases of our own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Responder hints (rules/responder.yaml and its sources): MAS mapping, lower-limb means, criteria, GAS, dose."""
+"""Responder hints (rules/responder.yaml): MAS mapping, lower-limb means, criteria, GAS, dose."""
 
 from __future__ import annotations
 

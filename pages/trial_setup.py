@@ -20,13 +20,29 @@ OPEN = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING}
 ROUTES = {InjectionRoute.LUMBAR_PUNCTURE: "Lumbar puncture", InjectionRoute.CATHETER: "Catheter"}
 
 
-def done(message: str) -> None:
-    st.session_state["setup-done"] = message
+def done(message: str, where: str, warnings: list[str] | None = None) -> None:
+    """Say what was done (and any warning) beside the section that did it, after the rerun:
+    a message at the top of a long page is missed by the person at its bottom."""
+    st.session_state["setup-done"] = (where, message, warnings or [])
     st.rerun()
+
+
+def said(where: str | None) -> None:
+    """The message of the action just done in this section, if it was done here (None: any
+    message still unsaid, when its section is no longer on the page)."""
+    flash = st.session_state.get("setup-done")
+    if flash is None or where not in (None, flash[0]):
+        return
+    del st.session_state["setup-done"]
+    _, message, warnings = flash
+    st.success(message, icon=":material/check_circle:")
+    for warning in warnings:
+        st.warning(warning, icon=":material/warning:")
 
 
 def patient_section() -> None:
     st.subheader("1 · Patient")
+    said("patient")
     text = st.text_input("Find a patient (name, NHS number or hospital number)")
     if text.strip():
         found = record.patients.find(text)  # two identifiers shown for each match
@@ -63,7 +79,7 @@ def patient_section() -> None:
                 show_problem(error)
             else:
                 st.session_state["setup-patient"] = patient.id
-                done(f"Registered {patient.identifiers}.")
+                done(f"Registered {patient.identifiers}.", "patient")
 
 
 def plan_section() -> None:
@@ -100,11 +116,13 @@ def plan_section() -> None:
                 show_problem(error)
             else:
                 st.session_state[SELECTED_TRIAL_KEY] = trial.id
-                done(f"Planned trial {trial.episode}/{trial.trial_number}: {dose} mcg.")
+                done(f"Planned trial {trial.episode}/{trial.trial_number}: {dose} mcg.", "plan")
+    said("plan")
 
 
 def devices_section(trial: TrialView) -> None:
     st.subheader("Devices")
+    said("devices")
     for assignment in record.trials.active_assignments(trial.id):
         columns = st.columns([5, 1])
         columns[0].text(f"{assignment.label} ({assignment.source})")
@@ -114,7 +132,7 @@ def devices_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done(f"{assignment.label} no longer streams for this trial.")
+                done(f"{assignment.label} no longer streams for this trial.", "devices")
     if not allowed(actor, "device.assign"):
         return
     options: dict[str, str] = {
@@ -151,11 +169,12 @@ def devices_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done(f"{options[source]} assigned.")
+                done(f"{options[source]} assigned.", "devices")
 
 
 def injection_section(trial: TrialView) -> None:
     zone = record.settings.ward_timezone
+    said("baseline")
     if trial.status == TrialStatus.PLANNED.value and allowed(actor, "trial.status"):
         st.subheader("Baseline")
         if st.button("Start baseline observations"):
@@ -164,12 +183,13 @@ def injection_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done("Baseline started: record baseline observations and scores.")
+                done("Baseline started: record baseline observations and scores.", "baseline")
     if trial.injection is not None:
         st.text(
             f"Injection: {trial.injection.dose_mcg} mcg at "
             f"{format_ward(trial.injection.given_at, zone)} by {trial.injection.given_by}"
         )
+        said("injection")  # the after-noon or dose warning, beside the injection it concerns
         return
     if not allowed(actor, "injection.record"):
         st.caption("A doctor records the injection.")
@@ -201,11 +221,12 @@ def injection_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                st.session_state["setup-warnings"] = result.warnings
-                done("Injection recorded: the trial is in monitoring.")
+                done("Injection recorded: the trial is in monitoring.", "injection",
+                     result.warnings)
 
 
 def window_section(trial: TrialView) -> None:
+    said("window")  # also once the window has closed and the section is gone
     if trial.status != TrialStatus.MONITORING.value:
         return
     zone = record.settings.ward_timezone
@@ -221,7 +242,7 @@ def window_section(trial: TrialView) -> None:
                 except RecordError as error:
                     show_problem(error)
                 else:
-                    done(f"Window extended by {minutes} min.")
+                    done(f"Window extended by {minutes} min.", "window")
     if allowed(actor, "trial.status"):
         close_window(trial)
 
@@ -255,7 +276,7 @@ def close_window(trial: TrialView) -> None:
             show_problem(error)
         else:
             st.session_state.pop("close-reason", None)
-            done("Monitoring window closed.")
+            done("Monitoring window closed.", "window")
 
 
 DEMO_ACTIONS = ("patient.register", "trial.plan", "trial.status", "device.assign",
@@ -265,12 +286,8 @@ record = get_record()
 st.title("Trial set-up")
 st.caption(INTENDED_USE)
 alarm_panel(record, actor)
-message = st.session_state.pop("setup-done", None)
-if message:
-    st.success(message)
-for warning in st.session_state.pop("setup-warnings", []):
-    st.warning(warning)
 
+said("demo")
 with st.expander("Start a demo trial (test patient, simulator)"):
     # Written as the person who asks, so the record checks every step and the audit names
     # them: registering, planning, assigning the simulator and recording the injection.
@@ -285,7 +302,7 @@ with st.expander("Start a demo trial (test patient, simulator)"):
                 show_problem(error)
             else:
                 st.session_state[SELECTED_TRIAL_KEY] = demo.id
-                done(f"Demo trial started: {trial_heading(demo)}.")
+                done(f"Demo trial started: {trial_heading(demo)}.", "demo")
     else:
         st.caption("A doctor starts demo trials (they include recording an injection).")
 
@@ -309,3 +326,5 @@ if trials:
     devices_section(trial)
     injection_section(trial)
     window_section(trial)
+# A message whose section has gone (the window closed: the trial left this page's list).
+said(None)

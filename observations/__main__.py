@@ -4,13 +4,15 @@ migrate     create or upgrade the database (also done on every start)
 trials      list trials: id, patient identifiers, date, dose, status
 export      one trial as pdf, csv, fhir or hl7
 demo-trial  record a complete simulated trial day (yesterday) and print its id
-users add   add an account
+users add   add an account (passwords at a prompt, or --password-stdin and
+            --admin-password-stdin / ITBMON_ADMIN_PASSWORD without a terminal)
 """
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 import time
 from pathlib import Path
@@ -70,27 +72,93 @@ def _demo_trial(record: TrialRecord, args: argparse.Namespace) -> int:
     return 0
 
 
+ADMIN_ENV = "ITBMON_ADMIN_PASSWORD"  # the administrator's password, for scripts
+
+
+class NoPassword(Exception):
+    """A password is needed and there is no way to ask for it; the message says what to do."""
+
+
+def _terminal() -> bool:
+    """Whether a person can be asked at a prompt (stdin is a terminal, not a pipe or closed)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed
+        return False
+
+
+def _stdin_line(what: str, option: str) -> str:
+    """One line of stdin (without its line ending); refuses an empty or absent line."""
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    password = line.rstrip("\r\n")
+    if not password:
+        raise NoPassword(f"{option} was given but stdin holds no line for {what}.")
+    return password
+
+
+def _prompt(prompt: str, what: str, option: str) -> str:
+    if not _terminal():
+        raise NoPassword(
+            f"{what} is needed and there is no terminal to ask for it: give it with {option}."
+        )
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:  # Ctrl-D at the prompt
+        raise NoPassword(f"No password was typed; or give it with {option}.") from None
+
+
 def _users(record: TrialRecord, args: argparse.Namespace) -> int:
+    """``users add``. Passwords come from a prompt at a terminal, or from stdin (one line each:
+    the administrator's first, then the new account's) or, for the administrator, from
+    ITBMON_ADMIN_PASSWORD, so that a script can add accounts without a terminal."""
     from observations.users import actor_of
 
-    password = args.password_stdin and sys.stdin.readline().rstrip("\n")
-    if not password:
-        password = getpass.getpass("Password (at least 10 characters): ")
-        if getpass.getpass("Password again: ") != password:
-            print("error: the two passwords differ", file=sys.stderr)
-            return 1
     roles = {Role(r) for r in args.role}
-    if record.users.first_admin_needed():
-        actor = None
-    else:
+    first = record.users.first_admin_needed()
+    if first and args.admin_password_stdin:
+        print(
+            "error: no account exists yet, so no administrator confirms the first one: "
+            "leave out --admin-password-stdin",
+            file=sys.stderr,
+        )
+        return 2
+    admin = None
+    if not first:
         admin = record.users.get(args.admin) if args.admin else None
         if admin is None:
             print("error: accounts exist; name an administrator with --admin", file=sys.stderr)
             return 2
+    try:
+        admin_password = None
+        if admin is not None:
+            if args.admin_password_stdin:
+                admin_password = _stdin_line(
+                    f"the password of {admin.username}", "--admin-password-stdin"
+                )
+            elif os.environ.get(ADMIN_ENV):
+                admin_password = os.environ[ADMIN_ENV]
+            else:
+                admin_password = _prompt(
+                    f"Password of {admin.username}: ",
+                    f"The password of the administrator {admin.username}",
+                    f"--admin-password-stdin or {ADMIN_ENV}",
+                )
+        if args.password_stdin:
+            password = _stdin_line("the new account's password", "--password-stdin")
+        else:
+            new = "The new account's password"
+            password = _prompt("Password (at least 10 characters): ", new, "--password-stdin")
+            if _prompt("Password again: ", new, "--password-stdin") != password:
+                print("error: the two passwords differ", file=sys.stderr)
+                return 1
+    except NoPassword as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    actor = None
+    if admin is not None:
         actor = actor_of(admin)
-        record.users.confirm_password(
-            actor, getpass.getpass(f"Password of {admin.username}: "), "users add"
-        )
+        assert admin_password is not None
+        record.users.confirm_password(actor, admin_password, "users add")
     user = record.users.create(actor, args.username, args.name, roles, password)
     print(f"Account '{user.username}' created with roles {user.roles}.")
     return 0
@@ -130,7 +198,18 @@ def main(argv: list[str]) -> int:
     add.add_argument("--name", required=True)
     add.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     add.add_argument("--admin", help="the administrator adding the account (not for the first)")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the new account's password from stdin (one line; after the "
+        "administrator's when --admin-password-stdin is given too)",
+    )
+    add.add_argument(
+        "--admin-password-stdin",
+        action="store_true",
+        help="read the administrator's password from the first line of stdin "
+        f"(or set {ADMIN_ENV}); without either, it is asked at the terminal",
+    )
     args = parser.parse_args(argv)
     try:
         record = TrialRecord.open()

@@ -4,21 +4,29 @@ The NEWS2 shown while typing is worked out from what is on the form (rules.score
 saved, the set's NEWS2 is the monitor's (it may use the oximeter's SpO2 of that instant), shown
 from the record. Device values are offered as the median of the last minute's valid readings,
 never one second's sample.
+
+A saved set is changed by a correction of that set, with a reason: the record keeps the
+original and the correction, both audited. A new set measured within a minute of a set
+already recorded is not written: the page offers to correct that set instead, so one set is
+never charted twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from observations.errors import InvalidEntry, RecordError
+from observations.observation_sets import SetAtSameMinute
 from observations.readings import RecentMedian
-from observations.views import TrialView
-from observations.ward_time import format_ward, ward_time_to_utc
+from observations.views import ObservationSetView, TrialView
+from observations.ward_time import format_ward, to_ward, ward_time_to_utc
 from pages.alarms_panel import alarm_panel
 from pages.display import load_display_settings
+from pages.news2_chart import show_news2_chart
 from pages.nurse_view import (
     NEWS2_INPUT_WORDS,
     age_seconds,
@@ -32,7 +40,7 @@ from pages.nurse_view import (
     set_scores,
     trial_heading,
 )
-from pages.shared import INTENDED_USE, get_record, require_roles
+from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from rules import score_news2
 from rules.news2 import whole_number
 from vocabulary import (
@@ -48,7 +56,7 @@ from vocabulary import (
 )
 
 PREFIX = "obs-"
-SAVED_KEY = "obs-saved"
+MISSING = "—"
 # The trial whose form is on screen. Every widget and note of the form is keyed by it, so what
 # was typed for one patient never appears (or is saved) under another after a switch.
 form_trial = 0
@@ -80,8 +88,25 @@ POSS_WORDS = {
 }
 MRC_WORDS = {0: "0 none", 1: "1 flicker", 2: "2 gravity eliminated", 3: "3 against gravity",
              4: "4 against resistance", 5: "5 normal"}
-ALL_FIELDS = (*NUMBERS, "temp", "on_oxygen", "consciousness", "poss", *POWER, "check",
-              "note", "date", "time", *(f"se-{s.value}" for s in SideEffect))
+SIDE_EFFECT_KEYS = tuple(f"se-{s.value}" for s in SideEffect)
+# Measured time of a new set: taken at the moment of Save, or typed ("earlier").
+NOW = "Now (at Save)"
+EARLIER = "Earlier"
+# Measured time of a correction: the corrected set's own time, or another one typed.
+AS_RECORDED = "As recorded"
+OTHER_TIME = "A different time"
+# Fields and their value on an empty form; set explicitly (not just forgotten), so that the
+# browser's boxes are emptied too and never show a value the page no longer holds.
+EMPTY: dict[str, Any] = {
+    **{name: None for name in (*NUMBERS, "temp", "on_oxygen", "consciousness", "poss",
+                               *POWER)},
+    "check": "Not done",
+    **{name: False for name in SIDE_EFFECT_KEYS},
+    "note": "",
+    "when": NOW,
+    "when-correct": AS_RECORDED,
+    "reason": "",
+}
 
 
 def key(name: str) -> str:
@@ -94,7 +119,33 @@ def problem(name: str) -> None:
         st.error(message)
 
 
-def collect(zone: Any, with_time: bool = True) -> dict[str, Any]:
+def ward_now(zone: ZoneInfo) -> datetime:
+    return to_ward(record.store.now(), zone)
+
+
+def clock_changes(day: date, clock: time, zone: ZoneInfo) -> tuple[str, str] | None:
+    """The two zone names of a wall-clock time that happens twice (clocks going back)."""
+    local = datetime.combine(day, clock)
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    if first.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != local:
+        return None  # a time that does not exist: ward_time_to_utc says so
+    return first.strftime("%Z"), second.strftime("%Z")
+
+
+def typed_time(zone: ZoneInfo) -> datetime | None:
+    state = st.session_state
+    day, clock = state.get(key("date")), state.get(key("time"))
+    if day is None or clock is None:
+        return None
+    fold = None
+    if clock_changes(day, clock, zone) is not None and state.get(key("fold")) is not None:
+        fold = int(state[key("fold")])
+    return ward_time_to_utc(datetime.combine(day, clock), zone, fold)
+
+
+def collect() -> dict[str, Any]:
     """What the nurse typed, as the record takes it (None where nothing was entered)."""
     state = st.session_state
     data: dict[str, Any] = {name: state.get(key(name)) for name in (*NUMBERS, "temp", *POWER)}
@@ -113,31 +164,116 @@ def collect(zone: Any, with_time: bool = True) -> dict[str, Any]:
     data["device_prefilled"] = [
         DEVICE_FIELDS[name].value for name, value in prefilled.items() if data.get(name) == value
     ]
-    day, clock = state.get(key("date")), state.get(key("time"))
-    if with_time and day is not None and clock is not None:
-        data["measured_at"] = ward_time_to_utc(datetime.combine(day, clock), zone)
     return data
 
 
-def save(trial_id: int, zone: Any) -> None:
-    st.session_state[key("problems")] = {}
+def measured_at(zone: ZoneInfo) -> datetime | None:
+    """The set's measured time: at this moment for "now", else as typed (None: not typed)."""
+    state = st.session_state
+    correcting = state.get(key("correcting"))
+    if correcting is not None:
+        if state.get(key("when-correct"), AS_RECORDED) == AS_RECORDED:
+            return record.observations.get(correcting).measured_at
+        return typed_time(zone)
+    if state.get(key("when"), NOW) == NOW:
+        return record.store.now()  # the moment of Save, not the moment the page was opened
+    return typed_time(zone)
+
+
+def clear_form() -> None:
+    for name, value in EMPTY.items():
+        st.session_state[key(name)] = value
+    for name in ("prefilled", "correcting", "same-minute", "date", "time", "fold"):
+        st.session_state.pop(key(name), None)
+
+
+def save(trial_id: int, zone: ZoneInfo) -> None:
+    state = st.session_state
+    state[key("problems")] = {}
+    state.pop(key("same-minute"), None)
+    state.pop(key("saved"), None)
+    correcting = state.get(key("correcting"))
     try:
-        data = collect(zone)
-        saved = record.observations.record(actor, trial_id, data)
+        data = collect()
+        moment = measured_at(zone)
+        if moment is None:
+            raise InvalidEntry.single("measured_at", "Enter the date and time measured.")
+        data["measured_at"] = moment
+        if correcting is None:
+            saved = record.observations.record(actor, trial_id, data, one_per_minute=True)
+        else:
+            saved = record.observations.correct(
+                actor, correcting, data, state.get(key("reason")) or "", one_per_minute=True
+            )
+    except SetAtSameMinute as error:
+        state[key("same-minute")] = error.existing.id
+        return
     except InvalidEntry as error:
-        st.session_state[key("problems")] = {
+        state[key("problems")] = {
             ("measured_at" if p.field == "time" else p.field): p.message for p in error.problems
         }
         return
     except RecordError as error:
-        st.session_state[key("problems")] = {"entry": error.message}
+        state[key("problems")] = {"entry": error.message}
         return
-    for name in ALL_FIELDS:
-        st.session_state.pop(key(name), None)
-    st.session_state.pop(key("prefilled"), None)
-    st.session_state[SAVED_KEY] = (
-        f"Observations at {format_ward(saved.measured_at, zone, with_date=False)} saved."
-    )
+    clear_form()
+    state[key("saved")] = (saved.id, "corrected" if correcting is not None else "saved")
+
+
+def set_time_fields(moment: datetime, zone: ZoneInfo) -> None:
+    local = to_ward(moment, zone)
+    st.session_state[key("date")] = local.date()
+    st.session_state[key("time")] = local.time().replace(second=0, microsecond=0)
+
+
+def when_changed(zone: ZoneInfo) -> None:
+    # "Earlier" starts from the ward clock at the moment it is chosen, not at page opening.
+    if st.session_state.get(key("when")) == EARLIER:
+        set_time_fields(record.store.now(), zone)
+
+
+def when_correct_changed() -> None:
+    if st.session_state.get(key("when-correct")) == OTHER_TIME:
+        correcting = st.session_state.get(key("correcting"))
+        if correcting is not None:
+            set_time_fields(record.observations.get(correcting).measured_at, zone)
+
+
+def start_correction(set_id: int, load: bool) -> None:
+    """Correct set ``set_id``: with ``load``, its recorded values fill the form to be changed;
+    without, what is typed becomes the correction (the same-minute offer)."""
+    state = st.session_state
+    old = record.observations.get(set_id)
+    if load:
+        clear_form()
+        for name in (*NUMBERS, "temp", *POWER):
+            state[key(name)] = getattr(old, name)
+        state[key("on_oxygen")] = None if old.on_oxygen is None else (
+            "Oxygen" if old.on_oxygen else "Air")
+        state[key("consciousness")] = (
+            None if old.consciousness is None else Consciousness(old.consciousness))
+        state[key("poss")] = None if old.poss is None else Poss(old.poss)
+        if old.side_effects is not None:
+            state[key("check")] = "Done"
+            for effect in old.side_effects:
+                state[key(f"se-{effect}")] = True
+        state[key("note")] = old.note or ""
+        # Values the device gave stay marked as the device's while they are left unchanged.
+        names = {parameter.value: name for name, parameter in DEVICE_FIELDS.items()}
+        state[key("prefilled")] = {
+            names[p]: getattr(old, names[p]) for p in (old.device_prefilled or []) if p in names
+        }
+    state.pop(key("same-minute"), None)
+    state.pop(key("saved"), None)
+    state[key("problems")] = {}
+    state[key("correcting")] = set_id
+    state[key("when-correct")] = AS_RECORDED
+    state[key("reason")] = ""
+
+
+def cancel_correction() -> None:
+    clear_form()
+    st.session_state[key("problems")] = {}
 
 
 def device_medians(trial_id: int) -> dict[str, RecentMedian]:
@@ -171,7 +307,7 @@ def prefill(trial_id: int) -> None:
 
 def score_colour(score: int | None) -> str:
     if score is None:
-        return "—"
+        return MISSING
     colour = "green" if score == 0 else "orange" if score < 3 else "red"
     return f":{colour}[**{score}**]"
 
@@ -200,10 +336,64 @@ def news2_panel(trial: TrialView, data: dict[str, Any]) -> None:
         missing = ", ".join(NEWS2_INPUT_WORDS.get(name, name) for name in result.missing)
         st.info(f"NEWS2 incomplete — missing: {missing}. No total is given.")
         return
-    text = f"NEWS2 {result.total} — {result.band.value}"
+    text = f"NEWS2 {result.total} — {result.band.value} (of what is typed, not yet saved)"
     {"high": st.error, "medium": st.warning, "low-medium": st.warning}.get(
         result.band.value, st.success
     )(text)
+
+
+def set_summary(obs: ObservationSetView) -> str:
+    """A recorded set's values in a line (numbers and choices only, never the note's text)."""
+    parts = []
+    if obs.rr is not None:
+        parts.append(f"RR {obs.rr}")
+    if obs.spo2 is not None:
+        parts.append(f"SpO2 {obs.spo2} %")
+    if obs.on_oxygen is not None:
+        parts.append("on oxygen" if obs.on_oxygen else "on air")
+    if obs.systolic is not None:
+        parts.append(f"BP {obs.systolic}/{obs.diastolic if obs.diastolic is not None else MISSING}")
+    if obs.pulse_rate is not None:
+        parts.append(f"pulse {obs.pulse_rate}")
+    if obs.consciousness is not None:
+        parts.append(f"ACVPU {obs.consciousness}")
+    if obs.temp is not None:
+        parts.append(f"temp {obs.temp:.1f} °C")
+    if obs.poss is not None:
+        parts.append(f"POSS {obs.poss}")
+    powers = [f"{LABELS[Parameter(name)]} {getattr(obs, name)}" for name in POWER
+              if getattr(obs, name) is not None]
+    parts.extend(powers)
+    if obs.side_effects is not None:
+        effects = [SIDE_EFFECT_LABELS[SideEffect(s)] for s in obs.side_effects]
+        parts.append("side effects: " + (", ".join(effects) if effects else "none"))
+    if obs.note:
+        parts.append("a note")
+    return " · ".join(parts) if parts else "no values"
+
+
+def set_label(obs: ObservationSetView, zone: ZoneInfo) -> str:
+    return f"{format_ward(obs.measured_at, zone)} — {set_summary(obs)}"
+
+
+def saved_confirmation() -> None:
+    """What was saved, beside the Save button, with the monitor's NEWS2 once it has scored
+    the set (the fragment looks again every refresh until then)."""
+    saved = st.session_state.get(key("saved"))
+    if saved is None:
+        return
+    set_id, verb = saved
+    obs = record.observations.get(set_id)
+    score = record.set_scores.for_set(set_id)
+    news2 = (
+        "NEWS2 is being worked out by the monitor (it shows here once scored)."
+        if score is None else f"Monitor's {score_text(score)}."
+    )
+    st.success(
+        f"Observations {verb}, measured {format_ward(obs.measured_at, zone, with_date=False)}: "
+        f"{set_summary(obs)}. {news2}",
+        icon=":material/check_circle:",
+    )
 
 
 actor = require_roles({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})
@@ -235,108 +425,200 @@ missed = missed_text(schedule, now, zone)
 if missed:
     st.caption(missed)
 recorded_sets = record.observations.list(trial.id)
-if recorded_sets:
-    newest = max(recorded_sets, key=lambda s: (s.measured_at, s.id))
-    st.caption(
-        f"Last set, measured {format_ward(newest.measured_at, zone, with_date=False)}: "
-        f"{score_text(set_scores(trial, record).get(newest.id))}"
-    )
-
-saved_message = st.session_state.pop(SAVED_KEY, None)
-if saved_message:
-    st.success(saved_message)
-if not allowed(actor, "observation.record"):
-    st.stop()
-
-medians = device_medians(trial.id)
-if medians:
-    st.button(
-        f"Fill in the device values ({PREFILL_WORDS}: " + ", ".join(
-            f"{LABELS[DEVICE_FIELDS[n]]} {whole_number(m.value)}" for n, m in medians.items()
-        ) + ")",
-        on_click=prefill, args=(trial.id,),
-    )
-    st.caption(
-        "Each is the median of the device's valid readings over the last minute ("
-        + ", ".join(f"{LABELS[DEVICE_FIELDS[n]]}: {m.readings}" for n, m in medians.items())
-        + " readings), not one second's sample. Check them against the patient."
-    )
-else:
-    st.caption("No current device values to fill in (no valid reading in the last minute, or "
-               f"none in the last {settings.stale_after_seconds:g} s).")
-prefilled: dict[str, float] = st.session_state.get(key("prefilled"), {})
-
-local_now = now.astimezone(zone)
-st.session_state.setdefault(key("date"), local_now.date())
-st.session_state.setdefault(key("time"), local_now.time().replace(second=0, microsecond=0))
-when = st.columns(2)
-when[0].date_input("Date measured (ward)", key=key("date"), format="DD/MM/YYYY")
-when[1].time_input("Time measured (ward clock)", key=key("time"), step=60)
-problem("measured_at")
 
 
-def number(label: str, name: str, decimals: bool = False) -> None:
-    mark = f" · from device ({PREFILL_WORDS})" if name in prefilled and \
-        st.session_state.get(key(name)) == prefilled[name] else ""
-    if decimals:
-        st.number_input(label + mark, value=None, step=0.1, format="%.1f", key=key(name))
+def last_set() -> None:
+    """The newest set and the monitor's NEWS2 of it, looked at again each refresh: the monitor
+    scores a set a moment after it is saved."""
+    sets = record.observations.list(trial.id)
+    if sets:
+        newest = max(sets, key=lambda s: (s.measured_at, s.id))
+        st.caption(
+            f"Last set, measured {format_ward(newest.measured_at, zone, with_date=False)}: "
+            f"{score_text(record.set_scores.for_set(newest.id))}"
+        )
+
+
+def news2_chart() -> None:
+    show_news2_chart(record.observations.list(trial.id), set_scores(trial, record),
+                     spo2_scale=trial.spo2_scale, zone=zone)
+
+
+live_fragment(run_every=settings.numbers_refresh_seconds)(last_set)()
+may_record = allowed(actor, "observation.record")
+
+if may_record:
+    correcting_id: int | None = st.session_state.get(key("correcting"))
+    correcting = None
+    if correcting_id is not None:
+        correcting = next((s for s in recorded_sets if s.id == correcting_id), None)
+        if correcting is None:  # corrected meanwhile (another tab): nothing to correct here
+            st.session_state.pop(key("correcting"), None)
+            st.warning("The set you were correcting has been corrected since: start again from "
+                       "the set as it stands now.")
+    if correcting is not None:
+        st.info(
+            f"Correcting the set measured {format_ward(correcting.measured_at, zone)}: change "
+            "what was wrong and say why. The original stays in the record and the audit trail.",
+            icon=":material/edit_note:",
+        )
+    elif recorded_sets:
+        with st.expander("Correct a saved set", icon=":material/edit_note:"):
+            newest_first = sorted(recorded_sets, key=lambda s: (s.measured_at, s.id),
+                                  reverse=True)
+            chosen = st.selectbox(
+                "Saved set", [s.id for s in newest_first], key=key("correct-choice"),
+                format_func=lambda i: set_label(next(s for s in newest_first if s.id == i),
+                                                zone),
+            )
+            st.button("Correct the chosen set", key=key("correct-chosen"),
+                      on_click=start_correction, args=(chosen, True), icon=":material/edit:")
+
+    medians = device_medians(trial.id)
+    if medians:
+        st.button(
+            f"Fill in the device values ({PREFILL_WORDS}: " + ", ".join(
+                f"{LABELS[DEVICE_FIELDS[n]]} {whole_number(m.value)}" for n, m in medians.items()
+            ) + ")",
+            on_click=prefill, args=(trial.id,),
+        )
+        st.caption(
+            "Each is the median of the device's valid readings over the last minute ("
+            + ", ".join(f"{LABELS[DEVICE_FIELDS[n]]}: {m.readings}" for n, m in medians.items())
+            + " readings), not one second's sample. Check them against the patient."
+        )
     else:
-        st.number_input(label + mark, value=None, step=1, key=key(name))
-    problem(name)
+        st.caption("No current device values to fill in (no valid reading in the last minute, "
+                   f"or none in the last {settings.stale_after_seconds:g} s).")
+    prefilled: dict[str, float] = st.session_state.get(key("prefilled"), {})
 
-
-row = st.columns(4)
-with row[0]:
-    number("Respiration rate /min", "rr")
-with row[1]:
-    number("SpO2 %", "spo2")
-with row[2]:
-    st.radio("Air or oxygen", ["Air", "Oxygen"], index=None, key=key("on_oxygen"),
-             horizontal=True)
-    problem("on_oxygen")
-with row[3]:
-    number("Temperature °C", "temp", decimals=True)
-row = st.columns(4)
-with row[0]:
-    number("Systolic BP mmHg", "systolic")
-with row[1]:
-    number("Diastolic BP mmHg", "diastolic")
-with row[2]:
-    number("Pulse /min", "pulse_rate")
-with row[3]:
-    st.selectbox("Consciousness (ACVPU)", list(Consciousness), index=None,
-                 format_func=lambda c: ACVPU_WORDS[c], key=key("consciousness"))
-    problem("consciousness")
-
-news2_panel(trial, collect(zone, with_time=False))
-
-row = st.columns(5)
-with row[0]:
-    st.selectbox("Sedation (POSS)", list(Poss), index=None, format_func=lambda p: POSS_WORDS[p],
-                 key=key("poss"))
-    problem("poss")
-for column, name in zip(row[1:], POWER, strict=True):
-    with column:
-        st.selectbox(LABELS[Parameter(name)], list(MRC_WORDS), index=None,
-                     format_func=lambda g: MRC_WORDS[g], key=key(name))
+    def number(label: str, name: str, decimals: bool = False) -> None:
+        mark = f" · from device ({PREFILL_WORDS})" if name in prefilled and \
+            st.session_state.get(key(name)) == prefilled[name] else ""
+        if decimals:
+            st.number_input(label + mark, value=None, step=0.1, format="%.1f", key=key(name))
+        else:
+            st.number_input(label + mark, value=None, step=1, key=key(name))
         problem(name)
 
-st.radio("Side-effect check", ["Not done", "Done"], index=0, key=key("check"),
-         horizontal=True)
-if st.session_state.get(key("check")) == "Done":
-    st.caption("Tick every sign present now; red flags (upward spread, breathing) are marked.")
-    columns = st.columns(4)
-    for index, effect in enumerate(SideEffect):
-        flag = " 🚩" if effect in RED_FLAG_SIDE_EFFECTS else ""
-        label = SIDE_EFFECT_LABELS[effect] + flag
-        columns[index % 4].checkbox(label, key=key(f"se-{effect.value}"))
-st.text_area("Note", key=key("note"), max_chars=4000)
-problem("note")
-problem("entry")
-st.button("Save observations", type="primary", on_click=save, args=(trial.id, zone))
-problems = st.session_state.get(key("problems"), {})
-if problems:
-    st.error("Not saved: " + " ".join(problems.values()) + " What you typed is kept.")
+    row = st.columns(4)
+    with row[0]:
+        number("Respiration rate /min", "rr")
+    with row[1]:
+        number("SpO2 %", "spo2")
+    with row[2]:
+        st.radio("Air or oxygen", ["Air", "Oxygen"], index=None, key=key("on_oxygen"),
+                 horizontal=True)
+        problem("on_oxygen")
+    with row[3]:
+        number("Temperature °C", "temp", decimals=True)
+    row = st.columns(4)
+    with row[0]:
+        number("Systolic BP mmHg", "systolic")
+    with row[1]:
+        number("Diastolic BP mmHg", "diastolic")
+    with row[2]:
+        number("Pulse /min", "pulse_rate")
+    with row[3]:
+        st.selectbox("Consciousness (ACVPU)", list(Consciousness), index=None,
+                     format_func=lambda c: ACVPU_WORDS[c], key=key("consciousness"))
+        problem("consciousness")
+
+    news2_panel(trial, collect())
+
+    row = st.columns(5)
+    with row[0]:
+        st.selectbox("Sedation (POSS)", list(Poss), index=None,
+                     format_func=lambda p: POSS_WORDS[p], key=key("poss"))
+        problem("poss")
+    for column, name in zip(row[1:], POWER, strict=True):
+        with column:
+            st.selectbox(LABELS[Parameter(name)], list(MRC_WORDS), index=None,
+                         format_func=lambda g: MRC_WORDS[g], key=key(name))
+            problem(name)
+
+    st.radio("Side-effect check", ["Not done", "Done"], key=key("check"), horizontal=True)
+    if st.session_state.get(key("check")) == "Done":
+        st.caption("Tick every sign present now; red flags (upward spread, breathing) are "
+                   "marked.")
+        columns = st.columns(4)
+        for index, effect in enumerate(SideEffect):
+            flag = " :material/flag:" if effect in RED_FLAG_SIDE_EFFECTS else ""
+            label = SIDE_EFFECT_LABELS[effect] + flag
+            columns[index % 4].checkbox(label, key=key(f"se-{effect.value}"))
+    st.text_area("Note", key=key("note"), max_chars=4000)
+    problem("note")
+
+    # When the set was measured: for a new set "now" is read at the moment of Save.
+    if correcting is not None:
+        recorded_at = format_ward(correcting.measured_at, zone, with_date=True)
+        when = st.radio(
+            "Time measured", [AS_RECORDED, OTHER_TIME], key=key("when-correct"),
+            horizontal=True, on_change=when_correct_changed,
+            format_func=lambda w: f"{w} ({recorded_at})" if w == AS_RECORDED else w,
+        )
+        typed = when == OTHER_TIME
+    else:
+        when = st.radio("Time measured", [NOW, EARLIER], key=key("when"), horizontal=True,
+                        on_change=when_changed, args=(zone,))
+        typed = when == EARLIER
+    if typed:
+        if key("date") not in st.session_state:
+            set_time_fields(now, zone)
+        fields = st.columns([1, 1, 2])
+        fields[0].date_input("Date measured (ward)", key=key("date"), format="DD/MM/YYYY",
+                             max_value=to_ward(now, zone).date())
+        fields[1].time_input("Time measured (ward clock)", key=key("time"), step=60)
+        names = clock_changes(st.session_state[key("date")], st.session_state[key("time")],
+                              zone)
+        if names is not None:
+            with fields[2]:
+                st.radio("This time happens twice (the clocks went back): which one?", [0, 1],
+                         index=None, key=key("fold"), horizontal=True,
+                         format_func=lambda f: f"first ({names[0]})" if f == 0
+                         else f"second ({names[1]})")
+    problem("measured_at")
+
+    if correcting is not None:
+        st.text_input("Reason for the correction (required)", key=key("reason"),
+                      max_chars=500, placeholder="e.g. pulse typed as 17, counted 71")
+        problem("reason")
+    problem("entry")
+
+    save_column, message_column = st.columns([1, 3])
+    with save_column:
+        st.button("Save correction" if correcting is not None else "Save observations",
+                  type="primary", on_click=save, args=(trial.id, zone),
+                  icon=":material/save:", key=key("save"))
+        if correcting is not None:
+            st.button("Cancel correction", key=key("cancel"), on_click=cancel_correction)
+    with message_column:
+        same_minute_id = st.session_state.get(key("same-minute"))
+        same_minute = next((s for s in recorded_sets if s.id == same_minute_id), None)
+        problems = st.session_state.get(key("problems"), {})
+        if same_minute is not None:
+            st.warning(
+                "Not saved: a set measured within the same minute is already recorded "
+                f"({format_ward(same_minute.measured_at, zone, with_date=False)}: "
+                f"{set_summary(same_minute)}). Two sets at one time would be charted twice. "
+                "Correct that set with what you typed, or change the time measured. "
+                "What you typed is kept.",
+                icon=":material/content_copy:",
+            )
+            st.button("Correct that set with what is typed", key=key("correct-same"),
+                      on_click=start_correction, args=(same_minute.id, False),
+                      icon=":material/edit:")
+        elif problems:
+            st.error("Not saved: " + " ".join(problems.values()) + " What you typed is kept.")
+        live_fragment(run_every=settings.numbers_refresh_seconds)(saved_confirmation)()
+        saved = st.session_state.get(key("saved"))
+        if saved is not None and correcting is None:
+            st.button("Correct this set", key=key("correct-saved"), on_click=start_correction,
+                      args=(saved[0], True), icon=":material/edit:")
+
 if trial.injection is not None:
     elapsed = age_seconds(trial.injection.given_at, now)
     st.caption(f"Injection {format_age(elapsed)} ago.")
+
+with st.expander("NEWS2 chart (RCP layout)", expanded=True, icon=":material/table_chart:"):
+    live_fragment(run_every=settings.chart_refresh_seconds)(news2_chart)()

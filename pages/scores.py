@@ -236,7 +236,9 @@ with st.form(f"scores_form_{context}"):
     slots["top"] = st.empty()
     when = to_ward(current.assessed_at if current else record.store.now(), zone)
     day, clock = st.columns(2)
-    assessed_day = day.date_input("Date assessed", value=when.date(), key=f"day_{context}")
+    assessed_day = day.date_input(
+        "Date assessed (ward)", value=when.date(), format="DD/MM/YYYY", key=f"day_{context}"
+    )
     assessed_time = clock.time_input(
         "Time assessed (ward time)", value=when.time().replace(second=0, microsecond=0),
         step=60, key=f"time_{context}",
@@ -266,7 +268,9 @@ with st.form(f"scores_form_{context}"):
         hide_index=True,
         num_rows="fixed",
         width="stretch",
+        placeholder=MISSING,  # an empty cell is not scored, never "None"
     )
+    st.caption(f"{MISSING}: not scored. Choose a grade in a cell; leave it empty if not scored.")
     slots["ashworth"] = st.empty()
 
     st.subheader("Spasms (Penn)")
@@ -336,6 +340,7 @@ with st.form(f"scores_form_{context}"):
         hide_index=True,
         num_rows="dynamic",
         width="stretch",
+        placeholder=MISSING,
     )
     slots["goals"] = st.empty()
 

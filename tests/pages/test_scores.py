@@ -238,3 +238,22 @@ def test_decided_trials_are_not_offered(world):
     at = open_page(world["physio"])
     assert not at.selectbox and not at.data_editor
     assert "Only trials not yet decided or cancelled are listed" in at.info[0].value
+
+
+def test_dates_in_the_ward_format_and_empty_cells_never_none(world):
+    trial = world["trial"]
+    record_baseline(world)
+    at = choose(open_page(world["physio"]), trial.id, "4h")
+    assert not at.exception
+    context = f"{trial.id}_4h_new"
+    assert at.date_input(key=f"day_{context}").proto.format == "DD/MM/YYYY"
+    ashworth, goals = at.data_editor
+    # Empty cells (not scored) are drawn as the missing mark, not as the word "None".
+    assert ashworth.proto.placeholder == "—" and goals.proto.placeholder == "—"
+    grid = ashworth.value
+    assert grid["Baseline left"].iloc[0] == "3" and grid["Baseline left"].iloc[1] == "—"
+    assert "None" not in grid.drop(columns=["Left", "Right"]).to_string()
+    assert any(c.value.startswith("—: not scored") for c in at.caption)
+    texts = [str(e.value) for kind in ("markdown", "caption", "info", "warning", "text")
+             for e in getattr(at, kind)]
+    assert not [t for t in texts if "None" in t]

@@ -7,12 +7,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from observations.entries import POWER_FIELDS, AssessmentEntry, check_assessment, not_in_future
+from observations.entries import (
+    POWER_FIELDS,
+    AssessmentEntry,
+    check_assessment,
+    check_assessment_timing,
+    not_in_future,
+)
 from observations.errors import InvalidEntry, NotFound, Refused
-from observations.schema import AshworthScore, Assessment, GoalRating
+from observations.schema import AshworthScore, Assessment, AuditEntry, GoalRating
 from observations.store import Actor, Store, require
-from observations.trials import load_trial, require_open
+from observations.trials import current_injection, load_trial, require_open
 from observations.views import AshworthView, AssessmentView, GoalView
+
+# Audit actions that write an assessment; their details carry any timing reason.
+WRITE_ACTIONS = ("assessment.record", "assessment.correct")
 
 
 class Assessments:
@@ -26,6 +35,7 @@ class Assessments:
         with self._store.writing() as session:
             trial = load_trial(session, trial_id)
             require_open(trial, "add scores")
+            timing = self._timing(session, trial_id, entry)
             row = self._write(session, entry, trial_id, actor, None, None)
             self._store.audit(
                 session,
@@ -34,7 +44,7 @@ class Assessments:
                 "assessment",
                 row.id,
                 trial_id,
-                {"time_point": entry.time_point.value},
+                {"time_point": entry.time_point.value, **timing},
             )
             return self._view(session, row)
 
@@ -52,6 +62,7 @@ class Assessments:
                 raise NotFound(f"There is no assessment with id {assessment_id}.")
             if session.scalar(select(Assessment.id).where(Assessment.supersedes_id == old.id)):
                 raise Refused("Those scores have already been corrected: correct the newer ones.")
+            timing = self._timing(session, old.trial_id, entry)
             row = self._write(session, entry, old.trial_id, actor, old.id, reason.strip())
             self._store.audit(
                 session,
@@ -60,7 +71,8 @@ class Assessments:
                 "assessment",
                 row.id,
                 old.trial_id,
-                {"supersedes": old.id, "reason": reason.strip()},
+                {"supersedes": old.id, "reason": reason.strip(),
+                 "time_point": entry.time_point.value, **timing},
             )
             return self._view(session, row)
 
@@ -76,6 +88,38 @@ class Assessments:
                 .order_by(Assessment.assessed_at, Assessment.id)
             )
             return [self._view(session, r) for r in rows]
+
+    def timing_reasons(self, trial_id: int) -> dict[int, str]:
+        """Why each assessment of the trial was taken outside the peak window, by assessment
+        id: the reason recorded with it, kept in its audit entry (same transaction)."""
+        with self._store.reading() as session:
+            entries = session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.trial_id == trial_id,
+                    AuditEntry.entity == "assessment",
+                    AuditEntry.action.in_(WRITE_ACTIONS),
+                )
+            )
+            return {
+                e.entity_id: str(e.details["timing_reason"])
+                for e in entries
+                if e.entity_id is not None and e.details and e.details.get("timing_reason")
+            }
+
+    @staticmethod
+    def _timing(session: Session, trial_id: int, entry: AssessmentEntry) -> dict[str, Any]:
+        """Check the time against the injection; what the audit entry keeps about it."""
+        injection = current_injection(session, trial_id)
+        hours, outside = check_assessment_timing(
+            entry, injection.given_at if injection is not None else None
+        )
+        details: dict[str, Any] = {}
+        if hours is not None:
+            details["hours_after_injection"] = round(hours, 3)
+        if entry.timing_reason:
+            details["timing_reason"] = entry.timing_reason
+            details["outside_peak_window"] = outside
+        return details
 
     def _write(
         self,

@@ -47,6 +47,7 @@ _FIELD_LABELS: dict[str, str] = {
     "route": "Route",
     "time_point": "Time point",
     "ashworth_scale": "Ashworth scale",
+    "timing_reason": "Reason for the time",
 }
 
 _TYPE_MESSAGES = {
@@ -307,6 +308,8 @@ class AssessmentEntry(_Entry):
     power_right_arm: int | None = None
     goals: list[GoalEntry] = []
     note: str | None = None
+    # Why "4 hours (peak)" scores were taken outside the peak window (limits.yaml, trial_day).
+    timing_reason: str | None = None
 
 
 def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
@@ -359,9 +362,46 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
                 FieldProblem(f"goals.{index}", "Goal attainment is rated from -2 to +2.")
             )
     note = _note(entry.note, problems)
+    timing_reason = _note(entry.timing_reason, problems, "timing_reason")
     if problems:
         raise InvalidEntry(problems)
-    return entry.model_copy(update={"note": note})
+    return entry.model_copy(update={"note": note, "timing_reason": timing_reason})
+
+
+def check_assessment_timing(
+    entry: AssessmentEntry, given_at: datetime | None
+) -> tuple[float | None, bool]:
+    """Baseline scores before the injection; "4 hours (peak)" scores inside the peak window
+    after it, or a recorded reason. Returns (hours after the injection, outside the window)."""
+    if given_at is None:
+        return None, False
+    limits = load_limits().trial_day
+    hours = (entry.assessed_at - given_at).total_seconds() / 3600
+    since = _span(hours)
+    if entry.time_point is AssessmentTimePoint.BASELINE and hours > 0:
+        raise InvalidEntry.single(
+            "assessed_at",
+            f"Baseline scores must be taken before the injection: this time is {since} after "
+            "it. Record them as another time point, or check the time.",
+        )
+    outside = entry.time_point is AssessmentTimePoint.FOUR_HOURS and not (
+        limits.peak_window_start_hours <= hours <= limits.peak_window_end_hours
+    )
+    if outside and not entry.timing_reason:
+        raise InvalidEntry.single(
+            "timing_reason",
+            f"These 4-hour (peak) scores are {since} after the injection, outside the peak "
+            f"window ({_span(limits.peak_window_start_hours)} to "
+            f"{_span(limits.peak_window_end_hours)} after it). Check the time, record them as "
+            "another time point, or say why they were taken then.",
+        )
+    return hours, outside
+
+
+def _span(hours: float) -> str:
+    minutes = round(hours * 60)
+    sign, minutes = ("-" if minutes < 0 else ""), abs(minutes)
+    return f"{sign}{minutes // 60} h {minutes % 60:02d} min"
 
 
 # ----------------------------------------------------------------------------- readings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from rules.responder import DoseLimits
 from rules.rule_set import load_rule_set
 
 LIMITS_FILE = Path(__file__).with_name("limits.yaml")
+# Overrides accounts.idle_lock_minutes (browser tests lock the screen after seconds, not 15 min).
+IDLE_LOCK_ENV = "ITBMON_IDLE_LOCK_MINUTES"
 
 
 class EntryRange(BaseModel):
@@ -41,6 +44,9 @@ class TrialDayLimits(BaseModel):
     injection_deadline: str
     deadline_rationale: str
     max_note_chars: int
+    peak_window_start_hours: float = Field(ge=0)
+    peak_window_end_hours: float = Field(gt=0)
+    peak_window_rationale: str
     reminder_min_minutes: float = Field(gt=0)
     reminder_max_minutes: float = Field(gt=0)
     reminder_choices_minutes: list[float] = Field(min_length=1)
@@ -56,6 +62,14 @@ class TrialDayLimits(BaseModel):
             raise ValueError(f"reminder choices {outside} lie outside {low:g}-{high:g} minutes")
         return self
 
+    @model_validator(mode="after")
+    def _peak_window_ordered(self) -> TrialDayLimits:
+        if self.peak_window_start_hours >= self.peak_window_end_hours:
+            raise ValueError(
+                f"peak_window_start_hours {self.peak_window_start_hours:g} is not before "
+                f"peak_window_end_hours {self.peak_window_end_hours:g}")
+        return self
+
 
 class AccountLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,7 +81,7 @@ class AccountLimits(BaseModel):
     max_delay_seconds: float
     failure_window_minutes: float
     throttle_rationale: str
-    idle_sign_out_minutes: float
+    idle_lock_minutes: float = Field(gt=0)
     idle_rationale: str
 
 
@@ -96,3 +110,18 @@ def dose_limits() -> DoseLimits:
 def load_limits(path: Path = LIMITS_FILE) -> Limits:
     with path.open(encoding="utf-8") as handle:
         return Limits.model_validate(yaml.safe_load(handle))
+
+
+def idle_lock_minutes() -> float:
+    """Minutes without the person's own action before the screen locks: limits.yaml, or
+    ITBMON_IDLE_LOCK_MINUTES when set (a positive number; anything else is refused loudly)."""
+    text = os.environ.get(IDLE_LOCK_ENV, "").strip()
+    if not text:
+        return load_limits().accounts.idle_lock_minutes
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = float("nan")
+    if not minutes > 0:
+        raise ValueError(f"{IDLE_LOCK_ENV}={text!r}: give a positive number of minutes")
+    return minutes

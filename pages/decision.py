@@ -1,6 +1,8 @@
 """The team's responder decision, signed by a doctor, and the follow-up trial planned with it.
 
-Layout and widgets only. The next dose is the rules' suggestion (rules/responder.py); the record
+Layout and widgets only. The suggested next step is the one responder evaluation
+(rules/evaluation.py, as Review and the report show it): never a higher dose after signs of
+overdose. The follow-up dose defaults to the rules' suggestion (rules/responder.py); the record
 signs the decision and plans the follow-up trial in one transaction, refuses a decision unless
 the trial is assessed, checks the 24 h interval, the dose ceiling and that the dose fits the
 outcome. The password is asked again before the signature.
@@ -10,9 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.exports.snapshot import (
+    condition_rows,
+    evaluation_of,
+    safety_lines,
+    take_snapshot,
+)
 from observations.limits import dose_limits
 from observations.views import DecisionView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
@@ -24,12 +33,11 @@ from pages.shared import (
     role_may,
     show_problem,
 )
+from rules.evaluation import TrialDayEvaluation
 from rules.responder import (
     FOLLOW_UP_OUTCOMES,
-    DoseSuggestion,
     follow_up_suggestion,
     load_responder_config,
-    next_dose_suggestion,
 )
 from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, Role, TrialStatus
 
@@ -63,14 +71,29 @@ def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
                  f"({planned.status}).")
 
 
-def show_suggestion(suggestion: DoseSuggestion | None) -> None:
-    if suggestion is None:
-        st.info("No injection is recorded for this trial: no next dose can be suggested.")
-        return
-    when = (f" Not before {format_ward(suggestion.not_before, zone)}."
-            if suggestion.not_before else "")
-    st.info(f"Suggestion ({suggestion.kind}, not a decision): {suggestion.explanation}{when} "
-            f"Source: {suggestion.source}")
+def show_evaluation(evaluation: TrialDayEvaluation) -> None:
+    """The same evaluation as the Review page and the report: the suggested next step (never a
+    higher dose after signs of overdose), the hint it rests on, and the day's safety."""
+    step = evaluation.next_step
+    when = (f" Not before {format_ward(step.not_before, zone)}." if step.not_before else "")
+    text = (f"Suggestion ({step.label}, not a decision): {step.text}{when} "
+            f"Source: {' '.join(step.source.split())}")
+    if evaluation.signs:
+        st.error(text, icon=":material/warning:")
+    else:
+        st.info(text)
+    st.info(evaluation.hint_text)
+    st.subheader("Safety on the trial day")
+    for line in safety_lines(evaluation, zone):
+        st.text(line)
+    rows = condition_rows(evaluation, zone)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     key="conditions_decision")
+        st.caption("Alarms by condition, high priority and red flags first; times entered = how "
+                   "often the alarm reached that level. Every event is on the Review page.")
+    else:
+        st.caption("No physiological alarm was raised during this trial.")
 
 
 # ----- page -------------------------------------------------------------------------------------
@@ -123,10 +146,9 @@ if trial.status == TrialStatus.MONITORING.value:
                 st.rerun()
     st.stop()
 
-suggestion = (next_dose_suggestion(injection.dose_mcg, injection.given_at, config, dose_limits())
-              if injection is not None else None)
-show_suggestion(suggestion)
-st.caption("Review the scores, vital signs and the responder hint on the Review page first.")
+evaluation = evaluation_of(take_snapshot(record, trial.id), config)
+show_evaluation(evaluation)
+st.caption("Review the scores, vital signs and every alarm on the Review page first.")
 
 if Role.DOCTOR not in actor.roles:
     st.info("Only a doctor signs the decision.")
@@ -155,6 +177,12 @@ if follow_up:
     if planned is not None and planned.dose_mcg is None:
         st.error(f"{planned.explanation} Choose another outcome.")
         blocked = True
+    if outcome is DecisionOutcome.RETRIAL_HIGHER and evaluation.signs:
+        # Never offer a higher dose after signs of overdose: the doctor types it, knowingly.
+        default_dose = None
+        st.warning("Signs of overdose were seen on this day (" + "; ".join(evaluation.signs)
+                   + "): no higher dose is suggested. If the team decides on one, enter it.",
+                   icon=":material/warning:")
     st.subheader("Next trial")
     keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
     next_dose = st.number_input(

@@ -11,11 +11,17 @@ source. The decision is the team's, signed on the Decision page.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from observations.exports import export_for, may_export
+from observations.exports.snapshot import (
+    condition_rows,
+    evaluation_of,
+    safety_lines,
+    take_snapshot,
+)
 from observations.set_scores import SetScoreView
 from observations.views import AssessmentView, ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward
@@ -33,6 +39,7 @@ from pages.shared import (
     shown,
 )
 from rules import DueStatus
+from rules.evaluation import TrialDayEvaluation
 from rules.responder import (
     AshworthAssessment,
     AshworthScore,
@@ -42,7 +49,6 @@ from rules.responder import (
     gas_t_score,
     load_responder_config,
     lower_limb_mean,
-    responder_hint,
 )
 from vocabulary import (
     LABELS,
@@ -280,34 +286,69 @@ def hint_text(hint: ResponderHint) -> str:
             f"Source: {hint.source}.")
 
 
-def hint_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+def timing_section(evaluation: TrialDayEvaluation) -> None:
+    """When each compared set of scores was taken, relative to the injection."""
+    for name, timing in (("Baseline", evaluation.baseline_timing),
+                         ("4 hours (peak)", evaluation.four_hour_timing)):
+        if timing is None:
+            continue
+        line = f"{name} scores: {format_ward(timing.assessed_at, zone)} — {timing.label}"
+        if timing.problem:
+            st.warning(line, icon=":material/schedule:")
+        else:
+            st.caption(line)
+
+
+def hint_section(evaluation: TrialDayEvaluation) -> None:
     st.subheader("Responder criterion (hint)")
-
-    def evaluate(criterion: Any = None) -> ResponderHint:
-        return responder_hint(
-            config, criterion=criterion,
-            baseline=as_assessment(baseline) if baseline else None,
-            after=as_assessment(after) if after else None,
-            penn_baseline=baseline.penn_frequency if baseline else None,
-            penn_after=after.penn_frequency if after else None,
-            gas_ratings=rated(after) or None,
-        )
-
-    try:
-        hint = evaluate()
-    except MixedScalesError as error:
-        st.error(f"The configured criterion cannot be evaluated: {error}")
+    if evaluation.hint is None:
+        st.error(f"The configured criterion cannot be evaluated: {evaluation.hint_problem}")
         return
-    st.info(hint_text(hint))
-    if hint.left_out:
-        st.caption("Not compared: " + "; ".join(hint.left_out))
-    st.caption("The software never decides: the team weighs this hint with everything else, "
+    st.info(evaluation.hint_text)
+    if evaluation.hint.left_out:
+        st.caption("Not compared: " + "; ".join(evaluation.hint.left_out))
+    st.caption("The software never decides: the team weighs this hint with the day's safety, "
                "and a doctor signs the decision on the Decision page.")
-    others = [c for c in config.criteria if c != config.default_criterion]
-    if others:
+    if evaluation.other_hints:
         with st.expander("Other criteria in use elsewhere (for reference)"):
-            for criterion in others:
-                st.text(hint_text(evaluate(criterion)))
+            for hint in evaluation.other_hints:
+                st.text(hint_text(hint))
+
+
+def safety_section(evaluation: TrialDayEvaluation) -> None:
+    """First on the page: what was seen that weighs against a higher dose, and the next step."""
+    st.subheader("Safety on the trial day")
+    step = evaluation.next_step
+    when = f" Not before {format_ward(step.not_before, zone)}." if step.not_before else ""
+    text = f"Suggested next step ({step.label}, not a decision): {step.text}{when}"
+    if evaluation.signs:
+        st.error(text, icon=":material/warning:")
+    else:
+        st.info(text)
+    for line in safety_lines(evaluation, zone):
+        st.text(line)
+    rows = condition_rows(evaluation, zone)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     key="conditions_review")
+        st.caption("Alarms by condition, high priority and red flags first; times entered = how "
+                   "often the alarm reached that level. Every event is listed below.")
+    else:
+        st.caption("No physiological alarm was raised during this trial.")
+
+
+def export_section(trial: TrialView) -> None:
+    """The report and the CSV, made when clicked; the record audits each export."""
+    if not may_export(actor):
+        return
+    stem = f"itb-trial-{trial.id}"
+    pdf, csv = st.columns(2)
+    pdf.download_button("Report (PDF, one page)", data=lambda: export_for(
+        record, actor, trial.id, "pdf"), file_name=f"{stem}.pdf", mime="application/pdf",
+        icon=":material/picture_as_pdf:", key=f"export_pdf_{trial.id}", on_click="ignore")
+    csv.download_button("Every value and event (CSV)", data=lambda: export_for(
+        record, actor, trial.id, "csv"), file_name=f"{stem}.csv", mime="text/csv",
+        icon=":material/table_view:", key=f"export_csv_{trial.id}", on_click="ignore")
 
 
 def local(moment: datetime) -> datetime:
@@ -429,7 +470,7 @@ def observations_section(
 
 
 # ----- page -------------------------------------------------------------------------------------
-require_roles(REVIEW_ROLES)
+actor = require_roles(REVIEW_ROLES)
 record = get_record()
 zone = record.settings.ward_timezone
 config = load_responder_config()
@@ -454,12 +495,17 @@ columns = time_point_columns(baseline, after, extras,
 if after is None:
     st.warning("The 4-hour scores are not recorded yet (Scores page).")
 
+evaluation = evaluation_of(take_snapshot(record, trial.id), config)
+export_section(trial)
+safety_section(evaluation)
+timing_section(evaluation)
+
 scores, day = st.columns([1, 1])
 with scores:
     ashworth_section(columns)
     mean_section(baseline, after)
     measures_section(columns)
     goals_section(columns)
-    hint_section(baseline, after)
+    hint_section(evaluation)
 with day:
     day_section(trial, assessments)

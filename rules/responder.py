@@ -26,6 +26,7 @@ from vocabulary import (
     AshworthScale,
     DecisionOutcome,
     MuscleGroup,
+    Poss,
     Side,
 )
 
@@ -58,6 +59,13 @@ class DoseLimits:
     min_interval_h: float
 
 
+class OverdoseSignsConfig(_Strict):
+    """After any of these signs on the day no higher dose is suggested."""
+
+    unacceptable_poss: list[Poss] = Field(min_length=1)
+    rationale: str = Field(min_length=1)
+
+
 class ResponderConfig(_Strict):
     version: str = Field(min_length=1)
     mas_mapping: dict[str, float]
@@ -65,6 +73,7 @@ class ResponderConfig(_Strict):
     default_criterion: CriterionId
     criteria: dict[CriterionId, CriterionConfig]
     next_dose: NextDoseConfig
+    overdose_signs: OverdoseSignsConfig
 
 
 def load_responder_config(path: str | Path | None = None) -> ResponderConfig:

@@ -1,7 +1,10 @@
 """The one-page trial report (A4 PDF, reportlab only: no browser, no kaleido).
 
-Everything sits in one shrink-to-fit frame and long lists are cut with a pointer to the CSV,
-so the report is always exactly one page. Times are ward times with the zone name.
+It leads with what matters: the day's safety (signs of overdose, the suggested next step, the
+alarms grouped by condition, high priority and red flags first), then the responder evaluation
+exactly as the Review page shows it (rules/evaluation.py). Everything sits in one
+shrink-to-fit frame, so the report is always exactly one page; each alarm event is in the CSV.
+Times are ward times with the zone name (observations.ward_time.format_ward).
 """
 
 from __future__ import annotations
@@ -29,10 +32,17 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
-from observations.exports.snapshot import GENERATOR, TrialSnapshot, take_snapshot
+from observations.exports.snapshot import (
+    GENERATOR,
+    TrialSnapshot,
+    condition_rows,
+    evaluation_of,
+    safety_lines,
+    take_snapshot,
+)
 from observations.nhs_number import format_nhs, is_test_number
 from observations.record import TrialRecord
-from observations.ward_time import to_ward
+from observations.ward_time import format_ward, to_ward
 from vocabulary import (
     DECISION_OUTCOME_LABELS,
     LABELS,
@@ -46,8 +56,10 @@ from vocabulary import (
 
 PAGE = A4
 MARGIN = 12 * mm
-MAX_ALARMS = 8
-MAX_SIDE_EFFECTS = 8
+# Alarm conditions on the page (sorted high priority and red flags first, so a cut drops the
+# least important); the rest are named as cut, and every event is in the CSV.
+MAX_CONDITIONS = 16
+MAX_SIDE_EFFECTS = 13  # every sign the leaflet lists
 MAX_TEXT = 300
 NO_DECISION = "No decision recorded yet"
 INTENDED_USE = (
@@ -104,12 +116,10 @@ class _Report:
     def __init__(self, snap: TrialSnapshot) -> None:
         self.snap = snap
         self.width = PAGE[0] - 2 * MARGIN
+        self.evaluation = evaluation_of(snap)
 
     def ward(self, moment: datetime | None, with_date: bool = True) -> str:
-        if moment is None:
-            return "—"
-        pattern = "%d %b %Y %H:%M %Z" if with_date else "%H:%M %Z"
-        return to_ward(moment, self.snap.zone).strftime(pattern)
+        return format_ward(moment, self.snap.zone, with_date=with_date)
 
     # ------------------------------------------------------------------ sections
 
@@ -151,45 +161,56 @@ class _Report:
         ]
 
     def chart(self) -> list[Flowable]:
-        return [Paragraph("Vital signs", HEAD), _Timeline(self.snap, self.width, 80 * mm)]
+        return [Paragraph("Vital signs", HEAD), _Timeline(self.snap, self.width, 62 * mm)]
 
-    def alarms(self) -> list[Flowable]:
-        by_alarm: dict[int, list] = {}
-        for event in self.snap.alarm_events:
-            by_alarm.setdefault(event.alarm_id, []).append(event)
-        rows: list[list[object]] = [["Raised", "Priority", "Alarm", "Acknowledged", "Resolved"]]
-        for events in list(by_alarm.values())[:MAX_ALARMS]:
-            raised = events[0]
-            acks = [e for e in events if e.event == "acknowledged"]
-            resolved = next((e for e in events if e.event == "resolved"), None)
-            ack_text = (
-                "; ".join(
-                    f"{self.ward(e.at, with_date=False)} {self.snap.user_name(e.by_user)}: {e.note}"
-                    for e in acks
-                )
-                or "Not acknowledged"
-            )
-            worst = max((e.priority for e in events), key=["low", "medium", "high"].index)
-            rows.append(
-                [
-                    _p(self.ward(raised.at, with_date=False)),
-                    _p(worst),
-                    _p(f"{raised.message} ({raised.rule_id})", limit=120),
-                    _p(ack_text, limit=160),
-                    _p(self.ward(resolved.at, with_date=False) if resolved else "Not resolved"),
-                ]
-            )
-        flow: list[Flowable] = [Paragraph("Alarms", HEAD)]
-        if len(rows) == 1:
-            return [*flow, Paragraph("No alarms were raised.", BODY)]
-        table = Table(rows, colWidths=[self.width * f for f in (0.11, 0.08, 0.33, 0.35, 0.13)])
-        table.setStyle(GRID)
-        flow.append(table)
-        if len(by_alarm) > MAX_ALARMS:
-            flow.append(
-                Paragraph(f"{len(by_alarm) - MAX_ALARMS} more alarms: see the CSV export.", SMALL)
-            )
-        return flow
+    def safety(self) -> list[Flowable]:
+        """First on the page: the signs of overdose, the suggested next step, then the alarms
+        by condition (high priority and red flags first), as Review and Decision show them."""
+        evaluation = self.evaluation
+        flow: list[Flowable] = [Paragraph("Safety on the trial day", HEAD)]
+        step = evaluation.next_step
+        colour = "#b00020" if evaluation.signs else "#1b5e20"
+        flow.append(Paragraph(
+            f"<font color='{colour}'><b>Suggested next step ({_text(step.label)}, not a "
+            f"decision):</b></font> {_text(step.text, 900)}", BODY))
+        flow += [Paragraph(_text(line, 600), BODY)
+                 for line in safety_lines(evaluation, self.snap.zone)]
+        rows = condition_rows(evaluation, self.snap.zone)
+        if not rows:
+            return [*flow, Paragraph("No physiological alarm was raised.", BODY)]
+        columns = ("Condition", "Priority", "Times", "First", "Longest", "Worst",
+                   "Acknowledged")
+        table_rows: list[list[object]] = [["Alarm condition", "Priority", "Times entered",
+                                           "First", "Longest", "Worst", "Acknowledged"]]
+        for row in rows[:MAX_CONDITIONS]:
+            table_rows.append([_p(row[c], limit=140) for c in columns])
+        table = Table(table_rows, colWidths=[self.width * f for f in
+                                             (0.25, 0.075, 0.055, 0.1, 0.12, 0.18, 0.22)],
+                      repeatRows=1)
+        style = TableStyle(GRID.getCommands())
+        shown = evaluation.safety.conditions[:MAX_CONDITIONS]
+        for index, condition in enumerate(shown, start=1):
+            if condition.priority == "high":
+                style.add("BACKGROUND", (0, index), (1, index), colors.HexColor("#fde2e4"))
+        table.setStyle(style)
+        technical = evaluation.safety.technical_alarms
+        cut = len(rows) - MAX_CONDITIONS
+        more = (f"{cut} more condition{'s' if cut > 1 else ''} of lower rank not shown here: "
+                "see the CSV export. " if cut > 0 else "")
+        note = (f"{more}Times entered: how often the alarm reached that level. Technical "
+                f"alarms: {technical}. Every event, with its note: CSV export.")
+        return [*flow, table, Paragraph(note, SMALL)]
+
+    def responder(self) -> list[Flowable]:
+        evaluation = self.evaluation
+        lines = [_text(evaluation.hint_text, 900)]
+        for name, timing in (("Baseline scores", evaluation.baseline_timing),
+                             ("4-hour scores", evaluation.four_hour_timing)):
+            if timing is not None:
+                lines.append(f"{name}: {self.ward(timing.assessed_at)}, "
+                             f"{_text(timing.label, 400)}")
+        return [Paragraph("Responder criterion (hint, as on the Review page)", HEAD),
+                *(Paragraph(line, BODY) for line in lines)]
 
     def side_effects(self) -> list[Flowable]:
         first_seen: dict[str, datetime] = {}
@@ -205,7 +226,9 @@ class _Report:
             words = f"None recorded in {checked} checks." if checked else "Never checked."
             return [*flow, Paragraph(words, BODY)]
         items = []
-        for effect, at in sorted(first_seen.items(), key=lambda kv: kv[1])[:MAX_SIDE_EFFECTS]:
+        order = sorted(first_seen.items(),
+                       key=lambda kv: (SideEffect(kv[0]) not in RED_FLAG_SIDE_EFFECTS, kv[1]))
+        for effect, at in order[:MAX_SIDE_EFFECTS]:
             side = SideEffect(effect)
             label = _text(SIDE_EFFECT_LABELS[side])
             if side in RED_FLAG_SIDE_EFFECTS:
@@ -311,7 +334,8 @@ class _Report:
                 ]
             )
         )
-        return [*self.header(), *self.chart(), *self.alarms(), pair, *self.footer()]
+        return [*self.header(), *self.safety(), *self.responder(), *self.chart(), pair,
+                *self.footer()]
 
 
 class _Timeline(Flowable):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -39,13 +40,16 @@ def test_report_is_one_a4_page_with_identifiers_scores_and_decision(
         "H1234567",
         "02 Mar 1971",  # identifiers
         "50 mcg lumbar puncture at 20 Nov 2026 10:00 GMT",  # dose and injection in ward time
-        "SpO2 93 % for 60 s",
-        "Sat up, deep breaths",  # alarm and its acknowledgement
-        "Drowsiness from 10:15 GMT",  # side effect
+        "SpO2 93 % for 60 s",  # the alarm's condition, acknowledged by whom and how fast
+        "1 of 1 by",
+        "Drowsiness from 10:15:00 GMT",  # side effect, in the ward's one format
         "Left hip adductors 3 1",
         "Right hip adductors 1+ 1",  # MAS baseline vs 4 h
     ):
         assert fact in text, fact
+    # The report leads with the day's safety, then the hint as on screen, then the chart.
+    assert text.index("Safety on the trial day") < text.index("Responder criterion (hint")
+    assert text.index("Responder criterion (hint") < text.index("Vital signs")
     if decide:
         assert "Responder — offer pump" in text and "Signed by Dr.Jones" in text
         assert NO_DECISION not in text
@@ -83,4 +87,33 @@ def test_report_stays_one_page_however_much_was_recorded(
     data = export_trial(record, day.trial_id, "pdf")
     pages, text, _ = pdf_text(data)
     assert pages == 1
-    assert "23 more alarms: see the CSV export." in text
+    # Thirty high-priority conditions and the day's own: the least important are cut, and
+    # the page says how many and where they are.
+    assert "15 more conditions of lower rank not shown here: see the CSV export." in text
+
+
+def test_overdose_demo_day_leads_with_critical_desaturation_and_red_flags(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from observations.demo_day import record_demo_day
+    from observations.settings import load_settings
+
+    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ITBMON_DATABASE_URL", database_url)
+    record = TrialRecord.open(load_settings())
+    try:
+        summary = record_demo_day(record, "overdose")
+        pages, text, _ = pdf_text(trial_pdf(record, summary.trial.id))
+    finally:
+        record.close()
+    assert pages == 1
+    safety = text[text.index("Safety on the trial day"):text.index("Responder criterion")]
+    assert "No higher dose is suggested. The team decides." in safety
+    assert "Repeat trial" not in text
+    assert "red-flag side effect: Slurred speech" in safety
+    assert "Red flags: Slurred speech from" in safety
+    # The table: red flags first, then the critical desaturation, before any medium one.
+    table = safety[safety.index("Alarm condition"):]
+    assert table.index("Red-flag side effect") < table.index("Critical desaturation")
+    assert table.index("Critical desaturation") < table.index("Severe desaturation")
+    assert table.index("Severe desaturation") < table.index("Desaturation: SpO2 93 %")

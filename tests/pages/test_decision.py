@@ -13,7 +13,15 @@ from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.users import actor_of
 from pages.shared import ACTOR_KEY
-from vocabulary import DecisionOutcome, InjectionRoute, Role, TrialStatus
+from vocabulary import (
+    AlarmEventType,
+    AlarmKind,
+    DecisionOutcome,
+    InjectionRoute,
+    Priority,
+    Role,
+    TrialStatus,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ward seven tea"
@@ -52,6 +60,32 @@ def injected(world: dict[str, Any], dose: int = 50, status: TrialStatus = TrialS
     if status is TrialStatus.ASSESSED:
         record.trials.set_status(doctor, trial.id, TrialStatus.ASSESSED)
     return record.trials.get(trial.id)
+
+
+def scored(world: dict[str, Any], trial: Any, before: str, after: str) -> None:
+    """Baseline before the injection and 4-hour scores at the peak, hip flexors both sides."""
+    record, given = world["record"], trial.injection.given_at
+    for point, at, label in (("baseline", given - timedelta(minutes=30), before),
+                             ("4h", given + timedelta(hours=4), after)):
+        record.assessments.record(world["cns"], trial.id, {
+            "time_point": point, "assessed_at": at,
+            "ashworth": [{"muscle_group": "hip_flexors", "side": side, "label": label}
+                         for side in ("left", "right")]})
+
+
+def overdose_signs(world: dict[str, Any], trial: Any) -> None:
+    """A critical desaturation (high priority) and slurred speech with POSS 3."""
+    from observations.alarms import AlarmEventIn
+
+    record, given = world["record"], trial.injection.given_at
+    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
+        trial.id, "spo2_low", AlarmEventType.RAISED, given + timedelta(hours=2), Priority.HIGH,
+        AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 85 % or below. Call for help.",
+        {"parameter": "spo2", "level": "critical_desaturation", "direction": "low",
+         "value": 84}, "test")])
+    record.observations.record(world["doctor"], trial.id, {
+        "measured_at": given + timedelta(hours=2, minutes=5), "poss": "3",
+        "side_effects": ["slurred_speech"]})
 
 
 def open_on(actor: Any, trial_id: int | None = None) -> AppTest:
@@ -93,9 +127,11 @@ def test_wrong_password_signs_nothing(world):
 
 def test_non_responder_plans_the_follow_up_at_plus_25_not_before_24_h(world):
     trial = injected(world, dose=50)
+    scored(world, trial, "2", "2")  # no change: criterion not met, and a safe day
     at = open_on(world["doctor"], trial.id)
     hint = at.info[0].value
-    assert hint.startswith("Suggestion (hint, not a decision): Repeat trial at 75 mcg")
+    assert hint.startswith("Suggestion (hint, not a decision): Criterion not met and no sign "
+                           "of overdose recorded. Repeat trial at 75 mcg")
     assert "Source: NHNN leaflet" in hint
     at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
     assert not at.exception and not at.error
@@ -224,3 +260,37 @@ def test_unticking_plan_now_signs_the_decision_without_a_follow_up(world):
     assert record.decisions.for_trial(trial.id).next_dose_mcg == 75
     assert len(record.trials.list(patient_id=world["patient"].id)) == 1
     assert at.success[0].value == "Decision signed: Non-responder — re-trial at a higher dose."
+
+
+def test_no_scores_no_step_suggested(world):
+    trial = injected(world, dose=50)
+    at = open_on(world["doctor"], trial.id)
+    [step] = [i.value for i in at.info if i.value.startswith("Suggestion")]
+    assert "cannot be evaluated yet: no next step is suggested" in step
+    assert "Repeat trial" not in step
+
+
+def test_overdose_day_never_suggests_a_higher_dose_and_leads_with_the_signs(world):
+    trial = injected(world, dose=50, status=TrialStatus.MONITORING)
+    scored(world, trial, "2", "2")  # not met: before, this suggested "Repeat trial at 75 mcg"
+    overdose_signs(world, trial)
+    record = world["record"]
+    [alarm] = record.alarms.active(trial.id)
+    record.alarms.acknowledge(world["doctor"], alarm.id, "Airway opened, called for help")
+    record.trials.set_status(world["doctor"], trial.id, TrialStatus.ASSESSED,
+                             reason="Recovered on oxygen; watched on the high-care bay")
+    at = open_on(world["doctor"], trial.id)
+    assert not at.exception
+    [step] = [e.value for e in at.error if e.value.startswith("Suggestion")]
+    assert "Signs of overdose were seen at 50 mcg: Critical desaturation (once)" in step
+    assert "red-flag side effect: Slurred speech" in step and "sedation POSS 3" in step
+    assert "No higher dose is suggested. The team decides." in step
+    assert "75" not in step
+    [conditions] = [d.value for d in at.dataframe if "Condition" in d.value.columns]
+    assert conditions.iloc[0]["Condition"] == "Critical desaturation: SpO2 85 % or below"
+    assert conditions.iloc[0]["Worst"].startswith("SpO2 84 %")
+    # Choosing a re-trial at a higher dose anyway: nothing is pre-filled, it is said why.
+    at.radio(key=f"outcome_{trial.id}").set_value(DecisionOutcome.RETRIAL_HIGHER).run()
+    keys = f"{trial.id}_{DecisionOutcome.RETRIAL_HIGHER.value}"
+    assert at.number_input(key=f"next_dose_{keys}").value is None
+    assert any("no higher dose is suggested" in w.value for w in at.warning)

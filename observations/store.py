@@ -54,6 +54,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "assessment.record": frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST}),
     "alarm.acknowledge": frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR}),
     "decision.sign": frozenset({Role.DOCTOR}),
+    # Taking a trial's record away as a file (report, CSV): the team who review it.
+    "trial.export": frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
     "user.manage": frozenset({Role.ADMIN}),
 }
 # What the monitor service (no person) may write.
@@ -72,6 +74,7 @@ ACTION_WORDS = {
     "assessment.record": "record spasticity scores",
     "alarm.acknowledge": "acknowledge an alarm",
     "decision.sign": "sign the decision",
+    "trial.export": "export a trial report",
     "user.manage": "manage accounts",
     "readings.add": "write device readings",
     "alarm.record": "write alarm events",

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from observations.errors import InvalidEntry, RecordError
+from observations.limits import load_limits
 from observations.views import AssessmentView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
 from pages.shared import (
@@ -244,6 +245,16 @@ with st.form(f"scores_form_{context}"):
         step=60, key=f"time_{context}",
     )
     slots["assessed_at"] = st.empty()
+    timing_reason = ""
+    if point is AssessmentTimePoint.FOUR_HOURS:
+        day_limits = load_limits().trial_day
+        timing_reason = st.text_input(
+            f"Only if taken outside the peak window ({day_limits.peak_window_start_hours:g} to "
+            f"{day_limits.peak_window_end_hours:g} hours after the injection): why then",
+            key=f"timing_reason_{context}",
+            max_chars=day_limits.max_note_chars,
+        )
+        slots["timing_reason"] = st.empty()
 
     st.subheader("Ashworth per muscle group")
     options = list(ASHWORTH_LABELS[scale])
@@ -379,6 +390,7 @@ if submitted:
             **power,
             "goals": goal_rows,
             "note": note or None,
+            "timing_reason": timing_reason.strip() or None,
         }
         if current is None:
             view = record.assessments.record(actor, trial.id, data)

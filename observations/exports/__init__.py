@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from observations.errors import NotPermitted
 from observations.exports.csv_export import CSV_COLUMNS, snapshot_csv, trial_csv
 from observations.exports.fhir_export import snapshot_bundle, trial_fhir_bundle
 from observations.exports.hl7_export import snapshot_oru, trial_hl7_oru
 from observations.exports.snapshot import TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
-from observations.store import PERMISSIONS, Actor
+from observations.store import PERMISSIONS, Actor, require
 from vocabulary import Role
 
 ExportFormat = Literal["pdf", "csv", "fhir", "hl7"]
@@ -24,11 +23,8 @@ FILE_SUFFIXES: dict[str, str] = {"pdf": ".pdf", "csv": ".csv", "fhir": ".json", 
 
 
 EXPORT_ACTION = "trial.export"
-# Who may take a trial's record away as a file: the team who review it. The record's role table
-# (observations/store.py PERMISSIONS) rules once it names this action.
-EXPORT_ROLES: frozenset[Role] = PERMISSIONS.get(
-    EXPORT_ACTION, frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST})
-)
+# Who may take a trial's record away as a file: the record's role table says.
+EXPORT_ROLES: frozenset[Role] = PERMISSIONS[EXPORT_ACTION]
 
 
 def may_export(actor: Actor) -> bool:
@@ -38,10 +34,7 @@ def may_export(actor: Actor) -> bool:
 def export_for(record: TrialRecord, actor: Actor, trial_id: int, fmt: ExportFormat) -> bytes:
     """The trial in one format for a signed-in person, with an audit entry saying who took
     which trial away in which format (a file leaves the record's protection)."""
-    if not may_export(actor):
-        allowed = ", ".join(sorted(r.value.replace("_", " ") for r in EXPORT_ROLES))
-        raise NotPermitted(f"{actor.username} may not export a trial: that needs another role "
-                           f"({allowed}).")
+    require(actor, EXPORT_ACTION)
     data = export_trial(record, trial_id, fmt)
     with record.store.writing() as session:
         record.store.audit(session, actor, EXPORT_ACTION, "trial", trial_id, trial_id,

@@ -10,6 +10,7 @@ import pytest
 from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
 from observations.errors import InvalidEntry, NotPermitted
+from observations.exports import export_for
 from observations.record import TrialRecord
 from observations.store import PERMISSIONS, Actor
 from observations.users import SignInRefused, actor_of
@@ -236,6 +237,7 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
         "decision.sign": lambda a: record.decisions.record(
             a, trial, DecisionOutcome.INCONCLUSIVE, "why"
         ),
+        "trial.export": lambda a: export_for(record, a, trial, "csv"),
         "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}),
         "readings.add": lambda a: record.readings.add(
             a, [ReadingIn(trial, Parameter.SPO2, 97, now, now, "sim:x")]

@@ -257,3 +257,25 @@ def test_dates_in_the_ward_format_and_empty_cells_never_none(world):
     texts = [str(e.value) for kind in ("markdown", "caption", "info", "warning", "text")
              for e in getattr(at, kind)]
     assert not [t for t in texts if "None" in t]
+
+
+def test_four_hour_scores_off_the_peak_need_the_reason_asked_for_beside_the_field(world):
+    """Scores typed as the 4-hour (peak) ones 35 minutes after the injection are refused with
+    the reason asked for next to its box; with a reason they are kept, the reason with them."""
+    record, trial = world["record"], world["trial"]
+    record.trials.record_injection(world["doctor"], trial.id, {
+        "dose_mcg": 50, "given_at": record.store.now() - timedelta(minutes=35),
+        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Jones"})
+    at = choose(open_page(world["physio"]), trial.id, "4h")
+    context = f"{trial.id}_4h_new"
+    at.session_state[f"ashworth_{context}"] = edits({0: {"Left": "1", "Right": "0"}})
+    at.button[0].click().run()
+    assert any("outside the peak window" in e for e in errors(at))
+    assert not [a for a in record.assessments.list(trial.id) if a.time_point == "4h"]
+    box = at.text_input(key=f"timing_reason_{context}")
+    assert "outside the peak window (3.5 to 6.5 hours" in box.label
+    box.input("Patient going to theatre at 12:00; scored early by agreement with Dr Jones")
+    at.button[0].click().run()
+    assert errors(at) == []
+    [four] = [a for a in record.assessments.list(trial.id) if a.time_point == "4h"]
+    assert record.assessments.timing_reasons(trial.id)[four.id].startswith("Patient going")

@@ -13,7 +13,7 @@ from itertools import chain
 from typing import Any, NamedTuple
 
 import pandas as pd
-from sqlalchemy import String, func, select, type_coerce, union_all
+from sqlalchemy import Float, Integer, String, cast, func, select, type_coerce, union_all
 from sqlalchemy.engine import Connection
 
 from observations.entries import DEVICE_UNITS, ReadingIn, check_reading
@@ -22,7 +22,7 @@ from observations.schema import ObservationSet, Trial, VitalReading
 from observations.store import Actor, Store, require
 from observations.views import LatestValue
 from rules.events import usable
-from vocabulary import UNITS, Parameter, QualityFlag
+from vocabulary import NON_DISQUALIFYING_FLAGS, UNITS, Parameter, QualityFlag
 
 INSERT_COLUMNS = (
     "trial_id",
@@ -138,6 +138,15 @@ class RecentMedian(NamedTuple):
     readings: int  # how many valid readings it is the median of
     first: datetime  # device time of the oldest and the newest of them
     last: datetime
+
+
+class TrendBucket(NamedTuple):
+    """The lowest and highest usable value of one parameter in one time bucket of a trend."""
+
+    start: datetime  # the bucket covers [start, start + its length)
+    low: float
+    high: float
+    readings: int
 
 
 PreparedReading = tuple[Any, ...]
@@ -454,6 +463,79 @@ class Readings:
             for parameter, samples in valid.items()
         }
 
+    def trends(
+        self,
+        trial_ids: Iterable[int],
+        parameters: Iterable[Parameter],
+        start: datetime,
+        end: datetime,
+        bucket_seconds: float,
+    ) -> dict[int, dict[Parameter, list[TrendBucket]]]:
+        """A short trend of many trials in one statement: per trial, parameter and time bucket
+        of ``bucket_seconds`` from ``start``, the lowest and highest usable device value in
+        [start, end).
+
+        Usable as the rules judge it (a value, no flag that makes it doubtful), so an artefact
+        spike or a probe-off spell is a gap, not a point. Buckets without a usable reading are
+        absent: the caller draws a gap there, never a line across. The grouping is done by the
+        database, so a ward of 16 beds x 30 minutes at 1 Hz sends back a few thousand rows, not
+        tens of thousands. A trial without readings maps to empty lists; an unknown trial id is
+        simply absent from the readings (the ward asks only for trials it has just listed).
+        """
+        if bucket_seconds <= 0:
+            raise ValueError("bucket_seconds must be positive")
+        if not (_aware(start) and _aware(end)):
+            raise ValueError("start and end must be timezone-aware")
+        ids = list(dict.fromkeys(trial_ids))
+        wanted = [Parameter(p) for p in parameters]
+        out: dict[int, dict[Parameter, list[TrendBucket]]] = {
+            trial_id: {p: [] for p in wanted} for trial_id in ids
+        }
+        if not ids or not wanted or end <= start:
+            return out
+        start = start.astimezone(UTC)
+        dialect = self._store.engine.dialect.name
+        # A millisecond against rounding (SQLite's julianday is exact to about 50 us): a reading
+        # on a bucket's first instant belongs to that bucket, never the one before.
+        into = (_epoch_seconds(dialect) - (start.timestamp() - 1e-3)) / float(bucket_seconds)
+        # SQLite's CAST truncates (the same as floor here: every reading is after start);
+        # PostgreSQL's rounds, so it floors first.
+        bucket = cast(into if dialect == "sqlite" else func.floor(into), Integer).label("bucket")
+        query = (
+            select(
+                VitalReading.trial_id,
+                VitalReading.parameter,
+                bucket,
+                func.min(VitalReading.value),
+                func.max(VitalReading.value),
+                func.count(),
+            )
+            .where(
+                VitalReading.trial_id.in_(ids),
+                VitalReading.parameter.in_([p.value for p in wanted]),
+                VitalReading.device_time >= start,
+                VitalReading.device_time < end,
+                VitalReading.value.is_not(None),
+                func.coalesce(VitalReading.flags, "").in_(_SOUND_FLAG_TEXTS),
+            )
+            .group_by(VitalReading.trial_id, VitalReading.parameter, bucket)
+            .order_by(VitalReading.trial_id, VitalReading.parameter, bucket)
+        )
+        step = timedelta(seconds=bucket_seconds)
+        with self._store.reading() as session:
+            rows = session.execute(query).all()
+        for trial_id, name, index, low, high, count in rows:
+            buckets = out[trial_id][Parameter(name)]
+            index = max(0, int(index))  # a reading at start itself, a rounding below zero
+            at = start + index * step
+            if buckets and buckets[-1].start == at:  # the same bucket, met twice by rounding
+                last = buckets[-1]
+                buckets[-1] = TrendBucket(at, min(last.low, float(low)),
+                                          max(last.high, float(high)), last.readings + count)
+            else:
+                buckets.append(TrendBucket(at, float(low), float(high), int(count)))
+        return out
+
     def last_time(self, trial_id: int, source_device: str) -> datetime | None:
         """Device time of the newest reading from one device (where a restart resumes)."""
         with self._store.reading() as session:
@@ -474,6 +556,23 @@ class Readings:
                 )
                 or 0
             )
+
+
+# Flag texts of a sound reading as the record stores them (sorted, ';'-joined; '' when clean):
+# every combination of the flags that leave a value usable (`rules.events.usable`).
+_SOUND_FLAGS = sorted(f.value for f in NON_DISQUALIFYING_FLAGS)
+_SOUND_FLAG_TEXTS = sorted({
+    ";".join(flag for bit, flag in enumerate(_SOUND_FLAGS) if mask >> bit & 1)
+    for mask in range(2 ** len(_SOUND_FLAGS))
+})
+
+
+def _epoch_seconds(dialect: str) -> Any:
+    """A reading's device time as seconds since 1970 (UTC), in the database's own terms."""
+    if dialect == "sqlite":  # stored as UTC text; julianday counts days from 4714 BC
+        # (half the time of strftime('%s') and the text's fraction, measured on 16 beds)
+        return (func.julianday(VitalReading.device_time) - 2440587.5) * 86400.0
+    return cast(func.extract("epoch", VitalReading.device_time), Float)
 
 
 def _newest_readings(pairs: Sequence[tuple[int, Parameter]]) -> Any:

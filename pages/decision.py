@@ -12,19 +12,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pandas as pd
 import streamlit as st
 
 from observations.errors import RecordError
 from observations.exports.snapshot import (
-    condition_rows,
     evaluation_of,
-    safety_lines,
     take_snapshot,
 )
 from observations.limits import dose_limits
 from observations.views import DecisionView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
+from pages.safety_view import show_safety
 from pages.shared import (
     INTENDED_USE,
     choose_trial,
@@ -84,16 +82,7 @@ def show_evaluation(evaluation: TrialDayEvaluation) -> None:
         st.info(text)
     st.info(evaluation.hint_text)
     st.subheader("Safety on the trial day")
-    for line in safety_lines(evaluation, zone):
-        st.text(line)
-    rows = condition_rows(evaluation, zone)
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     key="conditions_decision")
-        st.caption("Alarms by condition, high priority and red flags first; times entered = how "
-                   "often the alarm reached that level. Every event is on the Review page.")
-    else:
-        st.caption("No physiological alarm was raised during this trial.")
+    show_safety(evaluation, zone, "conditions_decision", "Every event is on the Review page.")
 
 
 # ----- page -------------------------------------------------------------------------------------

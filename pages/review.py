@@ -17,9 +17,7 @@ import streamlit as st
 
 from observations.exports import export_for, may_export
 from observations.exports.snapshot import (
-    condition_rows,
     evaluation_of,
-    safety_lines,
     take_snapshot,
 )
 from observations.set_scores import SetScoreView
@@ -28,6 +26,7 @@ from observations.ward_time import format_ward, to_ward
 from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
 from pages.display import load_display_settings
 from pages.nurse_view import score_text, set_scores
+from pages.safety_view import show_safety
 from pages.shared import (
     INTENDED_USE,
     MISSING,
@@ -325,16 +324,7 @@ def safety_section(evaluation: TrialDayEvaluation) -> None:
         st.error(text, icon=":material/warning:")
     else:
         st.info(text)
-    for line in safety_lines(evaluation, zone):
-        st.text(line)
-    rows = condition_rows(evaluation, zone)
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     key="conditions_review")
-        st.caption("Alarms by condition, high priority and red flags first; times entered = how "
-                   "often the alarm reached that level. Every event is listed below.")
-    else:
-        st.caption("No physiological alarm was raised during this trial.")
+    show_safety(evaluation, zone, "conditions_review", "Every event is listed below.")
 
 
 def export_section(trial: TrialView) -> None:

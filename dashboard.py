@@ -1,28 +1,50 @@
 """Streamlit entry point: ``streamlit run dashboard.py`` (or ``python3 tasks.py run``).
 
-Opens the record (creating and migrating the embedded database on first start), asks for
-sign-in before any patient data, and routes to the pages the person's roles allow.
+Opens the record (creating and migrating the embedded database on first start), draws the frame
+of every page (the alarm bar with its tone and connection watchdog), asks for sign-in before any
+patient data, locks an idle screen, and runs the page the person's roles allow.
+
+One navigation, whatever the state: signing out, locking and unlocking draw their form in place
+of the page and never change the page on screen. A page change decided by the server races the
+browser's timed refreshes: a refresh the browser asked for on the previous page reaches the
+server after the change, runs there, and its reply names the previous page; the browser then
+clears the whole app for that page and nothing redraws it (a white page until reloaded, no error
+in the console; docs/hazard-log.md H-15). So page changes are made by the browser (the sidebar,
+st.page_link), which cancels its refresh timers first; the server changes page only where
+nothing refreshes (just after signing in).
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import streamlit as st
 
 from observations.errors import RecordError
 from observations.settings import ConfigurationError
+from pages.alarm_bar import alarm_bar
+from pages.alarm_tone import idle_timer
+from pages.lock_screen import lock_screen
 from pages.shared import (
+    FRAME_KEY,
+    FRESH_SIGN_IN_KEY,
+    IDLE_RUN_KEY,
     PAGE_ON_SCREEN_KEY,
     check_idle,
     current_actor,
     get_record,
+    idle_seconds_left,
+    screen_locked,
     sign_in_as,
     sign_out,
 )
+from pages.sign_in import sign_in_screen
 from vocabulary import Role
 
-st.set_page_config(page_title="ITB Trial Monitor", page_icon="🩺", layout="wide")
+st.set_page_config(
+    page_title="ITB Trial Monitor", page_icon=":material/monitor_heart:", layout="wide"
+)
 
 try:
     record = get_record()
@@ -48,27 +70,33 @@ ALL = frozenset(Role)
 # Which roles see which page; the record enforces every action again whatever a page shows.
 CLINICAL = frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})
 PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
-    ("pages/ward.py", "Ward overview", "🏥", ALL - {Role.ADMIN}),
-    ("pages/trial_monitor.py", "Trial monitor", "📈", ALL - {Role.ADMIN}),
-    ("pages/observation_entry.py", "Observations", "🩺", CLINICAL),
-    ("pages/trial_setup.py", "Trial set-up", "🛠️", CLINICAL),
+    ("pages/ward.py", "Ward overview", ":material/grid_view:", ALL - {Role.ADMIN}),
+    ("pages/trial_monitor.py", "Trial monitor", ":material/monitor_heart:", ALL - {Role.ADMIN}),
+    ("pages/observation_entry.py", "Observations", ":material/edit_note:", CLINICAL),
+    ("pages/trial_setup.py", "Trial set-up", ":material/medication:", CLINICAL),
     (
         "pages/scores.py",
         "Spasticity scores",
-        "📝",
+        ":material/accessibility_new:",
         frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST}),
     ),
     (
         "pages/review.py",
         "4-hour review",
-        "⚖️",
+        ":material/fact_check:",
         frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
     ),
-    ("pages/decision.py", "Decision", "✍️", frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})),
-    ("pages/trials.py", "All trials", "📋", ALL - {Role.ADMIN}),
-    ("pages/accounts.py", "Accounts", "👥", frozenset({Role.ADMIN})),
-    ("pages/audit.py", "Audit trail", "🔎", frozenset({Role.ADMIN, Role.DOCTOR})),
+    (
+        "pages/decision.py",
+        "Decision",
+        ":material/gavel:",
+        frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST}),
+    ),
+    ("pages/trials.py", "All trials", ":material/list_alt:", ALL - {Role.ADMIN}),
+    ("pages/accounts.py", "Accounts", ":material/manage_accounts:", frozenset({Role.ADMIN})),
+    ("pages/audit.py", "Audit trail", ":material/history:", frozenset({Role.ADMIN, Role.DOCTOR})),
 ]
+SSO_LOGOUT_KEY = "sso_logout_wanted"
 
 
 def _single_sign_on() -> None:
@@ -93,30 +121,73 @@ def _single_sign_on() -> None:
     sign_in_as(actor)
 
 
+def _explicit_sign_out() -> None:
+    """The Sign out button (a callback: the next run is already the signed-out one)."""
+    sign_out("You have signed out.")
+    st.session_state[SSO_LOGOUT_KEY] = True
+
+
+def _idle_timer_ran() -> None:
+    st.session_state[IDLE_RUN_KEY] = True
+
+
+if st.session_state.pop(SSO_LOGOUT_KEY, False) and getattr(st.user, "is_logged_in", False):
+    st.logout()
 if st.secrets.load_if_toml_exists():
     _single_sign_on()
-check_idle()
+# The idle timer's run is not the person's action; every other full run is (a refresh runs
+# its fragment only, never this script).
+check_idle(activity=not st.session_state.pop(IDLE_RUN_KEY, False))
 actor = current_actor()
-
-if actor is None:
-    navigation = st.navigation(
-        [st.Page("pages/sign_in.py", title="Sign in", icon="🔐", url_path="sign-in")]
+locked = screen_locked()
+working = actor is not None and not locked
+mine = [roles for _, _, _, roles in PAGES if actor is not None and actor.roles & roles]
+first_allowed = next((i for i, (*_, roles) in enumerate(PAGES) if roles in mine), 0)
+pages = [
+    st.Page(
+        path,
+        title=title,
+        icon=icon,
+        default=index == first_allowed,
+        visibility="visible" if working and actor is not None and actor.roles & roles
+        else "hidden",
     )
-else:
-    allowed = [
-        st.Page(path, title=title, icon=icon)
-        for path, title, icon, roles in PAGES
-        if actor.roles & roles
-    ]
+    for index, (path, title, icon, roles) in enumerate(PAGES)
+]
+navigation = st.navigation(pages, position="sidebar" if working else "hidden")
+on_screen = next(i for i, page in enumerate(pages) if page.title == navigation.title)
+allowed = working and actor is not None and bool(actor.roles & PAGES[on_screen][3])
+if working and actor is not None:
     with st.sidebar:
         st.write(f"Signed in as **{actor.username}**")
         st.caption(", ".join(sorted(r.value.replace("_", " ") for r in actor.roles)))
-        if st.button("Sign out"):
-            sign_out("You have signed out.")
-            if getattr(st.user, "is_logged_in", False):
-                st.logout()
-            st.rerun()
-    navigation = st.navigation(allowed)
-# Timed fragments draw only for the page on screen (see pages.shared.live_fragment).
-st.session_state[PAGE_ON_SCREEN_KEY] = navigation.url_path
-navigation.run()
+        st.button("Sign out", icon=":material/logout:", on_click=_explicit_sign_out)
+# The bar reads which page is on screen and whether to show patient details.
+st.session_state[PAGE_ON_SCREEN_KEY] = Path(PAGES[on_screen][0]).stem  # "ward", ...
+st.session_state[FRAME_KEY] = True
+# Each screen's run ends by itself, not with st.stop(): Streamlit forgets the timed refreshes a
+# run did not draw only when the run ends normally. A refresh of the screen just left, still
+# queued, then finds nothing to run; otherwise it runs and writes its block where the new screen
+# has something else, and the browser drops the whole page (H-15). The two reruns below happen
+# where that cannot bite: after a sign-in (nothing refreshes on the sign-in screen) and after
+# an unlock (the locked screen's only refresh is the bar, at the same place on every screen).
+if actor is None:
+    # No timed refresh on this screen (no alarm bar before sign-in): after signing in, the
+    # server may then open the person's first page without racing a refresh.
+    sign_in_screen(record)
+else:
+    alarm_bar(record)
+    if locked:
+        lock_screen(record, actor)
+    elif not allowed and st.session_state.pop(FRESH_SIGN_IN_KEY, False):
+        st.switch_page(pages[first_allowed])  # just signed in: nothing refreshes yet
+    elif not allowed:
+        st.title("Choose a page", anchor=False)
+        st.caption(f"{PAGES[on_screen][1]} is not among the pages of your role.")
+        for page, (_, _, _, roles) in zip(pages, PAGES, strict=True):
+            if actor.roles & roles:
+                st.page_link(page)  # the browser changes page (never the server: H-15)
+    else:
+        st.session_state.pop(FRESH_SIGN_IN_KEY, None)
+        idle_timer(idle_seconds_left(), _idle_timer_ran)
+        navigation.run()

@@ -36,6 +36,20 @@ class DisplaySettings(BaseModel):
     chart_points_per_trace: int = Field(ge=100, le=20000)
     gap_after_seconds: float = Field(gt=0, le=3600)
     chart_rationale: str = Field(min_length=1)
+    ward_trend_minutes: float = Field(gt=0, le=240)
+    ward_trend_bucket_seconds: float = Field(gt=0, le=600)
+    ward_trend_spo2_axis: tuple[float, float]
+    ward_trend_pulse_axis: tuple[float, float]
+    ward_trend_rationale: str = Field(min_length=1)
+    # The frame of every page (pages/alarm_bar.py, pages/alarm_tone.py).
+    audio_pause_seconds: float = Field(gt=0, le=120)
+    high_burst_every_seconds: float = Field(ge=2.5, le=15)
+    medium_burst_every_seconds: float = Field(ge=2.5, le=30)
+    tone_fundamental_hz: float = Field(ge=150, le=1000)
+    reminder_tone_hz: float = Field(ge=150, le=1000)
+    tone_rationale: str = Field(min_length=1)
+    alarm_bar_box_px: int = Field(ge=60, le=600)
+    alarm_bar_rationale: str = Field(min_length=1)
 
 
 def parse_display_settings(text: str, source: str) -> DisplaySettings:

@@ -14,7 +14,7 @@ import streamlit as st
 import yaml
 
 from observations.errors import InvalidEntry, RecordError
-from observations.limits import load_limits
+from observations.limits import idle_lock_minutes
 from observations.record import TrialRecord
 from observations.store import Actor
 from observations.views import TrialView
@@ -28,6 +28,16 @@ INTENDED_USE = (
 ACTOR_KEY = "signed_in_actor"
 PAGE_ON_SCREEN_KEY = "page_on_screen"
 LAST_SEEN_KEY = "last_seen_monotonic"
+# The trial whose patient is on screen (the trial monitor's, the observation form's choice):
+# the alarm bar puts that bed first. The same key as the nurse pages' shared patient choice.
+PATIENT_ON_SCREEN_KEY = "selected_trial_id"
+LOCKED_KEY = "screen_locked"
+# Set by the idle timer's callback: the run it asks for is not the person's own action.
+IDLE_RUN_KEY = "idle_timer_run"
+# Set by dashboard.py each run: the frame (alarm bar, tone, watchdog) is drawn for every page.
+FRAME_KEY = "frame_draws_alarm_bar"
+# Set by the sign-in form: the next run may open the person's first page (see dashboard.py).
+FRESH_SIGN_IN_KEY = "fresh_sign_in"
 
 
 @st.cache_resource
@@ -52,15 +62,47 @@ def sign_out(reason: str | None = None) -> None:
         st.session_state["signed_out_reason"] = reason
 
 
-def check_idle() -> None:
-    """Sign out a session idle longer than the configured time (shared ward PCs)."""
-    minutes = load_limits().accounts.idle_sign_out_minutes
+def note_activity() -> None:
+    """The person did something (a click, a form): the idle lock counts from now. Full app runs
+    count by themselves (dashboard.py); an action inside a fragment calls this."""
+    st.session_state[LAST_SEEN_KEY] = time.monotonic()
+
+
+def screen_locked() -> bool:
+    return current_actor() is not None and bool(st.session_state.get(LOCKED_KEY))
+
+
+def idle_seconds_left() -> float:
+    """Seconds until the screen locks if nobody acts (the limit when never counted)."""
+    limit = idle_lock_minutes() * 60
     last = st.session_state.get(LAST_SEEN_KEY)
-    now = time.monotonic()
-    if current_actor() is not None and last is not None and now - last > minutes * 60:
-        sign_out(f"Signed out after {minutes:g} minutes without activity.")
+    return limit if last is None else limit - (time.monotonic() - last)
+
+
+def check_idle(activity: bool = True) -> None:
+    """Lock the screen of a session idle longer than the configured time (shared ward PCs).
+
+    Never signs out: a locked screen keeps the alarms live and sounding. ``activity`` says
+    whether this run is the person's own action (the idle timer's run is not; nor is any
+    refresh, which runs a fragment, not the app).
+    """
+    if current_actor() is None or screen_locked():
         return
-    st.session_state[LAST_SEEN_KEY] = now
+    if st.session_state.get(LAST_SEEN_KEY) is not None and idle_seconds_left() <= 0:
+        st.session_state[LOCKED_KEY] = True
+        return
+    if activity:
+        note_activity()
+
+
+def unlock(actor: Actor) -> None:
+    """Unlocking is a new sign-in: the same person carries on where they were; another person
+    starts a fresh session (nothing of the previous person's half-typed forms)."""
+    before = current_actor()
+    if before is None or before.user_id != actor.user_id:
+        sign_out()
+    st.session_state.pop(LOCKED_KEY, None)
+    sign_in_as(actor)
 
 
 def require_roles(roles: Iterable[Role]) -> Actor:
@@ -84,7 +126,7 @@ def show_problem(error: RecordError) -> None:
         st.error(error.message)
 
 
-# ----- helpers for the scores, review and decision pages (issue 7) ----------------------------
+# ----- helpers for the scores, review and decision pages ----------------------------------------
 MISSING = "—"  # a value not recorded is shown as missing, never as 0
 SCORES_CONFIG = Path(__file__).with_name("scores.yaml")
 
@@ -149,10 +191,11 @@ def role_may(actor: Actor, action: str) -> bool:
 def live_fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
     """``st.fragment(run_every=...)`` that draws only while its page is the one on screen.
 
-    Streamlit may still run a timed fragment of the page just left (after a page switch or a
-    sign-out); drawing then writes into a layout the browser no longer has, its page goes
-    blank ("Bad delta path index") and stays blank. Drawing nothing then is harmless: the new
-    page draws its own. ``dashboard.py`` names the page on screen before each page run.
+    A refresh the browser asked for just before a sign-out, a lock or a page change can still
+    reach the server after it: its page is then no longer drawn, and drawing would write into a
+    layout the browser no longer has. Drawing nothing then is harmless: the new screen draws
+    its own. ``dashboard.py`` names the page on screen before each page run. (Why a page change
+    made by the server blanked the screen, and why none is made now: dashboard.py.)
     """
     page = st.session_state.get(PAGE_ON_SCREEN_KEY)
 
@@ -160,7 +203,8 @@ def live_fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[
         @st.fragment(run_every=run_every)
         @functools.wraps(draw)
         def guarded() -> None:
-            if st.session_state.get(PAGE_ON_SCREEN_KEY) != page or current_actor() is None:
+            if (st.session_state.get(PAGE_ON_SCREEN_KEY) != page or current_actor() is None
+                    or screen_locked()):
                 return
             draw()
 

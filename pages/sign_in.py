@@ -1,23 +1,53 @@
-"""Sign-in: nobody sees patient data before it. First start creates the first administrator."""
+"""Sign-in: nobody sees patient data before it. First start creates the first administrator.
+
+Drawn by dashboard.py in place of the page asked for (signing out never changes the page on
+screen). Nothing on this screen refreshes by itself.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.record import TrialRecord
 from observations.users import actor_of
-from pages.shared import INTENDED_USE, get_record, show_problem, sign_in_as
+from pages.shared import FRESH_SIGN_IN_KEY, INTENDED_USE, show_problem, sign_in_as
 from vocabulary import Role
 
-record = get_record()
-st.title("ITB Trial Monitor")
-st.caption(INTENDED_USE)
+SIGNED_OUT_REASON_KEY = "signed_out_reason"
 
-reason = st.session_state.pop("signed_out_reason", None)
-if reason:
-    st.info(reason)
 
-if record.users.first_admin_needed():
+def sign_in_screen(record: TrialRecord) -> None:
+    st.title("ITB Trial Monitor")
+    st.caption(INTENDED_USE)
+    reason = st.session_state.pop(SIGNED_OUT_REASON_KEY, None)
+    if reason:
+        st.info(reason)
+    if record.users.first_admin_needed():
+        _first_admin(record)
+        return
+    st.subheader("Sign in")
+    with st.form("sign_in"):
+        username = st.text_input("Username")
+        password = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in", icon=":material/login:")
+    if submitted:
+        try:
+            actor = record.users.sign_in(username, password)
+        except RecordError as error:
+            show_problem(error)
+        else:
+            sign_in_as(actor)
+            st.session_state[FRESH_SIGN_IN_KEY] = True
+            st.rerun()
+    sso = st.secrets.get("auth", {}) if st.secrets.load_if_toml_exists() else {}
+    if sso:
+        st.divider()
+        if st.button("Sign in with the hospital account"):
+            st.login()
+
+
+def _first_admin(record: TrialRecord) -> None:
     st.subheader("Create the first administrator")
     st.write(
         "This is a new installation. Create the administrator account; the administrator then "
@@ -39,25 +69,5 @@ if record.users.first_admin_needed():
                 show_problem(error)
             else:
                 sign_in_as(actor_of(user))
+                st.session_state[FRESH_SIGN_IN_KEY] = True
                 st.rerun()
-    st.stop()
-
-st.subheader("Sign in")
-with st.form("sign_in"):
-    username = st.text_input("Username")
-    password = st.text_input("Password", type="password")
-    submitted = st.form_submit_button("Sign in")
-if submitted:
-    try:
-        actor = record.users.sign_in(username, password)
-    except RecordError as error:
-        show_problem(error)
-    else:
-        sign_in_as(actor)
-        st.rerun()
-
-sso = st.secrets.get("auth", {}) if st.secrets.load_if_toml_exists() else {}
-if sso:
-    st.divider()
-    if st.button("Sign in with the hospital account"):
-        st.login()

@@ -555,18 +555,19 @@ def ward_css() -> str:
   height: 100%;
 }}
 [class*="st-key-ward-bed-"] > div {{ width: 100%; }}
-[class*="st-key-ward-bed-"] [data-testid="stElementContainer"]:has(.stButton) {{
+[class*="st-key-ward-bed-"] [data-testid="stElementContainer"]:has(.stPageLink) {{
   position: absolute; inset: 0; z-index: 2; width: 100%; height: 100%;
 }}
-[class*="st-key-ward-bed-"] .stButton, [class*="st-key-ward-bed-"] .stButton > *,
-[class*="st-key-ward-bed-"] .stButton button {{ width: 100%; height: 100%; min-height: 0; }}
-[class*="st-key-ward-bed-"] .stButton button {{
+[class*="st-key-ward-bed-"] .stPageLink, [class*="st-key-ward-bed-"] .stPageLink *,
+[class*="st-key-ward-bed-"] .stPageLink a {{ width: 100%; height: 100%; min-height: 0;
+  max-width: none; }}
+[class*="st-key-ward-bed-"] .stPageLink a {{
   background: transparent; border: 0; border-radius: 8px; color: transparent;
   padding: 0; box-shadow: none; cursor: pointer;
 }}
-[class*="st-key-ward-bed-"] .stButton button p {{ color: transparent; font-size: 1px; }}
-[class*="st-key-ward-bed-"] .stButton button:hover {{ background: rgba(255,255,255,0.07); }}
-[class*="st-key-ward-bed-"] .stButton button:focus-visible {{
+[class*="st-key-ward-bed-"] .stPageLink a p {{ color: transparent; font-size: 1px; }}
+[class*="st-key-ward-bed-"] .stPageLink a:hover {{ background: rgba(255,255,255,0.07); }}
+[class*="st-key-ward-bed-"] .stPageLink a:focus-visible {{
   outline: 3px solid #ffffff; outline-offset: -3px;
 }}
 [class*="st-key-ward-bed-"] [data-testid="stElementContainer"]:has(.wb),

@@ -194,6 +194,10 @@ def allowed(actor: Actor, action: str) -> bool:
     return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
 
 
+# The address parameter naming the trial a page opens with (a ward tile's link).
+OPEN_TRIAL_PARAM = "trial"
+
+
 def choose_patient_trial(trials: list[TrialView], widget_key: str) -> int:
     """The trial a nurse's page shows: the one last chosen on any nurse page, else the first.
 
@@ -202,6 +206,13 @@ def choose_patient_trial(trials: list[TrialView], widget_key: str) -> int:
     second change of patient in a row was lost.
     """
     by_id = {t.id: t for t in trials}
+    asked = st.query_params.get(OPEN_TRIAL_PARAM)
+    if asked is not None:
+        # Opened from a ward tile (a link naming the trial): that trial, once; the chooser
+        # rules after that.
+        del st.query_params[OPEN_TRIAL_PARAM]
+        if asked.isdigit() and int(asked) in by_id:
+            st.session_state[widget_key] = int(asked)
     if st.session_state.get(widget_key) not in by_id:
         remembered = st.session_state.get(SELECTED_TRIAL_KEY)
         st.session_state[widget_key] = remembered if remembered in by_id else next(iter(by_id))

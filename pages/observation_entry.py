@@ -24,7 +24,6 @@ from observations.observation_sets import SetAtSameMinute
 from observations.readings import RecentMedian
 from observations.views import ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
-from pages.alarms_panel import alarm_panel
 from pages.display import load_display_settings
 from pages.news2_chart import show_news2_chart
 from pages.nurse_view import (
@@ -405,7 +404,6 @@ open_statuses = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORI
                  TrialStatus.ASSESSED}
 trials = record.trials.list(statuses=open_statuses)
 if not trials:
-    alarm_panel(record, actor)
     st.info("No open trial: plan one on Trial set-up first.")
     st.stop()
 by_id = {t.id: t for t in trials}
@@ -414,7 +412,6 @@ form_trial = trial_id
 trial = by_id[trial_id]
 st.subheader(trial_heading(trial))
 st.caption(INTENDED_USE)
-alarm_panel(record, actor)
 
 now = record.store.now()
 schedule = observation_schedule(trial, record=record)

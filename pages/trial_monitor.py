@@ -1,4 +1,10 @@
-"""Live trial monitor: big current values (stale shown as stale), the whole-trial timeline."""
+"""Trial monitor: one patient at a glance (the ward's bed tile: numbers coloured by their
+alarms, STALE with its age, the most urgent waiting alarm), this patient's alarms with the form
+that acknowledges them, then the whole-trial timeline and the RCP NEWS2 chart.
+
+At 1366x768 the tile and this patient's alarms are on the first screen; other beds' alarms are
+in the alarm bar above every page, one line per bed.
+"""
 
 from __future__ import annotations
 
@@ -7,98 +13,75 @@ import streamlit as st
 from observations.record import TrialRecord
 from observations.views import TrialView
 from observations.ward_time import format_ward
-from pages.alarms_panel import alarm_panel
+from pages.alarm_bar import bed_alarms
+from pages.bed_tiles import tile_html, ward_css
 from pages.charts import trial_timeline_figure
 from pages.display import DisplaySettings, load_display_settings
+from pages.news2_chart import show_news2_chart
 from pages.nurse_view import (
     MISSING,
     age_seconds,
     choose_patient_trial,
-    device_state_text,
-    due_text,
     format_age,
-    last_complete_news2,
     missed_text,
     observation_schedule,
-    trial_heading,
+    set_scores,
 )
 from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
-from vocabulary import STREAMED_PARAMETERS, UNITS, Parameter, Role, TrialStatus
+from pages.ward_beds import trend_window, ward_tiles_model
+from vocabulary import Parameter, Role, TrialStatus
 
-# Six tiles, so each label fits at 1280 px wide; blood pressure is one tile, as on a monitor.
-TILES: tuple[tuple[str, Parameter], ...] = (
-    ("SpO2 %", Parameter.SPO2),
-    ("Pulse /min", Parameter.PULSE_RATE),
-    ("BP mmHg", Parameter.SYSTOLIC),
-    ("RR /min", Parameter.RR),
-    ("Temp °C", Parameter.TEMP),
-)
 VIEWS = {"Whole trial": None, "Last 60 min": 60, "Last 15 min": 15}
+ALARMS_SEEN_KEY = "monitor-alarms-seen"
+# A denser heading: the patient's tile and alarms must fit the first screen of a laptop.
+MONITOR_CSS = """<style>
+[data-testid="stMainBlockContainer"]:has(.st-key-monitor-head) { padding-top: 3.5rem; }
+.st-key-monitor-head h1 { font-size: 1.6rem; padding: 0; line-height: 1.2; }
+.st-key-monitor-tile .wb-open { display: none; }
+.st-key-monitor-tile .wb { height: auto; min-height: 190px; }
+.st-key-monitor-tile .wb-nums { min-height: 70px; }
+.st-key-monitor-tile .wb-val { font-size: clamp(28px, 4.2cqw, 52px); }
+</style>"""
 
 
-def _number(parameter: Parameter, value: float) -> str:
-    return f"{value:.1f}" if parameter == Parameter.TEMP else f"{value:.0f}"
-
-
-def current_values(record: TrialRecord, trial: TrialView, settings: DisplaySettings) -> None:
+def patient_at_a_glance(
+    record: TrialRecord, trial: TrialView, settings: DisplaySettings
+) -> None:
+    """This patient as the ward's central station draws a bed (the same tile, the same colours:
+    every number coloured by its alarm, STALE with its age, the bed's most urgent waiting alarm
+    on top), with what a tile has no room for beneath: temperature, device flags, missed sets."""
     now = record.store.now()
     zone = record.settings.ward_timezone
-    latest = record.readings.latest(trial.id, [*(p for _, p in TILES), Parameter.DIASTOLIC])
-    # Blood pressure ("102/64") needs a wider tile than one number.
-    columns = st.columns([1.5 if p == Parameter.SYSTOLIC else 1 for _, p in TILES] + [1])
-    for column, (label, parameter) in zip(columns, TILES, strict=False):
-        value = latest.get(parameter)
-        with column:
-            if value is None:
-                st.metric(label, MISSING, border=True)
-                st.caption("not measured")
-                continue
-            age = age_seconds(value.at, now)
-            number = _number(parameter, value.value)
-            if parameter == Parameter.SYSTOLIC:
-                diastolic = latest.get(Parameter.DIASTOLIC)
-                low = MISSING if diastolic is None else _number(Parameter.DIASTOLIC,
-                                                                diastolic.value)
-                number = f"{number}/{low}"
-            where = "entered by a nurse" if value.source == "manual" else "device"
-            if parameter in STREAMED_PARAMETERS and age > settings.stale_after_seconds:
-                st.metric(label, "STALE", border=True)
-                st.caption(
-                    f":red[**No value for {format_age(age)}**] (last {number} "
-                    f"{UNITS[parameter].display} at "
-                    f"{format_ward(value.at, zone, with_date=False)}, {where})"
-                )
-            else:
-                st.metric(label, number, border=True)
-                flags = f" · flags: {value.flags}" if value.flags else ""
-                st.caption(f"{format_age(age)} ago · {where}{flags}")
+    [tile] = ward_tiles_model(record, settings, now, trials=[trial])
+    start, end = trend_window(now, settings)
+    axes = {Parameter.SPO2: settings.ward_trend_spo2_axis,
+            Parameter.PULSE_RATE: settings.ward_trend_pulse_axis}
+    with st.container(key="monitor-tile"):
+        st.html(tile_html(tile, start, end, settings.ward_trend_bucket_seconds, axes,
+                          settings.ward_trend_minutes))
+    latest = record.readings.latest(trial.id, [Parameter.TEMP, Parameter.SPO2])
+    more = []
+    temp = latest.get(Parameter.TEMP)
+    more.append(
+        "Temp °C " + (MISSING + " (not measured)" if temp is None else
+                      f"{temp.value:.1f} (entered {format_age(age_seconds(temp.at, now))} ago)")
+    )
+    spo2 = latest.get(Parameter.SPO2)
+    if spo2 is not None and spo2.flags:
+        more.append(f"oximeter flags: {spo2.flags}")
     sets = record.observations.list(trial.id)
-    scored = last_complete_news2(trial, sets)
-    with columns[-1]:
-        if scored is None:
-            st.metric("NEWS2", MISSING, border=True)
-            st.caption("no complete set yet")
-        else:
-            obs, result = scored
-            st.metric("NEWS2", str(result.total), border=True)
-            st.caption(
-                f"{result.band.value} · set at {format_ward(obs.measured_at, zone, False)}"
-            )
-    schedule = observation_schedule(trial, sets)
-    overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now
-    text = due_text(schedule, now, zone)
-    st.markdown(f":red[**{text}**]" if overdue else f"**{text}**")
-    missed = missed_text(schedule, now, zone)
+    missed = missed_text(observation_schedule(trial, sets), now, zone)
     if missed:
-        st.caption(missed)
-    labels = {a.source: a.label for a in record.trials.active_assignments(trial.id)}
-    states = record.services.device_states(trial.id)
-    if states:
-        st.caption(" · ".join(device_state_text(s, now, labels.get(s.source)) for s in states))
-    elif labels:
-        st.caption("Devices assigned, no state reported yet: " + ", ".join(labels.values()))
-    else:
-        st.caption("No device assigned to this trial.")
+        more.append(missed)
+    more.append(f"updated {format_ward(now, zone, with_date=False)}")
+    st.caption(" · ".join(more))
+    # A new, escalated or acknowledged alarm of this patient: redraw the page, so that the
+    # alarms and their form below (drawn by the page run, not this refresh) are current.
+    seen = tuple((a.id, a.acknowledged, a.priority) for a in tile.alarms)
+    if st.session_state.get(ALARMS_SEEN_KEY) not in (None, seen):
+        st.session_state[ALARMS_SEEN_KEY] = seen
+        st.rerun(scope="app")
+    st.session_state[ALARMS_SEEN_KEY] = seen
 
 
 def timeline(
@@ -117,41 +100,40 @@ def timeline(
 actor = require_roles(set(Role) - {Role.ADMIN})
 record = get_record()
 settings = load_display_settings()
-st.title("Trial monitor")
+st.html(ward_css())  # the bed tile's look, as on the ward overview
+st.html(MONITOR_CSS)
 trials = [
     t
     for t in record.trials.list()
     if t.status != TrialStatus.CANCELLED.value and t.status != TrialStatus.PLANNED.value
 ]
+with st.container(key="monitor-head"):
+    st.title("Trial monitor", anchor=False)
 if not trials:
-    alarm_panel(record, actor)
     st.info("No trial has started yet. Plan one and record its injection on Trial set-up.")
     st.stop()
-by_id = {t.id: t for t in trials}
 trial_id = choose_patient_trial(trials, "monitor-trial-choice")
 trial = record.trials.get(trial_id)
-st.subheader(trial_heading(trial))
 zone = record.settings.ward_timezone
 if trial.injection is not None:
-    st.write(
+    st.caption(
         f"{trial.injection.dose_mcg} mcg given {format_ward(trial.injection.given_at, zone)} "
         f"by {trial.injection.given_by} · window until {format_ward(trial.window_end, zone)} · "
         f"NEWS2 SpO2 scale {trial.spo2_scale} · stage: {trial.status}"
     )
 else:
-    st.write(f"No injection yet · stage: {trial.status}")
-st.caption(INTENDED_USE)
+    st.caption(f"No injection yet · stage: {trial.status}")
 
 
 @live_fragment(run_every=settings.numbers_refresh_seconds)
-def live_numbers() -> None:
-    current_values(record, record.trials.get(trial_id), settings)
+def live_patient() -> None:
+    patient_at_a_glance(record, record.trials.get(trial_id), settings)
 
 
-# The patient's numbers first, where the eye lands; every trial's alarms straight after
-# (before the chart), so several alarms never push the numbers off the screen.
-live_numbers()
-alarm_panel(record, actor, compact=True)
+# First screen, top to bottom: this patient's numbers and waiting alarm (the tile), then this
+# patient's alarms in full with the one form that acknowledges them; the trend below.
+live_patient()
+bed_alarms(record, actor, trial_id)
 view = st.radio("Timeline", list(VIEWS), horizontal=True)
 
 
@@ -161,3 +143,11 @@ def live_chart() -> None:
 
 
 live_chart()
+with st.expander("NEWS2 chart (RCP layout)", icon=":material/table_chart:"):
+    show_news2_chart(
+        record.observations.list(trial.id),
+        set_scores(trial, record),
+        spo2_scale=trial.spo2_scale,
+        zone=zone,
+    )
+st.caption(INTENDED_USE)

@@ -11,7 +11,6 @@ from observations.errors import RecordError
 from observations.limits import load_limits
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
-from pages.alarms_panel import alarm_panel
 from pages.nurse_view import SELECTED_TRIAL_KEY, allowed, trial_heading, trial_label
 from pages.shared import INTENDED_USE, get_record, require_roles, show_problem
 from vocabulary import InjectionRoute, Role, TrialStatus
@@ -285,7 +284,6 @@ actor = require_roles(set(Role) - {Role.ADMIN})
 record = get_record()
 st.title("Trial set-up")
 st.caption(INTENDED_USE)
-alarm_panel(record, actor)
 
 said("demo")
 with st.expander("Start a demo trial (test patient, simulator)"):

@@ -3,8 +3,8 @@ its numbers refreshed every second and its 30-minute trend every few seconds.
 
 The beds come from the record through `pages.ward_beds` (every bed at once), the tiles are
 drawn by `pages.bed_tiles` (model, HTML, CSS); this page puts them in a grid. A tile opens its
-trial monitor: the click asks for it and the page is switched by a whole-page run, never from
-inside the timed refresh (H-15).
+trial monitor: it is a link, so the browser changes page (never the server from inside the timed
+refresh: hazard H-15).
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ import streamlit as st
 
 from observations.record import TrialRecord
 from observations.ward_time import format_ward
-from pages.alarms_panel import alarm_panel
 from pages.bed_tiles import grid_rows_css, tile_html, ward_css
 from pages.display import DisplaySettings, load_display_settings
-from pages.nurse_view import SELECTED_TRIAL_KEY
+from pages.nurse_view import OPEN_TRIAL_PARAM
 from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from pages.ward_beds import trend_window, ward_tiles_model
 from vocabulary import Parameter, Role
-
-OPEN_MONITOR_KEY = "ward-open-trial-monitor"  # a tile asked for its trial monitor
 
 
 def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
@@ -41,24 +38,19 @@ def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
             with st.container(key=f"ward-bed-{tile.trial_id}"):
                 st.html(tile_html(tile, start, end, settings.ward_trend_bucket_seconds, axes,
                                   settings.ward_trend_minutes))
-                # The whole tile is this button (drawn over it, transparent: bed_tiles' CSS).
-                if st.button("Open trial monitor", key=f"open-{tile.trial_id}"):
-                    st.session_state[SELECTED_TRIAL_KEY] = tile.trial_id
-                    # The page is switched by a whole-page run, not from inside this timed
-                    # refresh (hazard H-15: a switch from inside it left some browsers blank).
-                    st.session_state[OPEN_MONITOR_KEY] = True
-                    st.rerun(scope="app")
+                # The whole tile is this link (drawn over it, transparent: bed_tiles' CSS).
+                # The browser changes page, never the server from inside this timed refresh
+                # (hazard H-15); the trial monitor opens the trial named in the address.
+                st.page_link("pages/trial_monitor.py", label="Open trial monitor",
+                             query_params={OPEN_TRIAL_PARAM: str(tile.trial_id)})
 
 
 actor = require_roles(set(Role) - {Role.ADMIN})
-if st.session_state.pop(OPEN_MONITOR_KEY, False):
-    st.switch_page("pages/trial_monitor.py")
 record = get_record()
 settings = load_display_settings()
 st.html(ward_css())
 with st.container(key="ward-head"):
     st.title("Ward overview")
-alarm_panel(record, actor, compact=True)
 
 
 @live_fragment(run_every=settings.numbers_refresh_seconds)

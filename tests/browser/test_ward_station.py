@@ -365,9 +365,9 @@ def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path,
             assert len(visible) >= 6, visible
             (artefacts / "ward-1366-visible.txt").write_text(" ".join(visible) + "\n")
 
-            # A tile opens its trial monitor (a whole-page run does the switch).
+            # A tile is a link to its trial monitor (the browser changes page: H-15).
             page.set_viewport_size({"width": 1920, "height": 1080})
-            page.locator(f".st-key-ward-bed-{station_day.trials[7].id} button").click()
+            page.locator(f".st-key-ward-bed-{station_day.trials[7].id} a").click()
             expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
-            expect(page.get_by_text("Bed D7").first).to_be_visible()
+            expect(page.locator('.st-key-monitor-tile .wb[data-bed="D7"]')).to_be_visible()
         browser.close()

@@ -1,8 +1,10 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests/browser/seed.py)
-"""Live trial monitor: current-value tiles (stale as stale), timeline, downsampling."""
+"""Trial monitor: the patient's tile (stale as stale, coloured by alarms), their alarms, the
+timeline, downsampling."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import numpy as np
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
 from pages.charts import downsample_min_max, with_gaps
 from pages.shared import ACTOR_KEY
@@ -24,6 +27,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     record,
 )
 from tests.judgements import judge_as_the_monitor
+from vocabulary import AlarmEventType, AlarmKind, Priority
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,8 +38,17 @@ def page(actor: object) -> AppTest:
     return at
 
 
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+def tile(at: AppTest) -> str:
+    """The patient's tile (the ward's bed tile, as HTML)."""
+    return next(h.proto.body for h in at.get("html") if 'class="wb ' in h.proto.body)
+
+
+def numerics(at: AppTest) -> dict[str, tuple[str, str]]:
+    """Each numeric of the tile: key -> (value shown, its classes)."""
+    found = re.findall(
+        r'<div class="(wb-num wb-k-(\w+)[^"]*)"><div class="wb-lab">.*?'
+        r'data-value="([^"]*)"', tile(at))
+    return {key: (value, classes) for classes, key, value in found}
 
 
 def test_current_values_and_stale(record: TrialRecord, people: People):
@@ -48,29 +61,37 @@ def test_current_values_and_stale(record: TrialRecord, people: People):
         "systolic": 122, "diastolic": 78, "pulse_rate": 71, "consciousness": "A",
         "temp": 36.8, "side_effects": ["headache"],
     })
-    raise_alarm(record, trial.id, now - timedelta(seconds=10))
+    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
+        trial.id, "spo2_low", AlarmEventType.RAISED, now - timedelta(seconds=10), Priority.HIGH,
+        AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 85 % or below",
+        {"parameter": "spo2", "level": "critical_desaturation", "value": 84}, "test")])
     judge_as_the_monitor(record, trial.id)  # the set's NEWS2 is the monitor's
     beat(record)
     at = page(people.nurse).run()
     assert not at.exception
-    values = metrics(at)
+    values = numerics(at)
     # The oximeter fell silent 41 s ago: stale, never shown as current.
-    assert values["SpO2 %"] == "STALE" and values["Pulse /min"] == "STALE"
-    assert any("No value for 41 s" in c.value or "No value for 42 s" in c.value
-               for c in at.caption)
-    assert values["BP mmHg"] == "122/78" and values["Temp °C"] == "36.8"
-    assert values["NEWS2"] == "0"
+    assert values["spo2"][0] == "STALE" and values["pulse_rate"][0] == "STALE"
+    assert "was 96, 4" in tile(at)  # "was 96, 41 s" (or 42 s)
+    assert values["systolic"][0] == "122/78" and values["rr"][0] == "14"
+    assert values["news2"][0] == "0"
+    # The SpO2 numeric carries its waiting high alarm's colour; the tile's banner names it.
+    assert "wb-p-high wb-unack" in values["spo2"][1]
+    assert "wb-s-high" in tile(at) and "Critical desaturation" in tile(at)
+    assert any("Temp °C 36.8" in c.value for c in at.caption)
     assert at.get("plotly_chart")
-    assert "JONES, Sam · NHS 943 476 5919" in at.subheader[0].value
+    assert "JONES, Sam" in tile(at) and "NHS 943 476 5919" in tile(at)
+    # This patient's alarm in full beneath, with the form that acknowledges it.
+    assert any(b.label.startswith("Acknowledge") for b in at.button)
 
 
 def test_missing_values_are_dashes(record: TrialRecord, people: People):
     monitoring_trial(record, people, device=None)
     at = page(people.nurse).run()
     assert not at.exception
-    values = metrics(at)
-    assert values["SpO2 %"] == "—" and values["NEWS2"] == "—"
-    assert any("No device assigned" in c.value for c in at.caption)
+    values = numerics(at)
+    assert values["spo2"][0] == "—" and values["news2"][0] == "—"
+    assert "None" not in tile(at)
 
 
 def test_no_trial_yet(record: TrialRecord, people: People):

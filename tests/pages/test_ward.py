@@ -313,24 +313,31 @@ def test_ward_page_orders_colours_and_ages_every_bed(record: TrialRecord, people
 def test_a_tile_opens_its_trial_monitor(
     record: TrialRecord, people: People, monkeypatch: pytest.MonkeyPatch
 ):
+    """A tile is a link to the trial monitor naming its trial: the browser changes page (never
+    the server from inside the timed refresh: hazard H-15), and the trial monitor opens the
+    trial the address names, once."""
     monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # tests/monitor covers the service
-    monitoring_trial(record, people, bed="D10", device=None)
-    monitoring_trial(record, people, nhs="9000000009", mrn="H88", family="Second", bed="D3",
-                     device=None)
+    d10 = monitoring_trial(record, people, bed="D10", device=None)
+    d3 = monitoring_trial(record, people, nhs="9000000009", mrn="H88", family="Second", bed="D3",
+                          device=None)
     beat(record)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.session_state[ACTOR_KEY] = people.nurse
-    at.run()
-    at.switch_page("pages/ward.py").run()
-    assert at.title[0].value == "Ward overview"
-    # D3 comes first (natural order); open D10's, the second tile. The click asks for the
-    # page; the switch is done at the top of the next whole-page run, never inside the timed
-    # refresh (hazard H-15).
-    [_, open_d10] = [b for b in at.button if b.label == "Open trial monitor"]
-    open_d10.click().run()
+    at.run()  # the ward overview is the first page of a nurse
     assert not at.exception
-    assert at.title[0].value == "Trial monitor"
-    assert any("Bed D10" in str(e.value) for e in (*at.markdown, *at.subheader, *at.header))
+    # D3 comes first (natural order), each tile with its link.
+    links = [e.proto for e in at.get("page_link")]
+    assert [link.label for link in links] == ["Open trial monitor"] * 2
+    assert [link.query_string for link in links] == [f"trial={d3.id}", f"trial={d10.id}"]
+    assert not [b for b in at.button if b.label == "Open trial monitor"]  # no server switch
+    # Opened with ?trial=D10's id: the trial monitor shows D10, then forgets the address.
+    monitor = AppTest.from_file(str(ROOT / "pages" / "trial_monitor.py"), default_timeout=60)
+    monitor.session_state[ACTOR_KEY] = people.nurse
+    monitor.query_params["trial"] = str(d10.id)
+    monitor.run()
+    assert not monitor.exception
+    assert monitor.selectbox(key="monitor-trial-choice").value == d10.id
+    assert "trial" not in monitor.query_params
 
 
 def test_ward_trend_asks_for_the_newest_buckets_then_the_whole_window(

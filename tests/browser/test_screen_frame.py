@@ -288,7 +288,7 @@ def _frame_pictures(page: Any, artefacts: Path) -> None:
         expect(page.get_by_text("Critical desaturation: SpO2 84 %").first).to_be_visible()
         page.screenshot(path=str(artefacts / f"frame-ward-open-{width}.png"))
         page.keyboard.press("Escape")
-        page.get_by_role("link", name="Trial monitor").click()
+        page.get_by_role("link", name="Trial monitor", exact=True).click()
         expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=str(artefacts / f"frame-trial-monitor-{width}.png"))

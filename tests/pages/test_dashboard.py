@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.users import actor_of
-from pages.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY, PATIENT_ON_SCREEN_KEY
+from pages.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY
 from vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,31 +183,3 @@ def test_signing_out_keeps_the_page_and_the_next_person_signs_in_there(people: d
     at.text_input[1].input(PASSWORD)
     at.button[0].click().run()
     assert at.title[0].value == "Trials" and at.dataframe  # the same page, signed in again
-
-
-def test_a_ward_tile_opens_its_trial_monitor(people: dict):
-    from datetime import timedelta
-
-    from vocabulary import InjectionRoute, TrialStatus
-
-    record = TrialRecord.open(load_settings())
-    doctor = actor_of(record.users.create(people["admin"], "dr", "Dr Who", {Role.DOCTOR}))
-    [trial] = record.trials.list()
-    record.trials.set_status(people["cns"], trial.id, TrialStatus.BASELINE)
-    record.trials.record_injection(
-        doctor,
-        trial.id,
-        {"dose_mcg": 50, "given_at": record.store.now() - timedelta(minutes=5),
-         "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Who"},
-    )
-    record.close()
-    at = app()
-    at.session_state[ACTOR_KEY] = people["nurse"]
-    at.run()
-    at.switch_page("pages/ward.py").run()
-    assert at.title[0].value == "Ward overview"
-    [open_button] = [b for b in at.button if b.label == "Open trial monitor"]
-    open_button.click().run()
-    assert not at.exception
-    assert at.title[0].value == "Trial monitor"
-    assert at.session_state[PATIENT_ON_SCREEN_KEY] == trial.id  # the tile's patient on screen

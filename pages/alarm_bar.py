@@ -32,6 +32,7 @@ from observations.store import PERMISSIONS, Actor
 from observations.views import AlarmView, TrialView
 from observations.ward_time import format_ward
 from pages.alarm_tone import alarm_tone
+from pages.bed_tiles import natural_bed_key, urgency_of_alarm
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
 from pages.shared import (
@@ -43,7 +44,7 @@ from pages.shared import (
     show_problem,
 )
 from rules.reminders import AcknowledgedAlarm, reminder_due, reminder_interval
-from vocabulary import PRIORITY_RANK, Priority, Role, TrialStatus
+from vocabulary import Priority, Role, TrialStatus
 
 PRIORITY_WORDS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 PRIORITY_ICONS = {
@@ -70,20 +71,9 @@ NO_PHRASE = "(none: write below)"
 BAR_CSS = (Path(__file__).with_name("assets") / "alarm_bar.css").read_text(encoding="utf-8")
 
 
-# ----- ordering (pure) -------------------------------------------------------------------------
-def alarm_urgency(alarm: AlarmView) -> tuple[bool, int, float]:
-    """Sort key, most urgent first: unacknowledged before acknowledged, then priority, then the
-    latest annunciation (raise, escalation)."""
-    return (alarm.acknowledged, -PRIORITY_RANK[Priority(alarm.priority)],
-            -alarm.last_event_at.timestamp())
-
-
-def bed_order_key(bed: str | None) -> tuple[Any, ...]:
-    """Natural order of bed names: D3 before D10; a trial with no bed last."""
-    if not bed:
-        return (1,)
-    parts = re.split(r"(\d+)", bed.strip().upper())
-    return (0, *[(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p])
+# ----- ordering (pure): the ward's one urgency order, pages.bed_tiles ------------------------
+def _most_urgent_first(alarm: AlarmView) -> tuple[float, ...]:
+    return tuple(-x for x in urgency_of_alarm(alarm))
 
 
 @dataclass(frozen=True)
@@ -118,11 +108,11 @@ def beds_in_alarm(
     for alarm in alarms:
         grouped.setdefault(alarm.trial_id, []).append(alarm)
     result = [
-        BedAlarms(trial_id, beds.get(trial_id), tuple(sorted(mine, key=alarm_urgency)))
+        BedAlarms(trial_id, beds.get(trial_id), tuple(sorted(mine, key=_most_urgent_first)))
         for trial_id, mine in grouped.items()
     ]
-    result.sort(key=lambda b: (b.trial_id != first, alarm_urgency(b.lead),
-                               bed_order_key(b.bed), b.trial_id))
+    result.sort(key=lambda b: (b.trial_id != first, _most_urgent_first(b.lead),
+                               natural_bed_key(b.bed), b.trial_id))
     return result
 
 
@@ -392,7 +382,7 @@ def _draw_bar(record: TrialRecord, settings: DisplaySettings) -> None:
     if anonymous:
         if monitoring:
             names = " · ".join(bed_name(t.bed, t.id) for t in
-                               sorted(monitoring, key=lambda t: bed_order_key(t.bed)))
+                               sorted(monitoring, key=lambda t: natural_bed_key(t.bed)))
             st.caption(f"In monitoring: {markdown_text(names)}")
         with st.container(key="itbmon-bar-beds"):
             for bed in beds:

@@ -22,7 +22,6 @@ from observations.services import DeviceStateView
 from observations.views import AlarmView
 from pages.alarm_bar import (
     REMINDED_KEY,
-    bed_order_key,
     beds_in_alarm,
     condition_only,
     every_words,
@@ -31,6 +30,7 @@ from pages.alarm_bar import (
     reminder_choices,
     reminder_defaults,
 )
+from pages.bed_tiles import natural_bed_key
 from pages.display import DisplaySettingsError, load_display_settings, parse_display_settings
 from pages.nurse_view import device_state_text
 from pages.shared import ACTOR_KEY, IDLE_RUN_KEY, LAST_SEEN_KEY, LOCKED_KEY, PATIENT_ON_SCREEN_KEY
@@ -129,7 +129,7 @@ def test_beds_by_their_most_urgent_waiting_alarm_then_natural_bed_order():
 
 def test_natural_bed_order():
     names = ["D10", "D3", None, "d2", "4B", "4A", "12"]
-    assert sorted(names, key=bed_order_key) == ["4A", "4B", "12", "d2", "D3", "D10", None]
+    assert sorted(names, key=natural_bed_key) == ["4A", "4B", "12", "d2", "D3", "D10", None]
 
 
 def test_locked_screen_words_and_markdown_escaping():

@@ -32,7 +32,7 @@ from observations.store import PERMISSIONS, Actor
 from observations.views import AlarmView, TrialView
 from observations.ward_time import format_ward
 from pages.alarm_tone import alarm_tone
-from pages.bed_tiles import natural_bed_key, urgency_of_alarm
+from pages.bed_tiles import MISSING, natural_bed_key, urgency_of_alarm
 from pages.display import DisplaySettings, load_display_settings
 from pages.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
 from pages.shared import (
@@ -156,6 +156,7 @@ def evidence_text(evidence: dict[str, Any] | None, zone: ZoneInfo | None = None)
 
 
 _ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
 
 
 def _evidence_part(key: str, value: Any, zone: ZoneInfo | None, between: str) -> str:
@@ -178,6 +179,10 @@ def _evidence_value(value: Any, zone: ZoneInfo | None) -> str:
         )
     if isinstance(value, list):
         return ", ".join(_evidence_value(v, zone) for v in value)
+    if value is None:
+        return MISSING  # not known (e.g. no set yet): missing, never "None"
+    if isinstance(value, str) and _IDENTIFIER.match(value):
+        return value.replace("_", " ")  # the engine's names ("critical_desaturation") in words
     if zone is not None and isinstance(value, str) and _ISO_TIME.match(value):
         try:
             return format_ward(datetime.fromisoformat(value), zone, with_date=False)

@@ -406,6 +406,11 @@ def test_idle_limit_override(monkeypatch: pytest.MonkeyPatch):
 def test_evidence_helpers():
     assert evidence_text(None) == "no evidence recorded"
     assert evidence_text({"limbs": {"left": 3}, "band": "high"}) == "limbs: left 3 · band: high"
+    # What is not known is missing, never "None"; the engine's names read as words.
+    assert evidence_text({"due": "x", "last_set": None}) == "due: x · last set: —"
+    assert evidence_text({"parameter": "pulse_rate", "level": "critical_desaturation",
+                          "value": 84}) == (
+        "parameter: pulse rate · level: critical desaturation · value: 84")
 
 
 def test_evidence_reads_in_ward_time_and_seconds():

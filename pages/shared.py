@@ -110,7 +110,11 @@ def require_roles(roles: Iterable[Role]) -> Actor:
     actor = current_actor()
     allowed = frozenset(roles)
     if actor is None:
+        # Reached without the front door: a screen reconnecting to a restarted server at a
+        # page's address runs that page alone. The link reopens the app at its front door
+        # (a new session: nobody is signed in here, nothing is lost).
         st.error("Please sign in.")
+        st.markdown("[:material/login: Open the sign-in page](./)")
         st.stop()
     if not actor.roles & allowed:
         st.error("Your role does not give access to this page.")

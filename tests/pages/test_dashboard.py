@@ -183,3 +183,12 @@ def test_signing_out_keeps_the_page_and_the_next_person_signs_in_there(people: d
     at.text_input[1].input(PASSWORD)
     at.button[0].click().run()
     assert at.title[0].value == "Trials" and at.dataframe  # the same page, signed in again
+
+
+def test_a_page_reached_without_the_front_door_links_back_to_it(people: dict):
+    """A ward screen reconnecting to a restarted server at a page's address runs that page
+    alone: it shows no patient data and links to the sign-in page, never a dead end."""
+    at = AppTest.from_file(str(ROOT / "pages" / "ward.py"), default_timeout=60).run()
+    assert [e.value for e in at.error] == ["Please sign in."]
+    assert any("](./)" in m.value and "sign-in page" in m.value for m in at.markdown)
+    assert not at.get("html")  # no tile, no patient

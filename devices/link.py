@@ -152,8 +152,9 @@ class Transport(ABC):
                 return
             delay = next(backoff)
             self._set_state(ConnectionState.DISCONNECTED, f"{reason}; retrying in {delay:g} s")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), delay)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can swallow a cancel
+                async with asyncio.timeout(delay):
+                    await self._closed.wait()
         self._set_state(ConnectionState.DISCONNECTED, "stopped")
 
     async def _watchdog(self) -> None:

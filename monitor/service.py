@@ -471,8 +471,12 @@ class MonitorService:
             pause = max(0.0, (target - now).total_seconds())
             self._timers_due = target
             self._timers_wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the service's
+            # cancellation when the wake-up lands at the same moment, and this loop then runs
+            # on after the monitor was told to stop (its stop never returned).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._timers_wake.wait(), pause)
+                async with asyncio.timeout(pause):
+                    await self._timers_wake.wait()
             # Woken early by a frame: still at most one round per `timer_resolution_s`.
             wait = (start_by - self.clock()).total_seconds()
             if wait > 0:

@@ -306,3 +306,18 @@ def test_a_dropped_readings_report_names_only_trials_that_lost_more(record: Tria
     assert [(e.trial_id, e.event, e.evidence) for e in service._pending_alarms] == [
         (second.id, AlarmEventType.RAISED, {"dropped": 1})
     ]
+
+
+async def test_the_timer_loop_stops_when_cancelled_as_a_frame_wakes_it(record: TrialRecord):
+    """Stopping the monitor cancels its timer loop; a frame's wake-up landing at the same
+    moment must not swallow that cancellation (on Python 3.11 ``asyncio.wait_for`` could, and
+    the monitor's stop then never returned)."""
+    service = MonitorService(record, settings=FAST)
+    for _ in range(20):
+        task = asyncio.create_task(service._timers())
+        await asyncio.sleep(0.05)  # waiting for its next round, or a frame
+        service._timers_wake.set()  # a frame arrives...
+        task.cancel()  # ...as the service is told to stop
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(task), 2.0)
+        assert task.cancelled()

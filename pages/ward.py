@@ -21,6 +21,13 @@ from pages.ward_beds import trend_window, ward_tiles_model
 from vocabulary import Parameter, Role
 
 
+def monitor_link_label(bed: str | None) -> str:
+    """The tile link's name for a screen reader and a test ("Monitor of bed D7")."""
+    if bed and bed.strip():
+        return f"Monitor of bed {bed.strip()}"
+    return "Monitor of a patient with no bed"
+
+
 def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
     now = record.store.now()
     tiles = ward_tiles_model(record, settings, now)
@@ -41,7 +48,7 @@ def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
                 # The whole tile is this link (drawn over it, transparent: bed_tiles' CSS).
                 # The browser changes page, never the server from inside this timed refresh
                 # (hazard H-15); the trial monitor opens the trial named in the address.
-                st.page_link("pages/trial_monitor.py", label="Open trial monitor",
+                st.page_link("pages/trial_monitor.py", label=monitor_link_label(tile.bed),
                              query_params={OPEN_TRIAL_PARAM: str(tile.trial_id)})
 
 

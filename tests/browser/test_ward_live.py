@@ -288,7 +288,7 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
             page.screenshot(path=str(artefacts / "7-ward-trial-day.png"))
             readme_picture(artefacts / "7-ward-trial-day.png", "ward.png", artefacts)
 
-            page.get_by_role("link", name="Open trial monitor").first.click()
+            page.get_by_role("link", name=re.compile(r"^Monitor of bed")).first.click()
             expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
             expect(page.locator('.st-key-monitor-tile .wb[data-bed="4B"]')).to_be_visible()
             expect(page.locator(".js-plotly-plot").first).to_be_visible()

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from observations.errors import NotPermitted
-from observations.schema import AuditEntry
+from observations.schema import AuditEntry, User
 from vocabulary import Role
 
 Clock = Callable[[], datetime]
@@ -95,6 +95,35 @@ def require(actor: Actor, action: str) -> None:
     )
 
 
+def still_may_act(session: Session, actor: Actor) -> None:
+    """The account as it stands now, inside the action's own transaction: an account disabled,
+    or stripped of a role it signed in with, stops acting at once (a screen signed in before
+    the change holds an Actor that still says otherwise). Every clinical write audits through
+    here, so none escapes it. The monitor service and a failed sign-in (no person) are not
+    accounts a person holds."""
+    if actor.is_service or not actor.user_id:
+        return
+    user = session.get(User, actor.user_id)
+    allowed = False
+    if user is not None:
+        # Judged by the account as it stood when this action began, or as this very action
+        # leaves it (an administrator changing their own roles, a single sign-on updating the
+        # groups' roles): a row this transaction did not touch is the same both ways.
+        state = inspect(user)
+        for roles, active in (
+            ((state.attrs.roles.history.deleted or [user.roles])[0],
+             (state.attrs.active.history.deleted or [user.active])[0]),
+            (user.roles, user.active),
+        ):
+            held = frozenset(Role(r) for r in roles.split(",") if r)
+            allowed = allowed or (bool(active) and actor.roles <= held)
+    if not allowed:
+        raise NotPermitted(
+            f"The account {actor.username} has been disabled or its roles have changed since "
+            "it signed in: nothing was recorded. Sign in again."
+        )
+
+
 class Store:
     """The engine, the ward's clock and zone, and the transaction helpers."""
 
@@ -131,6 +160,7 @@ class Store:
         trial_id: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
+        still_may_act(session, actor)
         session.add(
             AuditEntry(
                 at=self.now(),

@@ -90,6 +90,37 @@ def test_waits_double_with_each_failure(record: TrialRecord, clock: FakeClock):
             record.users.sign_in("boss", "wrong password!")
 
 
+def test_a_disabled_or_downgraded_account_stops_acting_at_once(
+    record: TrialRecord, clock: FakeClock
+):
+    """A screen signed in before the change holds an Actor that still says nurse or doctor:
+    the record reads the account as it stands inside each action and refuses, writing
+    nothing. An Actor made up with roles the account does not hold is refused the same way."""
+    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    nurse = actor_of(record.users.create(admin, "nurse.a", "Nurse A", {Role.NURSE}, PASSWORD))
+    doctor = actor_of(record.users.create(admin, "dr.b", "Dr B", {Role.DOCTOR}, PASSWORD))
+    patient = record.patients.register(doctor, patient_details())
+    trial = record.trials.plan(doctor, patient.id, 50).id
+    record.users.change(admin, "nurse.a", active=False)
+    with pytest.raises(NotPermitted, match="disabled or its roles have changed"):
+        record.observations.record(nurse, trial, {"measured_at": clock.now, "rr": 14})
+    assert record.observations.list(trial) == []
+    record.users.change(admin, "dr.b", roles={Role.PHYSIOTHERAPIST})
+    with pytest.raises(NotPermitted, match="Sign in again"):
+        record.trials.record_injection(doctor, trial, {
+            "dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"})
+    assert record.trials.get(trial).injection is None
+    forged = Actor(nurse.user_id, "nurse.a", frozenset({Role.DOCTOR}))
+    record.users.change(admin, "nurse.a", active=True)
+    with pytest.raises(NotPermitted):
+        record.trials.set_status(forged, trial, TrialStatus.CANCELLED)
+    # Signed in again, the account acts with what it holds now.
+    again = record.users.sign_in("dr.b", PASSWORD)
+    with pytest.raises(NotPermitted, match="record an injection"):
+        record.trials.record_injection(again, trial, {
+            "dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"})
+
+
 def test_disabled_account_cannot_sign_in(record: TrialRecord):
     admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
     record.users.create(admin, "nurse.a", "Nurse A", {Role.NURSE}, PASSWORD)

@@ -43,6 +43,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
+from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
 from vocabulary import Priority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,24 +53,6 @@ T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def no_embedded_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # the test writes the alarms
-
-
-@pytest.fixture(autouse=True)
-def every_run_through_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run dashboard.py on every AppTest run, as the server does once st.navigation has run.
-
-    With a pages/ directory beside dashboard.py, Streamlit runs a page file named by the URL
-    directly (without dashboard.py) until st.navigation has been called once in the process;
-    AppTest forgets that before every run, so its second run would test the page alone."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def app(actor: object) -> AppTest:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,6 +12,7 @@ from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.users import actor_of
 from pages.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY
+from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
 from vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,24 +28,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     get_record.clear()
     return tmp_path / "data"
-
-
-@pytest.fixture(autouse=True)
-def every_run_through_the_frame(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run dashboard.py on every AppTest run, as the server does once st.navigation has run.
-
-    With a pages/ directory beside dashboard.py, Streamlit runs a page file named by the URL
-    directly (without dashboard.py) until st.navigation has been called once in the process;
-    AppTest forgets that before every run, so its second run would test the page alone."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    original = PagesManager.__init__
-
-    def init(self: PagesManager, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture

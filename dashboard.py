@@ -16,26 +16,34 @@ nothing refreshes (just after signing in).
 
 from __future__ import annotations
 
+import logging
 import os
+import secrets
+import traceback
 from pathlib import Path
 
 import streamlit as st
 
+from observations import log_privacy
 from observations.errors import RecordError
 from observations.settings import ConfigurationError
 from pages.alarm_bar import alarm_bar
 from pages.alarm_tone import idle_timer
 from pages.lock_screen import lock_screen
+from pages.markdown_text import md
 from pages.shared import (
     FRAME_KEY,
     FRESH_SIGN_IN_KEY,
     IDLE_RUN_KEY,
     PAGE_ON_SCREEN_KEY,
+    PATIENT_ON_SCREEN_KEY,
     check_idle,
     current_actor,
     get_record,
     idle_seconds_left,
+    note_trial_viewed,
     screen_locked,
+    show_problem,
     sign_in_as,
     sign_out,
 )
@@ -45,6 +53,8 @@ from vocabulary import Role
 st.set_page_config(
     page_title="ITB Trial Monitor", page_icon=":material/monitor_heart:", layout="wide"
 )
+log_privacy.install()  # no patient data in the server's log, uncaught errors included
+_LOG = logging.getLogger("itbmon.dashboard")
 
 try:
     record = get_record()
@@ -100,7 +110,8 @@ SSO_LOGOUT_KEY = "sso_logout_wanted"
 
 
 def _single_sign_on() -> None:
-    """Map a hospital identity (st.login, OIDC) to an account; groups decide the roles."""
+    """Map a hospital identity (st.login, OIDC) to an account: the issuer and subject claims
+    name it (an e-mail address can change hands or look like another); groups decide roles."""
     if current_actor() is not None or not getattr(st.user, "is_logged_in", False):
         return
     config = st.secrets.get("itbmon_sso", {})
@@ -109,8 +120,9 @@ def _single_sign_on() -> None:
     groups = st.user.get(claim) or []
     try:
         actor = record.users.sign_in_external(
-            str(st.user.get("email") or st.user.get("sub")),
-            str(st.user.get("name") or ""),
+            str(st.user.get("iss") or config.get("issuer") or ""),
+            str(st.user.get("sub") or ""),
+            str(st.user.get("name") or st.user.get("email") or ""),
             list(groups) if isinstance(groups, list | tuple) else [str(groups)],
             mapping,
         )
@@ -159,7 +171,7 @@ on_screen = next(i for i, page in enumerate(pages) if page.title == navigation.t
 allowed = working and actor is not None and bool(actor.roles & PAGES[on_screen][3])
 if working and actor is not None:
     with st.sidebar:
-        st.write(f"Signed in as **{actor.username}**")
+        st.write(f"Signed in as **{md(actor.username)}**")
         st.caption(", ".join(sorted(r.value.replace("_", " ") for r in actor.roles)))
         st.button("Sign out", icon=":material/logout:", on_click=_explicit_sign_out)
 # The bar reads which page is on screen and whether to show patient details.
@@ -190,4 +202,22 @@ else:
     else:
         st.session_state.pop(FRESH_SIGN_IN_KEY, None)
         idle_timer(idle_seconds_left(), _idle_timer_ran)
-        navigation.run()
+        try:
+            navigation.run()
+        except RecordError as error:  # a refusal the page did not expect: the record's words
+            show_problem(error)
+        except Exception as error:  # the last line before the person: never a raw error
+            incident = secrets.token_hex(4)
+            where = "; ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in traceback.extract_tb(error.__traceback__)[-4:]
+            )
+            # Type and place only: the message may quote patient data (log_privacy).
+            _LOG.error("page %s failed, incident %s: %s at %s", navigation.title, incident,
+                       type(error).__name__, where)
+            st.error(
+                "Something went wrong on this screen. What you saw confirmed as saved is "
+                f"saved; anything else was not. Try again, or tell IT: incident {incident}."
+            )
+        # Opening a patient's record is audited once per session and trial.
+        note_trial_viewed(st.session_state.get(PATIENT_ON_SCREEN_KEY))

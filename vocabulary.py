@@ -323,3 +323,10 @@ class Role(StrEnum):
     NURSE_SPECIALIST = "nurse_specialist"
     DOCTOR = "doctor"
     ADMIN = "admin"
+
+
+# The roles that care for patients and may see their data; an administrator manages accounts
+# and sees none.
+CLINICAL_ROLES = frozenset(
+    {Role.NURSE, Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST, Role.DOCTOR}
+)

@@ -376,7 +376,6 @@ def main(argv: list[str]) -> int:
 
     from observations.record import TrialRecord
     from observations.settings import load_settings
-    from observations.users import actor_of
     from pages.charts import trial_timeline_figure
     from pages.display import load_display_settings
     from pages.shared import ACTOR_KEY, get_record
@@ -384,12 +383,13 @@ def main(argv: list[str]) -> int:
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, "bench pass 1"))
-    people = {
-        role: actor_of(record.users.create(admin, role, role.title(), {r}, "bench pass 1"))
-        for role, r in (("cns", Role.NURSE_SPECIALIST), ("doctor", Role.DOCTOR),
-                        ("nurse", Role.NURSE))
-    }
+    password = "bench ward seven"  # noqa: S105 - a throwaway benchmark database
+    record.users.create(None, "admin", "Admin", {Role.ADMIN}, password)
+    admin = record.users.sign_in("admin", password)
+    people = {}
+    for role, r in (("cns", Role.NURSE_SPECIALIST), ("doctor", Role.DOCTOR), ("nurse", Role.NURSE)):
+        record.users.create(admin, role, role.title(), {r}, password)
+        people[role] = record.users.sign_in(role, password)
     numbers = _nhs_numbers()
     seeding = time.perf_counter()
     trial_id = _seed_trial(record, people, "1A", next(numbers), args.hours, seed=1)

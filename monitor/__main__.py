@@ -13,6 +13,7 @@ import signal
 import sys
 
 from monitor.service import MonitorService
+from observations import log_privacy
 from observations.demo import DEMO_SCENARIOS, create_demo_trial
 from observations.record import TrialRecord
 from observations.settings import ConfigurationError
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s"
     )
+    log_privacy.install()  # no patient data in the log, uncaught errors included
     try:
         record = TrialRecord.open()
     except ConfigurationError as exc:

@@ -143,7 +143,8 @@ class MonitorService:
     clock: Clock = wall_clock
 
     def __post_init__(self) -> None:
-        self.service_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # At most 64 characters (the record's limit for a service id), whatever the host name.
+        self.service_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.actor = self.record.users.service_actor()
         self.watches: dict[int, TrialWatch] = {}
         self.streams: dict[str, _Stream] = {}

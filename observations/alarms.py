@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from observations.errors import FieldProblem, InvalidEntry, NotFound, Refused
+from observations.free_text import clean_text, fit_text
 from observations.limits import load_limits
 from observations.schema import Alarm, AlarmEvent, Trial
 from observations.store import Actor, Store, require
@@ -180,15 +181,26 @@ def resolve_leftovers(
 
 def check_note(note: str) -> str:
     """An acknowledgement's note, trimmed: required, no longer than any other note."""
-    note = note.strip()
-    limit = load_limits().trial_day.max_note_chars
-    if not note:
-        raise InvalidEntry.single(
-            "note", "Say what was done and who was told before acknowledging."
-        )
-    if len(note) > limit:
-        raise InvalidEntry.single("note", f"The note is longer than {limit} characters.")
-    return note
+    return clean_text(
+        "note", note, "note",
+        required=True, missing="Say what was done and who was told before acknowledging.",
+    )
+
+
+def _event_text(events: Sequence[AlarmEventIn]) -> list[AlarmEventIn]:
+    """The engine's words as the record can keep them. A rule id or rule set version is an
+    identifier (the open alarm is found by it): one too long for its column, or holding a
+    control character, refuses the batch before anything is written. A message is kept
+    whatever it holds (free_text.fit_text): an alarm is never lost over its wording."""
+    kept = []
+    for item in events:
+        clean_text("rule_id", item.rule_id, "code",
+                   required=True, label="The alarm's rule id", as_given=True)
+        clean_text("rule_set_version", item.rule_set_version, "code",
+                   required=True, label="The rule set version", as_given=True)
+        message = fit_text(item.message, "note")
+        kept.append(item if message == item.message else replace(item, message=message))
+    return kept
 
 
 def check_reminder(remind_after_s: float | None) -> float | None:
@@ -229,6 +241,7 @@ class Alarms:
         require(actor, "alarm.record")
         if not events:
             return []
+        events = _event_text(events)
         trial_ids = {item.trial_id for item in events}
         with self._store.writing() as session:
             status: dict[int, str] = {

@@ -14,7 +14,8 @@ from observations.entries import (
     check_assessment_timing,
     not_in_future,
 )
-from observations.errors import InvalidEntry, NotFound, Refused
+from observations.errors import NotFound, Refused
+from observations.free_text import clean_text
 from observations.schema import AshworthScore, Assessment, AuditEntry, GoalRating
 from observations.store import Actor, Store, require
 from observations.trials import current_injection, load_trial, require_open
@@ -52,8 +53,9 @@ class Assessments:
         self, actor: Actor, assessment_id: int, data: dict[str, Any], reason: str
     ) -> AssessmentView:
         require(actor, "assessment.record")
-        if not reason.strip():
-            raise InvalidEntry.single("reason", "Say why the scores are corrected.")
+        reason = clean_text(
+            "reason", reason, "note", required=True, missing="Say why the scores are corrected."
+        )
         entry = check_assessment(data)
         not_in_future("assessed_at", entry.assessed_at, self._store.now())
         with self._store.writing() as session:
@@ -63,7 +65,7 @@ class Assessments:
             if session.scalar(select(Assessment.id).where(Assessment.supersedes_id == old.id)):
                 raise Refused("Those scores have already been corrected: correct the newer ones.")
             timing = self._timing(session, old.trial_id, entry)
-            row = self._write(session, entry, old.trial_id, actor, old.id, reason.strip())
+            row = self._write(session, entry, old.trial_id, actor, old.id, reason)
             self._store.audit(
                 session,
                 actor,
@@ -71,7 +73,7 @@ class Assessments:
                 "assessment",
                 row.id,
                 old.trial_id,
-                {"supersedes": old.id, "reason": reason.strip(),
+                {"supersedes": old.id, "reason": reason,
                  "time_point": entry.time_point.value, **timing},
             )
             return self._view(session, row)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
+from observations.free_text import clean_text
 from observations.schema import AuditEntry
-from observations.store import Store
+from observations.store import Actor, Store, require
 from observations.views import AuditView
+from vocabulary import CLINICAL_ROLES
+
+# Entries about accounts and sign-ins carry no patient data; every other entry may (names,
+# NHS numbers in a correction, notes), so its details are withheld from administrators.
+_ACCOUNT_ACTIONS = ("auth.", "user.")
+WITHHELD = {"withheld": "clinical details are not shown to administrators"}
 
 
 class AuditTrail:
@@ -37,6 +45,35 @@ class AuditTrail:
             if end is not None:
                 query = query.where(AuditEntry.at <= end)
             return [AuditView.model_validate(e) for e in session.scalars(query)]
+
+    def entries_for(self, actor: Actor, **filters: Any) -> list[AuditView]:
+        """The trail as ``actor`` may read it (audit.read): an administrator, who must see no
+        patient data, gets clinical entries without their details."""
+        require(actor, "audit.read")
+        entries = self.entries(**filters)
+        if actor.roles & CLINICAL_ROLES:
+            return entries
+        return [
+            e if e.action.startswith(_ACCOUNT_ACTIONS) or not e.details
+            else e.model_copy(update={"details": WITHHELD})
+            for e in entries
+        ]
+
+    def note_view(
+        self,
+        actor: Actor,
+        what: str,
+        trial_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Audit a read of patient data (a trial opened on a screen, a list or an export taken
+        from the command line) as ``view.<what>``."""
+        what = clean_text("what", what, "code", required=True, as_given=True)
+        with self._store.writing() as session:
+            self._store.audit(
+                session, actor, f"view.{what}", "trial" if trial_id else "record", trial_id,
+                trial_id=trial_id, details=details,
+            )
 
     def changes_since(self, last_id: int, actions: tuple[str, ...]) -> list[AuditView]:
         """Entries newer than ``last_id`` with one of ``actions``, oldest first (for pollers)."""

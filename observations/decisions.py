@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from observations.entries import check_dose
 from observations.errors import InvalidEntry, Refused
+from observations.free_text import clean_text
 from observations.limits import dose_limits, load_limits
 from observations.schema import Decision
-from observations.store import Actor, Store, require
+from observations.store import Actor, Reauthentication, Store, require, use_reauthentication
 from observations.trials import (
     add_trial,
     check_plan,
@@ -36,6 +37,8 @@ class Decisions:
         rationale: str,
         next_dose_mcg: int | None = None,
         next_not_before: datetime | None = None,
+        *,
+        reauthentication: Reauthentication | None,
     ) -> DecisionView:
         """Sign the decision only; the follow-up trial, if any, is planned later by hand."""
         return self.sign(
@@ -43,6 +46,7 @@ class Decisions:
             trial_id,
             outcome,
             rationale,
+            reauthentication=reauthentication,
             next_dose_mcg=next_dose_mcg,
             next_not_before=next_not_before,
             plan_follow_up=False,
@@ -55,6 +59,7 @@ class Decisions:
         outcome: DecisionOutcome,
         rationale: str,
         *,
+        reauthentication: Reauthentication | None,
         next_dose_mcg: int | None = None,
         next_not_before: datetime | None = None,
         plan_follow_up: bool = True,
@@ -66,12 +71,15 @@ class Decisions:
         interval after this injection; a dose above the ceiling, a "higher" dose that is not
         higher, a different dose for "same dose", or a time inside the interval is refused.
         Both audit entries are written with the rows; any refusal or failure writes nothing.
+        ``reauthentication``: the signer's password typed again just before
+        (Users.confirm_password), spent by this signature (21 CFR 11.200).
         """
         require(actor, "decision.sign")
         outcome = DecisionOutcome(outcome)
-        rationale = rationale.strip()
-        if not rationale:
-            raise InvalidEntry.single("rationale", "Write the team's rationale for the decision.")
+        rationale = clean_text(
+            "rationale", rationale, "note", required=True,
+            missing="Write the team's rationale for the decision.",
+        )
         follows = outcome in FOLLOW_UP_OUTCOMES
         if not follows and (next_dose_mcg is not None or next_not_before is not None):
             raise InvalidEntry.single(
@@ -86,6 +94,7 @@ class Decisions:
         limits = load_limits().trial_day
         gap = timedelta(hours=limits.min_hours_between_injections)
         with self._store.writing() as session:
+            use_reauthentication(session, actor, reauthentication, "decision.sign")
             trial = load_trial(session, trial_id, lock=True)
             if trial.status != TrialStatus.ASSESSED.value:
                 raise Refused(

@@ -538,7 +538,7 @@ class _DemoDay(DemoWalk):
             default_rule_set(), trial_id=str(trial.id), spo2_scale=trial.spo2_scale
         )
         source = self.source = demo_source(self.scenario, trial.id)
-        service_id = f"demo-trial-{socket.gethostname()}-{os.getpid()}"
+        service_id = f"demo-trial-{socket.gethostname()[:40]}-{os.getpid()}"
         start = self.injection_at + DEVICE_ON
         self.clock.move_to(start)
         self.day.trials.set_status(clinician, trial.id, TrialStatus.BASELINE)

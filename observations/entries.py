@@ -15,6 +15,7 @@ from pydantic import ValidationError as PydanticError
 
 from observations import nhs_number
 from observations.errors import FieldProblem, InvalidEntry
+from observations.free_text import clean_text, collect_text, shown
 from observations.limits import load_limits
 from vocabulary import (
     ASHWORTH_LABELS,
@@ -112,15 +113,8 @@ def _aware(name: str, moment: datetime | None, problems: list[FieldProblem]) -> 
 
 
 def _note(text: str | None, problems: list[FieldProblem], name: str = "note") -> str | None:
-    if text is None:
-        return None
-    text = text.strip()
-    limit = load_limits().trial_day.max_note_chars
-    if len(text) > limit:
-        problems.append(
-            FieldProblem(name, f"The {name} is {len(text)} characters long; the limit is {limit}.")
-        )
-    return text or None
+    """A note or reason: optional, no longer than limits.yaml text.note (free_text)."""
+    return collect_text(problems, name, text, "note", required=False)
 
 
 def not_in_future(name: str, moment: datetime, now: datetime) -> None:
@@ -158,23 +152,41 @@ class PatientDetails(_Entry):
 def check_patient(data: dict[str, Any], today: date) -> PatientDetails:
     details: PatientDetails = _parse(PatientDetails, data)
     problems: list[FieldProblem] = []
-    try:
-        digits = nhs_number.validate(details.nhs_number)
-    except nhs_number.InvalidNhsNumber as exc:
-        problems.append(FieldProblem("nhs_number", str(exc)))
-        digits = details.nhs_number
-    if not details.hospital_number:
-        problems.append(FieldProblem("hospital_number", "Enter the hospital number (MRN)."))
-    elif len(details.hospital_number) > 20:
+    digits = details.nhs_number
+    typed = collect_text(problems, "nhs_number", details.nhs_number, "identifier", required=False)
+    if typed is not None and any(c.isdigit() and not c.isascii() for c in typed):
+        # "²" or "٣" pass str.isdigit() but are not an NHS number's digits (0-9).
         problems.append(
-            FieldProblem("hospital_number", "A hospital number has at most 20 characters.")
+            FieldProblem(
+                "nhs_number",
+                "An NHS number is 10 digits (0-9), spaces or dashes allowed. Check the wristband.",
+            )
         )
-    for name in ("family_name", "given_name"):
-        value = getattr(details, name)
-        if not value:
-            problems.append(FieldProblem(name, f"Enter the patient's {name.replace('_', ' ')}."))
-        elif len(value) > 100:
-            problems.append(FieldProblem(name, f"The {name.replace('_', ' ')} is too long."))
+    elif not problems:
+        try:
+            digits = nhs_number.validate(typed or "")
+        except nhs_number.InvalidNhsNumber as exc:
+            problems.append(FieldProblem("nhs_number", str(exc)))
+    # Upper case first: it can lengthen a text ("ß" is "SS"), and the column holds 20.
+    hospital = collect_text(
+        problems,
+        "hospital_number",
+        details.hospital_number.upper(),
+        "identifier",
+        required=True,
+        missing="Enter the hospital number (MRN).",
+    )
+    names = {
+        name: collect_text(
+            problems,
+            name,
+            getattr(details, name),
+            "name",
+            required=True,
+            missing=f"Enter the patient's {name.replace('_', ' ')}.",
+        )
+        for name in ("family_name", "given_name")
+    }
     if details.date_of_birth > today:
         problems.append(FieldProblem("date_of_birth", "Date of birth is in the future."))
     elif details.date_of_birth.year < today.year - 120:
@@ -182,7 +194,7 @@ def check_patient(data: dict[str, Any], today: date) -> PatientDetails:
     if problems:
         raise InvalidEntry(problems)
     return details.model_copy(
-        update={"nhs_number": digits, "hospital_number": details.hospital_number.upper()}
+        update={"nhs_number": digits, "hospital_number": hospital, **names}
     )
 
 
@@ -200,12 +212,14 @@ def check_injection(data: dict[str, Any]) -> InjectionEntry:
     entry: InjectionEntry = _parse(InjectionEntry, data)
     problems: list[FieldProblem] = []
     _aware("given_at", entry.given_at, problems)
-    if not entry.given_by:
-        problems.append(FieldProblem("given_by", "Enter who gave the injection."))
+    given_by = collect_text(
+        problems, "given_by", entry.given_by, "name",
+        required=True, missing="Enter who gave the injection.",
+    )
     if problems:
         raise InvalidEntry(problems)
     check_dose(entry.dose_mcg)
-    return entry
+    return entry.model_copy(update={"given_by": given_by})
 
 
 # ----------------------------------------------------------------------------- observation set
@@ -324,8 +338,9 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
             problems.append(
                 FieldProblem(
                     f"ashworth.{score.muscle_group.value}.{score.side.value}",
-                    f"'{score.label}' is not a {entry.ashworth_scale.value.replace('_', ' ')} "
-                    f"score ({where}): use {', '.join(allowed)}.",
+                    f"{shown(score.label, 'That score')} is not a "
+                    f"{entry.ashworth_scale.value.replace('_', ' ')} score ({where}): "
+                    f"use {', '.join(allowed)}.",
                 )
             )
         key = (score.muscle_group, score.side)
@@ -346,6 +361,9 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
             problems.append(
                 FieldProblem("penn_severity", "Severity is only scored when there are spasms.")
             )
+    recall = collect_text(
+        problems, "penn_recall_period", entry.penn_recall_period, "label", required=False
+    )
     if entry.penn_frequency is not None and not entry.penn_recall_period:
         problems.append(
             FieldProblem("penn_recall_period", "Say over what period spasms were recalled.")
@@ -354,9 +372,13 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
     _in_range("nrs", "stiffness_nrs", entry.stiffness_nrs, problems)
     for name in POWER_FIELDS:
         _in_range("power", name, getattr(entry, name), problems)
+    goals = []
     for index, goal in enumerate(entry.goals):
-        if not goal.goal:
-            problems.append(FieldProblem(f"goals.{index}", "A goal needs a description."))
+        text = collect_text(
+            problems, f"goals.{index}", goal.goal, "goal",
+            required=True, missing="A goal needs a description.", label=f"Goal {index + 1}",
+        )
+        goals.append(goal.model_copy(update={"goal": text}))
         if goal.rating is not None and not -2 <= goal.rating <= 2:
             problems.append(
                 FieldProblem(f"goals.{index}", "Goal attainment is rated from -2 to +2.")
@@ -365,7 +387,14 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
     timing_reason = _note(entry.timing_reason, problems, "timing_reason")
     if problems:
         raise InvalidEntry(problems)
-    return entry.model_copy(update={"note": note, "timing_reason": timing_reason})
+    return entry.model_copy(
+        update={
+            "note": note,
+            "timing_reason": timing_reason,
+            "penn_recall_period": recall,
+            "goals": goals,
+        }
+    )
 
 
 def check_assessment_timing(
@@ -435,14 +464,17 @@ def check_reading(reading: ReadingIn) -> str:
         parameter = Parameter(reading.parameter)
     except ValueError:
         raise InvalidEntry.single(
-            "parameter", f"'{reading.parameter}' is not a parameter the record knows."
+            "parameter",
+            f"{shown(reading.parameter, 'That parameter')} is not a parameter the record knows.",
         ) from None
     unit = UNITS[parameter].display
     if reading.unit is not None and reading.unit != unit:
         raise InvalidEntry.single(
             "unit",
-            f"{LABELS[parameter]} must be recorded in '{unit}', not '{reading.unit}'.",
+            f"{LABELS[parameter]} must be recorded in '{unit}', "
+            f"not {shown(reading.unit, 'that unit')}.",
         )
+    clean_text("source_device", reading.source_device, "device", required=True, as_given=True)
     problems: list[FieldProblem] = []
     for name in ("device_time", "received_at"):
         if getattr(reading, name) is None:

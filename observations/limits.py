@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,6 +44,8 @@ class TrialDayLimits(BaseModel):
     interval_rationale: str
     injection_deadline: str
     deadline_rationale: str
+    # Not written under trial_day: filled from text.note.max_chars (one place), kept here for
+    # the pages and checks that read it as the longest note.
     max_note_chars: int
     peak_window_start_hours: float = Field(ge=0)
     peak_window_end_hours: float = Field(gt=0)
@@ -71,18 +74,44 @@ class TrialDayLimits(BaseModel):
         return self
 
 
+class PasswordHashing(BaseModel):
+    """Argon2id parameters; the floor is OWASP's minimum for argon2id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    time_cost: int = Field(ge=2)
+    memory_kib: int = Field(ge=19456)
+    parallelism: int = Field(ge=1)
+
+
 class AccountLimits(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_password_length: int
     password_rationale: str
+    password_hash: PasswordHashing
+    password_hash_rationale: str
     free_attempts: int
     first_delay_seconds: float
     max_delay_seconds: float
     failure_window_minutes: float
     throttle_rationale: str
+    session_max_hours: float = Field(gt=0)
+    session_rationale: str
+    reauthentication_seconds: float = Field(gt=0)
+    reauthentication_rationale: str
     idle_lock_minutes: float = Field(gt=0)
     idle_rationale: str
+
+
+class TextKind(BaseModel):
+    """The longest text of one kind of field, and whether it may run over several lines."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_chars: int = Field(gt=0)
+    multiline: bool
+    rationale: str
 
 
 class Limits(BaseModel):
@@ -90,7 +119,35 @@ class Limits(BaseModel):
 
     entry: dict[str, EntryRange]
     trial_day: TrialDayLimits
+    text: dict[str, TextKind]
     accounts: AccountLimits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _note_limit_written_once(cls, data: Any) -> Any:
+        """The longest note is text.note.max_chars; trial_day.max_note_chars is read from it."""
+        if not isinstance(data, dict):
+            return data
+        day, text = data.get("trial_day"), data.get("text")
+        if isinstance(day, dict) and "max_note_chars" in day:
+            raise ValueError(
+                "trial_day.max_note_chars is not set here: the note limit is text.note.max_chars"
+            )
+        note = text.get("note") if isinstance(text, dict) else None
+        if not isinstance(note, dict) or "max_chars" not in note:
+            raise ValueError("text.note.max_chars is required: the longest note or reason")
+        if isinstance(day, dict):
+            data = {**data, "trial_day": {**day, "max_note_chars": note["max_chars"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _text_fits_its_columns(self) -> Limits:
+        """A text limit larger than a column that stores it would let the database refuse
+        what the record accepted: refused here, when the limits are loaded (at start)."""
+        from observations.free_text import check_kinds_fit  # it reads these limits in turn
+
+        check_kinds_fit(self.text)
+        return self
 
 
 @cache

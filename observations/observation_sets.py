@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from observations.entries import check_observation_set, not_in_future
-from observations.errors import AlreadyRecorded, InvalidEntry, NotFound, Refused
+from observations.errors import AlreadyRecorded, NotFound, Refused
+from observations.free_text import clean_text
 from observations.readings import current_sets_query
 from observations.schema import ObservationSet
 from observations.store import Actor, Store, require
@@ -98,8 +99,10 @@ class ObservationSets:
         With ``one_per_minute``, a correction moved within a minute of another current set is
         refused (``SetAtSameMinute``)."""
         require(actor, "observation.record")
-        if not reason.strip():
-            raise InvalidEntry.single("reason", "Say why the observations are corrected.")
+        reason = clean_text(
+            "reason", reason, "note",
+            required=True, missing="Say why the observations are corrected.",
+        )
         entry = check_observation_set(data)
         now = self._store.now()
         not_in_future("measured_at", entry.measured_at, now)
@@ -119,7 +122,7 @@ class ObservationSets:
                     raise SetAtSameMinute(existing)
             row = self._row(entry, old.trial_id, actor, now)
             row.supersedes_id = old.id
-            row.correction_reason = reason.strip()
+            row.correction_reason = reason
             session.add(row)
             session.flush()
             self._store.audit(
@@ -129,7 +132,7 @@ class ObservationSets:
                 "observation_set",
                 row.id,
                 old.trial_id,
-                {"supersedes": old.id, "reason": reason.strip()},
+                {"supersedes": old.id, "reason": reason},
             )
             return ObservationSetView.model_validate(row)
 

@@ -9,9 +9,13 @@ from sqlalchemy import or_, select
 from observations import nhs_number
 from observations.entries import check_patient
 from observations.errors import AlreadyRecorded, InvalidEntry, NotFound
+from observations.free_text import clean_text, max_chars
 from observations.schema import Patient
 from observations.store import Actor, Store, require
 from observations.views import PatientView
+
+# The kinds of text a patient search looks in (family name, hospital number).
+_SEARCHED = ("name", "identifier")
 
 
 class Patients:
@@ -36,8 +40,10 @@ class Patients:
     ) -> PatientView:
         """Correct demographics. The previous values are kept whole in the audit trail."""
         require(actor, "patient.correct")
-        if not reason.strip():
-            raise InvalidEntry.single("reason", "Say why the details are being corrected.")
+        reason = clean_text(
+            "reason", reason, "note",
+            required=True, missing="Say why the details are being corrected.",
+        )
         entry = check_patient(details, self._today())
         with self._store.writing() as session:
             patient = session.get(Patient, patient_id, with_for_update=True)
@@ -57,7 +63,7 @@ class Patients:
                 "patient.correct",
                 "patient",
                 patient_id,
-                details={"reason": reason.strip(), "before": before, "after": after},
+                details={"reason": reason, "before": before, "after": after},
             )
             return PatientView.model_validate(patient)
 
@@ -69,11 +75,22 @@ class Patients:
             return PatientView.model_validate(patient)
 
     def find(self, text: str, limit: int = 20) -> list[PatientView]:
-        """By NHS number (any spacing), hospital number, or the start of the family name."""
-        text = text.strip()
+        """By NHS number (any spacing), hospital number, or the start of the family name.
+
+        A search the record could not keep as a name (longer than any name or number, or
+        holding a control character such as NUL) matches no one: it never reaches the database.
+        """
+        if isinstance(text, str) and len(text.strip()) > max(map(max_chars, _SEARCHED)):
+            return []
+        try:
+            text = clean_text("text", text, "name", required=False) or ""
+        except InvalidEntry:
+            return []
         if not text:
             return []
         digits = nhs_number.normalise(text)
+        # The family name's start, taken literally: "%" or "_" typed are not wildcards.
+        start = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._store.reading() as session:
             query = (
                 select(Patient)
@@ -81,7 +98,7 @@ class Patients:
                     or_(
                         Patient.nhs_number == digits,
                         Patient.hospital_number == text.upper(),
-                        Patient.family_name.ilike(f"{text}%"),
+                        Patient.family_name.ilike(f"{start}%", escape="\\"),
                     )
                 )
                 .order_by(Patient.family_name, Patient.given_name)

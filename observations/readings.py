@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from observations.entries import DEVICE_UNITS, ReadingIn, check_reading
 from observations.errors import NotFound
+from observations.free_text import clean_text
 from observations.schema import ObservationSet, Trial, VitalReading
 from observations.store import Actor, Store, require
 from observations.views import LatestValue
@@ -59,6 +60,8 @@ MANUAL_NUMERIC: dict[Parameter, str] = {
 # Per-(trial, parameter) "newest value" lookups joined into one UNION ALL statement, at most
 # this many at a time: SQLite refuses compound statements of more than 500 terms.
 LATEST_TERMS_PER_STATEMENT = 400
+# Device names already found fit to store (free_text): a few per bed, checked once each.
+KNOWN_SOURCES_KEPT = 4096
 
 
 def current_sets_query(trial_id: int) -> Any:
@@ -93,6 +96,11 @@ def sqlite_time_text(moment: datetime) -> str:
 
 def _aware(moment: datetime | None) -> bool:
     return moment is not None and moment.utcoffset() is not None
+
+
+def _source_fits(source: str) -> None:
+    """A reading's device as the record can keep it (length, no control characters)."""
+    clean_text("source_device", source, "device", required=True, as_given=True)
 
 
 def _as_is(value: Any) -> Any:
@@ -165,6 +173,7 @@ class Readings:
             self._time_of = sqlite_time_text  # the same text, quicker (see there)
         self._status_of = table.c.raw_status.type._cached_bind_processor(dialect) or _as_is
         self._flag_text: dict[frozenset[QualityFlag], str] = {}
+        self._sources: set[str] = set()
 
     def prepare(self, readings: Sequence[ReadingIn]) -> list[PreparedReading]:
         """Check readings and convert them for the driver, without touching the database.
@@ -174,6 +183,7 @@ class Readings:
         while the event loop runs.
         """
         time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
+        sources = self._sources
         # The rows of a frame come together and share their objects: each time and status is
         # checked and converted once, and a sound row passes on a few comparisons (every device
         # value of every trial comes here); `check_reading` says what is wrong with any other.
@@ -200,6 +210,11 @@ class Readings:
                 or (value is not None and not math.isfinite(value))
             ):
                 unit = check_reading(reading)  # raises, naming the fault
+            if reading.source_device not in sources:
+                _source_fits(reading.source_device)  # raises, naming the fault
+                if len(sources) >= KNOWN_SOURCES_KEPT:
+                    sources.clear()
+                sources.add(reading.source_device)
             if reading.raw_status is not status:
                 status = reading.raw_status
                 status_text = None if status is None else status_of(status)
@@ -538,6 +553,7 @@ class Readings:
 
     def last_time(self, trial_id: int, source_device: str) -> datetime | None:
         """Device time of the newest reading from one device (where a restart resumes)."""
+        _source_fits(source_device)
         with self._store.reading() as session:
             return session.scalar(
                 select(func.max(VitalReading.device_time)).where(

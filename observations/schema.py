@@ -86,6 +86,54 @@ class User(Base):
     created_at: Mapped[datetime]
 
 
+class SignInSession(Base):
+    """One sign-in: what a screen (or the monitor process) holds instead of trusted roles.
+
+    Only a hash of the token is kept, so the record itself cannot be used to act as anyone.
+    Ended when the person signs out, the account is disabled or its roles change, or it is
+    older than accounts.session_max_hours; every write checks it inside its own transaction.
+    """
+
+    __tablename__ = "sign_in_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # person, service, system
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(60))
+
+
+class ExternalIdentity(Base):
+    """A hospital single sign-on identity: the issuer and its subject, exactly as given, name
+    one account; never a local account (those have no row here)."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_external_identities_issuer_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    created_at: Mapped[datetime]
+
+
+class SignInThrottle(Base):
+    """Failed password checks per username since its last success (sign-in and the password
+    asked again before a signature). Counted before the slow password check, in a short
+    write transaction of its own, so concurrent guesses cannot all slip under the limit."""
+
+    __tablename__ = "sign_in_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
 class Patient(Base):
     __tablename__ = "patients"
 
@@ -388,6 +436,10 @@ class AuditEntry(Base):
     entity_id: Mapped[int | None] = mapped_column(BigId)
     trial_id: Mapped[int | None] = mapped_column(Integer, index=True)
     details: Mapped[dict[str, Any] | None]
+    # Tamper evidence: SHA-256 of this entry's content and the previous entry's hash
+    # (observations/audit_chain.py); a changed, removed or reordered entry breaks the chain.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
 
 
 # Tables whose rows are never changed or removed once written (enforced by triggers).

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from observations.free_text import clean_text, fit_text
 from observations.schema import DeviceLease, DeviceState, ServiceHeartbeat
 from observations.store import Store
 
@@ -42,6 +43,21 @@ class DeviceStateView(BaseModel):
     updated_at: datetime
 
 
+def _fits(field: str, value: str, kind: str) -> None:
+    """A name a monitor process gives, as the record can keep it (exactly as given: leases and
+    states are found again by it); InvalidEntry names what does not fit."""
+    clean_text(field, value, kind, required=True, label=_LABELS[field], as_given=True)
+
+
+_LABELS = {
+    "service_id": "The monitor's service id",
+    "kind": "The monitor's kind",
+    "host": "The monitor's host name",
+    "source": "The device",
+    "state": "The device state",
+}
+
+
 class Services:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -51,6 +67,9 @@ class Services:
     # ------------------------------------------------------------------ heartbeats
 
     def beat(self, service_id: str, kind: str, host: str, pid: int) -> None:
+        _fits("service_id", service_id, "service")
+        _fits("kind", kind, "word")
+        _fits("host", host, "service")
         now = self._store.now()
         statement: Insert = self._insert(ServiceHeartbeat).values(
             service_id=service_id,
@@ -70,6 +89,7 @@ class Services:
 
     def stopped(self, service_id: str) -> None:
         """A clean stop: release its leases at once rather than waiting for them to expire."""
+        _fits("service_id", service_id, "service")
         now = self._store.now()
         with self._store.writing() as session:
             row = session.get(ServiceHeartbeat, service_id)
@@ -113,6 +133,9 @@ class Services:
         """
         if not claims:
             return set()
+        _fits("service_id", service_id, "service")
+        for source, _ in claims:
+            _fits("source", source, "device")
         now = self._store.now()
         table = DeviceLease.__table__
         held: set[str] = set()
@@ -132,12 +155,15 @@ class Services:
         return held
 
     def release(self, source: str, service_id: str) -> None:
+        _fits("source", source, "device")
+        _fits("service_id", service_id, "service")
         with self._store.writing() as session:
             lease = session.get(DeviceLease, source)
             if lease is not None and lease.service_id == service_id:
                 session.delete(lease)
 
     def lease_holder(self, source: str) -> str | None:
+        _fits("source", source, "device")
         with self._store.reading() as session:
             lease = session.get(DeviceLease, source)
             if lease is None or lease.expires_at < self._store.now():
@@ -155,6 +181,9 @@ class Services:
         since: datetime,
         last_reading_at: datetime | None = None,
     ) -> None:
+        _fits("source", source, "device")
+        _fits("state", state, "word")
+        reason = fit_text(reason, "note")  # the monitor's words about a device: always kept
         now = self._store.now()
         values = {
             "state": state,

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from observations.errors import InvalidEntry, NotFound, NotPermitted
+from observations.free_text import clean_text, shown
 from observations.schema import ObservationSet, ScheduleJudgement, SetScore, Trial
 from observations.store import Actor, Store
 from rules.news2 import News2Band, News2Result
@@ -242,18 +243,28 @@ def _schedule_view(row: ScheduleJudgement) -> ScheduleJudgementView:
     )
 
 
-def _check(scores: Sequence[SetScoreIn]) -> None:
-    """A judgement the record could not show honestly is refused whole (nothing written)."""
+def _check(scores: Sequence[SetScoreIn], schedules: Sequence[ScheduleJudgementIn]) -> None:
+    """A judgement the record could not show honestly, or could not keep (a rule set version
+    too long for its column, a control character), is refused whole (nothing written)."""
+    for judgement in (*scores, *schedules):
+        clean_text(
+            "rule_set_version", judgement.rule_set_version, "code",
+            required=True, label="The rule set version", as_given=True,
+        )
     for score in scores:
         if score.band not in _BANDS:
-            raise InvalidEntry.single("band", f"{score.band!r} is not a NEWS2 band.")
+            raise InvalidEntry.single(
+                "band", f"{shown(score.band, 'That band')} is not a NEWS2 band."
+            )
         if (score.total is None) != (score.band == News2Band.INCOMPLETE.value):
             raise InvalidEntry.single(
                 "total", "A complete set has a NEWS2 total and a partial set has none."
             )
         for name, source in (("spo2_from", score.spo2_from), ("pulse_from", score.pulse_from)):
             if source is not None and source not in VALUE_SOURCES:
-                raise InvalidEntry.single(name, f"{source!r} is not 'set' or 'device'.")
+                raise InvalidEntry.single(
+                    name, f"{shown(source, 'That source')} is not 'set' or 'device'."
+                )
 
 
 class SetScores:
@@ -278,7 +289,7 @@ class SetScores:
             )
         if not scores and not schedules:
             return 0
-        _check(scores)
+        _check(scores, schedules)
         trial_ids = {s.trial_id for s in scores} | {s.trial_id for s in schedules}
         set_ids = {s.observation_set_id for s in scores}
         now = self._store.now()

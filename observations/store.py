@@ -6,18 +6,22 @@ entry, so either both are in the record or neither is.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, inspect
+from sqlalchemy import Engine, insert, inspect, select, text
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from observations.errors import NotPermitted
-from observations.schema import AuditEntry, User
+from observations.audit_chain import GENESIS, chain
+from observations.errors import AlreadyRecorded, InvalidEntry, NotPermitted
+from observations.limits import load_limits
+from observations.schema import AuditEntry, SignInSession, User
 from vocabulary import Role
 
 Clock = Callable[[], datetime]
@@ -29,12 +33,31 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: a signed-in person, or the monitor service writing device data."""
+    """Who is acting: a signed-in person, or the monitor service writing device data.
+
+    Issued only by the record (observations/users.py: a sign-in, or the monitor's service
+    identity) with the token of its sign-in session. The roles here are what the screen may
+    offer; what the person may do is decided by the record at each write, from the account and
+    the session as they stand then. An Actor built by hand has no open session and is refused.
+    """
 
     user_id: int
     username: str
     roles: frozenset[Role]
     is_service: bool = False
+    session_token: str = field(default="", repr=False, compare=False)
+
+
+def token_digest(token: str) -> str:
+    """Only this is stored: someone reading the database cannot act as a signed-in person."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# Every write transaction on PostgreSQL first takes this lock, as SQLite's BEGIN IMMEDIATE
+# takes the database's write lock: writes are serialised, so the audit trail's hash chain has
+# one order, and check-then-insert rules (the first administrator, sign-in throttling, one
+# injection per trial) cannot race. The key is arbitrary but fixed (the app's own).
+PG_WRITE_LOCK_KEY = 0x17B7_0001
 
 
 # Which roles may do what. Pages filter by the same table, but the record enforces it again so
@@ -57,6 +80,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Taking a trial's record away as a file (report, CSV): the team who review it.
     "trial.export": frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
     "user.manage": frozenset({Role.ADMIN}),
+    "audit.read": frozenset({Role.ADMIN, Role.DOCTOR}),
 }
 # What the monitor service (no person) may write.
 SERVICE_ACTIONS = frozenset({"readings.add", "alarm.record"})
@@ -76,6 +100,7 @@ ACTION_WORDS = {
     "decision.sign": "sign the decision",
     "trial.export": "export a trial report",
     "user.manage": "manage accounts",
+    "audit.read": "read the audit trail",
     "readings.add": "write device readings",
     "alarm.record": "write alarm events",
 }
@@ -95,32 +120,81 @@ def require(actor: Actor, action: str) -> None:
     )
 
 
+def open_session(session: Session, actor: Actor) -> SignInSession | None:
+    """The actor's sign-in session if it is open, belongs to that account and is not too old."""
+    if not actor.session_token:
+        return None
+    row = session.scalar(
+        select(SignInSession).where(SignInSession.token_sha256 == token_digest(actor.session_token))
+    )
+    if row is None or row.ended_at is not None or row.user_id != actor.user_id:
+        return None
+    if (row.kind == "service") != actor.is_service:
+        return None
+    max_age = timedelta(hours=load_limits().accounts.session_max_hours)
+    started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
+    if row.kind == "person" and started + max_age <= session.info["now"]:
+        return None
+    return row
+
+
+@dataclass(frozen=True)
+class Reauthentication:
+    """Proof that the signer typed their password again a moment ago (Users.confirm_password):
+    good for one signature within accounts.reauthentication_seconds."""
+
+    user_id: int
+    token: str = field(repr=False)
+
+
+def use_reauthentication(
+    session: Session, actor: Actor, proof: Reauthentication | None, purpose: str
+) -> None:
+    """Spend the proof that ``actor`` typed their password again a moment ago (Users.
+    confirm_password): one signature per proof, within accounts.reauthentication_seconds."""
+    now = session.info["now"]
+    row = session.scalar(
+        select(SignInSession).where(SignInSession.token_sha256 == token_digest(proof.token))
+    ) if proof is not None and proof.token else None
+    max_age = timedelta(seconds=load_limits().accounts.reauthentication_seconds)
+    if (
+        row is None
+        or row.kind != "reauth"
+        or row.user_id != actor.user_id
+        or row.ended_at is not None
+        or row.started_at + max_age < now
+    ):
+        raise NotPermitted(
+            "Signing needs your password typed again just before (it is good for one "
+            "signature, for two minutes): nothing was signed."
+        )
+    row.ended_at, row.end_reason = now, f"used: {purpose}"[:60]
+
+
 def still_may_act(session: Session, actor: Actor) -> None:
-    """The account as it stands now, inside the action's own transaction: an account disabled,
-    or stripped of a role it signed in with, stops acting at once (a screen signed in before
-    the change holds an Actor that still says otherwise). Every clinical write audits through
-    here, so none escapes it. The monitor service and a failed sign-in (no person) are not
-    accounts a person holds."""
-    if actor.is_service or not actor.user_id:
-        return
-    user = session.get(User, actor.user_id)
+    """The account and its sign-in as they stand now, inside the action's own transaction:
+    a session signed out or ended (account disabled, roles changed), an account disabled or
+    stripped of a role, or an Actor made up by a caller, stops acting at once. Every clinical
+    write audits through here, so none escapes it."""
     allowed = False
-    if user is not None:
-        # Judged by the account as it stood when this action began, or as this very action
-        # leaves it (an administrator changing their own roles, a single sign-on updating the
-        # groups' roles): a row this transaction did not touch is the same both ways.
-        state = inspect(user)
-        for roles, active in (
-            ((state.attrs.roles.history.deleted or [user.roles])[0],
-             (state.attrs.active.history.deleted or [user.active])[0]),
-            (user.roles, user.active),
-        ):
-            held = frozenset(Role(r) for r in roles.split(",") if r)
-            allowed = allowed or (bool(active) and actor.roles <= held)
+    if open_session(session, actor) is not None:
+        user = session.get(User, actor.user_id)
+        if user is not None:
+            # Judged by the account as it stood when this action began, or as this very action
+            # leaves it (an administrator changing their own roles, a single sign-on updating
+            # the groups' roles): a row this transaction did not touch is the same both ways.
+            state = inspect(user)
+            for roles, active in (
+                ((state.attrs.roles.history.deleted or [user.roles])[0],
+                 (state.attrs.active.history.deleted or [user.active])[0]),
+                (user.roles, user.active),
+            ):
+                held = frozenset(Role(r) for r in roles.split(",") if r)
+                allowed = allowed or (bool(active) and actor.roles <= held)
     if not allowed:
         raise NotPermitted(
-            f"The account {actor.username} has been disabled or its roles have changed since "
-            "it signed in: nothing was recorded. Sign in again."
+            f"The sign-in of {actor.username} has ended (signed out, the account disabled or "
+            "its roles changed) or was never made: nothing was recorded. Sign in again."
         )
 
 
@@ -142,13 +216,46 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
+            session.info["now"] = self.now()  # the ward's clock, for sign-in checks
             yield session
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """One transaction: committed when the block ends, rolled back whole on any error."""
-        with self._write() as session, session.begin():
-            yield session
+        """One transaction: committed when the block ends, rolled back whole on any error.
+
+        A value the database cannot store, or a clash with a row written a moment before,
+        comes back as the record's own refusal, never as a raw database error."""
+        try:
+            with self._write() as session, session.begin():
+                session.info["now"] = self.now()
+                if self.engine.dialect.name == "postgresql":
+                    session.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
+                    )
+                yield session
+        except DataError:
+            raise InvalidEntry.single(
+                "value",
+                "A value is too long or holds characters the record cannot store: nothing was "
+                "written. Shorten it or retype it.",
+            ) from None
+        except IntegrityError:
+            raise AlreadyRecorded(
+                "This clashes with something recorded a moment ago (perhaps by someone else): "
+                "nothing was written. Look at the record again and retry if still needed."
+            ) from None
+
+    def _append_audit(self, session: Session, entries: list[dict[str, Any]]) -> None:
+        """Insert audit entries at the end of the hash chain, in this order. The head is
+        read once per transaction (writers are serialised, see ``writing``)."""
+        head = session.info.get("audit_head")
+        if head is None:
+            with session.no_autoflush:
+                head = session.scalar(
+                    select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
+                ) or GENESIS
+        chained, session.info["audit_head"] = chain(head, entries)
+        session.execute(insert(AuditEntry), chained)
 
     def audit(
         self,
@@ -161,18 +268,39 @@ class Store:
         details: dict[str, Any] | None = None,
     ) -> None:
         still_may_act(session, actor)
-        session.add(
-            AuditEntry(
-                at=self.now(),
-                user_id=actor.user_id or None,  # 0: nobody known (failed sign-in)
-                username=actor.username,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                trial_id=trial_id,
-                details=details,
-            )
-        )
+        self._append_audit(session, [{
+            "at": self.now(),
+            "user_id": actor.user_id,
+            "username": actor.username,
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "trial_id": trial_id,
+            "details": details,
+        }])
+
+    def audit_unsigned(
+        self,
+        session: Session,
+        username: str,
+        action: str,
+        user_id: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """What happens before anyone is signed in: a failed or throttled sign-in (under the
+        name typed), the first administrator's creation. Carries no roles, permits nothing."""
+        if not (action.startswith("auth.") or action == "user.create"):
+            raise ValueError(f"{action} needs a signed-in actor")
+        self._append_audit(session, [{
+            "at": self.now(),
+            "user_id": user_id,
+            "username": username[:64],
+            "action": action,
+            "entity": "user",
+            "entity_id": user_id,
+            "trial_id": None,
+            "details": details,
+        }])
 
     def audit_per_trial(
         self,
@@ -186,13 +314,14 @@ class Store:
         writes readings of every trial in monitoring twice a second)."""
         if not details_by_trial:
             return
+        still_may_act(session, actor)
         at = self.now()
-        session.execute(
-            insert(AuditEntry),
+        self._append_audit(
+            session,
             [
                 {
                     "at": at,
-                    "user_id": actor.user_id or None,
+                    "user_id": actor.user_id,
                     "username": actor.username,
                     "action": action,
                     "entity": entity,

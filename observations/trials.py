@@ -17,7 +17,8 @@ from observations.alarms import (
     resolve_leftovers,
 )
 from observations.entries import check_dose, check_injection, not_in_future
-from observations.errors import InvalidEntry, NotFound, NotPermitted, Refused
+from observations.errors import FieldProblem, InvalidEntry, NotFound, NotPermitted, Refused
+from observations.free_text import clean_text, collect_text, max_chars
 from observations.limits import default_window_minutes, load_limits
 from observations.schema import DeviceAssignment, Injection, Patient, Trial, WindowExtension
 from observations.store import PERMISSIONS, Actor, Store, require
@@ -110,11 +111,12 @@ def _window_may_close(
 def check_close_reason(reason: str | None) -> str | None:
     """A doctor's reason for closing the window while a condition is still present: trimmed,
     no longer than any other note; None when none was given."""
-    reason = (reason or "").strip()
-    limit = load_limits().trial_day.max_note_chars
-    if len(reason) > limit:
-        raise InvalidEntry.single("reason", f"The reason is longer than {limit} characters.")
-    return reason or None
+    return clean_text("reason", reason, "note", required=False)
+
+
+def _shortened(text: str, limit: int) -> str:
+    """A name shown in place of a label not given: the text, cut to ``limit`` with "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def current_injection(session: Session, trial_id: int) -> Injection | None:
@@ -300,6 +302,13 @@ class Trials:
         follows_trial_id: int | None = None,
     ) -> TrialView:
         require(actor, "trial.plan")
+        problems: list[FieldProblem] = []
+        bed = collect_text(problems, "bed", bed, "bed", required=False)
+        spo2_scale_reason = collect_text(
+            problems, "spo2_scale_reason", spo2_scale_reason, "note", required=False
+        )
+        if problems:
+            raise InvalidEntry(problems)
         reason = check_plan(planned_dose_mcg, spo2_scale, spo2_scale_reason)
         with self._store.writing() as session:
             trial = add_trial(
@@ -333,8 +342,9 @@ class Trials:
         require(actor, "trial.extend_window")
         if not 1 <= minutes <= 720:
             raise InvalidEntry.single("minutes", "Extend the window by 1 to 720 minutes.")
-        if not reason.strip():
-            raise InvalidEntry.single("reason", "Say why the window is extended.")
+        reason = clean_text(
+            "reason", reason, "note", required=True, missing="Say why the window is extended."
+        )
         with self._store.writing() as session:
             trial = load_trial(session, trial_id, lock=True)
             if trial.status != TrialStatus.MONITORING.value:
@@ -342,7 +352,7 @@ class Trials:
             extension = WindowExtension(
                 trial_id=trial_id,
                 minutes=minutes,
-                reason=reason.strip(),
+                reason=reason,
                 extended_at=self._store.now(),
                 extended_by=actor.user_id,
             )
@@ -355,7 +365,7 @@ class Trials:
                 "window_extension",
                 extension.id,
                 trial_id,
-                {"minutes": minutes, "reason": reason.strip()},
+                {"minutes": minutes, "reason": reason},
             )
             return self._view(session, trial)
 
@@ -420,8 +430,10 @@ class Trials:
     ) -> InjectionResult:
         """A corrected time, dose or route: a new row superseding the old one."""
         require(actor, "injection.record")
-        if not reason.strip():
-            raise InvalidEntry.single("reason", "Say why the injection record is corrected.")
+        reason = clean_text(
+            "reason", reason, "note",
+            required=True, missing="Say why the injection record is corrected.",
+        )
         entry = check_injection(details)
         now = self._store.now()
         not_in_future("given_at", entry.given_at, now)
@@ -444,7 +456,7 @@ class Trials:
                 recorded_at=now,
                 recorded_by=actor.user_id,
                 supersedes_id=old.id,
-                correction_reason=reason.strip(),
+                correction_reason=reason,
             )
             session.add(new)
             session.flush()
@@ -457,7 +469,7 @@ class Trials:
                 old.trial_id,
                 {
                     "supersedes": old.id,
-                    "reason": reason.strip(),
+                    "reason": reason,
                     "before": {"dose_mcg": old.dose_mcg, "given_at": old.given_at.isoformat()},
                     "after": {"dose_mcg": new.dose_mcg, "given_at": new.given_at.isoformat()},
                 },
@@ -514,11 +526,16 @@ class Trials:
         assigned_from: datetime | None = None,
     ) -> DeviceAssignmentView:
         require(actor, "device.assign")
-        source = source.strip()
-        if not source or ":" not in source:
-            raise InvalidEntry.single(
-                "source", "Choose a device (Bluetooth, serial port or simulator)."
-            )
+        choose = "Choose a device (Bluetooth, serial port or simulator)."
+        problems: list[FieldProblem] = []
+        source = collect_text(problems, "source", source, "device", required=True, missing=choose)
+        label = collect_text(problems, "label", label, "label", required=False)
+        protocol = collect_text(problems, "protocol", protocol, "code", required=False)
+        if problems:
+            raise InvalidEntry(problems)
+        assert source is not None  # required
+        if ":" not in source:
+            raise InvalidEntry.single("source", choose)
         try:
             parse_source(source)
         except SourceError as bad:
@@ -536,7 +553,7 @@ class Trials:
                 trial_id=trial_id,
                 source=source,
                 protocol=protocol,
-                label=label.strip() or source,
+                label=label or _shortened(source, max_chars("label")),
                 assigned_from=assigned_from or self._store.now(),
                 assigned_by=actor.user_id,
                 assigned_until=None,

@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.limits import load_limits
 from observations.ward_time import format_ward
+from pages.markdown_text import md
 from pages.shared import get_record, require_roles, show_problem
 from vocabulary import Role
 
@@ -45,7 +47,7 @@ def add_account() -> None:
     try:
         user = record.users.create(
             actor, state.get(add_key("add-username"), ""), state.get(add_key("add-name"), ""),
-            set(state.get(add_key("add-roles"), [])), state.get(add_key("add-password")) or None,
+            set(state.get(add_key("add-roles"), [])), state.get(add_key("add-password")) or "",
         )
     except RecordError as error:
         state[ADDED_KEY] = ("error", error)  # what was typed stays, to be put right
@@ -57,7 +59,7 @@ def add_account() -> None:
     when = format_ward(record.store.now(), record.settings.ward_timezone)
     state[ADDED_KEY] = (
         "done",
-        f"Account '{user.username}' ({user.display_name}) added at {when} with roles: "
+        f"Account '{md(user.username)}' ({md(user.display_name)}) added at {when} with roles: "
         f"{roles_text(user.roles.split(','))}.",
     )
 
@@ -79,7 +81,18 @@ def change_account(username: str) -> None:
              "active" if user.active else "disabled (may not sign in)"]
     if password:
         parts.append("new password set")
-    state[CHANGED_KEY] = ("done", f"Account '{username}' changed at {now}: {'; '.join(parts)}.")
+    state[CHANGED_KEY] = ("done", f"Account '{md(username)}' changed at {now}: {'; '.join(parts)}.")
+
+
+def unlock_account(username: str) -> None:
+    try:
+        record.users.unlock(actor, username)
+    except RecordError as error:
+        st.session_state[CHANGED_KEY] = ("error", error)
+        return
+    st.session_state[CHANGED_KEY] = (
+        "done", f"Wrong-password count of '{md(username)}' cleared: the next sign-in is not slowed."
+    )
 
 
 def outcome(flash_key: str) -> None:
@@ -123,8 +136,11 @@ st.subheader("Add an account")
 st.text_input("Username", key=add_key("add-username"), help="lower-case, e.g. j.smith")
 st.text_input("Full name", key=add_key("add-name"))
 st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=add_key("add-roles"))
-st.text_input("First password (at least 10 characters)", type="password",
-              key=add_key("add-password"))
+st.text_input(
+    "First password", type="password", key=add_key("add-password"),
+    help=f"At least {load_limits().accounts.min_password_length} characters (three random "
+    "words work); not the username, not a common password.",
+)
 button, message = st.columns([1, 3])
 button.button("Add account", on_click=add_account, icon=":material/person_add:")
 with message:
@@ -142,6 +158,15 @@ if users:
     st.checkbox("Active (may sign in)", value=current.active, key=f"change-active-{chosen}")
     st.text_input("New password (leave empty to keep)", type="password",
                   key=change_password_key(chosen))
+    failures = record.users.failed_attempts(chosen)
+    if failures:
+        st.warning(
+            f"{failures} wrong password(s) counted against this account since its last "
+            "sign-in: further attempts are slowed (at most a minute each).",
+            icon=":material/lock_clock:",
+        )
+        st.button("Clear the wrong-password count", on_click=unlock_account, args=(chosen,),
+                  icon=":material/lock_open:")
     button, message = st.columns([1, 3])
     button.button("Save changes", on_click=change_account, args=(chosen,),
                   icon=":material/save:")

@@ -14,7 +14,6 @@ numbers of the patient, no forms.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from observations.ward_time import format_ward
 from pages.alarm_tone import alarm_tone
 from pages.bed_tiles import MISSING, natural_bed_key, urgency_of_alarm
 from pages.display import DisplaySettings, load_display_settings
+from pages.markdown_text import html_text, md
 from pages.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
 from pages.shared import (
     PAGE_ON_SCREEN_KEY,
@@ -140,7 +140,7 @@ def monitor_problem(record: TrialRecord, settings: DisplaySettings, now: datetim
     if silent > settings.monitor_silent_after_seconds:
         return (
             f"MONITOR NOT RUNNING: last heard from {format_age(silent)} ago "
-            f"({beat.host}). Values on this page are old and no alarms are being raised. "
+            f"({md(beat.host)}). Values on this page are old and no alarms are being raised. "
             "Watch the patient and the bedside monitor."
         )
     return None
@@ -236,16 +236,14 @@ def state_words(alarm: AlarmView, zone: Any) -> str:
     return words
 
 
-def markdown_text(text: str) -> str:
-    """Text (a bed name, a message) made inert in Markdown: no emphasis, links, colours or
-    icons can be smuggled into a label."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$:])", r"\\\1", text)
+# The one helper (pages/markdown_text.py), under the name this module's callers know.
+markdown_text = md
 
 
 def _badge(alarm: AlarmView) -> str:
     seen = " seen" if alarm.acknowledged else ""
     kind = " (technical)" if alarm.kind == "technical" else ""
-    return (f'<span class="itbmon-badge {html.escape(alarm.priority)}{seen}">'
+    return (f'<span class="itbmon-badge {html_text(alarm.priority)}{seen}">'
             f"{PRIORITY_WORDS.get(alarm.priority, '')}{kind}</span>")
 
 
@@ -258,10 +256,10 @@ def bed_line_html(bed: BedAlarms, now: datetime, anonymous: bool) -> str:
     others = (f" · +{bed.others} other{'s' if bed.others > 1 else ''}" if bed.others else "")
     return (
         f'<p class="itbmon-line">{_badge(lead)}'
-        f'<span class="itbmon-bed">{html.escape(bed_name(bed.bed, bed.trial_id))}</span>'
-        f"<span>{html.escape(what)}</span>"
+        f'<span class="itbmon-bed">{html_text(bed_name(bed.bed, bed.trial_id))}</span>'
+        f"<span>{html_text(what)}</span>"
         f'<span class="itbmon-quiet">{format_age(age_seconds(lead.last_event_at, now))} ago · '
-        f"{waiting}{html.escape(others)}</span></p>"
+        f"{waiting}{html_text(others)}</span></p>"
     )
 
 
@@ -272,8 +270,8 @@ def bed_label(bed: BedAlarms, now: datetime) -> str:
     state = "NOT ACKNOWLEDGED" if not lead.acknowledged else "acknowledged"
     return (
         f"**{PRIORITY_WORDS.get(lead.priority, '')}** · "
-        f"**{markdown_text(bed_name(bed.bed, bed.trial_id))}** · "
-        f"{markdown_text(lead.headline)} · {format_age(age_seconds(lead.last_event_at, now))} "
+        f"**{md(bed_name(bed.bed, bed.trial_id))}** · "
+        f"{md(lead.headline)} · {format_age(age_seconds(lead.last_event_at, now))} "
         f"ago · {state}{others}"
     )
 
@@ -383,12 +381,12 @@ def _draw_bar(record: TrialRecord, settings: DisplaySettings) -> None:
         )
         where = bed_name(trial.bed if trial else None, trial_id)
         st.markdown(f":material/notifications: Reminder: acknowledged, still present · "
-                    f"{markdown_text(where)} · {markdown_text(still)}")
+                    f"{md(where)} · {md(still)}")
     if anonymous:
         if monitoring:
             names = " · ".join(bed_name(t.bed, t.id) for t in
                                sorted(monitoring, key=lambda t: natural_bed_key(t.bed)))
-            st.caption(f"In monitoring: {markdown_text(names)}")
+            st.caption(f"In monitoring: {md(names)}")
         with st.container(key="itbmon-bar-beds"):
             for bed in beds:
                 st.html(bed_line_html(bed, now, anonymous=True))
@@ -405,7 +403,7 @@ def _monitor_banner(problem: str, monitoring: list[TrialView], anonymous: bool) 
         beds = "; ".join(bed_name(t.bed, t.id) for t in monitoring)
     else:
         beds = "; ".join(trial_heading(t) for t in monitoring)  # bed and two identifiers
-    affects = f"\n\nAffects: {markdown_text(beds)}." if beds else ""
+    affects = f"\n\nAffects: {md(beds)}." if beds else ""
     st.error(f"**HIGH (technical)** · {problem}{affects}", icon=":material/error:")
 
 
@@ -442,11 +440,11 @@ def _bed_details(
         raised = format_ward(alarm.raised_at, zone, with_date=False)
         st.markdown(
             f"{PRIORITY_ICONS.get(alarm.priority, '')} **{PRIORITY_WORDS.get(alarm.priority, '')}"
-            f"**{kind} · {markdown_text(alarm.message)} · raised {raised} "
+            f"**{kind} · {md(alarm.message)} · raised {raised} "
             f"({format_age(age_seconds(alarm.raised_at, now))} ago) · "
-            f"{markdown_text(state_words(alarm, zone))}"
+            f"{md(state_words(alarm, zone))}"
         )
-        st.caption(f"Evidence: {markdown_text(evidence_text(alarm.evidence, zone))}")
+        st.caption(f"Evidence: {md(evidence_text(alarm.evidence, zone))}")
     if actor is not None:
         acknowledge_bed_form(record, actor, bed, where)
 
@@ -497,7 +495,7 @@ def acknowledge_bed_form(record: TrialRecord, actor: Actor, bed: BedAlarms, wher
         return
     for suffix in ("phrase", "note", "remind"):
         st.session_state.pop(f"{prefix}-{suffix}", None)
-    st.toast(f"{bed_name(bed.bed, bed.trial_id)}: {count} alarm(s) acknowledged.")
+    st.toast(f"{md(bed_name(bed.bed, bed.trial_id))}: {count} alarm(s) acknowledged.")
     _rerun_here()
 
 

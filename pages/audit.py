@@ -10,14 +10,19 @@ import streamlit as st
 from observations.safe_csv import to_csv
 from observations.ward_time import format_ward
 from pages.shared import get_record, require_roles
-from vocabulary import Role
+from vocabulary import CLINICAL_ROLES, Role
 
-require_roles({Role.ADMIN, Role.DOCTOR})
+actor = require_roles({Role.ADMIN, Role.DOCTOR})
 record = get_record()
 zone = record.settings.ward_timezone
 
 st.title("Audit trail")
-st.caption("Append-only: entries cannot be changed or deleted, by this screen or anyone else.")
+st.caption(
+    "Append-only: entries cannot be changed or deleted, by this screen or anyone else; each is "
+    "chained to the one before by its hash (`python -m observations audit verify`)."
+)
+if not actor.roles & CLINICAL_ROLES:
+    st.caption("Administrators see who did what and when; clinical details are withheld.")
 left, middle, right = st.columns(3)
 trial_text = left.text_input("Trial id", placeholder="all trials")
 username = middle.text_input("Username", placeholder="everyone")
@@ -36,7 +41,8 @@ if trial_text.strip() and trial_id is None:
     st.warning("The trial id is a number; showing all trials.")
 start = datetime.combine(start_day, time.min, zone).astimezone(UTC)
 end = datetime.combine(end_day, time.max, zone).astimezone(UTC)
-entries = record.audit.entries(
+entries = record.audit.entries_for(
+    actor,
     trial_id=trial_id,
     username=username.strip().lower() or None,
     action_prefix=action.strip() or None,

@@ -2,8 +2,8 @@
 
 Pure presentation: it takes what the record holds (trials, newest values, active alarms, the
 monitor's NEWS2 and due times, device states, the mini trend) and returns plain data and
-escaped HTML; `pages/ward_beds.py` asks the record, `pages/ward.py` puts the tiles on the
-page. Urgency order and colours live here, in one place.
+HTML with every text escaped (pages/markdown_text.py); `pages/ward_beds.py` asks the record,
+`pages/ward.py` puts the tiles on the page. Urgency order and colours live here, in one place.
 
 Colours follow IEC 60601-1-8's alarm signal colours (red for high priority, yellow/amber for
 medium, cyan for low); an alarm waiting for acknowledgement is drawn filled and, when high or
@@ -13,7 +13,6 @@ older than the display threshold is never drawn as current (ISO 80601-2-61; haza
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from observations.nhs_number import is_test_number
 from observations.readings import TrendBucket
 from observations.views import AlarmView, LatestValue, PatientView, TrialView
 from observations.ward_time import format_ward
+from pages.markdown_text import html_text
 from vocabulary import PRIORITY_RANK, STREAMED_PARAMETERS, AlarmKind, Parameter, Priority
 
 MISSING = "—"
@@ -321,8 +321,8 @@ def due_line(
 
 
 # ----- HTML -----------------------------------------------------------------------------------
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+# Every text from the record escaped by the one HTML helper (pages/markdown_text.py).
+_e = html_text
 
 
 _SAFE = " ,.=:/-()'"  # left as they are in the image's address: all an SVG of numbers needs

@@ -23,6 +23,7 @@ from plotly.subplots import make_subplots
 from observations.record import TrialRecord
 from observations.views import TrialView
 from pages.display import DisplaySettings
+from pages.markdown_text import html_text
 from pages.nurse_view import set_scores
 from vocabulary import (
     LABELS,
@@ -282,7 +283,7 @@ def _marker_traces(
     return [{
         "type": "scatter", "xaxis": xaxis, "yaxis": yaxis,
         "x": [m.at for m in markers], "y": [level] * len(markers),
-        "mode": "markers", "name": name, "text": [m.label for m in markers],
+        "mode": "markers", "name": name, "text": [html_text(m.label) for m in markers],
         "hovertemplate": "%{text}<extra></extra>",
         "marker": {"symbol": symbol, "size": 12, "color": [m.colour for m in markers]},
     }]

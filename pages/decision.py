@@ -10,7 +10,7 @@ outcome. The password is asked again before the signature.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -20,8 +20,10 @@ from observations.exports.snapshot import (
     take_snapshot,
 )
 from observations.limits import dose_limits
+from observations.store import Actor, Reauthentication
 from observations.views import DecisionView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
+from pages.markdown_text import md
 from pages.safety_view import show_safety
 from pages.shared import (
     INTENDED_USE,
@@ -38,6 +40,19 @@ from rules.responder import (
     load_responder_config,
 )
 from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, Role, TrialStatus
+
+
+def confirm_with_hospital_sign_in(actor: Actor) -> Reauthentication:
+    """The identity provider's word that this person signed in just now: its issuer and
+    subject, and when it authenticated them (auth_time, else the token's issue time)."""
+    claims = st.user if getattr(st.user, "is_logged_in", False) else {}
+    stamp = claims.get("auth_time") or claims.get("iat")
+    if not stamp:
+        raise RecordError("Confirm with the hospital account first: nothing was signed.")
+    return get_record().users.confirm_external(
+        actor, str(claims.get("iss") or ""), str(claims.get("sub") or ""),
+        datetime.fromtimestamp(float(stamp), UTC), "decision",
+    )
 
 DECISION_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})
 FLASH_KEY = "decision_message"
@@ -77,10 +92,10 @@ def show_evaluation(evaluation: TrialDayEvaluation) -> None:
     text = (f"Suggestion ({step.label}, not a decision): {step.text}{when} "
             f"Source: {' '.join(step.source.split())}")
     if evaluation.signs:
-        st.error(text, icon=":material/warning:")
+        st.error(md(text), icon=":material/warning:")
     else:
-        st.info(text)
-    st.info(evaluation.hint_text)
+        st.info(md(text))
+    st.info(md(evaluation.hint_text))
     st.subheader("Safety on the trial day")
     show_safety(evaluation, zone, "conditions_decision", "Every event is on the Review page.")
 
@@ -191,8 +206,15 @@ if follow_up:
     if trial.spo2_scale == 2:
         st.caption("The follow-up trial keeps SpO2 scale 2 and its recorded reason.")
 
-password = st.text_input("Your password, to sign", type="password",
-                         key=f"sign_password_{trial.id}")
+with_password = record.users.signs_with_password(actor)
+if with_password:
+    password = st.text_input("Your password, to sign", type="password",
+                             key=f"sign_password_{trial.id}")
+else:
+    st.caption("You signed in with your hospital account: signing asks it to confirm you "
+               "afresh (a hospital sign-in within the last two minutes).")
+    st.button("Confirm with the hospital account", on_click=st.login,
+              key=f"sso_confirm_{trial.id}")
 if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{trial.id}"):
     assert outcome is not None
     try:
@@ -202,9 +224,10 @@ if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{tria
                 raise RecordError("Enter the earliest date and time for the next trial.")
             next_not_before = ward_time_to_utc(
                 datetime.combine(not_before_day, not_before_time), zone)
-        record.users.confirm_password(actor, password, "decision")
+        proof = (record.users.confirm_password(actor, password, "decision") if with_password
+                 else confirm_with_hospital_sign_in(actor))
         signed = record.decisions.sign(
-            actor, trial.id, outcome, rationale,
+            actor, trial.id, outcome, rationale, reauthentication=proof,
             next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
             next_not_before=next_not_before, plan_follow_up=follow_up and plan_now,
         )

@@ -14,7 +14,6 @@ it out, the cell shows that value marked "device", since the total counts it.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ import streamlit as st
 from observations.set_scores import SetScoreView
 from observations.views import ObservationSetView
 from observations.ward_time import format_ward, to_ward
+from pages.markdown_text import html_text
 from rules.news2 import (
     News2Band,
     score_consciousness,
@@ -173,15 +173,15 @@ def _cell_html(cell: Cell, row: str) -> str:
         )
     note = ""
     if cell.note:
-        note = f'<div style="font-size:0.7em;color:#333">{html.escape(cell.note)}</div>'
+        note = f'<div style="font-size:0.7em;color:#333">{html_text(cell.note)}</div>'
     size = "font-size:0.8em;" if cell.text in ("not yet scored", "incomplete") else ""
     weight = "font-weight:700;" if row == "NEWS2 total" else ""
     title = cell.title or (f"score {cell.score}" if cell.score is not None else "")
     return (
-        f'<td data-row="{html.escape(row)}" data-score="'
-        f'{"" if cell.score is None else cell.score}" title="{html.escape(title)}" '
+        f'<td data-row="{html_text(row)}" data-score="'
+        f'{"" if cell.score is None else cell.score}" title="{html_text(title)}" '
         f'style="{CELL_STYLE};background:{cell.background};{size}{weight}">'
-        f"{html.escape(cell.text)}{mark}{note}</td>"
+        f"{html_text(cell.text)}{mark}{note}</td>"
     )
 
 
@@ -198,12 +198,12 @@ def _header_html(sets: Sequence[ObservationSetView], zone: ZoneInfo) -> str:
             if obs.supersedes_id is not None else ""
         )
         heads.append(
-            f'<th title="measured {html.escape(format_ward(obs.measured_at, zone))}" '
+            f'<th title="measured {html_text(format_ward(obs.measured_at, zone))}" '
             f'style="border:{BORDER};padding:4px 6px;background:#f5f5f5;white-space:nowrap;'
             f'font-weight:600">'
-            f'<div style="font-size:0.7em;color:#555">{html.escape(shown_day) or "&nbsp;"}</div>'
-            f"{html.escape(local.strftime('%H:%M'))}"
-            f'<div style="font-size:0.7em;color:#555">{html.escape(local.strftime("%Z"))}</div>'
+            f'<div style="font-size:0.7em;color:#555">{html_text(shown_day) or "&nbsp;"}</div>'
+            f"{html_text(local.strftime('%H:%M'))}"
+            f'<div style="font-size:0.7em;color:#555">{html_text(local.strftime("%Z"))}</div>'
             f"{corrected}</th>"
         )
     return "".join(heads)
@@ -244,7 +244,7 @@ def news2_chart_html(
         top = "border-top:3px solid #555;" if row == "NEWS2 total" else ""
         cells = "".join(_cell_html(column[row], row) for column in columns)
         rows.append(
-            f'<tr><th scope="row" style="{ROW_HEAD_STYLE};{top}">{html.escape(label)}</th>'
+            f'<tr><th scope="row" style="{ROW_HEAD_STYLE};{top}">{html_text(label)}</th>'
             f"{cells}</tr>"
         )
     corner = (

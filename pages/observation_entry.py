@@ -25,6 +25,7 @@ from observations.readings import RecentMedian
 from observations.views import ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
 from pages.display import load_display_settings
+from pages.markdown_text import md
 from pages.news2_chart import show_news2_chart
 from pages.nurse_view import (
     NEWS2_INPUT_WORDS,
@@ -410,7 +411,7 @@ by_id = {t.id: t for t in trials}
 trial_id = choose_patient_trial(trials, "obs-trial-choice")
 form_trial = trial_id
 trial = by_id[trial_id]
-st.subheader(trial_heading(trial))
+st.subheader(md(trial_heading(trial)), anchor=False)
 st.caption(INTENDED_USE)
 
 now = record.store.now()

@@ -25,6 +25,7 @@ from observations.views import AssessmentView, ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward
 from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
 from pages.display import load_display_settings
+from pages.markdown_text import md
 from pages.nurse_view import score_text, set_scores
 from pages.safety_view import show_safety
 from pages.shared import (
@@ -291,7 +292,8 @@ def timing_section(evaluation: TrialDayEvaluation) -> None:
                          ("4 hours (peak)", evaluation.four_hour_timing)):
         if timing is None:
             continue
-        line = f"{name} scores: {format_ward(timing.assessed_at, zone)} — {timing.label}"
+        # The label carries the reason typed by the person who scored late: Markdown-escaped.
+        line = md(f"{name} scores: {format_ward(timing.assessed_at, zone)} — {timing.label}")
         if timing.problem:
             st.warning(line, icon=":material/schedule:")
         else:
@@ -303,7 +305,7 @@ def hint_section(evaluation: TrialDayEvaluation) -> None:
     if evaluation.hint is None:
         st.error(f"The configured criterion cannot be evaluated: {evaluation.hint_problem}")
         return
-    st.info(evaluation.hint_text)
+    st.info(md(evaluation.hint_text))  # its caveats quote the reasons typed for late scores
     if evaluation.hint.left_out:
         st.caption("Not compared: " + "; ".join(evaluation.hint.left_out))
     st.caption("The software never decides: the team weighs this hint with the day's safety, "
@@ -319,7 +321,8 @@ def safety_section(evaluation: TrialDayEvaluation) -> None:
     st.subheader("Safety on the trial day")
     step = evaluation.next_step
     when = f" Not before {format_ward(step.not_before, zone)}." if step.not_before else ""
-    text = f"Suggested next step ({step.label}, not a decision): {step.text}{when}"
+    # The step's text quotes the reasons typed for late scores: Markdown-escaped.
+    text = md(f"Suggested next step ({step.label}, not a decision): {step.text}{when}")
     if evaluation.signs:
         st.error(text, icon=":material/warning:")
     else:

@@ -46,8 +46,25 @@ def get_record() -> TrialRecord:
     return TrialRecord.open()
 
 
+# The trials whose opening this session has audited (once per session and trial).
+VIEWED_KEY = "trials_viewed"
+SIGN_IN_ENDED = (
+    "Your sign-in has ended: signed out elsewhere, your account was changed or disabled, or it "
+    "lasted a whole shift. Sign in again."
+)
+
+
 def current_actor() -> Actor | None:
-    return st.session_state.get(ACTOR_KEY)
+    """The signed-in person as the record stands now. The screen keeps only its sign-in (the
+    token inside the Actor); roles come from the record on every run, and a sign-in the
+    record has ended (account disabled, roles changed, signed out) signs this screen out."""
+    held: Actor | None = st.session_state.get(ACTOR_KEY)
+    if held is None:
+        return None
+    actor = get_record().users.actor_for(held)
+    if actor is None:
+        sign_out(SIGN_IN_ENDED, end_in_record=False)
+    return actor
 
 
 def sign_in_as(actor: Actor) -> None:
@@ -55,11 +72,31 @@ def sign_in_as(actor: Actor) -> None:
     st.session_state[LAST_SEEN_KEY] = time.monotonic()
 
 
-def sign_out(reason: str | None = None) -> None:
+def sign_out(reason: str | None = None, *, end_in_record: bool = True) -> None:
+    """Forget everything of this screen's session; end its sign-in in the record too."""
+    held: Actor | None = st.session_state.get(ACTOR_KEY)
+    if held is not None and end_in_record:
+        get_record().users.sign_out(held, reason or "signed out")
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if reason:
         st.session_state["signed_out_reason"] = reason
+
+
+def note_trial_viewed(trial_id: int | None) -> None:
+    """Audit that the signed-in person opened this trial's record: once per session and trial
+    (a screen refreshing every second is one viewing, not thousands)."""
+    actor = st.session_state.get(ACTOR_KEY)
+    if trial_id is None or actor is None:
+        return
+    seen: set[int] = st.session_state.setdefault(VIEWED_KEY, set())
+    if trial_id in seen:
+        return
+    try:
+        get_record().audit.note_view(actor, "trial", trial_id)
+    except RecordError:
+        return  # the sign-in ended meanwhile: the next run signs the screen out
+    seen.add(trial_id)
 
 
 def note_activity() -> None:
@@ -68,8 +105,16 @@ def note_activity() -> None:
     st.session_state[LAST_SEEN_KEY] = time.monotonic()
 
 
+def _idle_passed() -> bool:
+    return st.session_state.get(LAST_SEEN_KEY) is not None and idle_seconds_left() <= 0
+
+
 def screen_locked() -> bool:
-    return current_actor() is not None and bool(st.session_state.get(LOCKED_KEY))
+    """Locked, or idle past the limit: live panels stop showing patient details at the limit
+    even if the full run that locks the screen has not come yet (a sleeping browser tab)."""
+    return current_actor() is not None and (
+        bool(st.session_state.get(LOCKED_KEY)) or _idle_passed()
+    )
 
 
 def idle_seconds_left() -> float:
@@ -86,9 +131,9 @@ def check_idle(activity: bool = True) -> None:
     whether this run is the person's own action (the idle timer's run is not; nor is any
     refresh, which runs a fragment, not the app).
     """
-    if current_actor() is None or screen_locked():
+    if current_actor() is None or st.session_state.get(LOCKED_KEY):
         return
-    if st.session_state.get(LAST_SEEN_KEY) is not None and idle_seconds_left() <= 0:
+    if _idle_passed():
         st.session_state[LOCKED_KEY] = True
         return
     if activity:
@@ -100,7 +145,11 @@ def unlock(actor: Actor) -> None:
     starts a fresh session (nothing of the previous person's half-typed forms)."""
     before = current_actor()
     if before is None or before.user_id != actor.user_id:
-        sign_out()
+        if before is not None:
+            get_record().users.sign_out(before, "another person unlocked the screen")
+        sign_out(end_in_record=False)
+    elif before.session_token != actor.session_token:
+        get_record().users.sign_out(before, "unlocked with a new sign-in")
     st.session_state.pop(LOCKED_KEY, None)
     sign_in_as(actor)
 
@@ -160,6 +209,7 @@ def choose_trial(trials: list[TrialView], key: str) -> TrialView | None:
     )
     chosen = by_id.get(chosen_id) if chosen_id is not None else None
     if chosen is not None:
+        note_trial_viewed(chosen.id)
         with st.container(border=True):
             st.text(f"Patient: {chosen.patient.identifiers}")  # text, never markup
     return chosen

@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.limits import load_limits
 from observations.record import TrialRecord
-from observations.users import actor_of
 from pages.shared import FRESH_SIGN_IN_KEY, INTENDED_USE, show_problem, sign_in_as
 from vocabulary import Role
 
@@ -22,7 +22,7 @@ def sign_in_screen(record: TrialRecord) -> None:
     st.caption(INTENDED_USE)
     reason = st.session_state.pop(SIGNED_OUT_REASON_KEY, None)
     if reason:
-        st.info(reason)
+        st.info(reason)  # the app's own words
     if record.users.first_admin_needed():
         _first_admin(record)
         return
@@ -56,7 +56,11 @@ def _first_admin(record: TrialRecord) -> None:
     with st.form("first_admin"):
         username = st.text_input("Username")
         name = st.text_input("Full name")
-        password = st.text_input("Password (at least 10 characters)", type="password")
+        password = st.text_input(
+            f"Password (at least {load_limits().accounts.min_password_length} characters; "
+            "three random words work)",
+            type="password",
+        )
         again = st.text_input("Password again", type="password")
         submitted = st.form_submit_button("Create administrator")
     if submitted:
@@ -65,9 +69,10 @@ def _first_admin(record: TrialRecord) -> None:
         else:
             try:
                 user = record.users.create(None, username, name, {Role.ADMIN}, password)
+                actor = record.users.sign_in(user.username, password)
             except RecordError as error:
                 show_problem(error)
             else:
-                sign_in_as(actor_of(user))
+                sign_in_as(actor)
                 st.session_state[FRESH_SIGN_IN_KEY] = True
                 st.rerun()

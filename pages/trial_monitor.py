@@ -17,6 +17,7 @@ from pages.alarm_bar import bed_alarms
 from pages.bed_tiles import tile_html, ward_css
 from pages.charts import trial_timeline_figure
 from pages.display import DisplaySettings, load_display_settings
+from pages.markdown_text import md
 from pages.news2_chart import show_news2_chart
 from pages.nurse_view import (
     MISSING,
@@ -68,7 +69,7 @@ def patient_at_a_glance(
     )
     spo2 = latest.get(Parameter.SPO2)
     if spo2 is not None and spo2.flags:
-        more.append(f"oximeter flags: {spo2.flags}")
+        more.append(f"oximeter flags: {md(spo2.flags)}")
     sets = record.observations.list(trial.id)
     missed = missed_text(observation_schedule(trial, sets), now, zone)
     if missed:
@@ -118,7 +119,7 @@ zone = record.settings.ward_timezone
 if trial.injection is not None:
     st.caption(
         f"{trial.injection.dose_mcg} mcg given {format_ward(trial.injection.given_at, zone)} "
-        f"by {trial.injection.given_by} · window until {format_ward(trial.window_end, zone)} · "
+        f"by {md(trial.injection.given_by)} · window until {format_ward(trial.window_end, zone)} · "
         f"NEWS2 SpO2 scale {trial.spo2_scale} · stage: {trial.status}"
     )
 else:

@@ -11,6 +11,7 @@ from observations.errors import RecordError
 from observations.limits import load_limits
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
+from pages.markdown_text import md
 from pages.nurse_view import SELECTED_TRIAL_KEY, allowed, trial_heading, trial_label
 from pages.shared import INTENDED_USE, get_record, require_roles, show_problem
 from vocabulary import InjectionRoute, Role, TrialStatus
@@ -21,7 +22,8 @@ ROUTES = {InjectionRoute.LUMBAR_PUNCTURE: "Lumbar puncture", InjectionRoute.CATH
 
 def done(message: str, where: str, warnings: list[str] | None = None) -> None:
     """Say what was done (and any warning) beside the section that did it, after the rerun:
-    a message at the top of a long page is missed by the person at its bottom."""
+    a message at the top of a long page is missed by the person at its bottom. ``message`` and
+    ``warnings`` are Markdown: any text typed by a person in them passes through ``md``."""
     st.session_state["setup-done"] = (where, message, warnings or [])
     st.rerun()
 
@@ -78,7 +80,7 @@ def patient_section() -> None:
                 show_problem(error)
             else:
                 st.session_state["setup-patient"] = patient.id
-                done(f"Registered {patient.identifiers}.", "patient")
+                done(f"Registered {md(patient.identifiers)}.", "patient")
 
 
 def plan_section() -> None:
@@ -131,7 +133,7 @@ def devices_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done(f"{assignment.label} no longer streams for this trial.", "devices")
+                done(f"{md(assignment.label)} no longer streams for this trial.", "devices")
     if not allowed(actor, "device.assign"):
         return
     options: dict[str, str] = {
@@ -144,7 +146,7 @@ def devices_section(trial: TrialView) -> None:
             path = port["path"]
             options[f"serial:{path}"] = f"Serial port {path} ({port['description']})"
     except Exception as error:
-        st.caption(f"Serial ports cannot be listed here: {error}")
+        st.caption(f"Serial ports cannot be listed here: {md(error)}")
     for found in st.session_state.get("setup-ble", []):
         options[f"ble:{found.address}:{found.protocol}"] = (
             f"Bluetooth {found.name or '?'} {found.address} ({found.protocol}, {found.rssi} dBm)"
@@ -157,7 +159,7 @@ def devices_section(trial: TrialView) -> None:
         try:
             st.session_state["setup-ble"] = asyncio.run(scan(5.0))
         except Exception as error:
-            st.warning(f"Bluetooth scan not possible: {error}")
+            st.warning(f"Bluetooth scan not possible: {md(error)}")
         else:
             st.rerun()
     with st.form("assign"):
@@ -168,7 +170,7 @@ def devices_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done(f"{options[source]} assigned.", "devices")
+                done(f"{md(options[source])} assigned.", "devices")
 
 
 def injection_section(trial: TrialView) -> None:
@@ -253,7 +255,7 @@ def close_window(trial: TrialView) -> None:
     present = record.alarms.conditions_present(trial.id)
     reason = None
     if present:
-        listed = "\n".join(f"- {a.headline}" for a in present)
+        listed = "\n".join(f"- {md(a.headline)}" for a in present)
         if not allowed(actor, "trial.close_with_conditions"):
             st.warning(
                 "The monitoring window stays open while these conditions are still present:"
@@ -300,7 +302,7 @@ with st.expander("Start a demo trial (test patient, simulator)"):
                 show_problem(error)
             else:
                 st.session_state[SELECTED_TRIAL_KEY] = demo.id
-                done(f"Demo trial started: {trial_heading(demo)}.", "demo")
+                done(f"Demo trial started: {md(trial_heading(demo))}.", "demo")
     else:
         st.caption("A doctor starts demo trials (they include recording an injection).")
 

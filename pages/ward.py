@@ -15,6 +15,7 @@ from observations.record import TrialRecord
 from observations.ward_time import format_ward
 from pages.bed_tiles import grid_rows_css, tile_html, ward_css
 from pages.display import DisplaySettings, load_display_settings
+from pages.markdown_text import md
 from pages.nurse_view import OPEN_TRIAL_PARAM
 from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
 from pages.ward_beds import trend_window, ward_tiles_model
@@ -22,9 +23,10 @@ from vocabulary import Parameter, Role
 
 
 def monitor_link_label(bed: str | None) -> str:
-    """The tile link's name for a screen reader and a test ("Monitor of bed D7")."""
+    """The tile link's name for a screen reader and a test ("Monitor of bed D7"); a link's
+    label is Markdown, so the bed is escaped."""
     if bed and bed.strip():
-        return f"Monitor of bed {bed.strip()}"
+        return f"Monitor of bed {md(bed.strip())}"
     return "Monitor of a patient with no bed"
 
 

@@ -15,8 +15,8 @@ from observations.entries import ReadingIn
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.store import Actor
-from observations.users import actor_of
 from observations.views import TrialView
+from tests.accounts import local_person
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -28,7 +28,6 @@ from vocabulary import (
     TrialStatus,
 )
 
-PASSWORD = "ward seven tea"
 DEVICE = "sim:overdose?seed=1"
 
 
@@ -42,17 +41,13 @@ class People:
 
 
 def make_people(record: TrialRecord) -> People:
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
     return People(
         admin=admin,
-        nurse=actor_of(record.users.create(admin, "nurse", "Nurse Ng", {Role.NURSE}, PASSWORD)),
-        cns=actor_of(
-            record.users.create(admin, "cns", "Nurse Spec", {Role.NURSE_SPECIALIST}, PASSWORD)
-        ),
-        doctor=actor_of(record.users.create(admin, "doctor", "Dr Who", {Role.DOCTOR}, PASSWORD)),
-        physio=actor_of(
-            record.users.create(admin, "physio", "Physio P", {Role.PHYSIOTHERAPIST}, PASSWORD)
-        ),
+        nurse=local_person(record, admin, "nurse", "Nurse Ng", Role.NURSE),
+        cns=local_person(record, admin, "cns", "Nurse Spec", Role.NURSE_SPECIALIST),
+        doctor=local_person(record, admin, "doctor", "Dr Who", Role.DOCTOR),
+        physio=local_person(record, admin, "physio", "Physio P", Role.PHYSIOTHERAPIST),
     )
 
 

@@ -18,7 +18,7 @@ from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings
 from observations.store import Actor
-from observations.users import actor_of
+from tests.accounts import sign_in_as
 from vocabulary import Role
 
 LONDON = ZoneInfo("Europe/London")
@@ -64,13 +64,11 @@ class Staff:
 
 @pytest.fixture
 def staff(record: TrialRecord) -> Staff:
-    admin = actor_of(record.users.create(None, "admin", "Ada Admin", {Role.ADMIN}))
-
     def person(name: str, role: Role) -> Actor:
-        return actor_of(record.users.create(admin, name, name.title(), {role}))
+        return sign_in_as(record, name, role)
 
     return Staff(
-        admin=admin,
+        admin=person("admin", Role.ADMIN),
         doctor=person("dr.jones", Role.DOCTOR),
         nurse=person("nurse.patel", Role.NURSE),
         specialist=person("cns.okafor", Role.NURSE_SPECIALIST),

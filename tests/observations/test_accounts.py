@@ -13,7 +13,8 @@ from observations.errors import InvalidEntry, NotPermitted
 from observations.exports import export_for
 from observations.record import TrialRecord
 from observations.store import PERMISSIONS, Actor
-from observations.users import SignInRefused, actor_of
+from observations.users import SignInRefused
+from tests.accounts import local_person
 from tests.observations.conftest import FakeClock, patient_details
 from vocabulary import (
     AlarmEventType,
@@ -25,7 +26,7 @@ from vocabulary import (
     TrialStatus,
 )
 
-PASSWORD = "correct horse battery"
+PASSWORD = "ward seven tea"
 
 
 def test_first_account_must_be_an_admin_and_only_once(record: TrialRecord):
@@ -40,7 +41,7 @@ def test_first_account_must_be_an_admin_and_only_once(record: TrialRecord):
 
 
 def test_short_password_refused_and_hash_never_plain(record: TrialRecord):
-    with pytest.raises(InvalidEntry, match="at least 10 characters"):
+    with pytest.raises(InvalidEntry, match="at least 12 characters"):
         record.users.create(None, "boss", "Boss", {Role.ADMIN}, "short")
     record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD)
     from sqlalchemy import select
@@ -70,7 +71,7 @@ def test_repeated_failures_are_slowed_down(record: TrialRecord, clock: FakeClock
         with pytest.raises(SignInRefused, match="do not match"):
             record.users.sign_in("boss", "wrong password!")
     # The fourth comes too soon: refused even with the right password, and audited.
-    with pytest.raises(SignInRefused, match="Too many failed sign-ins"):
+    with pytest.raises(SignInRefused, match="Too many wrong passwords"):
         record.users.sign_in("boss", PASSWORD)
     clock.advance(seconds=2)  # first_delay_seconds: the wait has passed
     assert record.users.sign_in("boss", PASSWORD).username == "boss"
@@ -82,7 +83,7 @@ def test_waits_double_with_each_failure(record: TrialRecord, clock: FakeClock):
     for _ in range(3):
         with pytest.raises(SignInRefused, match="do not match"):
             record.users.sign_in("boss", "wrong password!")
-    for expected in (2, 4, 8, 16):
+    for expected in (2, 4, 8, 16, 32, 60, 60):  # doubling, up to max_delay_seconds
         with pytest.raises(SignInRefused, match=f"Try again in {expected} seconds"):
             record.users.sign_in("boss", "wrong password!")
         clock.advance(seconds=expected)
@@ -96,13 +97,13 @@ def test_a_disabled_or_downgraded_account_stops_acting_at_once(
     """A screen signed in before the change holds an Actor that still says nurse or doctor:
     the record reads the account as it stands inside each action and refuses, writing
     nothing. An Actor made up with roles the account does not hold is refused the same way."""
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
-    nurse = actor_of(record.users.create(admin, "nurse.a", "Nurse A", {Role.NURSE}, PASSWORD))
-    doctor = actor_of(record.users.create(admin, "dr.b", "Dr B", {Role.DOCTOR}, PASSWORD))
+    admin = local_person(record, None, "boss", "Boss", Role.ADMIN)
+    nurse = local_person(record, admin, "nurse.a", "Nurse A", Role.NURSE)
+    doctor = local_person(record, admin, "dr.b", "Dr B", Role.DOCTOR)
     patient = record.patients.register(doctor, patient_details())
     trial = record.trials.plan(doctor, patient.id, 50).id
     record.users.change(admin, "nurse.a", active=False)
-    with pytest.raises(NotPermitted, match="disabled or its roles have changed"):
+    with pytest.raises(NotPermitted, match="account disabled or its roles changed"):
         record.observations.record(nurse, trial, {"measured_at": clock.now, "rr": 14})
     assert record.observations.list(trial) == []
     record.users.change(admin, "dr.b", roles={Role.PHYSIOTHERAPIST})
@@ -110,10 +111,22 @@ def test_a_disabled_or_downgraded_account_stops_acting_at_once(
         record.trials.record_injection(doctor, trial, {
             "dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"})
     assert record.trials.get(trial).injection is None
-    forged = Actor(nurse.user_id, "nurse.a", frozenset({Role.DOCTOR}))
+    assert record.users.actor_for(nurse) is None and record.users.actor_for(doctor) is None
+    # The nurse enabled again: the old screen's sign-in stays ended; a made-up Actor, with or
+    # without roles the account holds, has no sign-in at all.
     record.users.change(admin, "nurse.a", active=True)
-    with pytest.raises(NotPermitted):
-        record.trials.set_status(forged, trial, TrialStatus.CANCELLED)
+    with pytest.raises(NotPermitted, match="Sign in again"):
+        record.observations.record(nurse, trial, {"measured_at": clock.now, "rr": 14})
+    for forged in (
+        Actor(nurse.user_id, "nurse.a", frozenset({Role.DOCTOR})),
+        Actor(nurse.user_id, "nurse.a", frozenset({Role.NURSE})),
+        Actor(nurse.user_id, "nurse.a", frozenset({Role.NURSE}), session_token="guess"),
+    ):
+        with pytest.raises(NotPermitted):
+            record.trials.set_status(forged, trial, TrialStatus.CANCELLED)
+        with pytest.raises(NotPermitted):
+            record.observations.record(forged, trial, {"measured_at": clock.now, "rr": 14})
+    assert record.observations.list(trial) == []
     # Signed in again, the account acts with what it holds now.
     again = record.users.sign_in("dr.b", PASSWORD)
     with pytest.raises(NotPermitted, match="record an injection"):
@@ -122,7 +135,7 @@ def test_a_disabled_or_downgraded_account_stops_acting_at_once(
 
 
 def test_disabled_account_cannot_sign_in(record: TrialRecord):
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    admin = local_person(record, None, "boss", "Boss", Role.ADMIN)
     record.users.create(admin, "nurse.a", "Nurse A", {Role.NURSE}, PASSWORD)
     record.users.change(admin, "nurse.a", active=False)
     with pytest.raises(SignInRefused, match="disabled"):
@@ -134,13 +147,13 @@ def test_disabled_account_cannot_sign_in(record: TrialRecord):
 
 
 def test_last_admin_cannot_be_removed(record: TrialRecord):
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    admin = local_person(record, None, "boss", "Boss", Role.ADMIN)
     with pytest.raises(InvalidEntry, match="administrator must remain"):
         record.users.change(admin, "boss", roles={Role.DOCTOR})
 
 
 def test_password_confirmation_for_signatures(record: TrialRecord):
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
+    admin = local_person(record, None, "boss", "Boss", Role.ADMIN)
     record.users.confirm_password(admin, PASSWORD, "decision")
     with pytest.raises(SignInRefused, match="nothing was signed"):
         record.users.confirm_password(admin, "not it at all", "decision")
@@ -149,27 +162,27 @@ def test_password_confirmation_for_signatures(record: TrialRecord):
 
 def test_single_sign_on_maps_groups_to_roles(record: TrialRecord):
     mapping = {"itb-nurses": Role.NURSE, "itb-doctors": Role.DOCTOR}
-    actor = record.users.sign_in_external("A.Lee@trust.nhs.uk", "A Lee", ["itb-nurses"], mapping)
+    issuer = "https://login.trust.nhs.uk"
+    actor = record.users.sign_in_external(issuer, "a-lee-1", "A Lee", ["itb-nurses"], mapping)
     assert actor.roles == frozenset({Role.NURSE})
-    actor = record.users.sign_in_external(
-        "A.Lee@trust.nhs.uk", "A Lee", ["itb-nurses", "itb-doctors"], mapping
+    again = record.users.sign_in_external(
+        issuer, "a-lee-1", "A Lee", ["itb-nurses", "itb-doctors"], mapping
     )
-    assert actor.roles == frozenset({Role.NURSE, Role.DOCTOR})
+    assert again.roles == frozenset({Role.NURSE, Role.DOCTOR})
+    assert again.user_id == actor.user_id
+    # The roles changed: the screen signed in with the old ones is signed out.
+    assert record.users.actor_for(actor) is None
     with pytest.raises(SignInRefused, match="not in any group"):
-        record.users.sign_in_external("x@trust.nhs.uk", "X", ["finance"], mapping)
+        record.users.sign_in_external(issuer, "x", "X", ["finance"], mapping)
 
 
 # --------------------------------------------------------------------------- role matrix
 
 
 def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
-    people = {
-        role: actor_of(record.users.create(admin, role.value.replace("_", "."), role.value, {role}))
-        for role in Role
-        if role != Role.ADMIN
-    }
-    people[Role.ADMIN] = admin
+    from tests.accounts import sign_in_as
+
+    people = {role: sign_in_as(record, role.value.replace("_", "."), role) for role in Role}
     cns = people[Role.NURSE_SPECIALIST]
     patient = record.patients.register(cns, patient_details())
     trial = record.trials.plan(cns, patient.id, 50).id
@@ -266,10 +279,11 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
         ),
         "alarm.acknowledge": lambda a: record.alarms.acknowledge(a, alarm, "seen"),
         "decision.sign": lambda a: record.decisions.record(
-            a, trial, DecisionOutcome.INCONCLUSIVE, "why"
+            a, trial, DecisionOutcome.INCONCLUSIVE, "why", reauthentication=None
         ),
         "trial.export": lambda a: export_for(record, a, trial, "csv"),
-        "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}),
+        "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}, PASSWORD),
+        "audit.read": lambda a: record.audit.entries_for(a),
         "readings.add": lambda a: record.readings.add(
             a, [ReadingIn(trial, Parameter.SPO2, 97, now, now, "sim:x")]
         ),
@@ -301,10 +315,8 @@ def test_every_forbidden_action_is_refused_for_every_role(record: TrialRecord, c
 
 
 def test_roles_combine(record: TrialRecord, clock: FakeClock):
-    admin = actor_of(record.users.create(None, "boss", "Boss", {Role.ADMIN}, PASSWORD))
-    both = actor_of(
-        record.users.create(admin, "dr.cns", "Both", {Role.DOCTOR, Role.NURSE_SPECIALIST})
-    )
+    admin = local_person(record, None, "boss", "Boss", Role.ADMIN)
+    both = local_person(record, admin, "dr.cns", "Both", Role.DOCTOR, Role.NURSE_SPECIALIST)
     assert isinstance(both, Actor) and both.roles == {Role.DOCTOR, Role.NURSE_SPECIALIST}
     patient = record.patients.register(both, patient_details())
     trial = record.trials.plan(both, patient.id, 50)

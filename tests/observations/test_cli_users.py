@@ -119,8 +119,9 @@ def test_wrong_administrator_password_adds_nothing(with_admin: Path):
     done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
                "--admin-password-stdin", "--password-stdin",
                stdin="not the phrase\ndoctor pass phrase\n")
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "The password is not right" in done.stderr
+    # Signed in as on the app's sign-in page: a refusal, status 2, throttled and audited.
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr == "error: That username and password do not match.\n"
     record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(with_admin)}))
     try:
         assert [u.username for u in record.users.all()] == ["root"]
@@ -132,3 +133,30 @@ def test_admin_password_stdin_refused_for_the_first_account(data: Path):
     done = run(data, "root", "--name", "Root", "--role", "admin", "--admin-password-stdin",
                "--password-stdin", stdin="x\nfirst admin phrase\n")
     refused_without_traceback(done, "--admin-password-stdin")
+
+
+def test_a_common_new_password_is_refused_before_the_administrator_signs_in(with_admin: Path):
+    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
+               "--admin-password-stdin", "--password-stdin",
+               stdin=f"{ADMIN_PASSWORD}\nPassword123!\n")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "list of common passwords" in done.stderr
+    record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(with_admin)}))
+    try:
+        assert [u.username for u in record.users.all()] == ["root"]
+        assert not record.audit.entries(username="root", action_prefix="auth.")
+    finally:
+        record.close()
+
+
+def test_the_administrator_s_sign_in_ends_with_the_command(with_admin: Path):
+    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
+               "--password-stdin", stdin="doctor pass phrase\n",
+               env={"ITBMON_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    assert done.returncode == 0, done.stderr
+    record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(with_admin)}))
+    try:
+        actions = [e.action for e in reversed(record.audit.entries(username="root"))]
+    finally:
+        record.close()
+    assert actions[-3:] == ["auth.sign_in", "user.create", "auth.sign_out"]

@@ -11,8 +11,17 @@ import observations.decisions
 from observations.errors import InvalidEntry, Refused
 from observations.record import TrialRecord
 from observations.schema import AuditEntry, Decision, Trial
+from observations.store import Actor
+from observations.views import SignedDecision
+from tests.accounts import reauthenticated
 from tests.observations.conftest import FakeClock, Staff, patient_details
 from vocabulary import DecisionOutcome, TrialStatus
+
+
+def sign(record: TrialRecord, actor: Actor, *args: object, **kwargs: object) -> SignedDecision:
+    """A signature, the signer's identity confirmed afresh just before."""
+    proof = reauthenticated(record, actor)
+    return record.decisions.sign(actor, *args, reauthentication=proof, **kwargs)  # type: ignore[arg-type]
 
 
 def assessed_trial(record: TrialRecord, staff: Staff, clock: FakeClock, dose: int = 50) -> int:
@@ -33,11 +42,18 @@ def assessed_trial(record: TrialRecord, staff: Staff, clock: FakeClock, dose: in
 
 
 def written(record: TrialRecord) -> tuple[int, int, list[str]]:
-    """Decisions, trials and the audit actions in the record, to compare before and after."""
+    """Decisions, trials and the clinical audit actions in the record, to compare before and
+    after (the signer's identity confirmation is written whatever the signature's fate)."""
     with record.store.reading() as session:
         decisions = len(session.scalars(select(Decision.id)).all())
         trials = len(session.scalars(select(Trial.id)).all())
-        actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+        actions = list(
+            session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.action != "auth.confirm")
+                .order_by(AuditEntry.id)
+            )
+        )
     return decisions, trials, actions
 
 
@@ -47,8 +63,8 @@ def test_re_trial_plans_the_follow_up_at_plus_25_not_before_24_h_in_one_step(
     trial = assessed_trial(record, staff, clock)
     given = record.trials.get(trial).injection.given_at
     _, _, before = written(record)
-    signed = record.decisions.sign(
-        staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "MAS unchanged; goal not met"
+    signed = sign(
+        record, staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "MAS unchanged; goal not met"
     )
     decision, follow_up = signed.decision, signed.follow_up
     assert (decision.next_dose_mcg, decision.next_not_before) == (75, given + timedelta(hours=24))
@@ -60,11 +76,10 @@ def test_re_trial_plans_the_follow_up_at_plus_25_not_before_24_h_in_one_step(
     _, _, after = written(record)
     assert after[len(before) :] == ["trial.status", "trial.plan", "decision.sign"]
     with record.store.reading() as session:
-        audit = session.scalar(
-            select(AuditEntry).where(AuditEntry.action == "decision.sign")
-        )
+        audit = session.scalar(select(AuditEntry).where(AuditEntry.action == "decision.sign"))
         moved = session.scalars(
-            select(AuditEntry).where(AuditEntry.action == "trial.status")
+            select(AuditEntry)
+            .where(AuditEntry.action == "trial.status")
             .order_by(AuditEntry.id.desc())
         ).first()
     assert audit is not None and audit.details["follow_up_trial_id"] == follow_up.id
@@ -77,11 +92,16 @@ def test_inconclusive_repeats_the_same_dose_and_no_other(
 ):
     trial = assessed_trial(record, staff, clock, dose=25)
     with pytest.raises(InvalidEntry, match="means 25 mcg again"):
-        record.decisions.sign(
-            staff.doctor, trial, DecisionOutcome.INCONCLUSIVE, "patient asleep", next_dose_mcg=50
+        sign(
+            record,
+            staff.doctor,
+            trial,
+            DecisionOutcome.INCONCLUSIVE,
+            "patient asleep",
+            next_dose_mcg=50,
         )
-    signed = record.decisions.sign(
-        staff.doctor, trial, DecisionOutcome.INCONCLUSIVE, "patient asleep at 4 h"
+    signed = sign(
+        record, staff.doctor, trial, DecisionOutcome.INCONCLUSIVE, "patient asleep at 4 h"
     )
     assert signed.follow_up is not None and signed.follow_up.planned_dose_mcg == 25
 
@@ -92,10 +112,15 @@ def test_dose_ceiling_and_a_higher_dose_that_is_not_higher(
     trial = assessed_trial(record, staff, clock, dose=100)
     # No dose above 100 mcg exists: the team is told to choose another outcome.
     with pytest.raises(Refused, match="maximum trial dose"):
-        record.decisions.sign(staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change")
+        sign(record, staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change")
     with pytest.raises(InvalidEntry, match="between 5 and 100 mcg"):
-        record.decisions.sign(
-            staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change", next_dose_mcg=125
+        sign(
+            record,
+            staff.doctor,
+            trial,
+            DecisionOutcome.RETRIAL_HIGHER,
+            "no change",
+            next_dose_mcg=125,
         )
     assert written(record)[:2] == (0, 1)
     other = record.patients.register(
@@ -114,11 +139,16 @@ def test_dose_ceiling_and_a_higher_dose_that_is_not_higher(
     )
     record.trials.set_status(staff.doctor, second, TrialStatus.ASSESSED)
     with pytest.raises(InvalidEntry, match="above the 90 mcg given"):
-        record.decisions.sign(
-            staff.doctor, second, DecisionOutcome.RETRIAL_HIGHER, "no change", next_dose_mcg=90
+        sign(
+            record,
+            staff.doctor,
+            second,
+            DecisionOutcome.RETRIAL_HIGHER,
+            "no change",
+            next_dose_mcg=90,
         )
     # +25 from 90 would be 115: the suggestion stops at the ceiling.
-    signed = record.decisions.sign(staff.doctor, second, DecisionOutcome.RETRIAL_HIGHER, "none")
+    signed = sign(record, staff.doctor, second, DecisionOutcome.RETRIAL_HIGHER, "none")
     assert signed.follow_up is not None and signed.follow_up.planned_dose_mcg == 100
 
 
@@ -129,7 +159,8 @@ def test_next_trial_not_before_24_h_after_this_injection(
     given = record.trials.get(trial).injection.given_at
     before = written(record)
     with pytest.raises(InvalidEntry, match="sooner than 24 h"):
-        record.decisions.sign(
+        sign(
+            record,
             staff.doctor,
             trial,
             DecisionOutcome.RETRIAL_HIGHER,
@@ -138,8 +169,13 @@ def test_next_trial_not_before_24_h_after_this_injection(
         )
     assert written(record) == before
     later = given + timedelta(days=3)
-    signed = record.decisions.sign(
-        staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change", next_not_before=later
+    signed = sign(
+        record,
+        staff.doctor,
+        trial,
+        DecisionOutcome.RETRIAL_HIGHER,
+        "no change",
+        next_not_before=later,
     )
     assert signed.decision.next_not_before == later
     # The follow-up's injection itself is held to 24 h by the record, whatever was planned.
@@ -170,12 +206,12 @@ def test_a_failure_planning_the_follow_up_leaves_nothing_written(
 
     monkeypatch.setattr(observations.decisions, "add_trial", add_then_fail)
     with pytest.raises(RuntimeError, match="database lost"):
-        record.decisions.sign(staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change")
+        sign(record, staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "no change")
     assert written(record) == before
     assert record.decisions.for_trial(trial) is None
     assert record.trials.get(trial).status == TrialStatus.ASSESSED.value
     monkeypatch.undo()
-    signed = record.decisions.sign(staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "again")
+    signed = sign(record, staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "again")
     assert signed.follow_up is not None
 
 
@@ -184,10 +220,15 @@ def test_outcomes_without_a_next_trial_plan_none(
 ):
     trial = assessed_trial(record, staff, clock)
     with pytest.raises(InvalidEntry, match="plans no further trial"):
-        record.decisions.sign(
-            staff.doctor, trial, DecisionOutcome.RESPONDER, "clear response", next_dose_mcg=75
+        sign(
+            record,
+            staff.doctor,
+            trial,
+            DecisionOutcome.RESPONDER,
+            "clear response",
+            next_dose_mcg=75,
         )
-    signed = record.decisions.sign(staff.doctor, trial, DecisionOutcome.RESPONDER, "clear")
+    signed = sign(record, staff.doctor, trial, DecisionOutcome.RESPONDER, "clear")
     assert signed.follow_up is None
     assert (signed.decision.next_dose_mcg, signed.decision.next_not_before) == (None, None)
     assert written(record)[:2] == (1, 1)
@@ -197,8 +238,13 @@ def test_deciding_without_planning_keeps_the_suggested_next_trial_on_the_decisio
     record: TrialRecord, staff: Staff, clock: FakeClock
 ):
     trial = assessed_trial(record, staff, clock)
-    signed = record.decisions.sign(
-        staff.doctor, trial, DecisionOutcome.RETRIAL_HIGHER, "plan later", plan_follow_up=False
+    signed = sign(
+        record,
+        staff.doctor,
+        trial,
+        DecisionOutcome.RETRIAL_HIGHER,
+        "plan later",
+        plan_follow_up=False,
     )
     assert signed.follow_up is None and signed.decision.next_dose_mcg == 75
     assert written(record)[:2] == (1, 1)

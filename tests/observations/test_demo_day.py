@@ -27,7 +27,14 @@ from rules.engine import TrialEngine
 from rules.events import Acknowledgement, Injection, Reading, TrialEvent, WindowClosed
 from rules.rule_set import default_rule_set
 from rules.schedule import ObservationSchedule
-from vocabulary import AlarmEventType, AssessmentTimePoint, Parameter, QualityFlag, TrialStatus
+from vocabulary import (
+    AlarmEventType,
+    AssessmentTimePoint,
+    Parameter,
+    QualityFlag,
+    Role,
+    TrialStatus,
+)
 
 
 def test_demo_trial_records_a_finished_day_that_exports(
@@ -52,8 +59,15 @@ def test_demo_trial_records_a_finished_day_that_exports(
         check_the_walk_is_the_recorded_day(record, trial)
         check_the_engines_judgement_is_stored(record, trial)
         check_authors(record, trial)
+        # Exporting shows patient data: the command signs in as a doctor.
+        record.users.create(None, "root", "Root", {Role.ADMIN}, "first admin phrase")
+        admin = record.users.sign_in("root", "first admin phrase")
+        record.users.create(admin, "dr.jones", "Dr Jones", {Role.DOCTOR}, "ward seven tea")
+        record.users.sign_out(admin)
     finally:
         record.close()
+    monkeypatch.setenv("ITBMON_USER", "dr.jones")
+    monkeypatch.setenv("ITBMON_PASSWORD", "ward seven tea")
     for fmt, suffix in (("pdf", "pdf"), ("csv", "csv"), ("fhir", "json"), ("hl7", "hl7")):
         path = tmp_path / f"trial.{suffix}"
         args = ["export", "--trial", str(trial_id), "--format", fmt, "--out", str(path)]

@@ -27,6 +27,7 @@ from observations.exports import (
 )
 from observations.record import TrialRecord
 from observations.set_scores import SetScoreIn
+from tests.accounts import reauthenticated
 from tests.judgements import judge_as_the_monitor
 from tests.observations.conftest import FakeClock, Staff, patient_details
 from vocabulary import (
@@ -211,7 +212,11 @@ def record_trial_day(
     record.trials.set_status(staff.specialist, trial, TrialStatus.ASSESSED)
     if decide:
         record.decisions.record(
-            staff.doctor, trial, DecisionOutcome.RESPONDER, "MAS down by 1.2; goal achieved"
+            staff.doctor,
+            trial,
+            DecisionOutcome.RESPONDER,
+            "MAS down by 1.2; goal achieved",
+            reauthentication=reauthenticated(record, staff.doctor),
         )
     if judged:
         judge_as_the_monitor(record, trial)
@@ -487,14 +492,35 @@ def test_exports_show_the_monitor_s_news2_and_never_score_a_set_themselves(
     day = record_trial_day(record, staff, clock, judged=False)
     # The monitor scored the 15-minute set with the oximeter's pulse of that instant (the set
     # has its own; a stored judgement is shown as it is, whatever the set seems to say).
-    record.set_scores.record(staff.service, [SetScoreIn(
-        trial_id=day.trial_id, observation_set_id=day.complete_set_id,
-        measured_at=INJECTED + timedelta(minutes=15), total=3, band="low-medium",
-        scores={"rr_score": 0, "spo2_score": 1, "oxygen_score": 0, "sbp_score": 0,
-                "pulse_score": 0, "consciousness_score": 0, "temp_score": 0},
-        missing=(), spo2_scale=1, spo2=95.0, spo2_from="set", pulse=48.0, pulse_from="device",
-        rule_set_version="test-rules", judged_at=INJECTED + timedelta(minutes=16),
-    )])
+    record.set_scores.record(
+        staff.service,
+        [
+            SetScoreIn(
+                trial_id=day.trial_id,
+                observation_set_id=day.complete_set_id,
+                measured_at=INJECTED + timedelta(minutes=15),
+                total=3,
+                band="low-medium",
+                scores={
+                    "rr_score": 0,
+                    "spo2_score": 1,
+                    "oxygen_score": 0,
+                    "sbp_score": 0,
+                    "pulse_score": 0,
+                    "consciousness_score": 0,
+                    "temp_score": 0,
+                },
+                missing=(),
+                spo2_scale=1,
+                spo2=95.0,
+                spo2_from="set",
+                pulse=48.0,
+                pulse_from="device",
+                rule_set_version="test-rules",
+                judged_at=INJECTED + timedelta(minutes=16),
+            )
+        ],
+    )
     rows = read_csv(trial_csv(record, day.trial_id))
     news2 = {r["record_id"]: r for r in rows if r["record_type"] == "news2"}
     scored = news2[str(day.complete_set_id)]
@@ -510,14 +536,19 @@ def test_exports_show_the_monitor_s_news2_and_never_score_a_set_themselves(
     assert any("Pulse 48/min from the device" in n.text for n in from_device.note)
     unscored = [o for o in totals if o.valueInteger is None]
     assert len(unscored) == 3  # baseline, 30-min and corrected 45-min sets: none scored yet
-    assert all(o.status == "registered" and o.dataAbsentReason.coding[0].code == "temp-unknown"
-               and o.dataAbsentReason.text == "not yet scored by the monitor" for o in unscored)
+    assert all(
+        o.status == "registered"
+        and o.dataAbsentReason.coding[0].code == "temp-unknown"
+        and o.dataAbsentReason.text == "not yet scored by the monitor"
+        for o in unscored
+    )
 
     message = read_oru(trial_hl7_oru(record, day.trial_id))
     orders = message.ORU_R01_PATIENT_RESULT.ORU_R01_ORDER_OBSERVATION
     totals_sent = {
         o.OBR.obr_3.ei_1.to_er7(): [
-            g.OBX.obx_5.to_er7() for g in o.ORU_R01_OBSERVATION
+            g.OBX.obx_5.to_er7()
+            for g in o.ORU_R01_OBSERVATION
             if g.OBX.obx_3.ce_1.to_er7() == "1104051000000101"
         ]
         for o in orders

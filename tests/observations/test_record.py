@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -14,6 +15,7 @@ from observations.entries import ReadingIn
 from observations.errors import AlreadyRecorded, InvalidEntry, NotPermitted, Refused
 from observations.record import TrialRecord
 from observations.schema import AuditEntry, ObservationSet
+from tests.accounts import reauthenticated, sign_in_as
 from tests.observations.conftest import TEST_NHS, FakeClock, Staff, patient_details
 from vocabulary import (
     AlarmEventType,
@@ -24,6 +26,7 @@ from vocabulary import (
     Parameter,
     Priority,
     QualityFlag,
+    Role,
     Side,
     TrialStatus,
 )
@@ -109,7 +112,8 @@ def test_scale_2_needs_a_recorded_reason(record: TrialRecord, staff: Staff):
     assert trial.spo2_scale == 2
     audit = record.audit.entries(trial_id=trial.id, action_prefix="trial.plan")[0]
     assert (
-        audit.username == "dr.jones" and audit.details["spo2_scale_reason"] == "COPD, target 88-92"
+        audit.username == staff.doctor.username
+        and audit.details["spo2_scale_reason"] == "COPD, target 88-92"
     )
 
 
@@ -147,6 +151,8 @@ def test_new_trial_injection_within_24_hours_is_refused(
     patient_id = record.trials.get(first).patient.id
     second = record.trials.plan(staff.specialist, patient_id, 75, follows_trial_id=first).id
     clock.advance(hours=23, minutes=58)
+    # A new day, a new sign-in (a sign-in lasts one shift).
+    staff = dataclasses.replace(staff, doctor=sign_in_as(record, "dr.jones", Role.DOCTOR))
     with pytest.raises(Refused, match="at least 24 hours later") as caught:
         inject(record, staff, second, clock.now - timedelta(minutes=1), dose=75)
     assert "not before 21 Nov 2026 08:59 GMT" in caught.value.message
@@ -226,7 +232,9 @@ def test_stages_only_move_forward(record: TrialRecord, staff: Staff):
 
 def test_roles_are_enforced_by_the_record(record: TrialRecord, staff: Staff, clock: FakeClock):
     trial = plan(record, staff)
-    with pytest.raises(NotPermitted, match=r"nurse\.patel may not record an injection"):
+    with pytest.raises(
+        NotPermitted, match=r"nurse\.patel@login\.test\.example may not record an injection"
+    ):
         record.trials.record_injection(
             staff.nurse,
             trial,
@@ -289,7 +297,8 @@ def test_readings_batch_timeline_and_duplicates(
     assert record.readings.count(trial) == 10
     batches = record.audit.entries(trial_id=trial, action_prefix="readings.add")
     assert [(e.username, e.details) for e in batches] == [
-        (staff.service.username, {"received": n}) for n in (6, 4, 8)  # newest first
+        (staff.service.username, {"received": n})
+        for n in (6, 4, 8)  # newest first
     ]
 
 
@@ -477,10 +486,22 @@ def test_decision_needs_an_assessed_trial_and_respects_24_hours(
     given = clock.now - timedelta(hours=4, minutes=30)
     inject(record, staff, trial, given)
     with pytest.raises(Refused, match="assessed"):
-        record.decisions.record(staff.doctor, trial, DecisionOutcome.RESPONDER, "clear response")
+        record.decisions.record(
+            staff.doctor,
+            trial,
+            DecisionOutcome.RESPONDER,
+            "clear response",
+            reauthentication=reauthenticated(record, staff.doctor),
+        )
     record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED)
     with pytest.raises(NotPermitted):
-        record.decisions.record(staff.specialist, trial, DecisionOutcome.RESPONDER, "x")
+        record.decisions.record(
+            staff.specialist,
+            trial,
+            DecisionOutcome.RESPONDER,
+            "x",
+            reauthentication=reauthenticated(record, staff.specialist),
+        )
     with pytest.raises(InvalidEntry, match="24 h"):
         record.decisions.record(
             staff.doctor,
@@ -489,6 +510,7 @@ def test_decision_needs_an_assessed_trial_and_respects_24_hours(
             "no change",
             next_dose_mcg=75,
             next_not_before=given + timedelta(hours=20),
+            reauthentication=reauthenticated(record, staff.doctor),
         )
     decision = record.decisions.record(
         staff.doctor,
@@ -497,6 +519,7 @@ def test_decision_needs_an_assessed_trial_and_respects_24_hours(
         "no change in MAS",
         next_dose_mcg=75,
         next_not_before=given + timedelta(hours=24),
+        reauthentication=reauthenticated(record, staff.doctor),
     )
     assert decision.signed_by == staff.doctor.user_id
     assert record.trials.get(trial).status == TrialStatus.DECIDED
@@ -514,7 +537,7 @@ def test_every_clinical_write_has_its_audit_entry(
     assert audit_count(record) == before + 1
     entry = record.audit.entries(trial_id=trial)[0]
     assert (entry.username, entry.action, entry.entity) == (
-        "nurse.patel",
+        staff.nurse.username,
         "observation.record",
         "observation_set",
     )

@@ -10,6 +10,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
+from pages.markdown_text import md
 from pages.shared import ACTOR_KEY
 from tests.browser.seed import People, data_dir, people, record  # noqa: F401  (fixtures)
 from vocabulary import Role
@@ -24,7 +25,7 @@ def page(actor: object) -> AppTest:
 
 
 LABELS = {"add-username": "Username", "add-name": "Full name", "add-roles": "Roles",
-          "add-password": "First password (at least 10 characters)",
+          "add-password": "First password",
           "change-password": "New password (leave empty to keep)"}
 
 
@@ -52,7 +53,7 @@ def test_added_account_is_confirmed_and_the_form_emptied(record: TrialRecord, pe
     add(at, "j.smith", "Jo Smith", [Role.NURSE, Role.PHYSIOTHERAPIST], "a long pass phrase")
     assert not at.exception
     [done] = successes(at)
-    assert done.startswith("Account 'j.smith' (Jo Smith) added at ")
+    assert done.startswith(f"Account '{md('j.smith')}' (Jo Smith) added at ")
     assert done.endswith("with roles: nurse, physiotherapist.")
     # Nothing of this account is left for the next one.
     assert field(at, "add-username").value == ""
@@ -67,7 +68,7 @@ def test_added_account_is_confirmed_and_the_form_emptied(record: TrialRecord, pe
     assert record.users.get("k.lee").roles == Role.DOCTOR.value
     assert record.users.get("j.smith").roles.split(",") == ["nurse", "physiotherapist"]
     [done] = successes(at)
-    assert "'k.lee'" in done and done.endswith("with roles: doctor.")
+    assert f"'{md('k.lee')}'" in done and done.endswith("with roles: doctor.")
     table = at.dataframe[0].value
     assert "k.lee" in set(table["Username"]) and "None" not in table.to_string()
 
@@ -81,7 +82,7 @@ def test_a_refused_account_keeps_what_was_typed(record: TrialRecord, people: Peo
     assert field(at, "add-roles").value == [Role.NURSE]
     field(at, "add-username").input("n.other")
     next(b for b in at.button if b.label == "Add account").click().run()
-    assert not at.error and successes(at)[0].startswith("Account 'n.other'")
+    assert not at.error and successes(at)[0].startswith(f"Account '{md('n.other')}'")
 
 
 def test_a_change_is_confirmed_with_the_roles(record: TrialRecord, people: People):
@@ -94,7 +95,7 @@ def test_a_change_is_confirmed_with_the_roles(record: TrialRecord, people: Peopl
     next(b for b in at.button if b.label == "Save changes").click().run()
     assert not at.exception
     [done] = successes(at)
-    assert done.startswith("Account 'physio' changed at ")
+    assert done.startswith(f"Account '{md('physio')}' changed at ")
     assert "roles: nurse specialist, physiotherapist; active; new password set." in done
     assert field(at, "change-password").value == ""
     assert set(record.users.get("physio").roles.split(",")) == {

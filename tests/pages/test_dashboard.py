@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from observations.users import actor_of
 from pages.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY
+from tests.accounts import local_person
 from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
 from vocabulary import Role
 
@@ -33,9 +33,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def people(data_dir: Path) -> dict[str, object]:
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
-    cns = actor_of(record.users.create(admin, "cns", "Nurse Spec", {Role.NURSE_SPECIALIST}))
-    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}, PASSWORD))
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
+    cns = local_person(record, admin, "cns", "Nurse Spec", Role.NURSE_SPECIALIST)
+    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
     patient = record.patients.register(
         cns,
         {"nhs_number": "9434765919", "hospital_number": "H77",
@@ -174,3 +174,43 @@ def test_a_page_reached_without_the_front_door_links_back_to_it(people: dict):
     assert [e.value for e in at.error] == ["Please sign in."]
     assert any("](./)" in m.value and "sign-in page" in m.value for m in at.markdown)
     assert not at.get("html")  # no tile, no patient
+
+
+def test_a_disabled_account_is_signed_out_at_its_next_run(people: dict):
+    """The screen holds only its sign-in: the administrator disabling the nurse ends it, and
+    the nurse's next run (a click, a refresh) is the sign-in screen, with the reason."""
+    at = app()
+    at.session_state[ACTOR_KEY] = people["nurse"]
+    at.run()
+    at.switch_page("pages/trials.py").run()
+    assert at.dataframe
+    record = TrialRecord.open(load_settings())
+    record.users.change(people["admin"], "nurse", active=False)
+    record.close()
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert "Your sign-in has ended" in at.info[0].value
+    assert not at.dataframe and "943 476 5919" not in str(at.main)
+
+
+def test_a_made_up_actor_in_the_session_is_not_signed_in(people: dict):
+    from observations.store import Actor
+
+    at = app()
+    nurse = people["nurse"]
+    at.session_state[ACTOR_KEY] = Actor(nurse.user_id, "nurse", frozenset({Role.DOCTOR}))
+    at.run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert not at.dataframe
+
+
+def test_the_admins_audit_page_withholds_clinical_details(people: dict):
+    at = app()
+    at.session_state[ACTOR_KEY] = people["admin"]
+    at.run()
+    at.switch_page("pages/audit.py").run()
+    table = at.dataframe[0].value
+    registered = table[table["action"] == "patient.register"]
+    assert len(registered) == 1
+    assert "9434765919" not in table.to_csv() and "SCRIPT" not in table.to_csv().upper()
+    assert any("clinical details are withheld" in c.value for c in at.caption)

@@ -11,8 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from observations.users import actor_of
+from pages.markdown_text import md
 from pages.shared import ACTOR_KEY
+from tests.accounts import local_person
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -35,11 +36,11 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
-    doctor = actor_of(record.users.create(admin, "doc", "Dr Doctor", {Role.DOCTOR}, PASSWORD))
-    cns = actor_of(record.users.create(admin, "cns", "Nurse Spec", {Role.NURSE_SPECIALIST}))
-    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}))
-    physio = actor_of(record.users.create(admin, "physio", "Physio", {Role.PHYSIOTHERAPIST}))
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
+    doctor = local_person(record, admin, "doc", "Dr Doctor", Role.DOCTOR)
+    cns = local_person(record, admin, "cns", "Nurse Spec", Role.NURSE_SPECIALIST)
+    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
+    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
     patient = record.patients.register(
         doctor,
         {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
@@ -130,9 +131,9 @@ def test_non_responder_plans_the_follow_up_at_plus_25_not_before_24_h(world):
     scored(world, trial, "2", "2")  # no change: criterion not met, and a safe day
     at = open_on(world["doctor"], trial.id)
     hint = at.info[0].value
-    assert hint.startswith("Suggestion (hint, not a decision): Criterion not met and no sign "
-                           "of overdose recorded. Repeat trial at 75 mcg")
-    assert "Source: NHNN leaflet" in hint
+    assert hint.startswith(md("Suggestion (hint, not a decision): Criterion not met and no sign "
+                              "of overdose recorded. Repeat trial at 75 mcg"))
+    assert md("Source: NHNN leaflet") in hint
     at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
     assert not at.exception and not at.error
     record = world["record"]
@@ -266,7 +267,7 @@ def test_no_scores_no_step_suggested(world):
     trial = injected(world, dose=50)
     at = open_on(world["doctor"], trial.id)
     [step] = [i.value for i in at.info if i.value.startswith("Suggestion")]
-    assert "cannot be evaluated yet: no next step is suggested" in step
+    assert md("cannot be evaluated yet: no next step is suggested") in step
     assert "Repeat trial" not in step
 
 
@@ -282,9 +283,9 @@ def test_overdose_day_never_suggests_a_higher_dose_and_leads_with_the_signs(worl
     at = open_on(world["doctor"], trial.id)
     assert not at.exception
     [step] = [e.value for e in at.error if e.value.startswith("Suggestion")]
-    assert "Signs of overdose were seen at 50 mcg: Critical desaturation (once)" in step
-    assert "red-flag side effect: Slurred speech" in step and "sedation POSS 3" in step
-    assert "No higher dose is suggested. The team decides." in step
+    assert md("Signs of overdose were seen at 50 mcg: Critical desaturation (once)") in step
+    assert md("red-flag side effect: Slurred speech") in step and md("sedation POSS 3") in step
+    assert md("No higher dose is suggested. The team decides.") in step
     assert "75" not in step
     [conditions] = [d.value for d in at.dataframe if "Condition" in d.value.columns]
     assert conditions.iloc[0]["Condition"] == "Critical desaturation: SpO2 85 % or below"

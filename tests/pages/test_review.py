@@ -14,8 +14,9 @@ from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from observations.users import actor_of
+from pages.markdown_text import md
 from pages.shared import ACTOR_KEY
+from tests.accounts import local_person
 from tests.judgements import judge_as_the_monitor
 from vocabulary import (
     AlarmEventType,
@@ -45,10 +46,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
-    doctor = actor_of(record.users.create(admin, "doc", "Dr Doctor", {Role.DOCTOR}, PASSWORD))
-    physio = actor_of(record.users.create(admin, "physio", "Physio", {Role.PHYSIOTHERAPIST}))
-    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}))
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
+    doctor = local_person(record, admin, "doc", "Dr Doctor", Role.DOCTOR)
+    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
+    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
     patient = record.patients.register(
         doctor,
         {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
@@ -149,9 +150,9 @@ def test_lower_limb_mean_under_the_declared_mapping(world):
 def test_hint_names_its_source_and_is_not_the_decision(world):
     at = open_review(world["doctor"], world["trial"].id)
     [hint] = [i.value for i in at.info if "HINT" in i.value]
-    assert hint.startswith("HINT, not a decision — Mean lower-limb Ashworth reduction >= 1 "
-                           "point: criterion not met.")
-    assert hint.endswith("Source: Gilmartin 2000; US label studies (cerebral origin).")
+    assert hint.startswith(md("HINT, not a decision — Mean lower-limb Ashworth reduction >= 1 "
+                              "point: criterion not met."))
+    assert hint.endswith(md("Source: Gilmartin 2000; US label studies (cerebral origin)."))
     assert not at.button  # nothing to sign or decide here
     record = world["record"]
     assert record.decisions.for_trial(world["trial"].id) is None

@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from observations.users import actor_of
 from pages.shared import ACTOR_KEY
+from tests.accounts import local_person
 from vocabulary import LOWER_LIMB_MUSCLES, MAS_LABELS, InjectionRoute, Role, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,10 +28,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
-    admin = actor_of(record.users.create(None, "admin", "Admin", {Role.ADMIN}, PASSWORD))
-    physio = actor_of(record.users.create(admin, "physio", "Physio", {Role.PHYSIOTHERAPIST}))
-    nurse = actor_of(record.users.create(admin, "nurse", "Nurse", {Role.NURSE}))
-    doctor = actor_of(record.users.create(admin, "doc", "Doctor", {Role.DOCTOR}, PASSWORD))
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
+    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
+    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
+    doctor = local_person(record, admin, "doc", "Doctor", Role.DOCTOR)
     patient = record.patients.register(
         doctor,
         {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
@@ -234,7 +234,10 @@ def test_decided_trials_are_not_offered(world):
         "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Who"})
     record.trials.set_status(doctor, trial.id, TrialStatus.ASSESSED)
     assert len(open_page(world["physio"]).selectbox(key="scores_trial").options) == 1
-    record.decisions.record(doctor, trial.id, "responder_offer_pump", "clear response")
+    proof = record.users.confirm_password(doctor, PASSWORD, "decision")
+    record.decisions.record(
+        doctor, trial.id, "responder_offer_pump", "clear response", reauthentication=proof
+    )
     at = open_page(world["physio"])
     assert not at.selectbox and not at.data_editor
     assert "Only trials not yet decided or cancelled are listed" in at.info[0].value

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from observations.alarms import AlarmEventIn
 from observations.errors import Refused
 from observations.record import TrialRecord
+from pages.markdown_text import md
 from pages.shared import ACTOR_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
@@ -48,7 +49,8 @@ def test_register_plan_scale_two_needs_reason(record: TrialRecord, people: Peopl
     at.date_input[0].set_value("1970-02-03")
     button(at, "Register patient").click().run()
     assert not at.exception
-    assert any("Registered <B>EVANS</B>, Ann · NHS 943 476 5919" in s.value for s in at.success)
+    assert any(md("Registered <B>EVANS</B>, Ann · NHS 943 476 5919") in s.value
+               for s in at.success)
     radio = next(r for r in at.radio if r.label == "NEWS2 SpO2 scale")
     radio.set_value(2)
     button(at, "Plan trial").click().run()
@@ -97,7 +99,7 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     assert not at.exception
     assert record.trials.active_assignments(trial.id)[0].source.startswith("sim:steady")
     # The condition is present and not yet acknowledged: the page says why, the record refuses.
-    assert any("Critical desaturation: SpO2 84 %" in w.value for w in at.warning)
+    assert any(md("Critical desaturation: SpO2 84 %") in w.value for w in at.warning)
     assert button(at, "Close the monitoring window").disabled
     with pytest.raises(Refused, match="not acknowledged"):
         record.trials.set_status(people.cns, trial.id, TrialStatus.ASSESSED)
@@ -105,7 +107,7 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     at.run()
     # Acknowledged but still present: a nurse specialist reads why and cannot close it.
     [why] = [w.value for w in at.warning if "stays open" in w.value]
-    assert "- Critical desaturation: SpO2 84 %" in why and "a doctor may close it" in why
+    assert "- " + md("Critical desaturation: SpO2 84 %") in why and "a doctor may close it" in why
     assert button(at, "Close the monitoring window").disabled
     assert not [t for t in at.text_area if t.label.startswith("Why close")]
     # Once the condition has ended (the engine resolves the alarm), the window closes.
@@ -127,7 +129,7 @@ def test_a_doctor_closes_the_window_with_a_condition_present_by_saying_why(
     record.alarms.acknowledge(people.nurse, record.alarms.active()[0].id, "Seen, O2 on")
     at = page(people.doctor).run()
     assert any(w.value.startswith("Still present (closing the window now needs your reason)")
-               and "\n- Critical desaturation: SpO2 84 %" in w.value for w in at.warning)
+               and "\n- " + md("Critical desaturation: SpO2 84 %") in w.value for w in at.warning)
     button(at, "Close the monitoring window").click().run()
     assert any("Record why the window closes" in e.value for e in at.error)
     assert record.trials.get(trial.id).status == TrialStatus.MONITORING.value

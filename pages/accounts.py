@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.ward_time import format_ward
 from pages.markdown_text import md
@@ -133,8 +134,9 @@ st.dataframe(
 st.subheader("Add an account")
 # Keyed widgets rather than a form: after an account is added they are new and empty; after a
 # refusal they keep what was typed so the administrator can put right what was wrong.
-st.text_input("Username", key=add_key("add-username"), help="lower-case, e.g. j.smith")
-st.text_input("Full name", key=add_key("add-name"))
+st.text_input("Username", key=add_key("add-username"), help="lower-case, e.g. j.smith",
+              max_chars=max_chars("username"))
+st.text_input("Full name", key=add_key("add-name"), max_chars=max_chars("name"))
 st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=add_key("add-roles"))
 st.text_input(
     "First password", type="password", key=add_key("add-password"),

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.record import TrialRecord
 from observations.store import PERMISSIONS, Actor
@@ -465,7 +466,7 @@ def acknowledge_bed_form(record: TrialRecord, actor: Actor, bed: BedAlarms, wher
         note = st.text_area(
             "What was done, and who was told (required)",
             key=f"{prefix}-note",
-            max_chars=load_limits().trial_day.max_note_chars,
+            max_chars=max_chars("note"),
         )
         remind: float | None = None
         if top != Priority.LOW:

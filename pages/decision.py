@@ -19,6 +19,7 @@ from observations.exports.snapshot import (
     evaluation_of,
     take_snapshot,
 )
+from observations.free_text import max_chars
 from observations.limits import dose_limits
 from observations.store import Actor, Reauthentication
 from observations.views import DecisionView, TrialView
@@ -160,7 +161,9 @@ if Role.DOCTOR not in actor.roles:
 
 outcome = st.radio("Outcome", list(DecisionOutcome), format_func=DECISION_OUTCOME_LABELS.get,
                    index=None, key=f"outcome_{trial.id}")
-rationale = st.text_area("Rationale (the team's reasons)", key=f"rationale_{trial.id}")
+rationale = st.text_area(
+    "Rationale (the team's reasons)", key=f"rationale_{trial.id}", max_chars=max_chars("note")
+)
 
 blocked = outcome is None
 follow_up = outcome in FOLLOW_UP_OUTCOMES

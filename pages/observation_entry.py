@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from observations.errors import InvalidEntry, RecordError
+from observations.free_text import max_chars
 from observations.observation_sets import SetAtSameMinute
 from observations.readings import RecentMedian
 from observations.views import ObservationSetView, TrialView
@@ -544,7 +545,7 @@ if may_record:
             flag = " :material/flag:" if effect in RED_FLAG_SIDE_EFFECTS else ""
             label = SIDE_EFFECT_LABELS[effect] + flag
             columns[index % 4].checkbox(label, key=key(f"se-{effect.value}"))
-    st.text_area("Note", key=key("note"), max_chars=4000)
+    st.text_area("Note", key=key("note"), max_chars=max_chars("note"))
     problem("note")
 
     # When the set was measured: for a new set "now" is read at the moment of Save.
@@ -579,7 +580,7 @@ if may_record:
 
     if correcting is not None:
         st.text_input("Reason for the correction (required)", key=key("reason"),
-                      max_chars=500, placeholder="e.g. pulse typed as 17, counted 71")
+                      max_chars=max_chars("note"), placeholder="e.g. pulse typed as 17, counted 71")
         problem("reason")
     problem("entry")
 

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from observations.errors import InvalidEntry, RecordError
+from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.views import AssessmentView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
@@ -252,7 +253,7 @@ with st.form(f"scores_form_{context}"):
             f"Only if taken outside the peak window ({day_limits.peak_window_start_hours:g} to "
             f"{day_limits.peak_window_end_hours:g} hours after the injection): why then",
             key=f"timing_reason_{context}",
-            max_chars=day_limits.max_note_chars,
+            max_chars=max_chars("note"),
         )
         slots["timing_reason"] = st.empty()
 
@@ -309,6 +310,7 @@ with st.form(f"scores_form_{context}"):
     recall = beside_baseline(lambda: st.text_input(
         "Recall period for spasms", value=(current.penn_recall_period or "") if current else "",
         placeholder="e.g. the last 24 hours", key=f"penn_recall_{context}",
+        max_chars=max_chars("label"),
     ), baseline_of("penn_recall_period"))
     slots["penn_recall_period"] = st.empty()
 
@@ -338,7 +340,7 @@ with st.form(f"scores_form_{context}"):
         goals_frame(current, shown_baseline),
         key=f"goals_{context}",
         column_config={
-            "Goal": st.column_config.TextColumn("Goal", max_chars=300),
+            "Goal": st.column_config.TextColumn("Goal", max_chars=max_chars("goal")),
             "Baseline rating": st.column_config.TextColumn("Baseline rating"),
             "Rating": st.column_config.SelectboxColumn(
                 "Rating", options=list(GAS_LABELS),
@@ -356,11 +358,12 @@ with st.form(f"scores_form_{context}"):
     slots["goals"] = st.empty()
 
     note = st.text_area("Notes", value=(current.note or "") if current else "",
-                        key=f"note_{context}")
+                        key=f"note_{context}", max_chars=max_chars("note"))
     slots["note"] = st.empty()
     reason = ""
     if current is not None:
-        reason = st.text_input("Reason for the correction", key=f"reason_{context}")
+        reason = st.text_input("Reason for the correction", key=f"reason_{context}",
+                               max_chars=max_chars("note"))
         slots["reason"] = st.empty()
     submitted = st.form_submit_button("Correct scores" if current else "Save scores")
 

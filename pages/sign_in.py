@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from observations.errors import RecordError
+from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.record import TrialRecord
 from pages.shared import FRESH_SIGN_IN_KEY, INTENDED_USE, show_problem, sign_in_as
@@ -28,7 +29,7 @@ def sign_in_screen(record: TrialRecord) -> None:
         return
     st.subheader("Sign in")
     with st.form("sign_in"):
-        username = st.text_input("Username")
+        username = st.text_input("Username", max_chars=max_chars("username"))
         password = st.text_input("Password", type="password")
         submitted = st.form_submit_button("Sign in", icon=":material/login:")
     if submitted:
@@ -54,8 +55,8 @@ def _first_admin(record: TrialRecord) -> None:
         "adds accounts for nurses, physiotherapists, nurse specialists and doctors."
     )
     with st.form("first_admin"):
-        username = st.text_input("Username")
-        name = st.text_input("Full name")
+        username = st.text_input("Username", max_chars=max_chars("username"))
+        name = st.text_input("Full name", max_chars=max_chars("name"))
         password = st.text_input(
             f"Password (at least {load_limits().accounts.min_password_length} characters; "
             "three random words work)",

@@ -8,7 +8,7 @@ import streamlit as st
 
 from observations.demo import DEMO_SCENARIOS, create_demo_trial
 from observations.errors import RecordError
-from observations.limits import load_limits
+from observations.free_text import fit_text, max_chars
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
 from pages.markdown_text import md
@@ -44,7 +44,10 @@ def said(where: str | None) -> None:
 def patient_section() -> None:
     st.subheader("1 · Patient")
     said("patient")
-    text = st.text_input("Find a patient (name, NHS number or hospital number)")
+    text = st.text_input(
+        "Find a patient (name, NHS number or hospital number)",
+        max_chars=max(max_chars("name"), max_chars("identifier")),  # longer matches no one
+    )
     if text.strip():
         found = record.patients.find(text)  # two identifiers shown for each match
         if not found:
@@ -57,10 +60,10 @@ def patient_section() -> None:
     if not allowed(actor, "patient.register"):
         return
     with st.expander("Register a new patient"), st.form("register"):
-        nhs = st.text_input("NHS number")
-        mrn = st.text_input("Hospital number (MRN)")
-        family = st.text_input("Family name")
-        given = st.text_input("Given name")
+        nhs = st.text_input("NHS number", max_chars=max_chars("identifier"))
+        mrn = st.text_input("Hospital number (MRN)", max_chars=max_chars("identifier"))
+        family = st.text_input("Family name", max_chars=max_chars("name"))
+        given = st.text_input("Given name", max_chars=max_chars("name"))
         born = st.date_input(
             "Date of birth", value=None, min_value=date(1900, 1, 1), format="DD/MM/YYYY"
         )
@@ -92,7 +95,7 @@ def plan_section() -> None:
     st.text(f"Patient: {patient.identifiers}")
     with st.form("plan"):
         dose = st.number_input("Planned dose (mcg)", value=50, step=25)
-        bed = st.text_input("Bed")
+        bed = st.text_input("Bed", max_chars=max_chars("bed"))
         scale = st.radio(
             "NEWS2 SpO2 scale",
             [1, 2],
@@ -101,7 +104,8 @@ def plan_section() -> None:
             "prescribed target of 88-92 %, on a clinician's decision.",
         )
         reason = st.text_area(
-            "Reason for scale 2 (the clinician's decision, recorded with your name)"
+            "Reason for scale 2 (the clinician's decision, recorded with your name)",
+            max_chars=max_chars("note"),
         )
         if st.form_submit_button("Plan trial"):
             try:
@@ -166,7 +170,10 @@ def devices_section(trial: TrialView) -> None:
         source = st.selectbox("Device", list(options), format_func=lambda s: options[s])
         if st.form_submit_button("Assign device"):
             try:
-                record.trials.assign_device(actor, trial.id, source, options[source])
+                # The menu's description (a port's or a sensor's own name) can run past a
+                # device name's length: kept cut short rather than refused.
+                label = fit_text(options[source], "label")
+                record.trials.assign_device(actor, trial.id, source, label)
             except RecordError as error:
                 show_problem(error)
             else:
@@ -205,7 +212,9 @@ def injection_section(trial: TrialView) -> None:
         )
         route = st.selectbox("Route", list(ROUTES), format_func=lambda r: ROUTES[r])
         given_by = st.text_input(
-            "Given by (name of the doctor)", value=record.users.by_id(actor.user_id).display_name
+            "Given by (name of the doctor)",
+            value=record.users.by_id(actor.user_id).display_name,
+            max_chars=max_chars("name"),
         )
         if st.form_submit_button("Record injection"):
             try:
@@ -236,7 +245,7 @@ def window_section(trial: TrialView) -> None:
     if allowed(actor, "trial.extend_window"):
         with st.form("extend"):
             minutes = st.number_input("Extend by (minutes)", value=60, step=15)
-            reason = st.text_input("Why")
+            reason = st.text_input("Why", max_chars=max_chars("note"))
             if st.form_submit_button("Extend window"):
                 try:
                     record.trials.extend_window(actor, trial.id, int(minutes), reason)
@@ -268,7 +277,7 @@ def close_window(trial: TrialView) -> None:
         reason = st.text_area(
             "Why close the window while these are present (recorded with your name)",
             key="close-reason",
-            max_chars=load_limits().trial_day.max_note_chars,
+            max_chars=max_chars("note"),
         )
     if st.button("Close the monitoring window"):
         try:

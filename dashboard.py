@@ -104,6 +104,12 @@ PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
     ),
     ("pages/trials.py", "All trials", ":material/list_alt:", ALL - {Role.ADMIN}),
     ("pages/accounts.py", "Accounts", ":material/manage_accounts:", frozenset({Role.ADMIN})),
+    (
+        "pages/alarm_review.py",
+        "Alarm review",
+        ":material/notifications_active:",
+        frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN}),
+    ),
     ("pages/audit.py", "Audit trail", ":material/history:", frozenset({Role.ADMIN, Role.DOCTOR})),
 ]
 SSO_LOGOUT_KEY = "sso_logout_wanted"

@@ -2,12 +2,25 @@
 
 Streams every device assigned to a trial in monitoring (against the database named by
 ITBMON_DATABASE_URL, or the embedded SQLite file), until interrupted.
+
+``python -m monitor what-if --rules CANDIDATE.yaml [--trial ID ...] [--since DATE]
+[--out report.csv|report.pdf]`` replays finished trial days from the record through the rule
+set in force and the candidate rule file and lists every alarm the candidate sounds later or
+not at all, and every alarm it adds (monitor/what_if.py). A candidate that does not load is
+refused with the errors of ``python -m rules check-config``, line by line (exit status 1).
+
+what-if signs in as a person, as ``python -m observations trials`` does (--user NAME or
+ITBMON_USER; the password at a prompt, --password-stdin or ITBMON_PASSWORD; a clinical role),
+and the read is audited. It prints trial ids and beds, never a name or a number, but the
+times of one bed's alarms on a given day are clinical data about the patient who lay there:
+the ward knows who that was. Run unattended, it takes the account from the environment.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import signal
 import sys
@@ -28,8 +41,96 @@ async def _run(service: MonitorService) -> None:
     await service.run(stop)
 
 
+def _what_if(argv: list[str]) -> int:
+    from datetime import date
+    from pathlib import Path
+
+    from monitor.what_if import text_report, what_if, write_report
+    from observations.__main__ import NoPassword, _credential_options, _sign_in
+    from observations.errors import NotPermitted, RecordError
+    from rules.__main__ import run_check_config
+    from rules.rule_set import load_rule_set
+    from vocabulary import CLINICAL_ROLES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor what-if",
+        description="Replay finished trial days from the record through the rule set in force "
+        "and a candidate rule file; list every alarm the candidate sounds later or not at "
+        "all, and every alarm it adds. Signs in as a person (a clinical role), as "
+        "'python -m observations trials' does: the report names trials by id and bed only, "
+        "but a bed's alarm times on a day are clinical data about its patient.",
+    )
+    parser.add_argument("--rules", type=Path, required=True, metavar="CANDIDATE.yaml",
+                        help="the candidate rule file (checked as 'python -m rules "
+                        "check-config' checks it)")
+    parser.add_argument("--trial", type=int, action="append", metavar="ID",
+                        help="replay this trial (repeat for more; default: every finished one)")
+    parser.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="only trials injected on this ward date or later")
+    parser.add_argument("--out", type=Path, metavar="report.csv|report.pdf",
+                        help="also write the report as CSV or a one-page PDF (by suffix)")
+    _credential_options(parser)
+    args = parser.parse_args(argv)
+    if args.out is not None and args.out.suffix.lower() not in (".csv", ".pdf"):
+        parser.error("--out must end in .csv or .pdf")
+    # The candidate first: a file that does not load is refused before anything is read,
+    # with check-config's own line-numbered errors (its listing of a good file is not wanted).
+    if run_check_config(args.rules, io.StringIO(), sys.stderr) != 0:
+        return 1
+    candidate = load_rule_set(args.rules)
+    in_force = load_rule_set()
+    try:
+        record = TrialRecord.open()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            actor = _sign_in(record, args, "python -m monitor what-if")
+        except NoPassword as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        try:
+            if not actor.roles & CLINICAL_ROLES:
+                raise NotPermitted(
+                    f"{actor.username} may not replay trial days: the alarm times of a bed "
+                    "are clinical data, for the clinical roles, not for administrators."
+                )
+            report = what_if(record, in_force, candidate, args.trial, args.since)
+            # Audited before anything is shown: a read the trail cannot hold is not shown.
+            record.audit.note_view(actor, "what_if", details={
+                "trials": [day.trial_id for day in report.comparison.days],
+                "in_force": in_force.version, "candidate": candidate.version, "via": "cli",
+            })
+            print(text_report(report), end="")
+            if args.out is not None:
+                try:
+                    size = write_report(report, args.out)
+                except OSError as exc:
+                    print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+                    return 1
+                print(f"Wrote {args.out} ({size} bytes).")
+            return 0
+        finally:
+            record.users.sign_out(actor, "command finished")
+    except NotPermitted as exc:  # a refused sign-in, or a role that may not do this
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    except RecordError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        record.close()
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m monitor", description=__doc__)
+    if argv[:1] == ["what-if"]:
+        return _what_if(argv[1:])
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--demo",
         action="store_true",

@@ -77,7 +77,8 @@ from vocabulary import (
 _PARAMETER_ORDER = {p: i for i, p in enumerate(Parameter)}
 # At one instant of a rebuild: readings, then link changes, then what people entered (live, an
 # entry typed after the event reaches the watch after that instant's frame).
-_READING, _LINK, _ENTRY = 0, 1, 2
+READING, LINK, ENTRY = 0, 1, 2
+Timed = tuple[datetime, int, int, TrialEvent]  # (when, READING/LINK/ENTRY, order, event)
 RESTARTED = "monitor restarted"
 
 Clock = Callable[[], datetime]
@@ -191,44 +192,19 @@ class TrialWatch:
         trial = self.record.trials.get(self.trial_id)
         engine = TrialEngine(self.rule_set, trial_id=str(trial.id), spo2_scale=trial.spo2_scale)
         seen = _Seen()
-        timed: list[tuple[datetime, int, int, TrialEvent]] = []
-        horizons: dict[str, datetime] = {}
-        frame = self.record.readings.timeline(
-            self.trial_id, list(ENGINE_PARAMETERS), end=now, include_manual=False
-        )
-        rows = list(frame.itertuples(index=False))
-        # As `engine_frame` hands a live frame over: a blood-pressure frame's pulse (the cuff's)
-        # is not judged; the oximeter's is.
-        cuff_frames = {
-            (row.time, str(row.device))
-            for row in rows
-            if row.parameter in (Parameter.SYSTOLIC.value, Parameter.DIASTOLIC.value)
-        }
-        for row in rows:
-            if row.parameter == Parameter.PULSE_RATE.value and (
-                (row.time, str(row.device)) in cuff_frames
-            ):
-                continue
-            flags = frozenset(f for f in str(row.flags).split(";") if f)
-            value = None if row.value != row.value else float(row.value)  # NaN is missing
-            at = row.time.to_pydatetime()  # type: ignore[attr-defined]
-            parameter = Parameter(row.parameter)
-            # As a live frame hands them over: values before gaps, each in parameter order.
-            order = (len(_PARAMETER_ORDER) if value is None else 0) + _PARAMETER_ORDER[parameter]
-            timed.append((at, _READING, order, Reading(at, parameter, value, flags)))
-            device = str(row.device)
-            if device not in horizons or at > horizons[device]:
-                horizons[device] = at
+        timed: list[Timed] = []
+        readings, horizons = recorded_readings(self.record, self.trial_id, now)
+        timed.extend(readings)
         for first, latest in self._links.values():
-            timed.append((first.time, _LINK, 0, first))
+            timed.append((first.time, LINK, 0, first))
             if latest is not first:
-                timed.append((latest.time, _LINK, 0, latest))
+                timed.append((latest.time, LINK, 0, latest))
         pending: list[TrialEvent] = []
         for position, event in self._entries(trial, True, seen):
             if position > now:
                 pending.append(event)  # fed when the trial's clock gets there, as live
             else:
-                timed.append((position, _ENTRY, 0, event))
+                timed.append((position, ENTRY, 0, event))
         # Stable within equal keys: entries keep the record's order.
         timed.sort(key=lambda item: item[:3])
         for _, _, _, event in timed:
@@ -454,6 +430,11 @@ class TrialWatch:
 
     # ------------------------------------------------------------------ helpers
 
+    def recorded_entries(self, trial: TrialView) -> Iterator[tuple[datetime, TrialEvent]]:
+        """Everything people entered for the trial (injection, sets, acknowledgements of these
+        rules, the window's extensions and close), where a rebuild feeds each."""
+        return self._entries(trial, True, _Seen())
+
     def _entries(
         self,
         trial: TrialView,
@@ -550,3 +531,45 @@ class TrialWatch:
             evidence=evidence,
             rule_set_version=self.rule_set_version,
         )
+
+
+def recorded_readings(
+    record: TrialRecord, trial_id: int, end: datetime
+) -> tuple[list[Timed], dict[str, datetime]]:
+    """The trial's streamed readings up to ``end`` as a rebuild feeds them, and each device's
+    latest reading time. As `engine_frame` hands a live frame over: a blood-pressure frame's
+    pulse (the cuff's) is not judged, the oximeter's is; within an instant, values come in
+    parameter order and flagged gaps (no value) after them. Column by column: a day is tens of
+    thousands of rows."""
+    frame = record.readings.timeline(
+        trial_id, list(ENGINE_PARAMETERS), end=end, include_manual=False
+    )
+    times = list(frame["time"].dt.to_pydatetime())
+    parameters = frame["parameter"].tolist()
+    values = frame["value"].tolist()
+    flag_texts = frame["flags"].tolist()
+    devices = [str(d) for d in frame["device"].tolist()]
+    pressure = (Parameter.SYSTOLIC.value, Parameter.DIASTOLIC.value)
+    cuff = {(t, d) for t, p, d in zip(times, parameters, devices, strict=True) if p in pressure}
+    pulse = Parameter.PULSE_RATE.value
+    gap = len(_PARAMETER_ORDER)
+    flag_sets: dict[str, frozenset[str]] = {}
+    timed: list[Timed] = []
+    horizons: dict[str, datetime] = {}
+    for at, name, value, text, device in zip(
+        times, parameters, values, flag_texts, devices, strict=True
+    ):
+        if name == pulse and (at, device) in cuff:
+            continue
+        text = str(text)
+        flags = flag_sets.get(text)
+        if flags is None:
+            flags = flag_sets[text] = frozenset(f for f in text.split(";") if f)
+        parameter = Parameter(name)
+        missing = value != value  # NaN
+        order = (gap if missing else 0) + _PARAMETER_ORDER[parameter]
+        reading = Reading(at, parameter, None if missing else float(value), flags)
+        timed.append((at, READING, order, reading))
+        if device not in horizons or at > horizons[device]:
+            horizons[device] = at
+    return timed, horizons

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from observations.alarm_review import AlarmReviews
 from observations.alarms import Alarms
 from observations.assessments import Assessments
 from observations.audit import AuditTrail
@@ -38,6 +39,8 @@ class TrialRecord:
         self.set_scores = SetScores(self.store)
         self.decisions = Decisions(self.store)
         self.audit = AuditTrail(self.store)
+        # The ward's alarm figures for whoever reviews the rule file (no patient identifiers).
+        self.alarm_review = AlarmReviews(self.store)
         self.services = Services(self.store)
 
     @classmethod

@@ -81,6 +81,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "trial.export": frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
     "user.manage": frozenset({Role.ADMIN}),
     "audit.read": frozenset({Role.ADMIN, Role.DOCTOR}),
+    # The ward's alarm figures (no patient identifiers): who owns and reviews the rule file.
+    "alarm.review": frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN}),
 }
 # What the monitor service (no person) may write.
 SERVICE_ACTIONS = frozenset({"readings.add", "alarm.record"})
@@ -101,6 +103,7 @@ ACTION_WORDS = {
     "trial.export": "export a trial report",
     "user.manage": "manage accounts",
     "audit.read": "read the audit trail",
+    "alarm.review": "review the ward's alarms",
     "readings.add": "write device readings",
     "alarm.record": "write alarm events",
 }

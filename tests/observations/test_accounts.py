@@ -284,6 +284,7 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
         "trial.export": lambda a: export_for(record, a, trial, "csv"),
         "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}, PASSWORD),
         "audit.read": lambda a: record.audit.entries_for(a),
+        "alarm.review": lambda a: record.alarm_review.review(a, now.date(), now.date(), 12.0),
         "readings.add": lambda a: record.readings.add(
             a, [ReadingIn(trial, Parameter.SPO2, 97, now, now, "sim:x")]
         ),

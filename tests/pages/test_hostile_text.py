@@ -377,6 +377,7 @@ PAGES = [
     ("pages/trials.py", "nurse", None),
     ("pages/audit.py", "dr.evil", None),
     ("pages/accounts.py", "admin", None),
+    ("pages/alarm_review.py", "doctor", None),
 ]
 CHOOSERS = {
     "pages/trial_monitor.py": "monitor-trial-choice",

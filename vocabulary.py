@@ -105,7 +105,8 @@ LOINC: dict[Parameter, str] = {
     Parameter.RR: "9279-1",
     Parameter.TEMP: "8310-5",
 }
-# Further LOINC codes that also name a parameter (clinical.md §7): SpO2 is also coded 2708-6.
+# Further LOINC codes that also name a parameter (LOINC; FHIR R4 vital-signs profile): SpO2 is
+# also coded 2708-6.
 LOINC_ALSO: dict[Parameter, tuple[str, ...]] = {Parameter.SPO2: ("2708-6",)}
 LOINC_BP_PANEL = "85354-9"
 SNOMED_NEWS2_TOTAL = "1104051000000101"

@@ -40,8 +40,9 @@ DEFAULT_PLAUSIBLE_RANGES: Mapping[Parameter, PlausibleRange] = MappingProxyType(
     }
 )
 
-# clinical.md §4: "device link lost — no reading at all ... for longer than the protocol's quiet
-# time (default 10 s)". Streaming oximeters send 1-100 readings/s, so 10 s of silence is never
+# The technical alarm "device link lost" (rules/default_rules.yaml; IEC 60601-1-8 technical
+# alarm condition) is no reading at all for longer than the protocol's quiet time. Streaming
+# oximeters send 1-100 readings/s, so 10 s of silence is never
 # normal. Cuffs and spot-check devices send a reading only when a measurement is taken (every N
 # minutes), so silence is their normal state: no watchdog (None).
 DEFAULT_QUIET_TIME_S = 10.0

@@ -8,7 +8,7 @@ Scenarios (times count from ``start``; the overdose drift counts from ``injectio
 
 - ``steady``: a normal day well inside normal ranges, nothing should alarm.
 - ``overdose``: SpO2, pulse and blood pressure drift down through the 2nd and 3rd hours after
-  injection and stay low, so the overdose rules of clinical.md §4 genuinely fire.
+  injection and stay low, so the overdose rules of rules/default_rules.yaml genuinely fire.
 - ``artefact``: steady, with short motion dips (< 15 s) flagged ``artifact``.
 - ``probe-off``: steady, with spells of ``no_finger`` readings whose values are missing.
 - ``link-loss``: steady, with spells of silence longer than the quiet time, then reconnection.
@@ -45,7 +45,7 @@ class SimulatorTiming:
     """Shape of the simulated day; defaults chosen so each episode shows within minutes."""
 
     reading_interval_s: int = 1  # continuous oximeters notify every 1-4 s
-    nibp_every_min: float = 15.0  # clinical.md §4 schedule: BP every 15 min in the first hour
+    nibp_every_min: float = 15.0  # the observation schedule: BP every 15 min in the first hour
     nibp_first_after_s: int = 30
     nibp_inflation_s: int = 35  # cuff inflating ("measuring") before the result
     episode_first_after_s: int = 120  # first artefact / probe-off / link-loss episode

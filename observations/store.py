@@ -134,9 +134,7 @@ def open_session(session: Session, actor: Actor) -> SignInSession | None:
         return None
     if (row.kind == "service") != actor.is_service:
         return None
-    max_age = timedelta(hours=load_limits().accounts.session_max_hours)
-    started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-    if row.kind == "person" and started + max_age <= session.info["now"]:
+    if row.kind == "person" and _too_old(row.started_at, session.info["now"]):
         return None
     return row
 
@@ -178,27 +176,59 @@ def still_may_act(session: Session, actor: Actor) -> None:
     """The account and its sign-in as they stand now, inside the action's own transaction:
     a session signed out or ended (account disabled, roles changed), an account disabled or
     stripped of a role, or an Actor made up by a caller, stops acting at once. Every clinical
-    write audits through here, so none escapes it."""
+    write audits through here, so none escapes it. Checked once per transaction and sign-in
+    (one query: the monitor writes every half second)."""
+    checked: set[str] = session.info.setdefault("signed_in", set())
+    if actor.session_token and actor.session_token in checked:
+        return
     allowed = False
-    if open_session(session, actor) is not None:
-        user = session.get(User, actor.user_id)
+    row = None
+    if actor.session_token:
+        row = session.execute(
+            select(
+                SignInSession.user_id, SignInSession.kind, SignInSession.started_at,
+                SignInSession.ended_at, User.roles, User.active,
+            )
+            .join(User, User.id == SignInSession.user_id)
+            .where(SignInSession.token_sha256 == token_digest(actor.session_token))
+        ).one_or_none()
+    if (
+        row is not None
+        and row.ended_at is None
+        and row.user_id == actor.user_id
+        and (row.kind == "service") == actor.is_service
+        and (row.kind != "person" or not _too_old(row.started_at, session.info["now"]))
+    ):
+        states = [(row.roles, row.active)]
+        user = next(
+            (o for o in session.identity_map.values()
+             if isinstance(o, User) and o.id == actor.user_id),
+            None,
+        )
         if user is not None:
-            # Judged by the account as it stood when this action began, or as this very action
-            # leaves it (an administrator changing their own roles, a single sign-on updating
-            # the groups' roles): a row this transaction did not touch is the same both ways.
+            # Changed in this very transaction (an administrator changing their own roles, a
+            # single sign-on updating the groups' roles): judged as it stood when the action
+            # began, or as the action leaves it.
             state = inspect(user)
-            for roles, active in (
+            states = [
                 ((state.attrs.roles.history.deleted or [user.roles])[0],
                  (state.attrs.active.history.deleted or [user.active])[0]),
                 (user.roles, user.active),
-            ):
-                held = frozenset(Role(r) for r in roles.split(",") if r)
-                allowed = allowed or (bool(active) and actor.roles <= held)
+            ]
+        for roles, active in states:
+            held = frozenset(Role(r) for r in roles.split(",") if r)
+            allowed = allowed or (bool(active) and actor.roles <= held)
     if not allowed:
         raise NotPermitted(
             f"The sign-in of {actor.username} has ended (signed out, the account disabled or "
             "its roles changed) or was never made: nothing was recorded. Sign in again."
         )
+    checked.add(actor.session_token)
+
+
+def _too_old(started_at: datetime, now: datetime) -> bool:
+    started = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+    return started + timedelta(hours=load_limits().accounts.session_max_hours) <= now
 
 
 class Store:

@@ -1,5 +1,6 @@
 """Alarm review: the ward's alarm figures over a range of ward dates, for the people who own the
-alarm rules (clinical risk management, DCB0129/DCB0160).
+alarm rules (clinical risk management, DCB0129/DCB0160), and what a changed rule file would
+have done on the recorded trial days of those dates (pages/what_if_view.py).
 
 Figures only: no patient is named here, a trial is its id and its bed. Layout only; every
 figure and its definition come from observations/alarm_review.py.
@@ -20,6 +21,7 @@ from observations.ward_time import format_ward, to_ward
 from pages.display import load_display_settings
 from pages.markdown_text import html_text
 from pages.shared import MISSING, get_record, require_roles, show_problem
+from pages.what_if_view import duration_text, what_if_section
 from vocabulary import Role
 
 REVIEW_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN})
@@ -29,20 +31,6 @@ UNUSABLE_COLOUR = "#d62728"
 SILENT_COLOUR = "#7f7f7f"
 CHART_CONFIG = {"displaylogo": False}
 ROW_PX = 35  # a dataframe row: the rules table is drawn whole, the rule file has a few dozen
-
-
-def duration_text(seconds: float | None) -> str:
-    """'42 s', '4 min 05 s', '2 h 03 min'; the missing mark when there is no time."""
-    if seconds is None:
-        return MISSING
-    whole = round(seconds)
-    sign, whole = ("-" if whole < 0 else ""), abs(whole)
-    if whole < 60:
-        return f"{sign}{whole} s"
-    if whole < 3600:
-        return f"{sign}{whole // 60} min {whole % 60:02d} s"
-    minutes = round(whole / 60)
-    return f"{sign}{minutes // 60} h {minutes % 60:02d} min"
 
 
 def percent_text(fraction: float | None) -> str:
@@ -218,13 +206,14 @@ picked = st.date_input(
 if not isinstance(picked, tuple) or len(picked) != 2:
     st.info("Choose the last day of the period.")
     st.stop()
+display = load_display_settings()
 first_day: date = picked[0]
 last_day: date = picked[1]
 try:
     # A busy ward's day is hundreds of thousands of readings: a second or two per day of range.
     with st.spinner("Counting the alarms and the oximeters' readings..."):
         review = record.alarm_review.review(
-            actor, first_day, last_day, load_display_settings().gap_after_seconds
+            actor, first_day, last_day, display.gap_after_seconds
         )
 except RecordError as error:
     show_problem(error)
@@ -248,3 +237,4 @@ burden_charts(review)
 acknowledgement_table(review)
 rules_table(review)
 stream_section(review)
+what_if_section(record, actor, first_day, last_day, display)

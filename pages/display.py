@@ -50,6 +50,11 @@ class DisplaySettings(BaseModel):
     tone_rationale: str = Field(min_length=1)
     alarm_bar_box_px: int = Field(ge=60, le=600)
     alarm_bar_rationale: str = Field(min_length=1)
+    # The alarm review page's what-if section (pages/what_if_view.py).
+    what_if_upload_kb: int = Field(ge=16, le=1024)
+    what_if_timeline_row_px: int = Field(ge=12, le=80)
+    what_if_timeline_min_px: int = Field(ge=120, le=1200)
+    what_if_rationale: str = Field(min_length=1)
 
 
 def parse_display_settings(text: str, source: str) -> DisplaySettings:

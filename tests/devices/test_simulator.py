@@ -78,7 +78,7 @@ def test_overdose_drifts_down_through_hours_two_and_three() -> None:
     first_hour = [m for m in readings if m.device_time < START + timedelta(hours=1)]  # type: ignore[operator]
     fourth_hour = [m for m in readings if m.device_time >= START + timedelta(hours=3)]  # type: ignore[operator]
     assert min(m.values[P.SPO2] for m in first_hour) >= 95
-    # clinical.md §4 would genuinely fire: SpO2 <= 91 held for 15 s, pulse 41-50 for 30 s,
+    # rules/default_rules.yaml would genuinely fire: SpO2 <= 91 held for 15 s, pulse 41-50 for 30 s,
     # systolic <= 100 on a reading.
     assert longest_run(fourth_hour, lambda m: m.values[P.SPO2] <= 91) >= 15
     assert longest_run(fourth_hour, lambda m: m.values[P.PULSE_RATE] <= 50) >= 30

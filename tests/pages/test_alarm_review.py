@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from observations.ward_time import to_ward
+from observations.ward_time import format_ward, to_ward
 from pages.shared import ACTOR_KEY
 from tests.accounts import sign_in_as
 from tests.browser.seed import People, add_vitals, monitoring_trial, raise_alarm
@@ -138,3 +138,146 @@ def test_an_empty_range_shows_zeros_and_missing_marks(world: dict[str, Any]):
     assert "no alarm sounded" in captions.lower()
     assert "No SpO2 or pulse reading was recorded" in captions
 
+
+
+# ---------------------------------------------------------------------------- what if
+
+RULES = ROOT / "rules" / "default_rules.yaml"
+# The critical desaturation's plain delay lengthened from 5 s to 20 s.
+CRITICAL_DELAY = ("          max_delay_s: 5\n          clears_at: 87",
+                  "          max_delay_s: 20\n          clears_at: 87")
+
+
+def candidate_text(*changes: tuple[str, str]) -> str:
+    """The shipped rule file with each (old, new) replaced once, as a new version."""
+    text = RULES.read_text(encoding="utf-8")
+    text = text.replace('version: "itbmon-default-2"', 'version: "candidate-1"')
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture
+def demo(world: dict[str, Any]) -> dict[str, Any]:
+    """The fixture's ward, and yesterday's overdose demo day recorded and finished."""
+    from observations.demo_day import record_demo_day
+
+    summary = record_demo_day(world["record"], scenario="overdose")
+    patient = summary.trial.patient
+    return {**world, "demo_trial": summary.trial, "demo_identifiers": (
+        patient.name, patient.nhs_number, patient.hospital_number,
+        f"{patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}")}
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="what_if_candidate").set_value((name, data, "application/x-yaml"))
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
+    demo: dict[str, Any],
+):
+    from monitor.what_if import what_if
+    from pages.what_if_view import duration_text
+    from rules.rule_set import default_rule_set, parse_rule_set
+    from rules.what_if import Change
+
+    record, trial = demo["record"], demo["demo_trial"]
+    at = upload(open_page(record, demo["people"].doctor), "candidate.yaml",
+                candidate_text(CRITICAL_DELAY).encode("utf-8"))
+    # What the command's replay finds, the page must list: every alarm sounded later.
+    expected = what_if(record, default_rule_set(),
+                       parse_rule_set(candidate_text(CRITICAL_DELAY), "candidate.yaml"))
+    worse_expected = expected.comparison.differences(Change.NOT_AT_ALL, Change.LATER)
+    later = [d for _, d in worse_expected if d.change is Change.LATER]
+    assert later
+    [worse] = [d.value for d in at.dataframe if "Delay" in d.value.columns
+               and set(d.value["Change"]) <= {"LATER", "NOT AT ALL"}]
+    assert list(worse["Change"]) == [d.change.value.upper() for _, d in worse_expected]
+    assert list(worse["Trial"]) == [trial.id] * len(worse_expected)
+    assert set(worse["Bed"]) == {trial.bed}
+    assert set(worse["Alarm (rule / level)"]) == {"spo2_low / critical_desaturation"}
+    # Each later alarm with its delay, in seconds of the ward's clock.
+    rows = worse[worse["Change"] == "LATER"]
+    delays = [d.delay_s for d in later]
+    assert all(delay is not None and delay >= 1 for delay in delays)
+    assert list(rows["Delay"]) == [f"{duration_text(delay)} later" for delay in delays]
+    zone = record.settings.ward_timezone
+    assert list(rows["In force sounds it at"]) == [
+        format_ward(d.in_force_at, zone, with_date=False) for d in later]
+    assert list(rows["Candidate sounds it at"]) == [
+        format_ward(d.candidate_at, zone, with_date=False) for d in later]
+    assert set(worse[worse["Change"] == "NOT AT ALL"]["Delay"]) <= {"never sounds"}
+    errors = " ".join(e.value for e in at.error)
+    assert f"{len(worse_expected)} alarm" in errors and "later or not at all" in errors
+    # Nothing added, and the figures side by side name both versions.
+    assert any("adds no alarm" in c.value for c in at.caption)
+    figures = table(at, "Raises, candidate")
+    assert figures.iloc[0]["Rule"] == "all rules"
+    assert "spo2_low" in set(figures["Rule"])
+    # One day on the timeline: two lanes, the candidate's late alarms marked.
+    [timeline] = [c for c in charts(at) if "candidate-1" in c["layout"]["title"]["text"]]
+    lanes = {y for trace in timeline["data"] for y in trace["y"][0]}
+    assert lanes == {"In force", "Candidate"}
+    assert any(trace.get("name", "").startswith("in force sounds") for trace in
+               timeline["data"])
+    # The command's CSV and PDF, offered for download.
+    assert {b.proto.label for b in at.get("download_button")} == {
+        "Every figure and difference (CSV)", "Report (PDF, one page)"}
+    # Audited as the command audits it, once for the replay (not again on a rerun).
+    at.selectbox(key="what_if_day").set_value(trial.id)
+    at.run()
+    [view] = record.audit.entries(action_prefix="view.what_if")
+    assert view.username == demo["people"].doctor.username
+    assert view.details["trials"] == [trial.id]
+    assert view.details["candidate"] == "candidate-1" and view.details["via"] == "page"
+    shown = everything_shown(at) + "\n".join(str(d.value.to_csv()) for d in at.dataframe)
+    assert "critical_desaturation" in shown and str(trial.id) in shown
+    for identifier in (*IDENTIFIERS, *demo["demo_identifiers"]):
+        assert identifier not in shown, identifier
+
+
+def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
+    demo: dict[str, Any], tmp_path: Path,
+):
+    import io
+
+    from pages.markdown_text import md
+    from rules.__main__ import run_check_config
+
+    text = candidate_text(("limit: 131", "limit: fast"))
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(text, encoding="utf-8")
+    errors = io.StringIO()
+    assert run_check_config(broken, io.StringIO(), errors) == 1
+    expected = errors.getvalue().strip().replace(str(broken), "broken.yaml").splitlines()
+    assert expected and all("broken.yaml: line " in line for line in expected)
+    at = upload(open_page(demo["record"], demo["people"].cns), "broken.yaml",
+                text.encode("utf-8"))
+    [error] = [e.value for e in at.error]
+    for line in expected:
+        assert md(line) in error
+    assert "line ?" not in error
+    # Nothing replayed, nothing audited, nothing offered.
+    assert not at.get("download_button") and not at.selectbox
+    assert not demo["record"].audit.entries(action_prefix="view.what_if")
+
+
+def test_a_file_that_is_not_utf8_or_too_big_is_refused(demo: dict[str, Any]):
+    at = upload(open_page(demo["record"], demo["people"].doctor), "latin1.yaml",
+                b"version: x\ndescription: caf\xe9\n")
+    [error] = [e.value for e in at.error]
+    assert "line 2" in error and "UTF" in error
+    at = upload(at, "big.yaml", b"#" * (257 * 1024))
+    [error] = [e.value for e in at.error]
+    assert "at most 256 kB" in error
+
+
+def test_the_administrator_sees_the_burden_but_not_the_replay(demo: dict[str, Any]):
+    at = open_page(demo["record"], demo["people"].admin)
+    assert {m.label for m in at.metric} >= {"Raises", "Annunciations"}
+    assert not at.file_uploader
+    assert any("needs a clinical role" in i.value for i in at.info)

@@ -28,6 +28,7 @@ from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings
 from rules.rule_set import default_rule_set, parse_rule_set
+from vocabulary import Role
 
 DAY_HOURS = 6.0
 ONE_DAY_TARGET_S = 2.0
@@ -60,13 +61,18 @@ def main(argv: list[str]) -> int:
         with mock.patch.object(demo_day, "WINDOW_CLOSED", closed):
             trial = demo_day.record_demo_day(record, "overdose").trial
         recording_s = time.perf_counter() - began
+        # The safety officer running it: any clinical role (single sign-on, no password hash).
+        reviewer = record.users.sign_in_external(
+            "https://login.bench.example", "safety.officer", "Safety Officer", ["nurses"],
+            {"nurses": Role.NURSE},
+        )
         readings = record.readings.count(trial.id)
-        what_if(record, in_force, candidate, [trial.id])  # warm: imports, caches
+        what_if(record, reviewer, in_force, candidate, [trial.id])  # warm: imports, caches
         began = time.perf_counter()
-        one = what_if(record, in_force, candidate, [trial.id])
+        one = what_if(record, reviewer, in_force, candidate, [trial.id])
         one_s = time.perf_counter() - began
         began = time.perf_counter()
-        many = what_if(record, in_force, candidate, [trial.id] * args.days)
+        many = what_if(record, reviewer, in_force, candidate, [trial.id] * args.days)
         many_s = time.perf_counter() - began
         record.close()
     day = one.comparison.days[0]

@@ -50,7 +50,6 @@ def _what_if(argv: list[str]) -> int:
     from observations.errors import NotPermitted, RecordError
     from rules.__main__ import run_check_config
     from rules.rule_set import load_rule_set
-    from vocabulary import CLINICAL_ROLES
 
     parser = argparse.ArgumentParser(
         prog="python -m monitor what-if",
@@ -91,17 +90,7 @@ def _what_if(argv: list[str]) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         try:
-            if not actor.roles & CLINICAL_ROLES:
-                raise NotPermitted(
-                    f"{actor.username} may not replay trial days: the alarm times of a bed "
-                    "are clinical data, for the clinical roles, not for administrators."
-                )
-            report = what_if(record, in_force, candidate, args.trial, args.since)
-            # Audited before anything is shown: a read the trail cannot hold is not shown.
-            record.audit.note_view(actor, "what_if", details={
-                "trials": [day.trial_id for day in report.comparison.days],
-                "in_force": in_force.version, "candidate": candidate.version, "via": "cli",
-            })
+            report = what_if(record, actor, in_force, candidate, args.trial, args.since)
             print(text_report(report), end="")
             if args.out is not None:
                 try:

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from monitor.trial_watch import ENTRY, READING, TrialWatch, recorded_readings
 from observations.record import TrialRecord
 from observations.safe_csv import to_csv
+from observations.store import Actor, require
 from observations.views import TrialView
 from observations.ward_time import format_ward, to_ward
 from rules.engine import TrialEngine
@@ -174,12 +175,17 @@ class WhatIf:
 
 def what_if(
     record: TrialRecord,
+    actor: Actor,
     in_force: RuleSet,
     candidate: RuleSet,
     trial_ids: Sequence[int] | None = None,
     since: date | None = None,
+    via: str = "cli",
 ) -> WhatIf:
-    """Replay each finished day (`finished_trials`) through both rule sets."""
+    """Replay each finished day (`finished_trials`) through both rule sets, for ``actor``
+    (the record's permission ``alarm.what_if``), audited as ``view.what_if`` before the
+    result is handed over: a read the trail cannot hold is not shown."""
+    require(actor, "alarm.what_if")
     comparison = Comparison(SideFigures(in_force.version), SideFigures(candidate.version))
     injections: dict[int, datetime] = {}
     for trial, end in finished_trials(record, trial_ids, since):
@@ -187,6 +193,10 @@ def what_if(
         day = recorded_day(record, in_force, trial, end)
         injections[trial.id] = day.injection_at
         comparison.add(compare_recorded_day(day, in_force, candidate))
+    record.audit.note_view(actor, "what_if", details={
+        "trials": [day.trial_id for day in comparison.days],
+        "in_force": in_force.version, "candidate": candidate.version, "via": via,
+    })
     return WhatIf(in_force, candidate, comparison, injections, record.settings.ward_timezone)
 
 

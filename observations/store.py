@@ -83,6 +83,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({Role.ADMIN, Role.DOCTOR}),
     # The ward's alarm figures (no patient identifiers): who owns and reviews the rule file.
     "alarm.review": frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN}),
+    # Replaying recorded trial days through a candidate rule file: a bed's alarm times on a
+    # given day are clinical data, for the clinical roles (the lead nurse owns the rule file).
+    "alarm.what_if": frozenset(
+        {Role.NURSE, Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST, Role.DOCTOR}
+    ),
 }
 # What the monitor service (no person) may write.
 SERVICE_ACTIONS = frozenset({"readings.add", "alarm.record"})
@@ -104,6 +109,7 @@ ACTION_WORDS = {
     "user.manage": "manage accounts",
     "audit.read": "read the audit trail",
     "alarm.review": "review the ward's alarms",
+    "alarm.what_if": "replay recorded trial days through a rule file",
     "readings.add": "write device readings",
     "alarm.record": "write alarm events",
 }

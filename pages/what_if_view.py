@@ -31,10 +31,9 @@ from observations.ward_time import format_ward, to_ward
 from pages.charts import PRIORITY_COLOURS
 from pages.display import DisplaySettings
 from pages.markdown_text import MISSING, html_text, md
-from pages.shared import show_problem
+from pages.shared import role_may, show_problem
 from rules.rule_set import ConfigProblem, RuleSet, RuleSetError, load_rule_set, parse_rule_set
 from rules.what_if import Change, DayResult, Difference, SideFigures, episodes, rules_of
-from vocabulary import CLINICAL_ROLES
 
 RESULT_KEY = "what_if_result"  # the last replay of this session, kept across reruns
 UPLOAD_KEY = "what_if_candidate"
@@ -60,9 +59,9 @@ def duration_text(seconds: float | None) -> str:
 
 
 def may_replay(actor: Actor) -> bool:
-    """The command's rule: the alarm times of a bed are clinical data, for the clinical roles,
-    not for administrators."""
-    return bool(actor.roles & CLINICAL_ROLES)
+    """The record's rule (``alarm.what_if``): the alarm times of a bed are clinical data, for
+    the clinical roles, not for administrators."""
+    return role_may(actor, "alarm.what_if")
 
 
 def load_candidate(name: str, data: bytes) -> RuleSet:
@@ -110,12 +109,7 @@ def replay_for(
     kept = st.session_state.get(RESULT_KEY)
     if isinstance(kept, Replayed) and kept.key == key:
         return kept.report
-    report = what_if(record, in_force, candidate, list(trial_ids))
-    # Audited before anything is shown: a read the trail cannot hold is not shown.
-    record.audit.note_view(actor, "what_if", details={
-        "trials": [day.trial_id for day in report.comparison.days],
-        "in_force": in_force.version, "candidate": candidate.version, "via": "page",
-    })
+    report = what_if(record, actor, in_force, candidate, list(trial_ids), via="page")
     st.session_state[RESULT_KEY] = Replayed(key, report)
     return report
 
@@ -213,7 +207,8 @@ def timeline_figure(
 ) -> go.Figure:
     """The day's alarms under both rule sets on one time axis: two lanes (in force above the
     candidate), one row per rule in each, a bar per level shown (deeper levels drawn over the
-    shallower, in their priority's colour); a mark where the candidate is later or silent."""
+    shallower and thinner, in their priority's colour); a mark where the candidate is later
+    or silent."""
     zone = report.zone
     order = _rule_order(report)
     lanes = ((IN_FORCE_LANE, report.in_force, day.in_force_events),
@@ -230,12 +225,19 @@ def timeline_figure(
            [html_text(r) for _ in lanes for r in rule_ids]],
         mode="markers", marker={"opacity": 0}, hoverinfo="skip", showlegend=False,
     ))
+    depth = {(rule.id, level.id): i for _, rule_set, _ in lanes for rule in rule_set.rules
+             for i, level in enumerate(rule.levels)}
     for priority in ("low", "medium", "high"):  # the highest drawn last, on top
-        bars = [(lane, e) for lane, e in shown if e.priority.value == priority]
+        # A deeper level is drawn thinner over the milder one it lies in, so a level the
+        # candidate reaches later shows even where both levels share a colour.
+        bars = sorted(((lane, e) for lane, e in shown if e.priority.value == priority),
+                      key=lambda pair: depth.get((pair[1].rule_id, pair[1].level_id), 0))
         if not bars:
             continue
         figure.add_trace(go.Bar(
             orientation="h",
+            width=[0.8 * 0.6 ** depth.get((e.rule_id, e.level_id), 0) for _, e in bars],
+            marker_line={"color": "#ffffff", "width": 0.5},
             base=[_local(e.start, zone) for _, e in bars],
             x=[max((e.end - e.start).total_seconds(), 1.0) * 1000 for _, e in bars],
             y=[[lane for lane, _ in bars], [html_text(e.rule_id) for _, e in bars]],

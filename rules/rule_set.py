@@ -592,6 +592,11 @@ def load_rule_set(path: str | Path | None = None) -> RuleSet:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleSetError(str(path), [ConfigProblem(None, "", f"cannot read: {exc}")]) from exc
+    except UnicodeDecodeError as exc:  # a word-processor file, a spreadsheet, a picture
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise RuleSetError(
+            str(path), [ConfigProblem(line, "", "is not UTF-8 text: save the rule file as text")]
+        ) from exc
     return parse_rule_set(text, str(path))
 
 

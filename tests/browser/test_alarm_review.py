@@ -73,7 +73,8 @@ def open_alarm_review(page: Any, url: str, record: TrialRecord) -> None:
         # The date field's day, month and year are spin buttons that move on as typed.
         page.get_by_role("spinbutton", name=f"day, Ward dates, from / to {end} date").click()
         page.keyboard.type(f"{day:%d%m%Y}")
-    page.keyboard.press("Tab")
+    page.keyboard.press("Escape")
+    page.get_by_role("heading", name="Alarm review").click()  # leaving the field sends it
     page.get_by_text(f"{today - timedelta(days=1):%d %b %Y} 00:00").first.wait_for(
         timeout=WAIT_MS)
 

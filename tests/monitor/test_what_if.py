@@ -17,10 +17,11 @@ from monitor.__main__ import main
 from monitor.what_if import finished_trials, recorded_day, replay, what_if
 from observations.demo_day import record_demo_day
 from observations.record import TrialRecord
+from observations.store import Actor
 from rules.events import Reading
 from rules.rule_set import RuleSet, default_rule_set, parse_rule_set
 from rules.what_if import Change
-from tests.accounts import PASSWORD, local_person
+from tests.accounts import PASSWORD, local_person, sign_in_as
 from vocabulary import AlarmEventType, Parameter, Role
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "default_rules.yaml"
@@ -78,9 +79,14 @@ def test_replay_with_the_rule_set_in_force_gives_back_the_recorded_alarm_events(
     assert per_rule([(e.rule_id, e.event.value, e.time, e.evidence) for e in replayed]) == (
         per_rule([(e.rule_id, e.event, e.at, e.evidence) for e in recorded]))
     # Nothing differs from itself.
-    report = what_if(record, rules, rules)
+    report = what_if(record, reviewer(record), rules, rules)
     assert report.comparison.safe
     assert {d.change for day in report.comparison.days for d in day.differences} == {Change.SAME}
+
+
+def reviewer(record: TrialRecord) -> Actor:
+    """The lead nurse who owns the rule file, signed in."""
+    return sign_in_as(record, "lead.nurse", Role.NURSE)
 
 
 def _latest(readings: list[Reading], parameter: Parameter, at: object) -> float:
@@ -92,7 +98,7 @@ def _latest(readings: list[Reading], parameter: Parameter, at: object) -> float:
 def test_a_candidate_that_lowers_a_limit_shows_the_alarms_it_adds(record: TrialRecord):
     _recorded(record)
     rules = default_rule_set()
-    report = what_if(record, rules, candidate(*TACHYCARDIA_AT_75))
+    report = what_if(record, reviewer(record), rules, candidate(*TACHYCARDIA_AT_75))
     comparison = report.comparison
     assert comparison.safe  # a lower tachycardia limit delays nothing
     added = comparison.differences(Change.ADDED)
@@ -119,7 +125,7 @@ def test_a_candidate_that_lengthens_a_delay_lists_the_alarms_it_sounds_later(
     record: TrialRecord,
 ):
     trial_id = _recorded(record)
-    report = what_if(record, default_rule_set(), candidate(CRITICAL_DELAY))
+    report = what_if(record, reviewer(record), default_rule_set(), candidate(CRITICAL_DELAY))
     comparison = report.comparison
     assert not comparison.safe
     later = comparison.differences(Change.LATER)

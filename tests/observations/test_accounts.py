@@ -252,8 +252,15 @@ def _world(record: TrialRecord, clock: FakeClock) -> dict[str, object]:
 
 
 def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Callable]:
+    from monitor import what_if as replay
+    from rules.rule_set import default_rule_set
+
     trial, patient, alarm = world["trial"], world["patient"], world["alarm"]
     now = clock.now
+    rules = default_rule_set()
+
+    def what_if(actor: Actor) -> object:
+        return replay.what_if(record, actor, rules, rules, [trial])
     return {
         "patient.register": lambda a: record.patients.register(
             a, patient_details(nhs_number="9990000026", hospital_number="Z1")
@@ -285,6 +292,7 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
         "user.manage": lambda a: record.users.create(a, "new.one", "New", {Role.NURSE}, PASSWORD),
         "audit.read": lambda a: record.audit.entries_for(a),
         "alarm.review": lambda a: record.alarm_review.review(a, now.date(), now.date(), 12.0),
+        "alarm.what_if": lambda a: what_if(a),
         "readings.add": lambda a: record.readings.add(
             a, [ReadingIn(trial, Parameter.SPO2, 97, now, now, "sim:x")]
         ),

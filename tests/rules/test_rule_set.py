@@ -550,3 +550,13 @@ def test_load_from_file_and_missing_file(tmp_path: Path) -> None:
     assert f"{path}: line 15:" in str(caught.value)
     with pytest.raises(RuleSetError, match="cannot read"):
         load_rule_set(tmp_path / "absent.yaml")
+
+
+def test_a_rule_file_that_is_not_text_is_refused_with_its_line(tmp_path):
+    from rules.rule_set import RuleSetError, load_rule_set
+
+    path = tmp_path / "candidate.yaml"
+    path.write_bytes(b"version: x\n\xff\xfe not text\n")
+    with pytest.raises(RuleSetError) as refused:
+        load_rule_set(path)
+    assert "line 2" in str(refused.value) and "not UTF-8" in str(refused.value)

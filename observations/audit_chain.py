@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,15 +32,17 @@ def _json_value(value: Any) -> Any:
     computed at writing is the hash computed when reading."""
     from observations.database import json_text
 
-    return json.loads(json_text(value))
+    return orjson.loads(json_text(value))
 
 
 def _time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    """The hash of one audit entry: its content (not its id) and the previous entry's hash."""
+    """The hash of one audit entry: its content (not its id) and the previous entry's hash,
+    over canonical JSON (keys sorted, no spaces, UTF-8; orjson: the monitor writes an entry
+    per trial twice a second)."""
     content = {
         "prev": prev_hash,
         "at": _time(entry["at"]),
@@ -51,8 +54,7 @@ def entry_hash(prev_hash: str, entry: dict[str, Any]) -> str:
         "trial_id": entry["trial_id"],
         "details": _json_value(entry["details"]),
     }
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def chain(prev_hash: str, entries: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:

@@ -158,11 +158,14 @@ def stream_section(review: AlarmReview) -> None:
         per_device[s.source_device][0] += s.unusable_s / 60
         per_device[s.source_device][1] += s.silent_s / 60
     devices = list(per_device)
-    st.plotly_chart(_bars(devices, [
-        ("Unusable", [round(per_device[d][0], 1) for d in devices], UNUSABLE_COLOUR),
-        ("Silent", [round(per_device[d][1], 1) for d in devices], SILENT_COLOUR),
-    ], "Minutes per device", horizontal=True, unit=" min"), key="alarm_review_streams",
-        config=CHART_CONFIG)
+    if any(unusable or silent for unusable, silent in per_device.values()):
+        st.plotly_chart(_bars(devices, [
+            ("Unusable", [round(per_device[d][0], 1) for d in devices], UNUSABLE_COLOUR),
+            ("Silent", [round(per_device[d][1], 1) for d in devices], SILENT_COLOUR),
+        ], "Minutes per device", horizontal=True, unit=" min"), key="alarm_review_streams",
+            config=CHART_CONFIG)
+    else:  # an empty chart would only draw an axis from -1 to 1
+        st.caption("No device had unusable or silent time in these dates.")
     st.dataframe(pd.DataFrame([{
         "Device": s.source_device,
         "Trial": s.trial_id,

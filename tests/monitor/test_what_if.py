@@ -209,4 +209,4 @@ def test_command_line_refuses_a_broken_candidate_and_reports_without_patient_dat
     monkeypatch.setenv("ITBMON_USER", "it.admin")
     assert main(["what-if", "--rules", str(good)]) == 2
     out = capsys.readouterr()
-    assert out.out == "" and "clinical" in out.err
+    assert out.out == "" and "may not replay recorded trial days" in out.err

@@ -22,12 +22,19 @@ POSTGRES_REQUIRED = os.environ.get("ITBMON_REQUIRE_POSTGRES") == "1"
 PG_CTL = os.environ.get("ITBMON_PG_CTL", "")
 
 
-def postgres_database() -> Iterator[str]:
-    """The URL of a fresh, empty PostgreSQL database, dropped when the test ends."""
+def require_postgres() -> str:
+    """The test server's admin URL; skips locally without one, and fails instead when CI says
+    a server is required (ITBMON_REQUIRE_POSTGRES=1), so CI can never skip these tests."""
     if not POSTGRES_URL:
         if POSTGRES_REQUIRED:
             pytest.fail("ITBMON_REQUIRE_POSTGRES=1 but ITBMON_TEST_POSTGRES_URL is not set")
         pytest.skip("no PostgreSQL server given (ITBMON_TEST_POSTGRES_URL); .ci/run starts one")
+    return POSTGRES_URL
+
+
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database, dropped when the test ends."""
+    require_postgres()
     name = f"itbmon_test_{uuid.uuid4().hex[:12]}"
     # No pooled connection: one kept across a server restart (the outage test) would be dead.
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)

@@ -44,7 +44,7 @@ from observations.schema import APPEND_ONLY_TABLES, Base
 from observations.settings import ConfigurationError, Settings, load_settings
 from observations.users import SignInRefused
 from tests.accounts import PASSWORD, local_person, sign_in_as
-from tests.databases import POSTGRES_REQUIRED, POSTGRES_URL
+from tests.databases import POSTGRES_URL, require_postgres
 from tests.observations.conftest import patient_details
 from vocabulary import Role
 
@@ -129,10 +129,7 @@ def run_documented_setup(names: dict[str, str], passwords: dict[str, str]) -> No
 
 @pytest.fixture
 def two_roles() -> Iterator[TwoRoles]:
-    if not POSTGRES_URL:
-        if POSTGRES_REQUIRED:
-            pytest.fail("ITBMON_REQUIRE_POSTGRES=1 but ITBMON_TEST_POSTGRES_URL is not set")
-        pytest.skip("no PostgreSQL server given (ITBMON_TEST_POSTGRES_URL); .ci/run starts one")
+    require_postgres()
     suffix = uuid.uuid4().hex[:10]
     owner, app, database = f"itbmon_owner_{suffix}", f"itbmon_app_{suffix}", f"itbmon_{suffix}"
     passwords = {owner: secrets.token_hex(16), app: secrets.token_hex(16)}

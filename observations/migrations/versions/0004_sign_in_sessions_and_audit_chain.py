@@ -101,15 +101,20 @@ def _chain_the_audit_trail() -> None:
         batch_op.alter_column('row_hash', existing_type=sa.String(length=64), nullable=False)
     if sqlite:
         # batch_alter_table rebuilt the table on SQLite: its triggers went with the old one.
-        for verb in ('UPDATE', 'DELETE'):
-            op.execute(f'DROP TRIGGER IF EXISTS audit_log_no_{verb.lower()}')
-            op.execute(
-                f'CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log '
-                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: "
-                "a correction is a new row'); END"
-            )
+        _sqlite_audit_triggers()
     else:
         op.execute('ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only')
+
+
+def _sqlite_audit_triggers() -> None:
+    """The first migration's append-only triggers of audit_log, put back after a rebuild."""
+    for verb in ('UPDATE', 'DELETE'):
+        op.execute(f'DROP TRIGGER IF EXISTS audit_log_no_{verb.lower()}')
+        op.execute(
+            f'CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log '
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: "
+            "a correction is a new row'); END"
+        )
 
 
 def downgrade() -> None:
@@ -118,13 +123,7 @@ def downgrade() -> None:
         batch_op.drop_column('row_hash')
         batch_op.drop_column('prev_hash')
     if sqlite:
-        for verb in ('UPDATE', 'DELETE'):
-            op.execute(f'DROP TRIGGER IF EXISTS audit_log_no_{verb.lower()}')
-            op.execute(
-                f'CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log '
-                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: "
-                "a correction is a new row'); END"
-            )
+        _sqlite_audit_triggers()
     op.drop_table('sign_in_throttle')
     op.drop_table('external_identities')
     with op.batch_alter_table('sign_in_sessions', schema=None) as batch_op:

@@ -167,8 +167,7 @@ pages = [
         title=title,
         icon=icon,
         default=index == first_allowed,
-        visibility="visible" if working and actor is not None and actor.roles & roles
-        else "hidden",
+        visibility="visible" if working and actor is not None and actor.roles & roles else "hidden",
     )
     for index, (path, title, icon, roles) in enumerate(PAGES)
 ]
@@ -219,8 +218,13 @@ else:
                 for f in traceback.extract_tb(error.__traceback__)[-4:]
             )
             # Type and place only: the message may quote patient data (log_privacy).
-            _LOG.error("page %s failed, incident %s: %s at %s", navigation.title, incident,
-                       type(error).__name__, where)
+            _LOG.error(
+                "page %s failed, incident %s: %s at %s",
+                navigation.title,
+                incident,
+                type(error).__name__,
+                where,
+            )
             st.error(
                 "Something went wrong on this screen. What you saw confirmed as saved is "
                 f"saved; anything else was not. Try again, or tell IT: incident {incident}."

@@ -1,7 +1,8 @@
 """Set-up and everyday commands, needing nothing but python3.
 
     python3 tasks.py run    # create .venv, install pinned requirements, serve the dashboard
-    python3 tasks.py test   # create .venv, install pinned dev requirements, lint and run tests
+    python3 tasks.py test   # create .venv, install pinned dev requirements, lint, check the
+                            # ruff format layout and run tests
 
 Each creates its own virtual environment in .venv and installs only when the pinned
 requirements changed since the last install.
@@ -65,8 +66,12 @@ def run(args: list[str]) -> int:
 def test(args: list[str]) -> int:
     ensure_venv("requirements-dev.txt")
     lint = subprocess.call([str(PYTHON), "-m", "ruff", "check", "."], cwd=ROOT)  # noqa: S603
+    # The layout is ruff's, checked here so a diff never mixes formatting with meaning.
+    layout = subprocess.call(  # noqa: S603
+        [str(PYTHON), "-m", "ruff", "format", "--check", "."], cwd=ROOT
+    )
     tests = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)  # noqa: S603
-    return tests or lint
+    return tests or lint or layout
 
 
 COMMANDS = {"run": run, "test": test}

@@ -328,6 +328,4 @@ class Role(StrEnum):
 
 # The roles that care for patients and may see their data; an administrator manages accounts
 # and sees none.
-CLINICAL_ROLES = frozenset(
-    {Role.NURSE, Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST, Role.DOCTOR}
-)
+CLINICAL_ROLES = frozenset({Role.NURSE, Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST, Role.DOCTOR})

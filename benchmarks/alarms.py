@@ -153,7 +153,8 @@ def targets(overdose: list[dict[str, Any]], others: list[dict[str, Any]]) -> dic
             sum(d["re_raises_within_60s"] for d in overdose), 0, "0 over the overdose days"
         ),
         "overdose_uncovered_s": check(
-            max(d["uncovered_s"] for d in overdose), 0,
+            max(d["uncovered_s"] for d in overdose),
+            0,
             "0 s in a zone beyond the level's delay + 15 s without its alarm",
         ),
         "steady_artefact_raises_per_day": check(
@@ -170,20 +171,35 @@ def burden_rules_from(path: str | None, rule_set: RuleSet) -> RuleSet | Mapping[
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks alarms", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks alarms",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--rules", help="the engine's rule file (default: the shipped one)")
-    parser.add_argument("--burden-rules", metavar="FILE",
-                        help="take the levels and reminder intervals measured against from "
-                             "this rule file (default: the engine's)")
-    parser.add_argument("--match", choices=("rule", "prefix"), default="rule",
-                        help="an alarm of a level's rule: the same rule id, or any rule id "
-                             "with the same first word (spo2_, pulse_)")
+    parser.add_argument(
+        "--burden-rules",
+        metavar="FILE",
+        help="take the levels and reminder intervals measured against from "
+        "this rule file (default: the engine's)",
+    )
+    parser.add_argument(
+        "--match",
+        choices=("rule", "prefix"),
+        default="rule",
+        help="an alarm of a level's rule: the same rule id, or any rule id "
+        "with the same first word (spo2_, pulse_)",
+    )
     parser.add_argument("--overdose-seeds", type=int, default=10, help="seeds 1..N")
-    parser.add_argument("--other-seeds", type=int, default=3,
-                        help="seeds 1..N of the steady, artefact, probe-off and link-loss days")
-    parser.add_argument("--out", default=str(OUT),
-                        help=f"also write the JSON here ('-': nowhere; default {OUT})")
+    parser.add_argument(
+        "--other-seeds",
+        type=int,
+        default=3,
+        help="seeds 1..N of the steady, artefact, probe-off and link-loss days",
+    )
+    parser.add_argument(
+        "--out", default=str(OUT), help=f"also write the JSON here ('-': nowhere; default {OUT})"
+    )
     args = parser.parse_args(argv)
 
     began = time.perf_counter()
@@ -208,8 +224,13 @@ def main(argv: list[str]) -> int:
         "measured_against": args.burden_rules or rule_set.source,
         "match": args.match,
         "levels": [
-            {"name": lv.name, "rule": lv.rule_id, "level": lv.level_id,
-             "max_delay_s": lv.max_delay_s} for lv in levels
+            {
+                "name": lv.name,
+                "rule": lv.rule_id,
+                "level": lv.level_id,
+                "max_delay_s": lv.max_delay_s,
+            }
+            for lv in levels
         ],
         "reminder_after_acknowledgement_s": {
             p.value: s for p, s in reminder_intervals(burden_rules).items()

@@ -351,8 +351,10 @@ def latency(trials: int, measure_s: float, warmup_s: float, delay_s: float) -> d
             return max(loop_lag), cpu_share
 
         worst_loop_lag, cpu_share = asyncio.run(run())
-        readings = sum(record.readings.count(t) for t in record.trials.ids_with_status(
-            {TrialStatus.MONITORING}))
+        readings = sum(
+            record.readings.count(t)
+            for t in record.trials.ids_with_status({TrialStatus.MONITORING})
+        )
         record.close()
     if not latencies:
         return {"trials": trials, "alarm_events": 0, "error": "no alarm event committed"}
@@ -372,21 +374,40 @@ def latency(trials: int, measure_s: float, warmup_s: float, delay_s: float) -> d
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks monitor", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks monitor",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--ingest-trials", type=int, default=50)
-    parser.add_argument("--ingest-seconds", type=int, default=1800,
-                        help="seconds of 1 Hz readings per trial for the ingest figure")
-    parser.add_argument("--ingest-runs", type=int, default=3,
-                        help="ingest runs; the median one is reported, every ratio is listed")
-    parser.add_argument("--latency-levels", default="1,16,100",
-                        help="trial counts whose alarm latency is reported")
-    parser.add_argument("--capacity-levels", default="250,500,1000,1500,2000",
-                        help="larger trial counts tried, in order, for max_trials_at_1hz")
+    parser.add_argument(
+        "--ingest-seconds",
+        type=int,
+        default=1800,
+        help="seconds of 1 Hz readings per trial for the ingest figure",
+    )
+    parser.add_argument(
+        "--ingest-runs",
+        type=int,
+        default=3,
+        help="ingest runs; the median one is reported, every ratio is listed",
+    )
+    parser.add_argument(
+        "--latency-levels", default="1,16,100", help="trial counts whose alarm latency is reported"
+    )
+    parser.add_argument(
+        "--capacity-levels",
+        default="250,500,1000,1500,2000",
+        help="larger trial counts tried, in order, for max_trials_at_1hz",
+    )
     parser.add_argument("--measure-s", type=float, default=24.0)
     parser.add_argument("--warmup-s", type=float, default=6.0)
-    parser.add_argument("--delay-s", type=float, default=2.0,
-                        help=f"{LATENCY_RULE} delay in the benchmark's copy of the rules")
+    parser.add_argument(
+        "--delay-s",
+        type=float,
+        default=2.0,
+        help=f"{LATENCY_RULE} delay in the benchmark's copy of the rules",
+    )
     args = parser.parse_args(argv)
     batch_size = MonitorSettings().batch_size
 

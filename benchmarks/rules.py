@@ -54,10 +54,18 @@ def _concurrent(events: list, trials: int, repeat: int) -> tuple[float, int]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks rules", description=__doc__)
-    parser.add_argument("--minutes", type=float, default=241,
-                        help="simulated minutes after the injection (single trial)")
-    parser.add_argument("--concurrent-minutes", type=float, default=60,
-                        help="simulated minutes after the injection per concurrent trial")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=241,
+        help="simulated minutes after the injection (single trial)",
+    )
+    parser.add_argument(
+        "--concurrent-minutes",
+        type=float,
+        default=60,
+        help="simulated minutes after the injection per concurrent trial",
+    )
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs")
     args = parser.parse_args(argv)

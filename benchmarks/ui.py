@@ -81,8 +81,9 @@ def _timed(action: Callable[[], Any], repeat: int) -> list[float]:
     return samples
 
 
-def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: float,
-                seed: int) -> int:
+def _seed_trial(
+    record: Any, people: dict[str, Any], bed: str, nhs: str, hours: float, seed: int
+) -> int:
     """One trial of ``hours`` up to now, written through the record API as the monitor does."""
     from observations.alarms import AlarmEventIn
     from observations.entries import ReadingIn
@@ -95,15 +96,28 @@ def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: 
     cns, doctor, nurse = people["cns"], people["doctor"], people["nurse"]
     oximeter, cuff = OXIMETER.format(bed=bed), CUFF.format(bed=bed)
     service = record.users.service_actor()
-    patient = record.patients.register(cns, {
-        "nhs_number": nhs, "hospital_number": f"BENCH{seed:03d}", "family_name": "Bench",
-        "given_name": f"Patient {seed}", "date_of_birth": "1970-01-01",
-    })
+    patient = record.patients.register(
+        cns,
+        {
+            "nhs_number": nhs,
+            "hospital_number": f"BENCH{seed:03d}",
+            "family_name": "Bench",
+            "given_name": f"Patient {seed}",
+            "date_of_birth": "1970-01-01",
+        },
+    )
     trial = record.trials.plan(cns, patient.id, 50, bed=bed).id
     record.trials.assign_device(nurse, trial, oximeter, "Bench oximeter")
-    record.trials.record_injection(doctor, trial, {
-        "dose_mcg": 50, "given_at": injected, "route": "lumbar_puncture", "given_by": "Dr Bench",
-    })
+    record.trials.record_injection(
+        doctor,
+        trial,
+        {
+            "dose_mcg": 50,
+            "given_at": injected,
+            "route": "lumbar_puncture",
+            "given_by": "Dr Bench",
+        },
+    )
     if hours > 4:
         record.trials.extend_window(cns, trial, math.ceil((hours - 4) * 60), "peak effect late")
 
@@ -120,14 +134,18 @@ def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: 
             readings.append(ReadingIn(trial, Parameter.SPO2, None, at, at, oximeter, flags))
             readings.append(ReadingIn(trial, Parameter.PULSE_RATE, None, at, at, oximeter, flags))
             continue
-        spo2 = 84.0 if dip <= at < dip + timedelta(seconds=15) else float(rng.choice(
-            (95, 96, 96, 97, 97, 98)))
+        spo2 = (
+            84.0
+            if dip <= at < dip + timedelta(seconds=15)
+            else float(rng.choice((95, 96, 96, 97, 97, 98)))
+        )
         pulse = float(70 + rng.randint(-4, 4))
         readings.append(ReadingIn(trial, Parameter.SPO2, spo2, at, at, oximeter))
         readings.append(ReadingIn(trial, Parameter.PULSE_RATE, pulse, at, at, oximeter))
         if second % 900 == 60:  # NIBP every 15 min
-            readings.append(ReadingIn(trial, Parameter.SYSTOLIC, float(125 - second // 1800),
-                                      at, at, cuff))
+            readings.append(
+                ReadingIn(trial, Parameter.SYSTOLIC, float(125 - second // 1800), at, at, cuff)
+            )
             readings.append(ReadingIn(trial, Parameter.DIASTOLIC, 78.0, at, at, cuff))
         if len(readings) >= BATCH:
             record.readings.add(service, readings)
@@ -141,30 +159,78 @@ def _seed_trial(record: Any, people: dict[str, Any], bed: str, nhs: str, hours: 
         if at >= now:
             break
         drowsy = dip <= at < dip + timedelta(minutes=40)
-        record.observations.record(nurse, trial, {
-            "measured_at": at, "rr": 12 if drowsy else 15, "spo2": 95, "on_oxygen": False,
-            "systolic": 122, "diastolic": 76, "pulse_rate": 71, "consciousness": "A",
-            "temp": 36.8, "poss": "2" if drowsy else "1",
-            "side_effects": ["drowsiness"] if drowsy else [],
-        })
+        record.observations.record(
+            nurse,
+            trial,
+            {
+                "measured_at": at,
+                "rr": 12 if drowsy else 15,
+                "spo2": 95,
+                "on_oxygen": False,
+                "systolic": 122,
+                "diastolic": 76,
+                "pulse_rate": 71,
+                "consciousness": "A",
+                "temp": 36.8,
+                "poss": "2" if drowsy else "1",
+                "side_effects": ["drowsiness"] if drowsy else [],
+            },
+        )
 
-    def event(kind: AlarmEventType, rule: str, at: datetime, priority: Priority,
-              message: str) -> AlarmEventIn:
-        return AlarmEventIn(trial, rule, kind, at, priority, AlarmKind.PHYSIOLOGICAL, message,
-                            {"value": 84}, "bench")
+    def event(
+        kind: AlarmEventType, rule: str, at: datetime, priority: Priority, message: str
+    ) -> AlarmEventIn:
+        return AlarmEventIn(
+            trial,
+            rule,
+            kind,
+            at,
+            priority,
+            AlarmKind.PHYSIOLOGICAL,
+            message,
+            {"value": 84},
+            "bench",
+        )
 
     raised = dip + timedelta(seconds=5)
-    record.alarms.record_events(service, [event(
-        AlarmEventType.RAISED, "spo2_low", raised, Priority.HIGH,
-        "Critical desaturation: SpO2 84 %")])
+    record.alarms.record_events(
+        service,
+        [
+            event(
+                AlarmEventType.RAISED,
+                "spo2_low",
+                raised,
+                Priority.HIGH,
+                "Critical desaturation: SpO2 84 %",
+            )
+        ],
+    )
     alarm_id = record.alarms.active(trial)[0].id
     record.alarms.acknowledge(nurse, alarm_id, "repositioned the probe, patient roused")
-    record.alarms.record_events(service, [event(
-        AlarmEventType.RESOLVED, "spo2_low", dip + timedelta(seconds=20), Priority.HIGH,
-        "SpO2 back to 96 %")])
-    record.alarms.record_events(service, [event(
-        AlarmEventType.RAISED, "spo2_low", now - timedelta(seconds=40), Priority.MEDIUM,
-        "Desaturation: SpO2 93 %")])
+    record.alarms.record_events(
+        service,
+        [
+            event(
+                AlarmEventType.RESOLVED,
+                "spo2_low",
+                dip + timedelta(seconds=20),
+                Priority.HIGH,
+                "SpO2 back to 96 %",
+            )
+        ],
+    )
+    record.alarms.record_events(
+        service,
+        [
+            event(
+                AlarmEventType.RAISED,
+                "spo2_low",
+                now - timedelta(seconds=40),
+                Priority.MEDIUM,
+                "Desaturation: SpO2 93 %",
+            )
+        ],
+    )
     record.services.set_device_state(oximeter, trial, "connected", "", start, now)
     return trial
 
@@ -203,15 +269,28 @@ def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
     from vocabulary import Parameter
 
     settings = load_display_settings()
-    axes = {Parameter.SPO2: settings.ward_trend_spo2_axis,
-            Parameter.PULSE_RATE: settings.ward_trend_pulse_axis}
+    axes = {
+        Parameter.SPO2: settings.ward_trend_spo2_axis,
+        Parameter.PULSE_RATE: settings.ward_trend_pulse_axis,
+    }
 
     def refresh() -> int:
         now = record.store.now()
         tiles = ward_tiles_model(record, settings, now)
         start, end = trend_window(now, settings)
-        return sum(len(tile_html(t, start, end, settings.ward_trend_bucket_seconds, axes,
-                                 settings.ward_trend_minutes)) for t in tiles)
+        return sum(
+            len(
+                tile_html(
+                    t,
+                    start,
+                    end,
+                    settings.ward_trend_bucket_seconds,
+                    axes,
+                    settings.ward_trend_minutes,
+                )
+            )
+            for t in tiles
+        )
 
     def with_newest_buckets() -> int:  # as every chart_refresh_seconds
         trends().forget(tail_only=True)
@@ -221,8 +300,11 @@ def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
         trends().forget()
         return refresh()
 
-    runs = {"trend_held": refresh, "with_newest_buckets": with_newest_buckets,
-            "with_whole_trend": with_whole_trend}
+    runs = {
+        "trend_held": refresh,
+        "with_newest_buckets": with_newest_buckets,
+        "with_whole_trend": with_whole_trend,
+    }
     timings = {name: _timed(run, repeat) for name, run in runs.items()}
     statements = {}
     for name, run in runs.items():
@@ -234,21 +316,25 @@ def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
     per_minute = round(60 / settings.numbers_refresh_seconds)
     tails = round(60 / settings.chart_refresh_seconds) - 1
     fulls = max(1, round(60 / FULL_TREND_EVERY_SECONDS))
-    minute = (sorted(timings["with_whole_trend"])[-fulls:]
-              + sorted(timings["with_newest_buckets"])[-tails:])
+    minute = (
+        sorted(timings["with_whole_trend"])[-fulls:]
+        + sorted(timings["with_newest_buckets"])[-tails:]
+    )
     held = timings["trend_held"]  # as measured, in turn, as often as the minute needs
     minute += [held[i % len(held)] for i in range(per_minute - len(minute))]
     mixed = _percentiles(minute)
     return {
         "what": "pages.ward_beds.ward_tiles_model + every tile's HTML (the timed fragment's "
-                "work on the server, without Streamlit's sending of the elements)",
+        "work on the server, without Streamlit's sending of the elements)",
         "html_bytes": html_bytes,
-        **{name: {"select_statements": statements[name], **_percentiles(timings[name])}
-           for name in runs},
+        **{
+            name: {"select_statements": statements[name], **_percentiles(timings[name])}
+            for name in runs
+        },
         "one_minute_of_refreshes": {
             "what": f"{per_minute} refreshes: the {fulls} slowest with the whole trend, the "
-                    f"{tails} slowest with its newest buckets, the others with it held "
-                    "(measured runs taken in turn)",
+            f"{tails} slowest with its newest buckets, the others with it held "
+            "(measured runs taken in turn)",
             **mixed,
         },
         "target_ms": WARD_REFRESH_TARGET_MS,
@@ -256,8 +342,9 @@ def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
     }
 
 
-def _reading_to_screen(record: Any, folder: Path, beds: list[tuple[int, str]],
-                       samples: int, password: str) -> dict[str, Any]:
+def _reading_to_screen(
+    record: Any, folder: Path, beds: list[tuple[int, str]], samples: int, password: str
+) -> dict[str, Any]:
     """From a reading's commit to the record until the ward tile in headless chromium shows
     it: the monitor's writer, the page's one-second refresh, the websocket and the browser."""
     import threading
@@ -301,15 +388,15 @@ def _reading_to_screen(record: Any, folder: Path, beds: list[tuple[int, str]],
             page.get_by_label("Password", exact=True).fill(password)
             page.get_by_role("button", name="Sign in").click()
             page.get_by_role("link", name="Ward overview").click()
-            page.wait_for_function(
-                f"() => document.querySelectorAll('.wb').length === {len(beds)}")
+            page.wait_for_function(f"() => document.querySelectorAll('.wb').length === {len(beds)}")
             page.wait_for_timeout(3000)
             for sample in range(samples):
                 trial_id, bed = beds[sample % len(beds)]
                 value = 81 + sample % 9  # never what the bed shows (96): distinctive
                 probed.add(trial_id)
                 time.sleep(1.2)  # the bed's last regular reading is on the tile
-                page.evaluate("""([bed, value]) => {
+                page.evaluate(
+                    """([bed, value]) => {
                     window.itbmonSeen = null;
                     const shown = () => {
                       const el = document.querySelector(
@@ -323,12 +410,15 @@ def _reading_to_screen(record: Any, folder: Path, beds: list[tuple[int, str]],
                       watch.observe(document.body,
                                     {subtree: true, childList: true, characterData: true});
                     }
-                }""", [bed, str(value)])
+                }""",
+                    [bed, str(value)],
+                )
                 time.sleep(rng.random())  # any phase of the page's one-second refresh
                 now = record.store.now()
                 device = OXIMETER.format(bed=bed)
-                record.readings.add(service, [
-                    ReadingIn(trial_id, Parameter.SPO2, float(value), now, now, device)])
+                record.readings.add(
+                    service, [ReadingIn(trial_id, Parameter.SPO2, float(value), now, now, device)]
+                )
                 written = time.time()
                 page.wait_for_function("() => window.itbmonSeen !== null", timeout=30_000)
                 seen = page.evaluate("() => window.itbmonSeen") / 1000
@@ -341,7 +431,7 @@ def _reading_to_screen(record: Any, folder: Path, beds: list[tuple[int, str]],
     figures = _percentiles(latencies)
     return {
         "what": "reading committed to the record -> its value on the bed's tile in headless "
-                "chromium (Debian's, 1920x1080), 16 beds streaming at 1 Hz",
+        "chromium (Debian's, 1920x1080), 16 beds streaming at 1 Hz",
         **figures,
         "target_ms": READING_TO_SCREEN_TARGET_MS,
         "meets_target": figures["p95_ms"] <= READING_TO_SCREEN_TARGET_MS,
@@ -349,16 +439,24 @@ def _reading_to_screen(record: Any, folder: Path, beds: list[tuple[int, str]],
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks ui", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks ui",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--hours", type=float, default=6.0, help="length of each trial so far")
     parser.add_argument("--beds", type=int, default=16, help="trials on the ward page")
     parser.add_argument("--repeat", type=int, default=20, help="timed runs of the chart")
     parser.add_argument("--page-repeat", type=int, default=30, help="timed runs of each page")
-    parser.add_argument("--browser-samples", type=int, default=40,
-                        help="readings timed to the screen in chromium (0: none)")
-    parser.add_argument("--out", default=str(OUT),
-                        help="where the figures are kept ('' for nowhere)")
+    parser.add_argument(
+        "--browser-samples",
+        type=int,
+        default=40,
+        help="readings timed to the screen in chromium (0: none)",
+    )
+    parser.add_argument(
+        "--out", default=str(OUT), help="where the figures are kept ('' for nowhere)"
+    )
     args = parser.parse_args(argv)
 
     folder = tempfile.TemporaryDirectory(prefix="itbmon-bench-ui-")
@@ -423,6 +521,7 @@ def main(argv: list[str]) -> int:
             if at.exception:
                 raise RuntimeError(f"{name}: {at.exception[0].message}")
             return at
+
         return run
 
     def empty_run() -> None:  # AppTest's own fixed cost: a page that writes one line
@@ -444,8 +543,9 @@ def main(argv: list[str]) -> int:
     reading_to_screen = None
     if args.browser_samples:
         beds = [(t.id, t.bed) for t in record.trials.list() if t.bed]
-        reading_to_screen = _reading_to_screen(record, Path(folder.name), beds,
-                                               args.browser_samples, "bench pass 1")
+        reading_to_screen = _reading_to_screen(
+            record, Path(folder.name), beds, args.browser_samples, "bench pass 1"
+        )
 
     rows = record.readings.count(trial_id)
     figures = {
@@ -476,8 +576,10 @@ def main(argv: list[str]) -> int:
             "serialise": _percentiles(serialise),
             "total": _percentiles(chart),
             "target_ms": TARGET_MS,
-            "meets_targets": (_percentiles(chart)["p95_ms"] <= TARGET_MS
-                              and len(payload.encode("utf-8")) <= TARGET_BYTES),
+            "meets_targets": (
+                _percentiles(chart)["p95_ms"] <= TARGET_MS
+                and len(payload.encode("utf-8")) <= TARGET_BYTES
+            ),
         },
         "apptest_overhead": {
             "what": "AppTest running a one-line page: included in both page figures below",

@@ -41,8 +41,9 @@ def _candidate():  # type: ignore[no-untyped-def]
         "          max_delay_s: 5\n          clears_at: 87",
         "          max_delay_s: 20\n          clears_at: 87",
     )
-    return parse_rule_set(text.replace('"itbmon-default-2"', '"benchmark-candidate"'),
-                          "benchmark-candidate.yaml")
+    return parse_rule_set(
+        text.replace('"itbmon-default-2"', '"benchmark-candidate"'), "benchmark-candidate.yaml"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -63,7 +64,10 @@ def main(argv: list[str]) -> int:
         recording_s = time.perf_counter() - began
         # The safety officer running it: any clinical role (single sign-on, no password hash).
         reviewer = record.users.sign_in_external(
-            "https://login.bench.example", "safety.officer", "Safety Officer", ["nurses"],
+            "https://login.bench.example",
+            "safety.officer",
+            "Safety Officer",
+            ["nurses"],
             {"nurses": Role.NURSE},
         )
         readings = record.readings.count(trial.id)
@@ -77,25 +81,39 @@ def main(argv: list[str]) -> int:
         record.close()
     day = one.comparison.days[0]
     target = DAYS_TARGET_S * args.days / 30
-    print(json.dumps({
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "rule_sets": [in_force.version, candidate.version],
-        "day": {
-            "hours": round((day.end - day.start).total_seconds() / 3600, 2),
-            "readings_in_record": readings,
-            "recording_s": round(recording_s, 2),
-            "alarm_differences": len([d for d in day.differences
-                                      if d.change.value not in ("same", "already shown")]),
-        },
-        "one_day": {"seconds": round(one_s, 3), "target_s": ONE_DAY_TARGET_S,
-                    "ratio_to_target": round(one_s / ONE_DAY_TARGET_S, 3)},
-        f"{args.days}_days": {
-            "seconds": round(many_s, 3), "target_s": target,
-            "ratio_to_target": round(many_s / target, 3),
-            "days_replayed": len(many.comparison.days),
-            "note": f"one recorded day read from the record and replayed {args.days} times "
+    print(
+        json.dumps(
+            {
+                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "rule_sets": [in_force.version, candidate.version],
+                "day": {
+                    "hours": round((day.end - day.start).total_seconds() / 3600, 2),
+                    "readings_in_record": readings,
+                    "recording_s": round(recording_s, 2),
+                    "alarm_differences": len(
+                        [
+                            d
+                            for d in day.differences
+                            if d.change.value not in ("same", "already shown")
+                        ]
+                    ),
+                },
+                "one_day": {
+                    "seconds": round(one_s, 3),
+                    "target_s": ONE_DAY_TARGET_S,
+                    "ratio_to_target": round(one_s / ONE_DAY_TARGET_S, 3),
+                },
+                f"{args.days}_days": {
+                    "seconds": round(many_s, 3),
+                    "target_s": target,
+                    "ratio_to_target": round(many_s / target, 3),
+                    "days_replayed": len(many.comparison.days),
+                    "note": f"one recorded day read from the record and replayed {args.days} times "
                     f"(recording {args.days} days would take about "
                     f"{recording_s * args.days:.0f} s)",
-        },
-    }, indent=2))
+                },
+            },
+            indent=2,
+        )
+    )
     return 0

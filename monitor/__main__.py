@@ -59,15 +59,32 @@ def _what_if(argv: list[str]) -> int:
         "'python -m observations trials' does: the report names trials by id and bed only, "
         "but a bed's alarm times on a day are clinical data about its patient.",
     )
-    parser.add_argument("--rules", type=Path, required=True, metavar="CANDIDATE.yaml",
-                        help="the candidate rule file (checked as 'python -m rules "
-                        "check-config' checks it)")
-    parser.add_argument("--trial", type=int, action="append", metavar="ID",
-                        help="replay this trial (repeat for more; default: every finished one)")
-    parser.add_argument("--since", type=date.fromisoformat, metavar="YYYY-MM-DD",
-                        help="only trials injected on this ward date or later")
-    parser.add_argument("--out", type=Path, metavar="report.csv|report.pdf",
-                        help="also write the report as CSV or a one-page PDF (by suffix)")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        required=True,
+        metavar="CANDIDATE.yaml",
+        help="the candidate rule file (checked as 'python -m rules check-config' checks it)",
+    )
+    parser.add_argument(
+        "--trial",
+        type=int,
+        action="append",
+        metavar="ID",
+        help="replay this trial (repeat for more; default: every finished one)",
+    )
+    parser.add_argument(
+        "--since",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="only trials injected on this ward date or later",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        metavar="report.csv|report.pdf",
+        help="also write the report as CSV or a one-page PDF (by suffix)",
+    )
     _credential_options(parser)
     args = parser.parse_args(argv)
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".pdf"):

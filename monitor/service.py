@@ -427,7 +427,6 @@ class MonitorService:
             watch.stream_cursor = at
             yield event
 
-
     # ------------------------------------------------------------------ timers and entries
 
     async def _timers(self) -> None:
@@ -638,8 +637,9 @@ class MonitorService:
                 return
             except RecordError as exc:
                 trial_id = one_score[0].trial_id if one_score else one_schedule[0].trial_id
-                log.error("trial %s: a judgement was refused by the record: %s",
-                          trial_id, exc.message)
+                log.error(
+                    "trial %s: a judgement was refused by the record: %s", trial_id, exc.message
+                )
 
     # ------------------------------------------------------------------ writing
 
@@ -721,8 +721,13 @@ class MonitorService:
                 self._pending_alarms[:0] = batch[position:]
                 return
             except RecordError as exc:
-                log.error("alarm event %s %s of trial %s refused: %s",
-                          item.rule_id, item.event.value, item.trial_id, exc.message)
+                log.error(
+                    "alarm event %s %s of trial %s refused: %s",
+                    item.rule_id,
+                    item.event.value,
+                    item.trial_id,
+                    exc.message,
+                )
 
     async def _report_drops(self) -> None:
         """A technical alarm per trial whose readings were dropped, saying how many.

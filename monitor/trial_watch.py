@@ -291,8 +291,11 @@ class TrialWatch:
         for item in held:
             if isinstance(item, Measurement):
                 horizon = horizons.get(item.source or item.protocol)
-                if horizon is not None and item.device_time is not None \
-                        and item.device_time <= horizon:
+                if (
+                    horizon is not None
+                    and item.device_time is not None
+                    and item.device_time <= horizon
+                ):
                     continue  # in the record already, and fed by the rebuild
                 out += self.on_measurement(item)
             else:
@@ -415,11 +418,18 @@ class TrialWatch:
             judged = record_set_score(self.trial_id, score, judged_at, self.rule_set_version)
             if judged is not None:
                 latest[judged.observation_set_id] = judged  # scored again at once: latest wins
-        mark = (self._engines, engine.window_end(), engine.window_closed_at,
-                engine.next_observation_due())
+        mark = (
+            self._engines,
+            engine.window_end(),
+            engine.window_closed_at,
+            engine.next_observation_due(),
+        )
         until = self._schedule_until
-        if (not latest and mark == self._schedule_mark
-                and (until is None or engine.now is None or engine.now <= until)):
+        if (
+            not latest
+            and mark == self._schedule_mark
+            and (until is None or engine.now is None or engine.now <= until)
+        ):
             return self._known.unwritten(latest.values(), None)
         schedule = record_schedule(self.trial_id, engine, judged_at, self.injection_at)
         self._schedule_mark = mark
@@ -471,8 +481,9 @@ class TrialWatch:
                 if resolutions is not None:
                     resolutions.append(rule)
                 continue
-            yield event.at, Acknowledgement(
-                event.at, rule, by=str(event.by_user or ""), note=event.note or ""
+            yield (
+                event.at,
+                Acknowledgement(event.at, rule, by=str(event.by_user or ""), note=event.note or ""),
             )
         if trial.extension_minutes > seen.extension_minutes:
             added = trial.extension_minutes - seen.extension_minutes

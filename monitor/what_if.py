@@ -68,8 +68,9 @@ class RecordedDay:
     @property
     def streamed(self) -> list[Reading]:
         """The streamed readings (SpO2, pulse), for the burden's deterioration runs."""
-        return [e for e in self.events
-                if isinstance(e, Reading) and e.parameter in STREAMED_PARAMETERS]
+        return [
+            e for e in self.events if isinstance(e, Reading) and e.parameter in STREAMED_PARAMETERS
+        ]
 
 
 def closed_at(record: TrialRecord, trial_id: int) -> datetime | None:
@@ -86,8 +87,7 @@ def finished_trials(
     """The trials whose window has closed after an injection (with when it closed), oldest
     first: those named, or all; with ``since``, injected on that ward date or later."""
     zone = record.settings.ward_timezone
-    trials = ([record.trials.get(i) for i in trial_ids] if trial_ids
-              else record.trials.list())
+    trials = [record.trials.get(i) for i in trial_ids] if trial_ids else record.trials.list()
     out: list[tuple[TrialView, datetime]] = []
     for trial in trials:
         if trial.injection is None:
@@ -116,8 +116,9 @@ def recorded_day(
         if isinstance(event, WindowExtension):
             continue  # at its recorded time, below
         timed.append((position, ENTRY, 0, event))
-    for entry in record.audit.entries(trial_id=trial.id, action_prefix="trial.extend_window",
-                                      limit=1000):
+    for entry in record.audit.entries(
+        trial_id=trial.id, action_prefix="trial.extend_window", limit=1000
+    ):
         minutes = (entry.details or {}).get("minutes")
         if minutes and entry.at <= end:
             timed.append((entry.at, ENTRY, 0, WindowExtension(entry.at, float(minutes))))
@@ -128,7 +129,8 @@ def recorded_day(
         bed=trial.bed,
         spo2_scale=trial.spo2_scale,
         injection_at=trial.injection.given_at,
-        start=min(first_reading, trial.injection.given_at) if first_reading
+        start=min(first_reading, trial.injection.given_at)
+        if first_reading
         else trial.injection.given_at,
         end=end,
         events=tuple(e for _, _, _, e in timed),
@@ -193,10 +195,16 @@ def what_if(
         day = recorded_day(record, in_force, trial, end)
         injections[trial.id] = day.injection_at
         comparison.add(compare_recorded_day(day, in_force, candidate))
-    record.audit.note_view(actor, "what_if", details={
-        "trials": [day.trial_id for day in comparison.days],
-        "in_force": in_force.version, "candidate": candidate.version, "via": via,
-    })
+    record.audit.note_view(
+        actor,
+        "what_if",
+        details={
+            "trials": [day.trial_id for day in comparison.days],
+            "in_force": in_force.version,
+            "candidate": candidate.version,
+            "via": via,
+        },
+    )
     return WhatIf(in_force, candidate, comparison, injections, record.settings.ward_timezone)
 
 
@@ -220,8 +228,9 @@ def _first_alarms(values: Iterable[float | None]) -> str:
     if not alarmed:
         return f"{len(values)} runs, never alarmed"
     median = statistics.median(alarmed)
-    return (f"{len(values)} runs: median {_seconds(median)}, max {_seconds(alarmed[-1])}"
-            + (f", NEVER {never}" if never else ""))
+    return f"{len(values)} runs: median {_seconds(median)}, max {_seconds(alarmed[-1])}" + (
+        f", NEVER {never}" if never else ""
+    )
 
 
 def _per_hour(side: SideFigures, count: float) -> str:
@@ -243,17 +252,23 @@ def difference_line(report: WhatIf, day: DayResult, d: Difference) -> str:
     where = f"trial {day.trial_id}" + (f" bed {day.bed}" if day.bed else "")
     alarm = f"{d.rule_id}/{d.level_id}"
     if d.change is Change.NOT_AT_ALL:
-        return (f"NOT AT ALL  {where}  {alarm} ({d.in_force_priority}) in force at "
-                f"{_time(report, d.in_force_at)}: the candidate does not sound it")
+        return (
+            f"NOT AT ALL  {where}  {alarm} ({d.in_force_priority}) in force at "
+            f"{_time(report, d.in_force_at)}: the candidate does not sound it"
+        )
     if d.change is Change.ADDED:
-        return (f"ADDED       {where}  {alarm} ({d.candidate_priority}) at "
-                f"{_time(report, d.candidate_at)}")
+        return (
+            f"ADDED       {where}  {alarm} ({d.candidate_priority}) at "
+            f"{_time(report, d.candidate_at)}"
+        )
     delay = d.delay_s or 0.0
     sign = "+" if delay >= 0 else "-"
-    return (f"{d.change.value.upper():<11} {where}  {alarm} in force at "
-            f"{_time(report, d.in_force_at)} ({d.in_force_priority}), candidate at "
-            f"{_time(report, d.candidate_at)} ({d.candidate_priority}), "
-            f"{sign}{_seconds(abs(delay))}")
+    return (
+        f"{d.change.value.upper():<11} {where}  {alarm} in force at "
+        f"{_time(report, d.in_force_at)} ({d.in_force_priority}), candidate at "
+        f"{_time(report, d.candidate_at)} ({d.candidate_priority}), "
+        f"{sign}{_seconds(abs(delay))}"
+    )
 
 
 def _rule_order(report: WhatIf) -> dict[str, int]:
@@ -276,8 +291,7 @@ def _side_values(side: SideFigures, rule_id: str) -> tuple[int, int, float, tupl
     figures = side.rules.get(rule_id)
     if figures is None:
         return 0, 0, 0.0, ()
-    return (figures.raises, figures.annunciations, figures.time_in_alarm_s,
-            figures.first_alarm_s)
+    return (figures.raises, figures.annunciations, figures.time_in_alarm_s, figures.first_alarm_s)
 
 
 def text_report(report: WhatIf) -> str:
@@ -302,12 +316,15 @@ def text_report(report: WhatIf) -> str:
     lines += [f"  {difference_line(report, day, d)}" for day, d in worse]
     lines.append(f"Alarms the candidate ADDS: {len(added)}" + ("" if added else " (none)"))
     lines += [f"  {difference_line(report, day, d)}" for day, d in added]
-    lines.append(f"Alarms the candidate sounds EARLIER: {len(earlier)}"
-                 + ("" if earlier else " (none)"))
+    lines.append(
+        f"Alarms the candidate sounds EARLIER: {len(earlier)}" + ("" if earlier else " (none)")
+    )
     lines += [f"  {difference_line(report, day, d)}" for day, d in earlier]
     lines.append("")
-    lines.append("rule\traises (in force -> candidate)\tannunciations\tper patient-hour"
-                 "\ttime in alarm\tfirst alarm after each deterioration")
+    lines.append(
+        "rule\traises (in force -> candidate)\tannunciations\tper patient-hour"
+        "\ttime in alarm\tfirst alarm after each deterioration"
+    )
     for rule_id, a, b in figure_rows(report):
         ra, aa, ta, fa = _side_values(a, rule_id)
         rb, ab, tb, fb = _side_values(b, rule_id)
@@ -319,10 +336,26 @@ def text_report(report: WhatIf) -> str:
 
 
 CSV_COLUMNS = (
-    "section", "rule_set", "trial", "bed", "injection", "rule", "level", "change",
-    "in_force_at", "candidate_at", "delay_s", "in_force_priority", "candidate_priority",
-    "raises", "raises_per_patient_hour", "annunciations", "annunciations_per_patient_hour",
-    "time_in_alarm_s", "patient_hours", "first_alarm_after_deterioration_s",
+    "section",
+    "rule_set",
+    "trial",
+    "bed",
+    "injection",
+    "rule",
+    "level",
+    "change",
+    "in_force_at",
+    "candidate_at",
+    "delay_s",
+    "in_force_priority",
+    "candidate_priority",
+    "raises",
+    "raises_per_patient_hour",
+    "annunciations",
+    "annunciations_per_patient_hour",
+    "time_in_alarm_s",
+    "patient_hours",
+    "first_alarm_after_deterioration_s",
 )
 
 
@@ -331,40 +364,62 @@ def csv_report(report: WhatIf) -> str:
     c = report.comparison
     rows: list[dict[str, object]] = []
     for role, rule_set in (("in force", report.in_force), ("candidate", report.candidate)):
-        rows.append({"section": f"rule set {role}", "rule_set": rule_set.version,
-                     "patient_hours": round(c.in_force.patient_hours, 3)})
+        rows.append(
+            {
+                "section": f"rule set {role}",
+                "rule_set": rule_set.version,
+                "patient_hours": round(c.in_force.patient_hours, 3),
+            }
+        )
     for day in c.days:
-        rows.append({"section": "day replayed", "trial": day.trial_id, "bed": day.bed or "—",
-                     "injection": format_ward(report.injections.get(day.trial_id),
-                                              report.zone),
-                     "patient_hours": round(day.in_force.patient_hours, 3)})
+        rows.append(
+            {
+                "section": "day replayed",
+                "trial": day.trial_id,
+                "bed": day.bed or "—",
+                "injection": format_ward(report.injections.get(day.trial_id), report.zone),
+                "patient_hours": round(day.in_force.patient_hours, 3),
+            }
+        )
     for day, d in c.differences():
         if d.change in (Change.SAME, Change.ALREADY_SHOWN):
             continue
-        rows.append({
-            "section": "difference", "trial": day.trial_id, "bed": day.bed or "—",
-            "injection": format_ward(report.injections.get(day.trial_id), report.zone),
-            "rule": d.rule_id, "level": d.level_id, "change": d.change.value,
-            "in_force_at": _time(report, d.in_force_at),
-            "candidate_at": _time(report, d.candidate_at),
-            "delay_s": "—" if d.delay_s is None else round(d.delay_s, 1),
-            "in_force_priority": d.in_force_priority or "—",
-            "candidate_priority": d.candidate_priority or "—",
-        })
+        rows.append(
+            {
+                "section": "difference",
+                "trial": day.trial_id,
+                "bed": day.bed or "—",
+                "injection": format_ward(report.injections.get(day.trial_id), report.zone),
+                "rule": d.rule_id,
+                "level": d.level_id,
+                "change": d.change.value,
+                "in_force_at": _time(report, d.in_force_at),
+                "candidate_at": _time(report, d.candidate_at),
+                "delay_s": "—" if d.delay_s is None else round(d.delay_s, 1),
+                "in_force_priority": d.in_force_priority or "—",
+                "candidate_priority": d.candidate_priority or "—",
+            }
+        )
     for rule_id, a, b in figure_rows(report):
         for side in (a, b):
             raises, annunciations, in_alarm, first = _side_values(side, rule_id)
-            rows.append({
-                "section": "figures", "rule_set": side.version, "rule": rule_id,
-                "raises": raises, "raises_per_patient_hour": side.per_hour(raises) or 0,
-                "annunciations": annunciations,
-                "annunciations_per_patient_hour": side.per_hour(annunciations) or 0,
-                "time_in_alarm_s": round(in_alarm, 1),
-                "patient_hours": round(side.patient_hours, 3),
-                "first_alarm_after_deterioration_s": ";".join(
-                    "never" if v is None else f"{v:g}" for v in first
-                ) or "—",
-            })
+            rows.append(
+                {
+                    "section": "figures",
+                    "rule_set": side.version,
+                    "rule": rule_id,
+                    "raises": raises,
+                    "raises_per_patient_hour": side.per_hour(raises) or 0,
+                    "annunciations": annunciations,
+                    "annunciations_per_patient_hour": side.per_hour(annunciations) or 0,
+                    "time_in_alarm_s": round(in_alarm, 1),
+                    "patient_hours": round(side.patient_hours, 3),
+                    "first_alarm_after_deterioration_s": ";".join(
+                        "never" if v is None else f"{v:g}" for v in first
+                    )
+                    or "—",
+                }
+            )
     return to_csv(CSV_COLUMNS, [[row.get(col, "") for col in CSV_COLUMNS] for row in rows])
 
 
@@ -394,35 +449,61 @@ def pdf_report(report: WhatIf) -> bytes:
     small = styles["BodyText"].clone("small", fontSize=7.5, leading=9)
     story: list = [
         Paragraph("What-if replay of the alarm rules", styles["Title"]),
-        Paragraph(escape(f"Rule set in force: {report.in_force.version}. Candidate: "
-                         f"{report.candidate.version}."), styles["BodyText"]),
-        Paragraph(escape(f"Days replayed: {len(c.days)} ({c.in_force.patient_hours:.2f} "
-                         "patient-hours): " + ("; ".join(day_label(report, d) for d in c.days)
-                                               or "none")), small),
+        Paragraph(
+            escape(
+                f"Rule set in force: {report.in_force.version}. Candidate: "
+                f"{report.candidate.version}."
+            ),
+            styles["BodyText"],
+        ),
+        Paragraph(
+            escape(
+                f"Days replayed: {len(c.days)} ({c.in_force.patient_hours:.2f} "
+                "patient-hours): " + ("; ".join(day_label(report, d) for d in c.days) or "none")
+            ),
+            small,
+        ),
         Spacer(1, 3 * mm),
     ]
     worse = c.differences(Change.NOT_AT_ALL, Change.LATER)
     added = c.differences(Change.ADDED)
     earlier = c.differences(Change.EARLIER)
-    verdict = (f"{len(worse)} alarm(s) LATER or NOT AT ALL under the candidate"
-               if worse else "No alarm is later or missing under the candidate")
-    story.append(Paragraph(f"<b>{escape(verdict)}</b>; {len(added)} added; "
-                           f"{len(earlier)} earlier.", styles["BodyText"]))
+    verdict = (
+        f"{len(worse)} alarm(s) LATER or NOT AT ALL under the candidate"
+        if worse
+        else "No alarm is later or missing under the candidate"
+    )
+    story.append(
+        Paragraph(
+            f"<b>{escape(verdict)}</b>; {len(added)} added; {len(earlier)} earlier.",
+            styles["BodyText"],
+        )
+    )
     header = ["change", "trial / bed", "alarm (rule/level)", "in force", "candidate", "delay"]
     data = [header]
     listed = (worse + added + earlier)[:PDF_DIFFERENCES]
     for day, d in listed:
         delay = "—" if d.delay_s is None else f"{d.delay_s:+.0f} s"
-        data.append([d.change.value.upper(), f"{day.trial_id} / {day.bed or '—'}",
-                     Paragraph(escape(f"{d.rule_id}/{d.level_id}"), small),
-                     _time(report, d.in_force_at), _time(report, d.candidate_at), delay])
+        data.append(
+            [
+                d.change.value.upper(),
+                f"{day.trial_id} / {day.bed or '—'}",
+                Paragraph(escape(f"{d.rule_id}/{d.level_id}"), small),
+                _time(report, d.in_force_at),
+                _time(report, d.candidate_at),
+                delay,
+            ]
+        )
     more = len(worse) + len(added) + len(earlier) - len(listed)
     if len(data) > 1:
-        table = Table(data, repeatRows=1, colWidths=[22 * mm, 22 * mm, 58 * mm, 28 * mm,
-                                                     28 * mm, 18 * mm])
-        style = [("FONTSIZE", (0, 0), (-1, -1), 7.5), ("GRID", (0, 0), (-1, -1), 0.25,
-                                                        colors.grey),
-                 ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey)]
+        table = Table(
+            data, repeatRows=1, colWidths=[22 * mm, 22 * mm, 58 * mm, 28 * mm, 28 * mm, 18 * mm]
+        )
+        style = [
+            ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+            ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+        ]
         for i, (_, d) in enumerate(listed, start=1):
             if d.change in (Change.NOT_AT_ALL, Change.LATER):
                 style.append(("TEXTCOLOR", (0, i), (0, i), colors.red))
@@ -431,32 +512,62 @@ def pdf_report(report: WhatIf) -> bytes:
     if more > 0:
         story.append(Paragraph(f"…and {more} more, all in the CSV report.", small))
     story.append(Spacer(1, 3 * mm))
-    figures = [["rule", "raises", "annunciations", "per patient-hour", "time in alarm",
-                "first alarm after deterioration"]]
+    figures = [
+        [
+            "rule",
+            "raises",
+            "annunciations",
+            "per patient-hour",
+            "time in alarm",
+            "first alarm after deterioration",
+        ]
+    ]
     for rule_id, a, b in figure_rows(report):
         ra, aa, ta, fa = _side_values(a, rule_id)
         rb, ab, tb, fb = _side_values(b, rule_id)
-        figures.append([
-            rule_id, f"{ra} → {rb}", f"{aa} → {ab}",
-            f"{_per_hour(a, aa)} → {_per_hour(b, ab)}", f"{_seconds(ta)} → {_seconds(tb)}",
-            Paragraph(escape(f"{_first_alarms(fa)} → {_first_alarms(fb)}"), small),
-        ])
-    table = Table(figures, repeatRows=1, colWidths=[30 * mm, 18 * mm, 24 * mm, 26 * mm,
-                                                    30 * mm, 48 * mm])
-    table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 7.5),
-                               ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                               ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey)]))
+        figures.append(
+            [
+                rule_id,
+                f"{ra} → {rb}",
+                f"{aa} → {ab}",
+                f"{_per_hour(a, aa)} → {_per_hour(b, ab)}",
+                f"{_seconds(ta)} → {_seconds(tb)}",
+                Paragraph(escape(f"{_first_alarms(fa)} → {_first_alarms(fb)}"), small),
+            ]
+        )
+    table = Table(
+        figures, repeatRows=1, colWidths=[30 * mm, 18 * mm, 24 * mm, 26 * mm, 30 * mm, 48 * mm]
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTSIZE", (0, 0), (-1, -1), 7.5),
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+            ]
+        )
+    )
     story.append(Paragraph("Figures: in force → candidate", styles["Heading4"]))
     story.append(table)
-    story.append(Paragraph(
-        "Acknowledgements are the record's, by rule, at their recorded times: an alarm the "
-        "record never had is not acknowledged in the replay. Device link changes are not "
-        "recorded and are not replayed.", small))
+    story.append(
+        Paragraph(
+            "Acknowledgements are the record's, by rule, at their recorded times: an alarm the "
+            "record never had is not acknowledged in the replay. Device link changes are not "
+            "recorded and are not replayed.",
+            small,
+        )
+    )
     buffer = io.BytesIO()
     margin = 12 * mm
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=margin, rightMargin=margin,
-                            topMargin=margin, bottomMargin=margin,
-                            title="What-if replay of the alarm rules")
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=margin,
+        title="What-if replay of the alarm rules",
+    )
     # Shrunk to fit: always exactly one page.
     doc.build([KeepInFrame(A4[0] - 2 * margin, A4[1] - 2 * margin, story, mode="shrink")])
     return buffer.getvalue()
@@ -466,8 +577,9 @@ def write_report(report: WhatIf, out: Path) -> int:
     """The CSV or PDF at ``out`` (by its suffix), owner-readable only; returns its size."""
     import os
 
-    data = (pdf_report(report) if out.suffix.lower() == ".pdf"
-            else csv_report(report).encode("utf-8"))
+    data = (
+        pdf_report(report) if out.suffix.lower() == ".pdf" else csv_report(report).encode("utf-8")
+    )
     partial = out.with_name(out.name + ".partial")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

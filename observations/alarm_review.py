@@ -172,14 +172,15 @@ class AlarmReviews:
         with self._store.reading() as session:
             # The sign-in as it stands now: a screen signed out elsewhere reads nothing.
             if open_session(session, actor) is None:
-                raise NotPermitted(
-                    f"The sign-in of {actor.username} has ended: sign in again."
-                )
+                raise NotPermitted(f"The sign-in of {actor.username} has ended: sign in again.")
             beds = dict(session.execute(select(Trial.id, Trial.bed)).all())
             events = session.execute(
                 select(
-                    AlarmEvent.trial_id, AlarmEvent.event, AlarmEvent.at,
-                    Alarm.rule_id, Alarm.kind,
+                    AlarmEvent.trial_id,
+                    AlarmEvent.event,
+                    AlarmEvent.at,
+                    Alarm.rule_id,
+                    Alarm.kind,
                 )
                 .join(Alarm, Alarm.id == AlarmEvent.alarm_id)
                 .where(
@@ -191,16 +192,21 @@ class AlarmReviews:
             lives = _lives(session, start, end)
             streams = _streams(session, list(beds), start, end, gap_after_seconds)
 
-        days = {first_day + timedelta(days=n): Counter[str]()
-                for n in range((last_day - first_day).days + 1)}
+        days = {
+            first_day + timedelta(days=n): Counter[str]()
+            for n in range((last_day - first_day).days + 1)
+        }
         by_bed: dict[str | None, Counter[str]] = defaultdict(Counter)
         bed_trials: dict[str | None, set[int]] = defaultdict(set)
         by_rule: dict[str, Counter[str]] = defaultdict(Counter)
         rule_kind: dict[str, str] = {}
         rule_trials: dict[str, set[int]] = defaultdict(set)
         for trial_id, event, at, rule_id, kind in events:
-            for counts in (days[to_ward(at, zone).date()], by_bed[beds[trial_id]],
-                           by_rule[rule_id]):
+            for counts in (
+                days[to_ward(at, zone).date()],
+                by_bed[beds[trial_id]],
+                by_rule[rule_id],
+            ):
                 counts[event] += 1
             bed_trials[beds[trial_id]].add(trial_id)
             rule_kind[rule_id] = kind
@@ -220,14 +226,24 @@ class AlarmReviews:
             escalations=sum(c[escalated] for c in days.values()),
             days=[DayBurden(day, c[raised], sounded(c), c[escalated]) for day, c in days.items()],
             beds=sorted(
-                (BedBurden(bed, len(bed_trials[bed]), c[raised], sounded(c), c[escalated])
-                 for bed, c in by_bed.items()),
+                (
+                    BedBurden(bed, len(bed_trials[bed]), c[raised], sounded(c), c[escalated])
+                    for bed, c in by_bed.items()
+                ),
                 key=lambda b: (-b.annunciations, -b.raises, b.bed is None, b.bed or ""),
             ),
             rules=sorted(
-                (RuleBurden(rule, rule_kind[rule], c[raised], sounded(c), c[escalated],
-                            len(rule_trials[rule]))
-                 for rule, c in by_rule.items()),
+                (
+                    RuleBurden(
+                        rule,
+                        rule_kind[rule],
+                        c[raised],
+                        sounded(c),
+                        c[escalated],
+                        len(rule_trials[rule]),
+                    )
+                    for rule, c in by_rule.items()
+                ),
                 key=lambda r: (-r.annunciations, -r.raises, r.rule_id),
             ),
             acknowledgement=_acknowledgement_times(lives),
@@ -257,11 +273,13 @@ def _lives(session: Session, start: datetime, end: datetime) -> list[_Life]:
         select(AlarmEvent.alarm_id, AlarmEvent.event, AlarmEvent.at, AlarmEvent.priority)
         .where(
             AlarmEvent.alarm_id.in_(raised_here),
-            AlarmEvent.event.in_((
-                AlarmEventType.RAISED.value,
-                AlarmEventType.ACKNOWLEDGED.value,
-                AlarmEventType.RESOLVED.value,
-            )),
+            AlarmEvent.event.in_(
+                (
+                    AlarmEventType.RAISED.value,
+                    AlarmEventType.ACKNOWLEDGED.value,
+                    AlarmEventType.RESOLVED.value,
+                )
+            ),
         )
         .order_by(AlarmEvent.alarm_id, AlarmEvent.id)
     )
@@ -364,8 +382,7 @@ def _streams(
             func.count(),
             func.coalesce(func.sum(held), 0.0),
             func.coalesce(func.sum(case((spans.c.usable == 0, held), else_=0.0)), 0.0),
-            func.coalesce(func.sum(case((spans.c.step > cap, spans.c.step - cap), else_=0.0)),
-                          0.0),
+            func.coalesce(func.sum(case((spans.c.step > cap, spans.c.step - cap), else_=0.0)), 0.0),
         )
         .group_by(spans.c.trial_id, spans.c.source_device)
         # Oximeters only: a blood pressure cuff reports a pulse with each measurement, minutes

@@ -36,6 +36,7 @@ WATCHED_STATUSES = frozenset({TrialStatus.BASELINE.value, TrialStatus.MONITORING
 # Why such an alarm ended, in its resolving event's evidence.
 RESOLVED_BECAUSE_KEY = "reason"
 
+
 @dataclass(frozen=True)
 class AlarmEventIn:
     """One lifecycle event as the rules engine emitted it."""
@@ -55,15 +56,19 @@ def _open_alarms(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int
     """The unresolved alarm of each (trial, rule) asked for (at most one each), in 3 queries."""
     trial_ids = {trial for trial, _ in keys}
     rule_ids = {rule for _, rule in keys}
-    newest = select(func.max(Alarm.id)).where(
-        Alarm.trial_id.in_(trial_ids), Alarm.rule_id.in_(rule_ids)
-    ).group_by(Alarm.trial_id, Alarm.rule_id)
+    newest = (
+        select(func.max(Alarm.id))
+        .where(Alarm.trial_id.in_(trial_ids), Alarm.rule_id.in_(rule_ids))
+        .group_by(Alarm.trial_id, Alarm.rule_id)
+    )
     alarms = {a.id: a for a in session.scalars(select(Alarm).where(Alarm.id.in_(newest)))}
     if not alarms:
         return {}
-    last_event = select(func.max(AlarmEvent.id)).where(
-        AlarmEvent.alarm_id.in_(alarms)
-    ).group_by(AlarmEvent.alarm_id)
+    last_event = (
+        select(func.max(AlarmEvent.id))
+        .where(AlarmEvent.alarm_id.in_(alarms))
+        .group_by(AlarmEvent.alarm_id)
+    )
     resolved = set(
         session.scalars(
             select(AlarmEvent.alarm_id).where(
@@ -182,8 +187,11 @@ def resolve_leftovers(
 def check_note(note: str) -> str:
     """An acknowledgement's note, trimmed: required, no longer than any other note."""
     return clean_text(
-        "note", note, "note",
-        required=True, missing="Say what was done and who was told before acknowledging.",
+        "note",
+        note,
+        "note",
+        required=True,
+        missing="Say what was done and who was told before acknowledging.",
     )
 
 
@@ -194,10 +202,22 @@ def _event_text(events: Sequence[AlarmEventIn]) -> list[AlarmEventIn]:
     whatever it holds (free_text.fit_text): an alarm is never lost over its wording."""
     kept = []
     for item in events:
-        clean_text("rule_id", item.rule_id, "code",
-                   required=True, label="The alarm's rule id", as_given=True)
-        clean_text("rule_set_version", item.rule_set_version, "code",
-                   required=True, label="The rule set version", as_given=True)
+        clean_text(
+            "rule_id",
+            item.rule_id,
+            "code",
+            required=True,
+            label="The alarm's rule id",
+            as_given=True,
+        )
+        clean_text(
+            "rule_set_version",
+            item.rule_set_version,
+            "code",
+            required=True,
+            label="The rule set version",
+            as_given=True,
+        )
         message = fit_text(item.message, "note")
         kept.append(item if message == item.message else replace(item, message=message))
     return kept
@@ -265,9 +285,9 @@ class Alarms:
             # A trial that has left monitoring had its alarms resolved with it: what the engine
             # says of them afterwards (their resolving, as its watch ends) is already done.
             events = [
-                e for e in events
-                if status[e.trial_id] in WATCHED_STATUSES
-                or (e.trial_id, e.rule_id) in open_now
+                e
+                for e in events
+                if status[e.trial_id] in WATCHED_STATUSES or (e.trial_id, e.rule_id) in open_now
             ]
             if not events:
                 return []
@@ -447,7 +467,10 @@ class Alarms:
             ).all()
             return sum(
                 resolve_leftovers(
-                    session, self._store, actor, trial_id,
+                    session,
+                    self._store,
+                    actor,
+                    trial_id,
                     f"the trial is {status}: its monitoring window had closed",
                 )
                 for trial_id, status in finished

@@ -73,8 +73,12 @@ class Assessments:
                 "assessment",
                 row.id,
                 old.trial_id,
-                {"supersedes": old.id, "reason": reason,
-                 "time_point": entry.time_point.value, **timing},
+                {
+                    "supersedes": old.id,
+                    "reason": reason,
+                    "time_point": entry.time_point.value,
+                    **timing,
+                },
             )
             return self._view(session, row)
 

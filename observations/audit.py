@@ -54,7 +54,8 @@ class AuditTrail:
         if actor.roles & CLINICAL_ROLES:
             return entries
         return [
-            e if e.action.startswith(_ACCOUNT_ACTIONS) or not e.details
+            e
+            if e.action.startswith(_ACCOUNT_ACTIONS) or not e.details
             else e.model_copy(update={"details": WITHHELD})
             for e in entries
         ]
@@ -71,8 +72,13 @@ class AuditTrail:
         what = clean_text("what", what, "code", required=True, as_given=True)
         with self._store.writing() as session:
             self._store.audit(
-                session, actor, f"view.{what}", "trial" if trial_id else "record", trial_id,
-                trial_id=trial_id, details=details,
+                session,
+                actor,
+                f"view.{what}",
+                "trial" if trial_id else "record",
+                trial_id,
+                trial_id=trial_id,
+                details=details,
             )
 
     def changes_since(self, last_id: int, actions: tuple[str, ...]) -> list[AuditView]:

@@ -84,9 +84,17 @@ def _rows(session: Session) -> Iterator[Any]:
     from observations.schema import AuditEntry
 
     columns = (
-        AuditEntry.id, AuditEntry.at, AuditEntry.user_id, AuditEntry.username,
-        AuditEntry.action, AuditEntry.entity, AuditEntry.entity_id, AuditEntry.trial_id,
-        AuditEntry.details, AuditEntry.prev_hash, AuditEntry.row_hash,
+        AuditEntry.id,
+        AuditEntry.at,
+        AuditEntry.user_id,
+        AuditEntry.username,
+        AuditEntry.action,
+        AuditEntry.entity,
+        AuditEntry.entity_id,
+        AuditEntry.trial_id,
+        AuditEntry.details,
+        AuditEntry.prev_hash,
+        AuditEntry.row_hash,
     )
     result = session.execute(
         select(*columns).order_by(AuditEntry.id).execution_options(yield_per=5000)
@@ -104,7 +112,10 @@ def verify_chain(session: Session, anchor: dict[str, Any] | None = None) -> Chai
             return ChainReport(count, head_id, prev, row.id, "changed after it was written")
         if entry["prev_hash"] != prev:
             return ChainReport(
-                count, head_id, prev, row.id,
+                count,
+                head_id,
+                prev,
+                row.id,
                 "does not follow the entry before it: an entry before it was removed, "
                 "or entries were reordered",
             )
@@ -113,14 +124,20 @@ def verify_chain(session: Session, anchor: dict[str, Any] | None = None) -> Chai
         if anchor is not None and row.id == anchor["id"]:
             if row.row_hash != anchor["row_hash"] or count != anchor["count"]:
                 return ChainReport(
-                    count, head_id, prev, row.id,
+                    count,
+                    head_id,
+                    prev,
+                    row.id,
                     "differs from the last verified trail (the entries up to it were "
                     "rewritten, or some removed)",
                 )
             anchor_seen = True
     if not anchor_seen and anchor is not None:
         return ChainReport(
-            count, head_id, prev, int(anchor["id"]),
+            count,
+            head_id,
+            prev,
+            int(anchor["id"]),
             "was verified before and is now missing: the trail was cut short",
         )
     return ChainReport(count, head_id, prev)
@@ -136,10 +153,14 @@ def read_anchor(path: Path) -> dict[str, Any] | None:
 def write_anchor(path: Path, report: ChainReport) -> None:
     """Atomically, readable by its owner only."""
     partial = path.with_name(path.name + ".partial")
-    text = json.dumps({
-        "id": report.head_id, "row_hash": report.head_hash, "count": report.entries,
-        "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    })
+    text = json.dumps(
+        {
+            "id": report.head_id,
+            "row_hash": report.head_hash,
+            "count": report.entries,
+            "verified_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
@@ -166,6 +187,7 @@ def verify_command(record: Any, anchor: Path | None, out: TextIO) -> int:
     )
     if anchor is not None and report.head_id is not None:
         write_anchor(anchor, report)
-        print(f"Anchor written to {anchor}: the next run checks this entry is still there.",
-              file=out)
+        print(
+            f"Anchor written to {anchor}: the next run checks this entry is still there.", file=out
+        )
     return 0

@@ -124,9 +124,7 @@ def backup_sqlite(
 
 def _copy(source: Path, target: Path, pages_per_step: int, pause_s: float) -> None:
     # Read-only: the backup can never change the record.
-    reader = sqlite3.connect(
-        f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None
-    )
+    reader = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
     writer = sqlite3.connect(target)
     try:
         reader.execute("PRAGMA busy_timeout=10000")

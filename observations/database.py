@@ -120,8 +120,7 @@ def _tighten(path: Path, keep: int) -> None:
             f"tighten it ({exc.strerror}): `chmod {tightened:o} {path}` as its owner"
         ) from exc
     log.warning(
-        "Tightened %s from mode %04o to %04o: the record's files are for its service account "
-        "only",
+        "Tightened %s from mode %04o to %04o: the record's files are for its service account only",
         path,
         mode,
         tightened,

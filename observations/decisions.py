@@ -77,7 +77,10 @@ class Decisions:
         require(actor, "decision.sign")
         outcome = DecisionOutcome(outcome)
         rationale = clean_text(
-            "rationale", rationale, "note", required=True,
+            "rationale",
+            rationale,
+            "note",
+            required=True,
             missing="Write the team's rationale for the decision.",
         )
         follows = outcome in FOLLOW_UP_OUTCOMES

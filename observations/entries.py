@@ -193,9 +193,7 @@ def check_patient(data: dict[str, Any], today: date) -> PatientDetails:
         problems.append(FieldProblem("date_of_birth", "Date of birth is over 120 years ago."))
     if problems:
         raise InvalidEntry(problems)
-    return details.model_copy(
-        update={"nhs_number": digits, "hospital_number": hospital, **names}
-    )
+    return details.model_copy(update={"nhs_number": digits, "hospital_number": hospital, **names})
 
 
 # ----------------------------------------------------------------------------- injection
@@ -213,8 +211,12 @@ def check_injection(data: dict[str, Any]) -> InjectionEntry:
     problems: list[FieldProblem] = []
     _aware("given_at", entry.given_at, problems)
     given_by = collect_text(
-        problems, "given_by", entry.given_by, "name",
-        required=True, missing="Enter who gave the injection.",
+        problems,
+        "given_by",
+        entry.given_by,
+        "name",
+        required=True,
+        missing="Enter who gave the injection.",
     )
     if problems:
         raise InvalidEntry(problems)
@@ -375,8 +377,13 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
     goals = []
     for index, goal in enumerate(entry.goals):
         text = collect_text(
-            problems, f"goals.{index}", goal.goal, "goal",
-            required=True, missing="A goal needs a description.", label=f"Goal {index + 1}",
+            problems,
+            f"goals.{index}",
+            goal.goal,
+            "goal",
+            required=True,
+            missing="A goal needs a description.",
+            label=f"Goal {index + 1}",
         )
         goals.append(goal.model_copy(update={"goal": text}))
         if goal.rating is not None and not -2 <= goal.rating <= 2:

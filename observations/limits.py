@@ -70,7 +70,8 @@ class TrialDayLimits(BaseModel):
         if self.peak_window_start_hours >= self.peak_window_end_hours:
             raise ValueError(
                 f"peak_window_start_hours {self.peak_window_start_hours:g} is not before "
-                f"peak_window_end_hours {self.peak_window_end_hours:g}")
+                f"peak_window_end_hours {self.peak_window_end_hours:g}"
+            )
         return self
 
 

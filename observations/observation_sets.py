@@ -100,8 +100,11 @@ class ObservationSets:
         refused (``SetAtSameMinute``)."""
         require(actor, "observation.record")
         reason = clean_text(
-            "reason", reason, "note",
-            required=True, missing="Say why the observations are corrected.",
+            "reason",
+            reason,
+            "note",
+            required=True,
+            missing="Say why the observations are corrected.",
         )
         entry = check_observation_set(data)
         now = self._store.now()

@@ -68,9 +68,7 @@ def check_new_password(username: str, password: str) -> None:
         )
     name = username.strip().lower()
     lowered = password.lower()
-    if name and (
-        lowered == name or (len(name) >= MIN_USERNAME_INSIDE and name in lowered)
-    ):
+    if name and (lowered == name or (len(name) >= MIN_USERNAME_INSIDE and name in lowered)):
         raise InvalidEntry.single(
             "password", f"A password must not contain the username: {_ADVICE}."
         )
@@ -82,6 +80,5 @@ def check_new_password(username: str, password: str) -> None:
     if is_common(password):
         raise InvalidEntry.single(
             "password",
-            "That password is on a list of common passwords attackers try first: "
-            f"{_ADVICE}.",
+            f"That password is on a list of common passwords attackers try first: {_ADVICE}.",
         )

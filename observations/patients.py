@@ -41,8 +41,11 @@ class Patients:
         """Correct demographics. The previous values are kept whole in the audit trail."""
         require(actor, "patient.correct")
         reason = clean_text(
-            "reason", reason, "note",
-            required=True, missing="Say why the details are being corrected.",
+            "reason",
+            reason,
+            "note",
+            required=True,
+            missing="Say why the details are being corrected.",
         )
         entry = check_patient(details, self._today())
         with self._store.writing() as session:

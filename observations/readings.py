@@ -341,15 +341,17 @@ class Readings:
                         column = MANUAL_NUMERIC.get(parameter)
                         value = getattr(obs, column) if column else None
                         if value is not None:
-                            records.append({
-                                "time": obs.measured_at,
-                                "parameter": parameter.value,
-                                "value": float(value),
-                                "unit": UNITS[parameter].display,
-                                "flags": "",
-                                "source": "manual",
-                                "device": None,
-                            })
+                            records.append(
+                                {
+                                    "time": obs.measured_at,
+                                    "parameter": parameter.value,
+                                    "value": float(value),
+                                    "unit": UNITS[parameter].display,
+                                    "flags": "",
+                                    "source": "manual",
+                                    "device": None,
+                                }
+                            )
         # Naive text from SQLite is UTC (the record stores UTC); PostgreSQL gives aware times.
         device["time"] = pd.to_datetime(device["time"], utc=True, format="ISO8601")
         device["value"] = pd.to_numeric(device["value"], errors="coerce").astype("float64")
@@ -389,9 +391,7 @@ class Readings:
             known = set(session.scalars(select(Trial.id).where(Trial.id.in_(ids))))
             missing = [trial_id for trial_id in ids if trial_id not in known]
             if missing:
-                raise NotFound(
-                    f"There is no trial with id {', '.join(str(i) for i in missing)}."
-                )
+                raise NotFound(f"There is no trial with id {', '.join(str(i) for i in missing)}.")
             pairs = [(trial_id, p) for trial_id in ids for p in wanted]
             for first in range(0, len(pairs), LATEST_TERMS_PER_STATEMENT):
                 chunk = pairs[first : first + LATEST_TERMS_PER_STATEMENT]
@@ -545,8 +545,12 @@ class Readings:
             at = start + index * step
             if buckets and buckets[-1].start == at:  # the same bucket, met twice by rounding
                 last = buckets[-1]
-                buckets[-1] = TrendBucket(at, min(last.low, float(low)),
-                                          max(last.high, float(high)), last.readings + count)
+                buckets[-1] = TrendBucket(
+                    at,
+                    min(last.low, float(low)),
+                    max(last.high, float(high)),
+                    last.readings + count,
+                )
             else:
                 buckets.append(TrendBucket(at, float(low), float(high), int(count)))
         return out
@@ -577,10 +581,12 @@ class Readings:
 # Flag texts of a sound reading as the record stores them (sorted, ';'-joined; '' when clean):
 # every combination of the flags that leave a value usable (`rules.events.usable`).
 _SOUND_FLAGS = sorted(f.value for f in NON_DISQUALIFYING_FLAGS)
-_SOUND_FLAG_TEXTS = sorted({
-    ";".join(flag for bit, flag in enumerate(_SOUND_FLAGS) if mask >> bit & 1)
-    for mask in range(2 ** len(_SOUND_FLAGS))
-})
+_SOUND_FLAG_TEXTS = sorted(
+    {
+        ";".join(flag for bit, flag in enumerate(_SOUND_FLAGS) if mask >> bit & 1)
+        for mask in range(2 ** len(_SOUND_FLAGS))
+    }
+)
 
 
 def _epoch_seconds(dialect: str) -> Any:

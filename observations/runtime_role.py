@@ -94,9 +94,7 @@ def role_problems(connection: Connection, role: str) -> list[str]:
     """Why ``role`` must not be the runtime role (empty when it may be): a role that could
     rewrite the record's history whatever it is granted."""
     row = connection.execute(
-        text(
-            "SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = :role"
-        ),
+        text("SELECT rolsuper, rolcreaterole, rolbypassrls FROM pg_roles WHERE rolname = :role"),
         {"role": role},
     ).one_or_none()
     if row is None:
@@ -116,8 +114,9 @@ def role_problems(connection: Connection, role: str) -> list[str]:
         {"role": role},
     ).scalars()
     problems += [
-        f"{role} owns the record's tables" if owner == role else f"{role} is a member of {owner}, "
-        "which owns the record's tables"
+        f"{role} owns the record's tables"
+        if owner == role
+        else f"{role} is a member of {owner}, which owns the record's tables"
         for owner in owners
     ]
     if connection.execute(

@@ -248,8 +248,12 @@ def _check(scores: Sequence[SetScoreIn], schedules: Sequence[ScheduleJudgementIn
     too long for its column, a control character), is refused whole (nothing written)."""
     for judgement in (*scores, *schedules):
         clean_text(
-            "rule_set_version", judgement.rule_set_version, "code",
-            required=True, label="The rule set version", as_given=True,
+            "rule_set_version",
+            judgement.rule_set_version,
+            "code",
+            required=True,
+            label="The rule set version",
+            as_given=True,
         )
     for score in scores:
         if score.band not in _BANDS:

@@ -160,9 +160,13 @@ def use_reauthentication(
     """Spend the proof that ``actor`` typed their password again a moment ago (Users.
     confirm_password): one signature per proof, within accounts.reauthentication_seconds."""
     now = session.info["now"]
-    row = session.scalar(
-        select(SignInSession).where(SignInSession.token_sha256 == token_digest(proof.token))
-    ) if proof is not None and proof.token else None
+    row = (
+        session.scalar(
+            select(SignInSession).where(SignInSession.token_sha256 == token_digest(proof.token))
+        )
+        if proof is not None and proof.token
+        else None
+    )
     max_age = timedelta(seconds=load_limits().accounts.reauthentication_seconds)
     if (
         row is None
@@ -192,8 +196,12 @@ def still_may_act(session: Session, actor: Actor) -> None:
     if actor.session_token:
         row = session.execute(
             select(
-                SignInSession.user_id, SignInSession.kind, SignInSession.started_at,
-                SignInSession.ended_at, User.roles, User.active,
+                SignInSession.user_id,
+                SignInSession.kind,
+                SignInSession.started_at,
+                SignInSession.ended_at,
+                User.roles,
+                User.active,
             )
             .join(User, User.id == SignInSession.user_id)
             .where(SignInSession.token_sha256 == token_digest(actor.session_token))
@@ -207,8 +215,11 @@ def still_may_act(session: Session, actor: Actor) -> None:
     ):
         states = [(row.roles, row.active)]
         user = next(
-            (o for o in session.identity_map.values()
-             if isinstance(o, User) and o.id == actor.user_id),
+            (
+                o
+                for o in session.identity_map.values()
+                if isinstance(o, User) and o.id == actor.user_id
+            ),
             None,
         )
         if user is not None:
@@ -217,8 +228,10 @@ def still_may_act(session: Session, actor: Actor) -> None:
             # began, or as the action leaves it.
             state = inspect(user)
             states = [
-                ((state.attrs.roles.history.deleted or [user.roles])[0],
-                 (state.attrs.active.history.deleted or [user.active])[0]),
+                (
+                    (state.attrs.roles.history.deleted or [user.roles])[0],
+                    (state.attrs.active.history.deleted or [user.active])[0],
+                ),
                 (user.roles, user.active),
             ]
         for roles, active in states:
@@ -290,9 +303,12 @@ class Store:
         head = session.info.get("audit_head")
         if head is None:
             with session.no_autoflush:
-                head = session.scalar(
-                    select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
-                ) or GENESIS
+                head = (
+                    session.scalar(
+                        select(AuditEntry.row_hash).order_by(AuditEntry.id.desc()).limit(1)
+                    )
+                    or GENESIS
+                )
         chained, session.info["audit_head"] = chain(head, entries)
         # Core insert of the table: the ORM's bulk path costs more than the row itself here.
         session.execute(AuditEntry.__table__.insert(), chained)
@@ -308,16 +324,21 @@ class Store:
         details: dict[str, Any] | None = None,
     ) -> None:
         still_may_act(session, actor)
-        self._append_audit(session, [{
-            "at": self.now(),
-            "user_id": actor.user_id,
-            "username": actor.username,
-            "action": action,
-            "entity": entity,
-            "entity_id": entity_id,
-            "trial_id": trial_id,
-            "details": details,
-        }])
+        self._append_audit(
+            session,
+            [
+                {
+                    "at": self.now(),
+                    "user_id": actor.user_id,
+                    "username": actor.username,
+                    "action": action,
+                    "entity": entity,
+                    "entity_id": entity_id,
+                    "trial_id": trial_id,
+                    "details": details,
+                }
+            ],
+        )
 
     def audit_unsigned(
         self,
@@ -331,16 +352,21 @@ class Store:
         name typed), the first administrator's creation. Carries no roles, permits nothing."""
         if not (action.startswith("auth.") or action == "user.create"):
             raise ValueError(f"{action} needs a signed-in actor")
-        self._append_audit(session, [{
-            "at": self.now(),
-            "user_id": user_id,
-            "username": username[:64],
-            "action": action,
-            "entity": "user",
-            "entity_id": user_id,
-            "trial_id": None,
-            "details": details,
-        }])
+        self._append_audit(
+            session,
+            [
+                {
+                    "at": self.now(),
+                    "user_id": user_id,
+                    "username": username[:64],
+                    "action": action,
+                    "entity": "user",
+                    "entity_id": user_id,
+                    "trial_id": None,
+                    "details": details,
+                }
+            ],
+        )
 
     def audit_per_trial(
         self,

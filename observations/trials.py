@@ -72,7 +72,10 @@ def move_trial(
     store.audit(session, actor, "trial.status", "trial", trial.id, trial.id, details)
     if current.value in WATCHED_STATUSES and status.value not in WATCHED_STATUSES:
         resolve_leftovers(
-            session, store, actor, trial.id,
+            session,
+            store,
+            actor,
+            trial.id,
             f"the trial moved from {current.value} to {status.value}: its watch is over",
         )
 
@@ -431,8 +434,11 @@ class Trials:
         """A corrected time, dose or route: a new row superseding the old one."""
         require(actor, "injection.record")
         reason = clean_text(
-            "reason", reason, "note",
-            required=True, missing="Say why the injection record is corrected.",
+            "reason",
+            reason,
+            "note",
+            required=True,
+            missing="Say why the injection record is corrected.",
         )
         entry = check_injection(details)
         now = self._store.now()

@@ -69,19 +69,28 @@ def _roles_text(roles: set[Role] | frozenset[Role]) -> str:
 def _issue(session: Session, user: User, kind: str, now: datetime) -> Actor:
     """Open a sign-in session for ``user`` and hand out the only copy of its token."""
     token = secrets.token_urlsafe(32)
-    session.add(SignInSession(
-        token_sha256=token_digest(token), user_id=user.id, kind=kind, started_at=now,
-    ))
+    session.add(
+        SignInSession(
+            token_sha256=token_digest(token),
+            user_id=user.id,
+            kind=kind,
+            started_at=now,
+        )
+    )
     session.flush()
-    return Actor(user.id, user.username, _roles_of(user), is_service=kind == "service",
-                 session_token=token)
+    return Actor(
+        user.id, user.username, _roles_of(user), is_service=kind == "service", session_token=token
+    )
 
 
 def _end_sessions(session: Session, user_id: int, reason: str, now: datetime) -> None:
     session.execute(
         update(SignInSession)
-        .where(SignInSession.user_id == user_id, SignInSession.ended_at.is_(None),
-               SignInSession.kind != "service")
+        .where(
+            SignInSession.user_id == user_id,
+            SignInSession.ended_at.is_(None),
+            SignInSession.kind != "service",
+        )
         .values(ended_at=now, end_reason=reason)
     )
 
@@ -134,7 +143,10 @@ class Users:
         if username in _SYSTEM_USERNAMES:
             raise InvalidEntry.single("username", f"'{username}' is reserved.")
         display_name = clean_text(
-            "display_name", display_name, "name", required=True,
+            "display_name",
+            display_name,
+            "name",
+            required=True,
             missing="Enter the person's name.",
         )
         roles_text = _roles_text(roles)
@@ -244,7 +256,11 @@ class Users:
                 row.failures, row.last_failure_at = 0, None
                 row.updated_at = self._store.now()
             self._store.audit(
-                session, actor, "user.unlock", "user", user.id,
+                session,
+                actor,
+                "user.unlock",
+                "user",
+                user.id,
                 details={"username": user.username, "failures_cleared": failures},
             )
 
@@ -305,14 +321,24 @@ class Users:
             user = session.scalar(select(User).where(User.username == username))
             created = user is None
             if user is None:
-                user = User(username=username, display_name=display_name, roles=roles,
-                            password_hash=None, active=True, created_at=self._store.now())
+                user = User(
+                    username=username,
+                    display_name=display_name,
+                    roles=roles,
+                    password_hash=None,
+                    active=True,
+                    created_at=self._store.now(),
+                )
                 session.add(user)
                 session.flush()
             actor = _issue(session, user, kind, self._store.now())
             if created:
                 self._store.audit(
-                    session, actor, "user.create", "user", user.id,
+                    session,
+                    actor,
+                    "user.create",
+                    "user",
+                    user.id,
                     details={"username": username, "roles": roles, "source": source},
                 )
             return actor
@@ -356,8 +382,11 @@ class Users:
             if open_session(session, actor) is None:
                 raise SignInRefused("Your sign-in has ended: sign in again; nothing was signed.")
         self._check_password_of(
-            actor.username, password, "auth.confirm_failed",
-            refusal="The password is not right: nothing was signed.", purpose=purpose,
+            actor.username,
+            password,
+            "auth.confirm_failed",
+            refusal="The password is not right: nothing was signed.",
+            purpose=purpose,
         )
         with self._store.writing() as session:
             user = session.get(User, actor.user_id)
@@ -391,7 +420,11 @@ class Users:
                 or not now - max_age <= authenticated_at <= now + timedelta(seconds=5)
             ):
                 self._store.audit(
-                    session, actor, "auth.confirm_failed", "user", actor.user_id,
+                    session,
+                    actor,
+                    "auth.confirm_failed",
+                    "user",
+                    actor.user_id,
                     details={"purpose": purpose, "source": "sso"},
                 )
                 refused = True
@@ -400,7 +433,11 @@ class Users:
                 user = session.get_one(User, actor.user_id)
                 proof = _issue(session, user, "reauth", now)
                 self._store.audit(
-                    session, actor, "auth.confirm", "user", user.id,
+                    session,
+                    actor,
+                    "auth.confirm",
+                    "user",
+                    user.id,
                     details={"purpose": purpose, "source": "sso"},
                 )
         if refused:
@@ -440,16 +477,25 @@ class Users:
                     username=self._external_username(session, issuer, subject),
                     display_name=fit_text(display_name.strip(), "name")
                     or subject[: max_chars("name")],
-                    roles=roles_text, password_hash=None, active=True, created_at=now,
+                    roles=roles_text,
+                    password_hash=None,
+                    active=True,
+                    created_at=now,
                 )
                 session.add(user)
                 session.flush()
-                session.add(ExternalIdentity(
-                    issuer=issuer, subject=subject, user_id=user.id, created_at=now
-                ))
+                session.add(
+                    ExternalIdentity(
+                        issuer=issuer, subject=subject, user_id=user.id, created_at=now
+                    )
+                )
                 actor = _issue(session, user, "person", now)
                 self._store.audit(
-                    session, actor, "user.create", "user", user.id,
+                    session,
+                    actor,
+                    "user.create",
+                    "user",
+                    user.id,
                     details={"username": user.username, "roles": roles_text, "source": "sso"},
                 )
             else:
@@ -462,9 +508,16 @@ class Users:
                     _end_sessions(session, user.id, "roles changed (single sign-on)", now)
                     actor = _issue(session, user, "person", now)
                     self._store.audit(
-                        session, actor, "user.change", "user", user.id,
-                        details={"before": {"roles": before}, "after": {"roles": roles_text},
-                                 "source": "sso"},
+                        session,
+                        actor,
+                        "user.change",
+                        "user",
+                        user.id,
+                        details={
+                            "before": {"roles": before},
+                            "after": {"roles": roles_text},
+                            "source": "sso",
+                        },
                     )
                 else:
                     actor = _issue(session, user, "person", now)
@@ -481,7 +534,11 @@ class Users:
             if row is None:
                 return
             self._store.audit(
-                session, actor, "auth.sign_out", "user", actor.user_id,
+                session,
+                actor,
+                "auth.sign_out",
+                "user",
+                actor.user_id,
                 details={"reason": reason[:60]},
             )
             row.ended_at, row.end_reason = self._store.now(), reason[:60]
@@ -495,8 +552,13 @@ class Users:
             user = session.get(User, actor.user_id)
             if user is None or not user.active:
                 return None
-            return Actor(user.id, user.username, _roles_of(user), actor.is_service,
-                         session_token=actor.session_token)
+            return Actor(
+                user.id,
+                user.username,
+                _roles_of(user),
+                actor.is_service,
+                session_token=actor.session_token,
+            )
 
     # ------------------------------------------------------------------ helpers
 
@@ -528,7 +590,10 @@ class Users:
             user = session.scalar(select(User).where(User.username == username))
             if wait is not None:
                 self._store.audit_unsigned(
-                    session, username, "auth.sign_in_throttled", user.id if user else None,
+                    session,
+                    username,
+                    "auth.sign_in_throttled",
+                    user.id if user else None,
                     {"wait_seconds": round(wait.total_seconds()), **(details or {})},
                 )
                 throttled = (

@@ -25,7 +25,7 @@ ADD_FIELDS = ("add-username", "add-name", "add-roles", "add-password")
 # Each added account moves the add form to new widgets: a browser keeps what was typed in a
 # password box even when the page empties its value, new widgets start empty everywhere.
 ADD_ROUND_KEY = "accounts-add-round"
-ADDED_KEY = "accounts-added"      # the confirmation (or refusal) of the last "Add account"
+ADDED_KEY = "accounts-added"  # the confirmation (or refusal) of the last "Add account"
 CHANGED_KEY = "accounts-changed"  # the same for "Save changes"
 CHANGE_ROUND_KEY = "accounts-change-round"
 
@@ -47,8 +47,11 @@ def add_account() -> None:
     state = st.session_state
     try:
         user = record.users.create(
-            actor, state.get(add_key("add-username"), ""), state.get(add_key("add-name"), ""),
-            set(state.get(add_key("add-roles"), [])), state.get(add_key("add-password")) or "",
+            actor,
+            state.get(add_key("add-username"), ""),
+            state.get(add_key("add-name"), ""),
+            set(state.get(add_key("add-roles"), [])),
+            state.get(add_key("add-password")) or "",
         )
     except RecordError as error:
         state[ADDED_KEY] = ("error", error)  # what was typed stays, to be put right
@@ -78,8 +81,10 @@ def change_account(username: str) -> None:
     state[CHANGE_ROUND_KEY] = state.get(CHANGE_ROUND_KEY, 0) + 1  # an empty password box
     state.pop(ADDED_KEY, None)
     now = format_ward(record.store.now(), record.settings.ward_timezone)
-    parts = [f"roles: {roles_text(user.roles.split(','))}",
-             "active" if user.active else "disabled (may not sign in)"]
+    parts = [
+        f"roles: {roles_text(user.roles.split(','))}",
+        "active" if user.active else "disabled (may not sign in)",
+    ]
     if password:
         parts.append("new password set")
     state[CHANGED_KEY] = ("done", f"Account '{md(username)}' changed at {now}: {'; '.join(parts)}.")
@@ -92,7 +97,8 @@ def unlock_account(username: str) -> None:
         st.session_state[CHANGED_KEY] = ("error", error)
         return
     st.session_state[CHANGED_KEY] = (
-        "done", f"Wrong-password count of '{md(username)}' cleared: the next sign-in is not slowed."
+        "done",
+        f"Wrong-password count of '{md(username)}' cleared: the next sign-in is not slowed.",
     )
 
 
@@ -134,12 +140,18 @@ st.dataframe(
 st.subheader("Add an account")
 # Keyed widgets rather than a form: after an account is added they are new and empty; after a
 # refusal they keep what was typed so the administrator can put right what was wrong.
-st.text_input("Username", key=add_key("add-username"), help="lower-case, e.g. j.smith",
-              max_chars=max_chars("username"))
+st.text_input(
+    "Username",
+    key=add_key("add-username"),
+    help="lower-case, e.g. j.smith",
+    max_chars=max_chars("username"),
+)
 st.text_input("Full name", key=add_key("add-name"), max_chars=max_chars("name"))
 st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=add_key("add-roles"))
 st.text_input(
-    "First password", type="password", key=add_key("add-password"),
+    "First password",
+    type="password",
+    key=add_key("add-password"),
     help=f"At least {load_limits().accounts.min_password_length} characters (three random "
     "words work); not the username, not a common password.",
 )
@@ -158,8 +170,9 @@ if users:
         st.session_state[roles_key] = [Role(r) for r in current.roles.split(",") if r]
     st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=roles_key)
     st.checkbox("Active (may sign in)", value=current.active, key=f"change-active-{chosen}")
-    st.text_input("New password (leave empty to keep)", type="password",
-                  key=change_password_key(chosen))
+    st.text_input(
+        "New password (leave empty to keep)", type="password", key=change_password_key(chosen)
+    )
     failures = record.users.failed_attempts(chosen)
     if failures:
         st.warning(
@@ -167,10 +180,13 @@ if users:
             "sign-in: further attempts are slowed (at most a minute each).",
             icon=":material/lock_clock:",
         )
-        st.button("Clear the wrong-password count", on_click=unlock_account, args=(chosen,),
-                  icon=":material/lock_open:")
+        st.button(
+            "Clear the wrong-password count",
+            on_click=unlock_account,
+            args=(chosen,),
+            icon=":material/lock_open:",
+        )
     button, message = st.columns([1, 3])
-    button.button("Save changes", on_click=change_account, args=(chosen,),
-                  icon=":material/save:")
+    button.button("Save changes", on_click=change_account, args=(chosen,), icon=":material/save:")
     with message:
         outcome(CHANGED_KEY)

@@ -112,8 +112,14 @@ def beds_in_alarm(
         BedAlarms(trial_id, beds.get(trial_id), tuple(sorted(mine, key=_most_urgent_first)))
         for trial_id, mine in grouped.items()
     ]
-    result.sort(key=lambda b: (b.trial_id != first, _most_urgent_first(b.lead),
-                               natural_bed_key(b.bed), b.trial_id))
+    result.sort(
+        key=lambda b: (
+            b.trial_id != first,
+            _most_urgent_first(b.lead),
+            natural_bed_key(b.bed),
+            b.trial_id,
+        )
+    )
     return result
 
 
@@ -173,7 +179,8 @@ def _evidence_value(value: Any, zone: ZoneInfo | None) -> str:
         # Per parameter: "spo2 (last reading 07:01:28 GMT, lost for 60 s); pulse rate (...)".
         nested = any(isinstance(v, dict) for v in value.values())
         return ("; " if nested else ", ").join(
-            f"{k.replace('_', ' ')} ({_evidence_value(v, zone)})" if isinstance(v, dict)
+            f"{k.replace('_', ' ')} ({_evidence_value(v, zone)})"
+            if isinstance(v, dict)
             else _evidence_part(k, v, zone, " ")
             for k, v in value.items()
             if v is not None
@@ -230,8 +237,11 @@ def state_words(alarm: AlarmView, zone: Any) -> str:
     if acknowledged is None:
         return "NOT ACKNOWLEDGED"
     words = f"acknowledged {format_ward(acknowledged.acknowledged_at, zone, with_date=False)}"
-    interval = (None if alarm.priority == Priority.LOW.value
-                else reminder_interval(acknowledged, reminder_defaults()))
+    interval = (
+        None
+        if alarm.priority == Priority.LOW.value
+        else reminder_interval(acknowledged, reminder_defaults())
+    )
     if interval is not None:
         words += f", reminder {every_words(interval.total_seconds())} while present"
     return words
@@ -244,8 +254,10 @@ markdown_text = md
 def _badge(alarm: AlarmView) -> str:
     seen = " seen" if alarm.acknowledged else ""
     kind = " (technical)" if alarm.kind == "technical" else ""
-    return (f'<span class="itbmon-badge {html_text(alarm.priority)}{seen}">'
-            f"{PRIORITY_WORDS.get(alarm.priority, '')}{kind}</span>")
+    return (
+        f'<span class="itbmon-badge {html_text(alarm.priority)}{seen}">'
+        f"{PRIORITY_WORDS.get(alarm.priority, '')}{kind}</span>"
+    )
 
 
 def bed_line_html(bed: BedAlarms, now: datetime, anonymous: bool) -> str:
@@ -254,7 +266,7 @@ def bed_line_html(bed: BedAlarms, now: datetime, anonymous: bool) -> str:
     lead = bed.lead
     what = condition_only(lead) if anonymous else lead.headline
     waiting = "NOT ACKNOWLEDGED" if not lead.acknowledged else "acknowledged"
-    others = (f" · +{bed.others} other{'s' if bed.others > 1 else ''}" if bed.others else "")
+    others = f" · +{bed.others} other{'s' if bed.others > 1 else ''}" if bed.others else ""
     return (
         f'<p class="itbmon-line">{_badge(lead)}'
         f'<span class="itbmon-bed">{html_text(bed_name(bed.bed, bed.trial_id))}</span>'
@@ -303,8 +315,10 @@ def _soft_reminders(
         if reminder_due(acknowledged_alarms, defaults, now, reminded.get(trial_id)):
             reminded[trial_id] = now
     shown_for = timedelta(seconds=settings.reminder_shown_seconds)
-    recent = sorted((t for t in by_trial if t in reminded and now - reminded[t] <= shown_for),
-                    key=lambda t: reminded[t])
+    recent = sorted(
+        (t for t in by_trial if t in reminded and now - reminded[t] <= shown_for),
+        key=lambda t: reminded[t],
+    )
     token = f"{recent[-1]}@{reminded[recent[-1]].isoformat()}" if recent else None
     return token, recent
 
@@ -313,8 +327,11 @@ def _sounding(alarms: Sequence[AlarmView], problem: bool) -> list[dict[str, str]
     """What the tone sounds for: each unacknowledged high or medium alarm (low is advisory:
     shown, never sounded), and a monitor that stopped while beds are in monitoring."""
     loud = {Priority.HIGH.value, Priority.MEDIUM.value}
-    sounding = [{"id": str(a.id), "priority": a.priority}
-                for a in alarms if not a.acknowledged and a.priority in loud]
+    sounding = [
+        {"id": str(a.id), "priority": a.priority}
+        for a in alarms
+        if not a.acknowledged and a.priority in loud
+    ]
     if problem:
         sounding.append({"id": "monitor-not-running", "priority": Priority.HIGH.value})
     return sounding
@@ -353,40 +370,58 @@ def _draw_bar(record: TrialRecord, settings: DisplaySettings) -> None:
     beds = beds_in_alarm(alarms, {t: trials[t].bed for t in trials}, on_screen)
     token, reminded = _soft_reminders(alarms, now, settings)
 
-    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=False,
-                      key="itbmon-bar-head"):
+    with st.container(
+        horizontal=True, vertical_alignment="center", gap="small", wrap=False, key="itbmon-bar-head"
+    ):
         alarm_tone(_sounding(alarms, unwatched), token, settings, now.isoformat())
         if not beds:
-            words = ("No alarm in the record, but none can be raised while the monitor is down"
-                     if problem else "No active alarms")
+            words = (
+                "No alarm in the record, but none can be raised while the monitor is down"
+                if problem
+                else "No active alarms"
+            )
             st.markdown(f":material/check_circle: {words}." if not problem else f"**{words}.**")
         elif one_line:
             # The button first: the line may be cut short on a narrow screen, never the button.
-            with st.popover(f"Alarms of {len(beds)} bed{'s' if len(beds) > 1 else ''}",
-                            icon=":material/notifications_active:", key="itbmon-bar-popover"):
+            with st.popover(
+                f"Alarms of {len(beds)} bed{'s' if len(beds) > 1 else ''}",
+                icon=":material/notifications_active:",
+                key="itbmon-bar-popover",
+            ):
                 for bed in beds:
                     _bed_expander(record, actor, bed, trials, now, "ward")
             rest = len(beds) - 1
-            more = (f'<span class="itbmon-quiet">and {rest} more bed{"s" if rest > 1 else ""}'
-                    "</span>" if rest else "")
+            more = (
+                f'<span class="itbmon-quiet">and {rest} more bed{"s" if rest > 1 else ""}</span>'
+                if rest
+                else ""
+            )
             line = bed_line_html(beds[0], now, anonymous=False)
-            st.html(line.replace('class="itbmon-line"', 'class="itbmon-line one"')
-                    .replace("</p>", f"{more}</p>"))
+            st.html(
+                line.replace('class="itbmon-line"', 'class="itbmon-line one"').replace(
+                    "</p>", f"{more}</p>"
+                )
+            )
     if problem:
         _monitor_banner(problem, monitoring, anonymous)
     for trial_id in reminded:
         trial = trials.get(trial_id)
         still = "; ".join(
-            (condition_only(a) if anonymous else a.headline) for a in alarms
+            (condition_only(a) if anonymous else a.headline)
+            for a in alarms
             if a.trial_id == trial_id and a.acknowledged and a.priority != Priority.LOW.value
         )
         where = bed_name(trial.bed if trial else None, trial_id)
-        st.markdown(f":material/notifications: Reminder: acknowledged, still present · "
-                    f"{md(where)} · {md(still)}")
+        st.markdown(
+            f":material/notifications: Reminder: acknowledged, still present · "
+            f"{md(where)} · {md(still)}"
+        )
     if anonymous:
         if monitoring:
-            names = " · ".join(bed_name(t.bed, t.id) for t in
-                               sorted(monitoring, key=lambda t: natural_bed_key(t.bed)))
+            names = " · ".join(
+                bed_name(t.bed, t.id)
+                for t in sorted(monitoring, key=lambda t: natural_bed_key(t.bed))
+            )
             st.caption(f"In monitoring: {md(names)}")
         with st.container(key="itbmon-bar-beds"):
             for bed in beds:
@@ -420,8 +455,11 @@ def _bed_expander(
     # The wrapper's key carries priority and state: the CSS colours the line by them.
     with (
         st.container(key=f"itbmon-bed-{where}-{bed.trial_id}-{bed.lead.priority}-{state}"),
-        st.expander(bed_label(bed, now), icon=PRIORITY_ICONS.get(bed.lead.priority),
-                    key=f"itbmon-open-{where}-{bed.trial_id}"),
+        st.expander(
+            bed_label(bed, now),
+            icon=PRIORITY_ICONS.get(bed.lead.priority),
+            key=f"itbmon-open-{where}-{bed.trial_id}",
+        ),
     ):
         _bed_details(record, actor, bed, trials.get(bed.trial_id), now, where)
 
@@ -482,8 +520,9 @@ def acknowledge_bed_form(record: TrialRecord, actor: Actor, bed: BedAlarms, wher
                 f"{top.value} alarm.",
             )
         count = len(waiting)
-        label = ("Acknowledge all of this bed's alarms" if count > 1
-                 else "Acknowledge this bed's alarm")
+        label = (
+            "Acknowledge all of this bed's alarms" if count > 1 else "Acknowledge this bed's alarm"
+        )
         submitted = st.form_submit_button(f"{label} ({count})", type="primary")
     if not submitted:
         return

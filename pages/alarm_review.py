@@ -58,16 +58,18 @@ def _bars(
     """Grouped bars, one colour per series; labels are data, escaped for Plotly."""
     labels = [html_text(label) for label in x]
     figure = go.Figure()
+    category, amount = ("y", "x") if horizontal else ("x", "y")
     for name, values, colour in series:
-        figure.add_trace(go.Bar(
-            x=values if horizontal else labels,
-            y=labels if horizontal else values,
-            name=name,
-            marker_color=colour,
-            orientation="h" if horizontal else "v",
-            hovertemplate=f"%{{{'y' if horizontal else 'x'}}}: %{{{'x' if horizontal else 'y'}}}"
-            f"{unit}<extra>{name}</extra>",
-        ))
+        figure.add_trace(
+            go.Bar(
+                x=values if horizontal else labels,
+                y=labels if horizontal else values,
+                name=name,
+                marker_color=colour,
+                orientation="h" if horizontal else "v",
+                hovertemplate=f"%{{{category}}}: %{{{amount}}}{unit}<extra>{name}</extra>",
+            )
+        )
     figure.update_layout(
         title={"text": title, "font": {"size": 15}},
         barmode="group",
@@ -84,28 +86,60 @@ def _bars(
 
 def burden_charts(review: AlarmReview) -> None:
     days = [f"{d.day:%a %d %b}" for d in review.days]
-    st.plotly_chart(_bars(days, [
-        ("Raises", [d.raises for d in review.days], RAISES_COLOUR),
-        ("Annunciations", [d.annunciations for d in review.days], ANNUNCIATIONS_COLOUR),
-    ], "Alarm burden per ward date"), key="alarm_review_days", config=CHART_CONFIG)
+    st.plotly_chart(
+        _bars(
+            days,
+            [
+                ("Raises", [d.raises for d in review.days], RAISES_COLOUR),
+                ("Annunciations", [d.annunciations for d in review.days], ANNUNCIATIONS_COLOUR),
+            ],
+            "Alarm burden per ward date",
+        ),
+        key="alarm_review_days",
+        config=CHART_CONFIG,
+    )
     left, right = st.columns(2)
     with left:
         if review.beds:
             beds = [bed_text(b.bed) for b in review.beds]
-            st.plotly_chart(_bars(beds, [
-                ("Raises", [b.raises for b in review.beds], RAISES_COLOUR),
-                ("Annunciations", [b.annunciations for b in review.beds], ANNUNCIATIONS_COLOUR),
-            ], "Per bed"), key="alarm_review_beds", config=CHART_CONFIG)
+            st.plotly_chart(
+                _bars(
+                    beds,
+                    [
+                        ("Raises", [b.raises for b in review.beds], RAISES_COLOUR),
+                        (
+                            "Annunciations",
+                            [b.annunciations for b in review.beds],
+                            ANNUNCIATIONS_COLOUR,
+                        ),
+                    ],
+                    "Per bed",
+                ),
+                key="alarm_review_beds",
+                config=CHART_CONFIG,
+            )
         else:
             st.caption("Per bed: no alarm sounded in these dates.")
     with right:
         if review.rules:
             rules = [r.rule_id for r in review.rules]
-            st.plotly_chart(_bars(rules, [
-                ("Raises", [r.raises for r in review.rules], RAISES_COLOUR),
-                ("Annunciations", [r.annunciations for r in review.rules],
-                 ANNUNCIATIONS_COLOUR),
-            ], "Per rule", horizontal=True), key="alarm_review_rules", config=CHART_CONFIG)
+            st.plotly_chart(
+                _bars(
+                    rules,
+                    [
+                        ("Raises", [r.raises for r in review.rules], RAISES_COLOUR),
+                        (
+                            "Annunciations",
+                            [r.annunciations for r in review.rules],
+                            ANNUNCIATIONS_COLOUR,
+                        ),
+                    ],
+                    "Per rule",
+                    horizontal=True,
+                ),
+                key="alarm_review_rules",
+                config=CHART_CONFIG,
+            )
         else:
             st.caption("Per rule: no alarm sounded in these dates.")
 
@@ -115,31 +149,51 @@ def rules_table(review: AlarmReview) -> None:
     if not review.rules:
         st.caption("No alarm sounded in these dates.")
         return
-    st.dataframe(pd.DataFrame([{
-        "Rule": r.rule_id,
-        "Kind": r.kind,
-        "Annunciations": r.annunciations,
-        "Raises": r.raises,
-        "Escalations": r.escalations,
-        "Trials": r.trials,
-        "Share of annunciations": percent_text(
-            r.annunciations / review.annunciations if review.annunciations else None),
-    } for r in review.rules]), hide_index=True, width="stretch",
-        height=ROW_PX * (len(review.rules) + 1) + 3, key="alarm_review_rule_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Rule": r.rule_id,
+                    "Kind": r.kind,
+                    "Annunciations": r.annunciations,
+                    "Raises": r.raises,
+                    "Escalations": r.escalations,
+                    "Trials": r.trials,
+                    "Share of annunciations": percent_text(
+                        r.annunciations / review.annunciations if review.annunciations else None
+                    ),
+                }
+                for r in review.rules
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        height=ROW_PX * (len(review.rules) + 1) + 3,
+        key="alarm_review_rule_table",
+    )
 
 
 def acknowledgement_table(review: AlarmReview) -> None:
     st.subheader("Time to acknowledge", anchor=False)
-    st.dataframe(pd.DataFrame([{
-        "Priority at raising": t.priority,
-        "Raised": t.raised,
-        "Acknowledged": t.acknowledged,
-        "Median": duration_text(t.median_s),
-        "90th percentile": duration_text(t.p90_s),
-        "Never acknowledged": t.never_acknowledged,
-        "Waiting now": t.waiting,
-    } for t in review.acknowledgement]), hide_index=True, width="stretch",
-        key="alarm_review_ack_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Priority at raising": t.priority,
+                    "Raised": t.raised,
+                    "Acknowledged": t.acknowledged,
+                    "Median": duration_text(t.median_s),
+                    "90th percentile": duration_text(t.p90_s),
+                    "Never acknowledged": t.never_acknowledged,
+                    "Waiting now": t.waiting,
+                }
+                for t in review.acknowledgement
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="alarm_review_ack_table",
+    )
     st.caption(
         "From the raise to the first acknowledgement, of the alarms raised in these dates. "
         "90th percentile: 90 % of the acknowledged alarms were acknowledged within this time "
@@ -159,24 +213,42 @@ def stream_section(review: AlarmReview) -> None:
         per_device[s.source_device][1] += s.silent_s / 60
     devices = list(per_device)
     if any(unusable or silent for unusable, silent in per_device.values()):
-        st.plotly_chart(_bars(devices, [
-            ("Unusable", [round(per_device[d][0], 1) for d in devices], UNUSABLE_COLOUR),
-            ("Silent", [round(per_device[d][1], 1) for d in devices], SILENT_COLOUR),
-        ], "Minutes per device", horizontal=True, unit=" min"), key="alarm_review_streams",
-            config=CHART_CONFIG)
+        st.plotly_chart(
+            _bars(
+                devices,
+                [
+                    ("Unusable", [round(per_device[d][0], 1) for d in devices], UNUSABLE_COLOUR),
+                    ("Silent", [round(per_device[d][1], 1) for d in devices], SILENT_COLOUR),
+                ],
+                "Minutes per device",
+                horizontal=True,
+                unit=" min",
+            ),
+            key="alarm_review_streams",
+            config=CHART_CONFIG,
+        )
     else:  # an empty chart would only draw an axis from -1 to 1
         st.caption("No device had unusable or silent time in these dates.")
-    st.dataframe(pd.DataFrame([{
-        "Device": s.source_device,
-        "Trial": s.trial_id,
-        "Bed": bed_text(s.bed),
-        "Readings": period_text(s.first, s.last),
-        "Streamed": duration_text(s.streamed_s),
-        "Unusable": duration_text(s.unusable_s),
-        "Unusable share": percent_text(s.unusable_fraction),
-        "Silent": duration_text(s.silent_s),
-    } for s in review.streams]), hide_index=True, width="stretch",
-        key="alarm_review_stream_table")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Device": s.source_device,
+                    "Trial": s.trial_id,
+                    "Bed": bed_text(s.bed),
+                    "Readings": period_text(s.first, s.last),
+                    "Streamed": duration_text(s.streamed_s),
+                    "Unusable": duration_text(s.unusable_s),
+                    "Unusable share": percent_text(s.unusable_fraction),
+                    "Silent": duration_text(s.silent_s),
+                }
+                for s in review.streams
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="alarm_review_stream_table",
+    )
     gap = review.gap_after_seconds
     st.caption(
         "From the recorded SpO2 and pulse readings (the record keeps no history of device "
@@ -215,9 +287,7 @@ last_day: date = picked[1]
 try:
     # A busy ward's day is hundreds of thousands of readings: a second or two per day of range.
     with st.spinner("Counting the alarms and the oximeters' readings..."):
-        review = record.alarm_review.review(
-            actor, first_day, last_day, display.gap_after_seconds
-        )
+        review = record.alarm_review.review(actor, first_day, last_day, display.gap_after_seconds)
 except RecordError as error:
     show_problem(error)
     st.stop()
@@ -228,13 +298,17 @@ st.caption(
 )
 waiting = sum(t.waiting for t in review.acknowledgement)
 never = sum(t.never_acknowledged for t in review.acknowledgement)
-for column, (label, value) in zip(st.columns(5), (
-    ("Raises", review.raises),
-    ("Annunciations", review.annunciations),
-    ("Escalations", review.escalations),
-    ("Never acknowledged", never),
-    ("Waiting now", waiting),
-), strict=True):
+for column, (label, value) in zip(
+    st.columns(5),
+    (
+        ("Raises", review.raises),
+        ("Annunciations", review.annunciations),
+        ("Escalations", review.escalations),
+        ("Never acknowledged", never),
+        ("Waiting now", waiting),
+    ),
+    strict=True,
+):
     column.metric(label, value)
 burden_charts(review)
 acknowledgement_table(review)

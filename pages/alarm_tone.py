@@ -77,5 +77,10 @@ def alarm_tone(
 
 def idle_timer(seconds_left: float, on_idle: Callable[[], None]) -> None:
     """Ask for one app run when ``seconds_left`` have passed without a new full run."""
-    _idle(key=IDLE_TIMER_KEY, data={"seconds_left": max(0.0, seconds_left)},
-          on_idle_change=on_idle, width="content", height="content")
+    _idle(
+        key=IDLE_TIMER_KEY,
+        data={"seconds_left": max(0.0, seconds_left)},
+        on_idle_change=on_idle,
+        width="content",
+        height="content",
+    )

@@ -229,8 +229,9 @@ def value_numeric(
     age = _age(value.at, now)
     shown = f"{value.value:.0f}"
     if parameter in STREAMED_PARAMETERS and age > stale_after_seconds:
-        return Numeric(parameter.value, label, "STALE", f"was {shown}, {short_age(age)}",
-                       stale=True, **colour)
+        return Numeric(
+            parameter.value, label, "STALE", f"was {shown}, {short_age(age)}", stale=True, **colour
+        )
     return Numeric(parameter.value, label, shown, _how_long(value, now), **colour)
 
 
@@ -241,13 +242,22 @@ def bp_numeric(
     systolic = latest.get(Parameter.SYSTOLIC)
     diastolic = latest.get(Parameter.DIASTOLIC)
     if systolic is None:
-        return Numeric(Parameter.SYSTOLIC.value, "BP mmHg", MISSING, "none yet", missing=True,
-                       **colour)
+        return Numeric(
+            Parameter.SYSTOLIC.value, "BP mmHg", MISSING, "none yet", missing=True, **colour
+        )
     # A diastolic from another measurement (older, or typed apart) is not paired with it.
-    low = (f"{diastolic.value:.0f}" if diastolic is not None and diastolic.at == systolic.at
-           else MISSING)
-    return Numeric(Parameter.SYSTOLIC.value, "BP mmHg", f"{systolic.value:.0f}/{low}",
-                   _how_long(systolic, now), **colour)
+    low = (
+        f"{diastolic.value:.0f}"
+        if diastolic is not None and diastolic.at == systolic.at
+        else MISSING
+    )
+    return Numeric(
+        Parameter.SYSTOLIC.value,
+        "BP mmHg",
+        f"{systolic.value:.0f}/{low}",
+        _how_long(systolic, now),
+        **colour,
+    )
 
 
 def news2_numeric(
@@ -273,24 +283,32 @@ def banner_of(alarms: Sequence[AlarmView], now: datetime) -> Banner | None:
     top = most_urgent(alarms)
     if top is None:
         return None
-    return Banner(top.priority, top.acknowledged, top.headline,
-                  short_age(_age(sounded_at(top), now)), len(alarms) - 1)
+    return Banner(
+        top.priority,
+        top.acknowledged,
+        top.headline,
+        short_age(_age(sounded_at(top), now)),
+        len(alarms) - 1,
+    )
 
 
-def inop_of(
-    alarms: Sequence[AlarmView], now: datetime, round_rules: frozenset[str]
-) -> Inop | None:
+def inop_of(alarms: Sequence[AlarmView], now: datetime, round_rules: frozenset[str]) -> Inop | None:
     """The most urgent technical alarm of the monitoring chain (link lost, sensor off, signal
     unusable, readings dropped). ``round_rules``: technical rules about the nurse's round (an
     observation set overdue), which are not a device's state."""
-    technical = [a for a in alarms
-                 if a.kind == AlarmKind.TECHNICAL.value and a.rule_id not in round_rules]
+    technical = [
+        a for a in alarms if a.kind == AlarmKind.TECHNICAL.value and a.rule_id not in round_rules
+    ]
     top = most_urgent(technical)
     if top is None:
         return None
     # The condition's name ("Sensor off"); its advice is in the alarm bar and the tile's title.
-    return Inop(top.priority, top.acknowledged, top.headline.partition(":")[0],
-                short_age(_age(top.raised_at, now)))
+    return Inop(
+        top.priority,
+        top.acknowledged,
+        top.headline.partition(":")[0],
+        short_age(_age(top.raised_at, now)),
+    )
 
 
 def window_of(trial: TrialView, now: datetime) -> Window | None:
@@ -299,8 +317,9 @@ def window_of(trial: TrialView, now: datetime) -> Window | None:
     elapsed = _age(trial.injection.given_at, now)
     length = _age(trial.injection.given_at, trial.window_end)
     fraction = min(1.0, max(0.0, elapsed / length)) if length > 0 else 1.0
-    return Window(fraction, f"{trial.injection.dose_mcg} mcg · {short_age(elapsed)}/"
-                            f"{short_age(length)}")
+    return Window(
+        fraction, f"{trial.injection.dose_mcg} mcg · {short_age(elapsed)}/{short_age(length)}"
+    )
 
 
 def due_line(
@@ -435,7 +454,7 @@ def _device_html(tile: BedTile) -> str:
         window = (
             f'<span class="wb-win">'
             f'<span class="wb-bar"><i style="width:{tile.window.fraction * 100:.0f}%"></i>'
-            f'</span>{_e(tile.window.text)}</span>'
+            f"</span>{_e(tile.window.text)}</span>"
         )
     if tile.inop is not None:
         inop = tile.inop
@@ -443,7 +462,7 @@ def _device_html(tile: BedTile) -> str:
         line = (
             f'<span class="wb-dev wb-inop wb-p-{_e(inop.priority)} {state}">'
             f'<span class="wb-inop-tag">INOP</span>'
-            f'{_e(inop.headline)} · {_e(inop.age)}</span>'
+            f"{_e(inop.headline)} · {_e(inop.age)}</span>"
         )
     else:
         line = f'<span class="wb-dev">{_e(tile.devices)}</span>'
@@ -464,8 +483,14 @@ def tile_html(
     test = " (test number)" if is_test_number(patient.nhs_number) else ""
     lanes = []
     for parameter, label in ((Parameter.SPO2, "SpO2"), (Parameter.PULSE_RATE, "Pulse")):
-        svg = sparkline(tile.trend.get(parameter, []), trend_start, trend_end, bucket_seconds,
-                        axes[parameter], TREND_COLOURS[parameter])
+        svg = sparkline(
+            tile.trend.get(parameter, []),
+            trend_start,
+            trend_end,
+            bucket_seconds,
+            axes[parameter],
+            TREND_COLOURS[parameter],
+        )
         lanes.append(f'<div class="wb-lane"><span class="wb-lab">{label}</span>{svg}</div>')
     due_class = "wb-due wb-overdue" if tile.overdue else "wb-due"
     return (
@@ -478,7 +503,7 @@ def tile_html(
         f"{_banner_html(tile.banner)}"
         f'<div class="wb-nums">{"".join(_numeric_html(n) for n in tile.numerics)}</div>'
         f'<div class="wb-trend" data-minutes="{trend_minutes:g}">'
-        f'{"".join(lanes)}</div>'
+        f"{''.join(lanes)}</div>"
         f"{_device_html(tile)}"
         f'<div class="wb-row"><span class="{due_class}">{_e(tile.due)}</span></div>'
         f"</div>"
@@ -694,4 +719,3 @@ def grid_rows_css(beds: int) -> str:
     .st-key-ward-grid {{ {least(2, short)} }} }}
 }}
 </style>"""
-

@@ -135,8 +135,7 @@ def _panel_layout() -> dict[str, Any]:
     for title in layout["annotations"]:  # at the left, clear of the lines they name
         title.update(x=0, xanchor="left", font={"size": 13, "color": "#333"})
     for row in range(1, len(PANELS) + 1):  # ward clock times; the date is in the page heading
-        layout[f"xaxis{'' if row == 1 else row}"].update(tickformat="%H:%M",
-                                                         hoverformat="%H:%M:%S")
+        layout[f"xaxis{'' if row == 1 else row}"].update(tickformat="%H:%M", hoverformat="%H:%M:%S")
     return layout
 
 
@@ -188,13 +187,30 @@ def timeline_figure(
         shown: list[pd.Series] = []
         # An empty trace across the axis: plotly draws no axis (ticks, grid, the bottom time
         # labels, the "no values" note) for a panel without a trace.
-        traces.append({"type": "scatter", **on_panel, "x": [start, end], "y": [None, None],
-                       "mode": "lines", "showlegend": False, "hoverinfo": "skip"})
+        traces.append(
+            {
+                "type": "scatter",
+                **on_panel,
+                "x": [start, end],
+                "y": [None, None],
+                "mode": "lines",
+                "showlegend": False,
+                "hoverinfo": "skip",
+            }
+        )
         present = any(p.value in by_parameter for p in parameters)
         if not present and not (title == "NEWS2" and news2):
-            notes.append({"text": "no values recorded", "showarrow": False,
-                          "xref": f"{xaxis} domain", "yref": f"{yaxis} domain",
-                          "x": 0.5, "y": 0.5, "font": {"color": "#888"}})
+            notes.append(
+                {
+                    "text": "no values recorded",
+                    "showarrow": False,
+                    "xref": f"{xaxis} domain",
+                    "yref": f"{yaxis} domain",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"color": "#888"},
+                }
+            )
         for parameter in parameters:
             data = by_parameter.get(parameter.value)
             if data is None:
@@ -210,54 +226,105 @@ def timeline_figure(
                     device = with_gaps(device, gap_seconds)
                 device = downsample_min_max(device, buckets)
                 shown.append(device["value"])
-                traces.append({
-                    "type": "scattergl", **on_panel,
-                    "x": device["time"].to_numpy(), "y": device["value"].to_numpy(),
-                    "mode": "markers" if is_bp else "lines",
-                    "name": f"{label} (device)",
-                    "line": {"color": COLOURS[parameter], "width": 1.5},
-                    "marker": {"color": COLOURS[parameter], "size": 7},
-                    "connectgaps": False,
-                    "hovertemplate": f"%{{y:.0f}} {unit} (device)<extra>{label}</extra>",
-                })
+                traces.append(
+                    {
+                        "type": "scattergl",
+                        **on_panel,
+                        "x": device["time"].to_numpy(),
+                        "y": device["value"].to_numpy(),
+                        "mode": "markers" if is_bp else "lines",
+                        "name": f"{label} (device)",
+                        "line": {"color": COLOURS[parameter], "width": 1.5},
+                        "marker": {"color": COLOURS[parameter], "size": 7},
+                        "connectgaps": False,
+                        "hovertemplate": f"%{{y:.0f}} {unit} (device)<extra>{label}</extra>",
+                    }
+                )
             manual = data.loc[data["source"] == "manual"]
             if not manual.empty:
                 shown.append(manual["value"])
-                traces.append({
-                    "type": "scatter", **on_panel,
-                    "x": manual["time"].to_numpy(), "y": manual["value"].to_numpy(),
-                    "mode": "markers",
-                    "name": f"{label} (entered by a nurse)",
-                    "marker": {"symbol": "diamond", "size": 11, "color": "white",
-                               "line": {"color": COLOURS[parameter], "width": 2}},
-                    "hovertemplate": f"%{{y:.0f}} {unit} (entered)<extra>{label}</extra>",
-                })
+                traces.append(
+                    {
+                        "type": "scatter",
+                        **on_panel,
+                        "x": manual["time"].to_numpy(),
+                        "y": manual["value"].to_numpy(),
+                        "mode": "markers",
+                        "name": f"{label} (entered by a nurse)",
+                        "marker": {
+                            "symbol": "diamond",
+                            "size": 11,
+                            "color": "white",
+                            "line": {"color": COLOURS[parameter], "width": 2},
+                        },
+                        "hovertemplate": f"%{{y:.0f}} {unit} (entered)<extra>{label}</extra>",
+                    }
+                )
         if title == "NEWS2" and news2:
-            traces.append({
-                "type": "scatter", **on_panel,
-                "x": [p.at for p in news2], "y": [p.total for p in news2],
-                "mode": "markers+lines+text", "text": [str(p.total) for p in news2],
-                "textposition": "top center", "name": "NEWS2 (complete sets)",
-                "line": {"color": "#444", "dash": "dot"},
-                "marker": {"symbol": "square", "size": 9, "color": "#444"},
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    **on_panel,
+                    "x": [p.at for p in news2],
+                    "y": [p.total for p in news2],
+                    "mode": "markers+lines+text",
+                    "text": [str(p.total) for p in news2],
+                    "textposition": "top center",
+                    "name": "NEWS2 (complete sets)",
+                    "line": {"color": "#444", "dash": "dot"},
+                    "marker": {"symbol": "square", "size": 9, "color": "#444"},
+                }
+            )
         layout[f"yaxis{'' if row == 1 else row}"]["range"] = _y_range(row, shown)
         # Every panel keeps its time axis even when empty.
         layout[f"xaxis{'' if row == 1 else row}"]["range"] = [start, end]
     # x on the first panel's axis (all panels share it), y across the whole plotting area.
     span = {"xref": "x", "yref": "paper", "y0": 0, "y1": 1}
     if injection_at is not None:
-        shapes.append({**span, "type": "rect", "x0": injection_at, "x1": window_end or end,
-                       "fillcolor": "#e8f1fb", "opacity": 0.6, "layer": "below",
-                       "line": {"width": 0}})
-        shapes.append({**span, "type": "line", "x0": injection_at, "x1": injection_at,
-                       "line": {"color": "black", "width": 2}})
-        notes.append({"x": injection_at, "y": 1.0, "xref": "x", "yref": "paper",
-                      "text": "Injection", "showarrow": False, "xanchor": "left",
-                      "yanchor": "bottom", "font": {"size": 12}})
+        shapes.append(
+            {
+                **span,
+                "type": "rect",
+                "x0": injection_at,
+                "x1": window_end or end,
+                "fillcolor": "#e8f1fb",
+                "opacity": 0.6,
+                "layer": "below",
+                "line": {"width": 0},
+            }
+        )
+        shapes.append(
+            {
+                **span,
+                "type": "line",
+                "x0": injection_at,
+                "x1": injection_at,
+                "line": {"color": "black", "width": 2},
+            }
+        )
+        notes.append(
+            {
+                "x": injection_at,
+                "y": 1.0,
+                "xref": "x",
+                "yref": "paper",
+                "text": "Injection",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "bottom",
+                "font": {"size": 12},
+            }
+        )
     for marker in alarms:
-        shapes.append({**span, "type": "line", "x0": marker.at, "x1": marker.at,
-                       "line": {"color": marker.colour, "width": 1, "dash": "dash"}})
+        shapes.append(
+            {
+                **span,
+                "type": "line",
+                "x0": marker.at,
+                "x1": marker.at,
+                "line": {"color": marker.colour, "width": 1, "dash": "dash"},
+            }
+        )
     traces += _marker_traces(alarms, "Alarm", "triangle-down", row=1)
     traces += _marker_traces(side_effects, "Side effect", "x", row=len(PANELS))
     layout.update(
@@ -280,13 +347,20 @@ def _marker_traces(
     xaxis, yaxis = _axes(row)
     # Alarms at the top of the SpO2 panel, side effects at the foot of the NEWS2 panel.
     level = PANEL_RANGES[row - 1][1] - 0.5 if row == 1 else 0.5
-    return [{
-        "type": "scatter", "xaxis": xaxis, "yaxis": yaxis,
-        "x": [m.at for m in markers], "y": [level] * len(markers),
-        "mode": "markers", "name": name, "text": [html_text(m.label) for m in markers],
-        "hovertemplate": "%{text}<extra></extra>",
-        "marker": {"symbol": symbol, "size": 12, "color": [m.colour for m in markers]},
-    }]
+    return [
+        {
+            "type": "scatter",
+            "xaxis": xaxis,
+            "yaxis": yaxis,
+            "x": [m.at for m in markers],
+            "y": [level] * len(markers),
+            "mode": "markers",
+            "name": name,
+            "text": [html_text(m.label) for m in markers],
+            "hovertemplate": "%{text}<extra></extra>",
+            "marker": {"symbol": symbol, "size": 12, "color": [m.colour for m in markers]},
+        }
+    ]
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> datetime:
@@ -354,8 +428,11 @@ def trial_timeline_figure(
                 )
             )
     alarms = [
-        Marker(_local(e.at, zone), f"{e.priority.upper()}: {e.message}",
-               PRIORITY_COLOURS.get(e.priority, "#888"))
+        Marker(
+            _local(e.at, zone),
+            f"{e.priority.upper()}: {e.message}",
+            PRIORITY_COLOURS.get(e.priority, "#888"),
+        )
         for e in record.alarms.events(trial.id)
         if e.event in (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
         and e.at >= start

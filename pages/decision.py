@@ -51,9 +51,13 @@ def confirm_with_hospital_sign_in(actor: Actor) -> Reauthentication:
     if not stamp:
         raise RecordError("Confirm with the hospital account first: nothing was signed.")
     return get_record().users.confirm_external(
-        actor, str(claims.get("iss") or ""), str(claims.get("sub") or ""),
-        datetime.fromtimestamp(float(stamp), UTC), "decision",
+        actor,
+        str(claims.get("iss") or ""),
+        str(claims.get("sub") or ""),
+        datetime.fromtimestamp(float(stamp), UTC),
+        "decision",
     )
+
 
 DECISION_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})
 FLASH_KEY = "decision_message"
@@ -72,26 +76,35 @@ def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
     signer = record.users.by_id(decision.signed_by)
     st.subheader("Decision")
     st.write(f"**{DECISION_OUTCOME_LABELS[DecisionOutcome(decision.outcome)]}**")
-    st.text(f"Signed by {signer.display_name} ({signer.username}) at "
-            f"{format_ward(decision.signed_at, zone)}")
+    st.text(
+        f"Signed by {signer.display_name} ({signer.username}) at "
+        f"{format_ward(decision.signed_at, zone)}"
+    )
     st.text(f"Rationale: {decision.rationale}")  # the team's words, shown as text
     if decision.next_dose_mcg is not None:
-        st.write(f"Next trial: {decision.next_dose_mcg} mcg, not before "
-                 f"{format_ward(decision.next_not_before, zone)}")
-    follow_ups = [t for t in record.trials.list(patient_id=trial.patient.id)
-                  if t.follows_trial_id == trial.id]
+        st.write(
+            f"Next trial: {decision.next_dose_mcg} mcg, not before "
+            f"{format_ward(decision.next_not_before, zone)}"
+        )
+    follow_ups = [
+        t for t in record.trials.list(patient_id=trial.patient.id) if t.follows_trial_id == trial.id
+    ]
     for planned in follow_ups:
-        st.write(f"Follow-up trial {planned.id} planned at {planned.planned_dose_mcg} mcg "
-                 f"({planned.status}).")
+        st.write(
+            f"Follow-up trial {planned.id} planned at {planned.planned_dose_mcg} mcg "
+            f"({planned.status})."
+        )
 
 
 def show_evaluation(evaluation: TrialDayEvaluation) -> None:
     """The same evaluation as the Review page and the report: the suggested next step (never a
     higher dose after signs of overdose), the hint it rests on, and the day's safety."""
     step = evaluation.next_step
-    when = (f" Not before {format_ward(step.not_before, zone)}." if step.not_before else "")
-    text = (f"Suggestion ({step.label}, not a decision): {step.text}{when} "
-            f"Source: {' '.join(step.source.split())}")
+    when = f" Not before {format_ward(step.not_before, zone)}." if step.not_before else ""
+    text = (
+        f"Suggestion ({step.label}, not a decision): {step.text}{when} "
+        f"Source: {' '.join(step.source.split())}"
+    )
     if evaluation.signs:
         st.error(md(text), icon=":material/warning:")
     else:
@@ -122,8 +135,10 @@ if trial is None:
 
 injection = trial.injection
 if injection is not None:
-    st.write(f"Dose given: {injection.dose_mcg} mcg at {format_ward(injection.given_at, zone)}"
-             f" · stage: {trial.status}")
+    st.write(
+        f"Dose given: {injection.dose_mcg} mcg at {format_ward(injection.given_at, zone)}"
+        f" · stage: {trial.status}"
+    )
 
 if trial.status == TrialStatus.DECIDED.value:
     show_decision(trial, record.decisions.for_trial(trial.id))
@@ -138,10 +153,15 @@ if trial.status == TrialStatus.MONITORING.value:
     if role_may(actor, "trial.status"):
         unacknowledged = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
         if unacknowledged:
-            st.error(f"{len(unacknowledged)} alarm(s) not acknowledged: the window cannot be "
-                     "closed until every alarm is acknowledged.")
-        if st.button("Mark assessed (monitoring finished)", disabled=bool(unacknowledged),
-                     key=f"mark_assessed_{trial.id}"):
+            st.error(
+                f"{len(unacknowledged)} alarm(s) not acknowledged: the window cannot be "
+                "closed until every alarm is acknowledged."
+            )
+        if st.button(
+            "Mark assessed (monitoring finished)",
+            disabled=bool(unacknowledged),
+            key=f"mark_assessed_{trial.id}",
+        ):
             try:
                 record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
             except RecordError as error:
@@ -159,8 +179,13 @@ if Role.DOCTOR not in actor.roles:
     st.info("Only a doctor signs the decision.")
     st.stop()
 
-outcome = st.radio("Outcome", list(DecisionOutcome), format_func=DECISION_OUTCOME_LABELS.get,
-                   index=None, key=f"outcome_{trial.id}")
+outcome = st.radio(
+    "Outcome",
+    list(DecisionOutcome),
+    format_func=DECISION_OUTCOME_LABELS.get,
+    index=None,
+    key=f"outcome_{trial.id}",
+)
 rationale = st.text_area(
     "Rationale (the team's reasons)", key=f"rationale_{trial.id}", max_chars=max_chars("note")
 )
@@ -174,9 +199,7 @@ if follow_up:
     assert outcome is not None
     # The outcome's own suggestion: +25 mcg for a re-trial, the same dose when inconclusive.
     planned = (
-        follow_up_suggestion(
-            outcome, injection.dose_mcg, injection.given_at, config, dose_limits()
-        )
+        follow_up_suggestion(outcome, injection.dose_mcg, injection.given_at, config, dose_limits())
         if injection is not None
         else None
     )
@@ -187,37 +210,54 @@ if follow_up:
     if outcome is DecisionOutcome.RETRIAL_HIGHER and evaluation.signs:
         # Never offer a higher dose after signs of overdose: the doctor types it, knowingly.
         default_dose = None
-        st.warning("Signs of overdose were seen on this day (" + "; ".join(evaluation.signs)
-                   + "): no higher dose is suggested. If the team decides on one, enter it.",
-                   icon=":material/warning:")
+        st.warning(
+            "Signs of overdose were seen on this day ("
+            + "; ".join(evaluation.signs)
+            + "): no higher dose is suggested. If the team decides on one, enter it.",
+            icon=":material/warning:",
+        )
     st.subheader("Next trial")
     keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
     next_dose = st.number_input(
-        "Next trial dose (mcg)", value=int(default_dose) if default_dose else None, step=5,
+        "Next trial dose (mcg)",
+        value=int(default_dose) if default_dose else None,
+        step=5,
         key=f"next_dose_{keys}",
     )
-    earliest = (up_to_minute(to_ward(planned.not_before, zone))
-                if planned and planned.not_before else None)
+    earliest = (
+        up_to_minute(to_ward(planned.not_before, zone)) if planned and planned.not_before else None
+    )
     day, clock = st.columns(2)
-    not_before_day = day.date_input("Not before (date)", value=earliest.date() if earliest
-                                    else None, key=f"not_before_day_{keys}")
-    not_before_time = clock.time_input("Not before (ward time)", value=earliest.time()
-                                       if earliest else None, step=60,
-                                       key=f"not_before_time_{keys}")
-    plan_now = st.checkbox("Plan the follow-up trial now (same patient, linked to this trial)",
-                           value=True, key=f"plan_now_{keys}")
+    not_before_day = day.date_input(
+        "Not before (date)",
+        value=earliest.date() if earliest else None,
+        key=f"not_before_day_{keys}",
+    )
+    not_before_time = clock.time_input(
+        "Not before (ward time)",
+        value=earliest.time() if earliest else None,
+        step=60,
+        key=f"not_before_time_{keys}",
+    )
+    plan_now = st.checkbox(
+        "Plan the follow-up trial now (same patient, linked to this trial)",
+        value=True,
+        key=f"plan_now_{keys}",
+    )
     if trial.spo2_scale == 2:
         st.caption("The follow-up trial keeps SpO2 scale 2 and its recorded reason.")
 
 with_password = record.users.signs_with_password(actor)
 if with_password:
-    password = st.text_input("Your password, to sign", type="password",
-                             key=f"sign_password_{trial.id}")
+    password = st.text_input(
+        "Your password, to sign", type="password", key=f"sign_password_{trial.id}"
+    )
 else:
-    st.caption("You signed in with your hospital account: signing asks it to confirm you "
-               "afresh (a hospital sign-in within the last two minutes).")
-    st.button("Confirm with the hospital account", on_click=st.login,
-              key=f"sso_confirm_{trial.id}")
+    st.caption(
+        "You signed in with your hospital account: signing asks it to confirm you "
+        "afresh (a hospital sign-in within the last two minutes)."
+    )
+    st.button("Confirm with the hospital account", on_click=st.login, key=f"sso_confirm_{trial.id}")
 if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{trial.id}"):
     assert outcome is not None
     try:
@@ -226,20 +266,31 @@ if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{tria
             if not_before_day is None or not_before_time is None:
                 raise RecordError("Enter the earliest date and time for the next trial.")
             next_not_before = ward_time_to_utc(
-                datetime.combine(not_before_day, not_before_time), zone)
-        proof = (record.users.confirm_password(actor, password, "decision") if with_password
-                 else confirm_with_hospital_sign_in(actor))
+                datetime.combine(not_before_day, not_before_time), zone
+            )
+        proof = (
+            record.users.confirm_password(actor, password, "decision")
+            if with_password
+            else confirm_with_hospital_sign_in(actor)
+        )
         signed = record.decisions.sign(
-            actor, trial.id, outcome, rationale, reauthentication=proof,
+            actor,
+            trial.id,
+            outcome,
+            rationale,
+            reauthentication=proof,
             next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
-            next_not_before=next_not_before, plan_follow_up=follow_up and plan_now,
+            next_not_before=next_not_before,
+            plan_follow_up=follow_up and plan_now,
         )
     except RecordError as error:
         show_problem(error)
     else:
         done = f"Decision signed: {DECISION_OUTCOME_LABELS[outcome]}."
         if signed.follow_up is not None:
-            done += (f" Follow-up trial {signed.follow_up.id} planned at "
-                     f"{signed.follow_up.planned_dose_mcg} mcg.")
+            done += (
+                f" Follow-up trial {signed.follow_up.id} planned at "
+                f"{signed.follow_up.planned_dose_mcg} mcg."
+            )
         st.session_state[FLASH_KEY] = done
         st.rerun()

@@ -26,8 +26,9 @@ def lock_screen(record: TrialRecord, actor: Actor) -> None:
     with st.form("unlock"):
         username = st.text_input("Username")
         password = st.text_input("Password", type="password")
-        submitted = st.form_submit_button("Sign in to unlock", icon=":material/lock_open:",
-                                          type="primary")
+        submitted = st.form_submit_button(
+            "Sign in to unlock", icon=":material/lock_open:", type="primary"
+        )
     if submitted:
         try:
             person = record.users.sign_in(username, password)

@@ -100,20 +100,28 @@ def _spo2_cell(obs: ObservationSetView, score: SetScoreView | None, scale: int) 
         return Cell(MISSING)
     # Scale 2 scores high saturations only on oxygen: without air/oxygen it cannot be scored.
     if scale == 2 and obs.on_oxygen is None:
-        return Cell(f"{whole_number(value)}", None, note, UNSCORED_COLOUR,
-                    "not scored on scale 2 without air or oxygen")
+        return Cell(
+            f"{whole_number(value)}",
+            None,
+            note,
+            UNSCORED_COLOUR,
+            "not scored on scale 2 without air or oxygen",
+        )
     return Cell(f"{whole_number(value)}", score_spo2(value, scale, bool(obs.on_oxygen)), note)
 
 
 def _total_cell(score: SetScoreView | None) -> Cell:
     if score is None:
-        return Cell("not yet scored", None, "", UNSCORED_COLOUR,
-                    "not yet scored by the monitor")
+        return Cell("not yet scored", None, "", UNSCORED_COLOUR, "not yet scored by the monitor")
     if score.total is None:
-        return Cell("incomplete", None, "", UNSCORED_COLOUR,
-                    "a partial set has no NEWS2 total")
-    return Cell(str(score.total), None, score.band, BAND_COLOURS.get(score.band, "#ffffff"),
-                f"NEWS2 {score.total} ({score.band}), as the monitor scored it")
+        return Cell("incomplete", None, "", UNSCORED_COLOUR, "a partial set has no NEWS2 total")
+    return Cell(
+        str(score.total),
+        None,
+        score.band,
+        BAND_COLOURS.get(score.band, "#ffffff"),
+        f"NEWS2 {score.total} ({score.band}), as the monitor scored it",
+    )
 
 
 ROWS: tuple[str, ...] = (
@@ -195,7 +203,8 @@ def _header_html(sets: Sequence[ObservationSetView], zone: ZoneInfo) -> str:
         last_day = day
         corrected = (
             '<div style="font-size:0.7em;color:#555">corrected</div>'
-            if obs.supersedes_id is not None else ""
+            if obs.supersedes_id is not None
+            else ""
         )
         heads.append(
             f'<th title="measured {html_text(format_ward(obs.measured_at, zone))}" '
@@ -235,8 +244,9 @@ def news2_chart_html(
     stored NEWS2 of each by set id."""
     ordered = sorted(sets, key=lambda s: (s.measured_at, s.id))
     columns = [chart_cells(obs, scores.get(obs.id), spo2_scale) for obs in ordered]
-    scales = {s.spo2_scale for s in scores.values() if s.observation_set_id in
-              {o.id for o in ordered}} or {spo2_scale}
+    scales = {
+        s.spo2_scale for s in scores.values() if s.observation_set_id in {o.id for o in ordered}
+    } or {spo2_scale}
     scale_text = "/".join(str(s) for s in sorted(scales))
     rows = []
     for row in ROWS:
@@ -247,9 +257,7 @@ def news2_chart_html(
             f'<tr><th scope="row" style="{ROW_HEAD_STYLE};{top}">{html_text(label)}</th>'
             f"{cells}</tr>"
         )
-    corner = (
-        f'<th style="{ROW_HEAD_STYLE}">Measured (ward time)</th>'
-    )
+    corner = f'<th style="{ROW_HEAD_STYLE}">Measured (ward time)</th>'
     return (
         '<div class="news2-chart" style="overflow-x:auto;max-width:100%;'
         'padding-bottom:4px">'

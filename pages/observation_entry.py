@@ -87,8 +87,14 @@ POSS_WORDS = {
     Poss.FREQUENTLY_DROWSY: "3 — frequently drowsy, drifts off (unacceptable)",
     Poss.SOMNOLENT: "4 — somnolent, minimal or no response (stop, call for help)",
 }
-MRC_WORDS = {0: "0 none", 1: "1 flicker", 2: "2 gravity eliminated", 3: "3 against gravity",
-             4: "4 against resistance", 5: "5 normal"}
+MRC_WORDS = {
+    0: "0 none",
+    1: "1 flicker",
+    2: "2 gravity eliminated",
+    3: "3 against gravity",
+    4: "4 against resistance",
+    5: "5 normal",
+}
 SIDE_EFFECT_KEYS = tuple(f"se-{s.value}" for s in SideEffect)
 # Measured time of a new set: taken at the moment of Save, or typed ("earlier").
 NOW = "Now (at Save)"
@@ -99,8 +105,7 @@ OTHER_TIME = "A different time"
 # Fields and their value on an empty form; set explicitly (not just forgotten), so that the
 # browser's boxes are emptied too and never show a value the page no longer holds.
 EMPTY: dict[str, Any] = {
-    **{name: None for name in (*NUMBERS, "temp", "on_oxygen", "consciousness", "poss",
-                               *POWER)},
+    **{name: None for name in (*NUMBERS, "temp", "on_oxygen", "consciousness", "poss", *POWER)},
     "check": "Not done",
     **{name: False for name in SIDE_EFFECT_KEYS},
     "note": "",
@@ -249,10 +254,12 @@ def start_correction(set_id: int, load: bool) -> None:
         clear_form()
         for name in (*NUMBERS, "temp", *POWER):
             state[key(name)] = getattr(old, name)
-        state[key("on_oxygen")] = None if old.on_oxygen is None else (
-            "Oxygen" if old.on_oxygen else "Air")
+        state[key("on_oxygen")] = (
+            None if old.on_oxygen is None else ("Oxygen" if old.on_oxygen else "Air")
+        )
         state[key("consciousness")] = (
-            None if old.consciousness is None else Consciousness(old.consciousness))
+            None if old.consciousness is None else Consciousness(old.consciousness)
+        )
         state[key("poss")] = None if old.poss is None else Poss(old.poss)
         if old.side_effects is not None:
             state[key("check")] = "Done"
@@ -316,9 +323,13 @@ def score_colour(score: int | None) -> str:
 def news2_panel(trial: TrialView, data: dict[str, Any]) -> None:
     try:
         result = score_news2(
-            rr=data["rr"], spo2=data["spo2"], on_oxygen=data["on_oxygen"],
-            sbp=data["systolic"], pulse=data["pulse_rate"],
-            consciousness=data["consciousness"], temp=data["temp"],
+            rr=data["rr"],
+            spo2=data["spo2"],
+            on_oxygen=data["on_oxygen"],
+            sbp=data["systolic"],
+            pulse=data["pulse_rate"],
+            consciousness=data["consciousness"],
+            temp=data["temp"],
             spo2_scale=trial.spo2_scale,
         )
     except (ValueError, ArithmeticError):
@@ -362,8 +373,11 @@ def set_summary(obs: ObservationSetView) -> str:
         parts.append(f"temp {obs.temp:.1f} °C")
     if obs.poss is not None:
         parts.append(f"POSS {obs.poss}")
-    powers = [f"{LABELS[Parameter(name)]} {getattr(obs, name)}" for name in POWER
-              if getattr(obs, name) is not None]
+    powers = [
+        f"{LABELS[Parameter(name)]} {getattr(obs, name)}"
+        for name in POWER
+        if getattr(obs, name) is not None
+    ]
     parts.extend(powers)
     if obs.side_effects is not None:
         effects = [SIDE_EFFECT_LABELS[SideEffect(s)] for s in obs.side_effects]
@@ -388,7 +402,8 @@ def saved_confirmation() -> None:
     score = record.set_scores.for_set(set_id)
     news2 = (
         "NEWS2 is being worked out by the monitor (it shows here once scored)."
-        if score is None else f"Monitor's {score_text(score)}."
+        if score is None
+        else f"Monitor's {score_text(score)}."
     )
     st.success(
         f"Observations {verb}, measured {format_ward(obs.measured_at, zone, with_date=False)}: "
@@ -402,8 +417,12 @@ record = get_record()
 settings = load_display_settings()
 zone = record.settings.ward_timezone
 st.title("Observations")
-open_statuses = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING,
-                 TrialStatus.ASSESSED}
+open_statuses = {
+    TrialStatus.PLANNED,
+    TrialStatus.BASELINE,
+    TrialStatus.MONITORING,
+    TrialStatus.ASSESSED,
+}
 trials = record.trials.list(statuses=open_statuses)
 if not trials:
     st.info("No open trial: plan one on Trial set-up first.")
@@ -439,8 +458,12 @@ def last_set() -> None:
 
 
 def news2_chart() -> None:
-    show_news2_chart(record.observations.list(trial.id), set_scores(trial, record),
-                     spo2_scale=trial.spo2_scale, zone=zone)
+    show_news2_chart(
+        record.observations.list(trial.id),
+        set_scores(trial, record),
+        spo2_scale=trial.spo2_scale,
+        zone=zone,
+    )
 
 
 live_fragment(run_every=settings.numbers_refresh_seconds)(last_set)()
@@ -453,8 +476,10 @@ if may_record:
         correcting = next((s for s in recorded_sets if s.id == correcting_id), None)
         if correcting is None:  # corrected meanwhile (another tab): nothing to correct here
             st.session_state.pop(key("correcting"), None)
-            st.warning("The set you were correcting has been corrected since: start again from "
-                       "the set as it stands now.")
+            st.warning(
+                "The set you were correcting has been corrected since: start again from "
+                "the set as it stands now."
+            )
     if correcting is not None:
         st.info(
             f"Correcting the set measured {format_ward(correcting.measured_at, zone)}: change "
@@ -463,23 +488,31 @@ if may_record:
         )
     elif recorded_sets:
         with st.expander("Correct a saved set", icon=":material/edit_note:"):
-            newest_first = sorted(recorded_sets, key=lambda s: (s.measured_at, s.id),
-                                  reverse=True)
+            newest_first = sorted(recorded_sets, key=lambda s: (s.measured_at, s.id), reverse=True)
             chosen = st.selectbox(
-                "Saved set", [s.id for s in newest_first], key=key("correct-choice"),
-                format_func=lambda i: set_label(next(s for s in newest_first if s.id == i),
-                                                zone),
+                "Saved set",
+                [s.id for s in newest_first],
+                key=key("correct-choice"),
+                format_func=lambda i: set_label(next(s for s in newest_first if s.id == i), zone),
             )
-            st.button("Correct the chosen set", key=key("correct-chosen"),
-                      on_click=start_correction, args=(chosen, True), icon=":material/edit:")
+            st.button(
+                "Correct the chosen set",
+                key=key("correct-chosen"),
+                on_click=start_correction,
+                args=(chosen, True),
+                icon=":material/edit:",
+            )
 
     medians = device_medians(trial.id)
     if medians:
         st.button(
-            f"Fill in the device values ({PREFILL_WORDS}: " + ", ".join(
+            f"Fill in the device values ({PREFILL_WORDS}: "
+            + ", ".join(
                 f"{LABELS[DEVICE_FIELDS[n]]} {whole_number(m.value)}" for n, m in medians.items()
-            ) + ")",
-            on_click=prefill, args=(trial.id,),
+            )
+            + ")",
+            on_click=prefill,
+            args=(trial.id,),
         )
         st.caption(
             "Each is the median of the device's valid readings over the last minute ("
@@ -487,13 +520,18 @@ if may_record:
             + " readings), not one second's sample. Check them against the patient."
         )
     else:
-        st.caption("No current device values to fill in (no valid reading in the last minute, "
-                   f"or none in the last {settings.stale_after_seconds:g} s).")
+        st.caption(
+            "No current device values to fill in (no valid reading in the last minute, "
+            f"or none in the last {settings.stale_after_seconds:g} s)."
+        )
     prefilled: dict[str, float] = st.session_state.get(key("prefilled"), {})
 
     def number(label: str, name: str, decimals: bool = False) -> None:
-        mark = f" · from device ({PREFILL_WORDS})" if name in prefilled and \
-            st.session_state.get(key(name)) == prefilled[name] else ""
+        mark = (
+            f" · from device ({PREFILL_WORDS})"
+            if name in prefilled and st.session_state.get(key(name)) == prefilled[name]
+            else ""
+        )
         if decimals:
             st.number_input(label + mark, value=None, step=0.1, format="%.1f", key=key(name))
         else:
@@ -506,8 +544,9 @@ if may_record:
     with row[1]:
         number("SpO2 %", "spo2")
     with row[2]:
-        st.radio("Air or oxygen", ["Air", "Oxygen"], index=None, key=key("on_oxygen"),
-                 horizontal=True)
+        st.radio(
+            "Air or oxygen", ["Air", "Oxygen"], index=None, key=key("on_oxygen"), horizontal=True
+        )
         problem("on_oxygen")
     with row[3]:
         number("Temperature °C", "temp", decimals=True)
@@ -519,27 +558,41 @@ if may_record:
     with row[2]:
         number("Pulse /min", "pulse_rate")
     with row[3]:
-        st.selectbox("Consciousness (ACVPU)", list(Consciousness), index=None,
-                     format_func=lambda c: ACVPU_WORDS[c], key=key("consciousness"))
+        st.selectbox(
+            "Consciousness (ACVPU)",
+            list(Consciousness),
+            index=None,
+            format_func=lambda c: ACVPU_WORDS[c],
+            key=key("consciousness"),
+        )
         problem("consciousness")
 
     news2_panel(trial, collect())
 
     row = st.columns(5)
     with row[0]:
-        st.selectbox("Sedation (POSS)", list(Poss), index=None,
-                     format_func=lambda p: POSS_WORDS[p], key=key("poss"))
+        st.selectbox(
+            "Sedation (POSS)",
+            list(Poss),
+            index=None,
+            format_func=lambda p: POSS_WORDS[p],
+            key=key("poss"),
+        )
         problem("poss")
     for column, name in zip(row[1:], POWER, strict=True):
         with column:
-            st.selectbox(LABELS[Parameter(name)], list(MRC_WORDS), index=None,
-                         format_func=lambda g: MRC_WORDS[g], key=key(name))
+            st.selectbox(
+                LABELS[Parameter(name)],
+                list(MRC_WORDS),
+                index=None,
+                format_func=lambda g: MRC_WORDS[g],
+                key=key(name),
+            )
             problem(name)
 
     st.radio("Side-effect check", ["Not done", "Done"], key=key("check"), horizontal=True)
     if st.session_state.get(key("check")) == "Done":
-        st.caption("Tick every sign present now; red flags (upward spread, breathing) are "
-                   "marked.")
+        st.caption("Tick every sign present now; red flags (upward spread, breathing) are marked.")
         columns = st.columns(4)
         for index, effect in enumerate(SideEffect):
             flag = " :material/flag:" if effect in RED_FLAG_SIDE_EFFECTS else ""
@@ -552,43 +605,70 @@ if may_record:
     if correcting is not None:
         recorded_at = format_ward(correcting.measured_at, zone, with_date=True)
         when = st.radio(
-            "Time measured", [AS_RECORDED, OTHER_TIME], key=key("when-correct"),
-            horizontal=True, on_change=when_correct_changed,
+            "Time measured",
+            [AS_RECORDED, OTHER_TIME],
+            key=key("when-correct"),
+            horizontal=True,
+            on_change=when_correct_changed,
             format_func=lambda w: f"{w} ({recorded_at})" if w == AS_RECORDED else w,
         )
         typed = when == OTHER_TIME
     else:
-        when = st.radio("Time measured", [NOW, EARLIER], key=key("when"), horizontal=True,
-                        on_change=when_changed, args=(zone,))
+        when = st.radio(
+            "Time measured",
+            [NOW, EARLIER],
+            key=key("when"),
+            horizontal=True,
+            on_change=when_changed,
+            args=(zone,),
+        )
         typed = when == EARLIER
     if typed:
         if key("date") not in st.session_state:
             set_time_fields(now, zone)
         fields = st.columns([1, 1, 2])
-        fields[0].date_input("Date measured (ward)", key=key("date"), format="DD/MM/YYYY",
-                             max_value=to_ward(now, zone).date())
+        fields[0].date_input(
+            "Date measured (ward)",
+            key=key("date"),
+            format="DD/MM/YYYY",
+            max_value=to_ward(now, zone).date(),
+        )
         fields[1].time_input("Time measured (ward clock)", key=key("time"), step=60)
-        names = clock_changes(st.session_state[key("date")], st.session_state[key("time")],
-                              zone)
+        names = clock_changes(st.session_state[key("date")], st.session_state[key("time")], zone)
         if names is not None:
             with fields[2]:
-                st.radio("This time happens twice (the clocks went back): which one?", [0, 1],
-                         index=None, key=key("fold"), horizontal=True,
-                         format_func=lambda f: f"first ({names[0]})" if f == 0
-                         else f"second ({names[1]})")
+                st.radio(
+                    "This time happens twice (the clocks went back): which one?",
+                    [0, 1],
+                    index=None,
+                    key=key("fold"),
+                    horizontal=True,
+                    format_func=lambda f: (
+                        f"first ({names[0]})" if f == 0 else f"second ({names[1]})"
+                    ),
+                )
     problem("measured_at")
 
     if correcting is not None:
-        st.text_input("Reason for the correction (required)", key=key("reason"),
-                      max_chars=max_chars("note"), placeholder="e.g. pulse typed as 17, counted 71")
+        st.text_input(
+            "Reason for the correction (required)",
+            key=key("reason"),
+            max_chars=max_chars("note"),
+            placeholder="e.g. pulse typed as 17, counted 71",
+        )
         problem("reason")
     problem("entry")
 
     save_column, message_column = st.columns([1, 3])
     with save_column:
-        st.button("Save correction" if correcting is not None else "Save observations",
-                  type="primary", on_click=save, args=(trial.id, zone),
-                  icon=":material/save:", key=key("save"))
+        st.button(
+            "Save correction" if correcting is not None else "Save observations",
+            type="primary",
+            on_click=save,
+            args=(trial.id, zone),
+            icon=":material/save:",
+            key=key("save"),
+        )
         if correcting is not None:
             st.button("Cancel correction", key=key("cancel"), on_click=cancel_correction)
     with message_column:
@@ -604,16 +684,25 @@ if may_record:
                 "What you typed is kept.",
                 icon=":material/content_copy:",
             )
-            st.button("Correct that set with what is typed", key=key("correct-same"),
-                      on_click=start_correction, args=(same_minute.id, False),
-                      icon=":material/edit:")
+            st.button(
+                "Correct that set with what is typed",
+                key=key("correct-same"),
+                on_click=start_correction,
+                args=(same_minute.id, False),
+                icon=":material/edit:",
+            )
         elif problems:
             st.error("Not saved: " + " ".join(problems.values()) + " What you typed is kept.")
         live_fragment(run_every=settings.numbers_refresh_seconds)(saved_confirmation)()
         saved = st.session_state.get(key("saved"))
         if saved is not None and correcting is None:
-            st.button("Correct this set", key=key("correct-saved"), on_click=start_correction,
-                      args=(saved[0], True), icon=":material/edit:")
+            st.button(
+                "Correct this set",
+                key=key("correct-saved"),
+                on_click=start_correction,
+                args=(saved[0], True),
+                icon=":material/edit:",
+            )
 
 if trial.injection is not None:
     elapsed = age_seconds(trial.injection.given_at, now)

@@ -100,8 +100,7 @@ def time_point_columns(
     injected: datetime | None,
 ) -> Columns:
     """Baseline, the extra time points and 4 hours, in time order (extras beside the two)."""
-    four_at = after.assessed_at if after else (
-        injected + timedelta(hours=4) if injected else None)
+    four_at = after.assessed_at if after else (injected + timedelta(hours=4) if injected else None)
     columns: Columns = [("Baseline", baseline)]
     late: Columns = []
     seen: dict[str, int] = {}
@@ -118,8 +117,9 @@ def time_point_columns(
 def as_assessment(view: AssessmentView) -> AshworthAssessment:
     return AshworthAssessment(
         AshworthScale(view.ashworth_scale),
-        tuple(AshworthScore(MuscleGroup(s.muscle_group), Side(s.side), s.label)
-              for s in view.ashworth),
+        tuple(
+            AshworthScore(MuscleGroup(s.muscle_group), Side(s.side), s.label) for s in view.ashworth
+        ),
     )
 
 
@@ -185,30 +185,49 @@ def ashworth_section(columns: Columns) -> None:
     frame = pd.DataFrame(rows)
 
     def colour(_: pd.Series) -> list[str]:
-        return [LESS_TONE if r is not None and r > 0 else MORE_TONE if r is not None and r < 0
-                else "" for r in reductions]
+        return [
+            LESS_TONE if r is not None and r > 0 else MORE_TONE if r is not None and r < 0 else ""
+            for r in reductions
+        ]
 
-    st.dataframe(frame.style.apply(colour, subset=["Reduction"], axis=0), hide_index=True,
-                 width="stretch", key="ashworth_review")
-    st.caption("Green: less tone at 4 hours; red: more. Reduction under the declared mapping, "
-               "lower-limb muscles only (rules/responder.py).")
-    extra_scales = {view.ashworth_scale for heading, view in columns
-                    if view is not None and heading not in ("Baseline", "4 hours")}
+    st.dataframe(
+        frame.style.apply(colour, subset=["Reduction"], axis=0),
+        hide_index=True,
+        width="stretch",
+        key="ashworth_review",
+    )
+    st.caption(
+        "Green: less tone at 4 hours; red: more. Reduction under the declared mapping, "
+        "lower-limb muscles only (rules/responder.py)."
+    )
+    extra_scales = {
+        view.ashworth_scale
+        for heading, view in columns
+        if view is not None and heading not in ("Baseline", "4 hours")
+    }
     if len(columns) > 2:
-        st.caption("Extra time points are shown as scored; the reduction, the mean and the hint "
-                   "compare baseline and 4 hours only.")
+        st.caption(
+            "Extra time points are shown as scored; the reduction, the mean and the hint "
+            "compare baseline and 4 hours only."
+        )
     if extra_scales - scales and scales:
-        st.warning("An extra time point was scored on another Ashworth scale: its labels are "
-                   "shown as charted and never compared.")
+        st.warning(
+            "An extra time point was scored on another Ashworth scale: its labels are "
+            "shown as charted and never compared."
+        )
     if mixed:
-        st.error("Baseline and 4-hour scores are on different Ashworth scales: scales are never "
-                 "mixed, so nothing is compared. Re-score on one scale.")
+        st.error(
+            "Baseline and 4-hour scores are on different Ashworth scales: scales are never "
+            "mixed, so nothing is compared. Re-score on one scale."
+        )
 
 
 def mean_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
     st.subheader("Lower-limb mean")
-    if any(a is not None and a.ashworth_scale == AshworthScale.MODIFIED.value
-           for a in (baseline, after)):
+    if any(
+        a is not None and a.ashworth_scale == AshworthScale.MODIFIED.value
+        for a in (baseline, after)
+    ):
         mapping = ", ".join(f"{label} = {value:g}" for label, value in config.mas_mapping.items())
         st.caption(f"Declared MAS mapping ({config.version}, rules/responder.yaml): {mapping}")
     if baseline is None or after is None:
@@ -228,9 +247,13 @@ def mean_section(baseline: AssessmentView | None, after: AssessmentView | None) 
     third.metric("Reduction", number(comparison.reduction))
     st.caption(f"Over the {len(comparison.compared)} lower-limb muscle(s) scored at both times.")
     if comparison.left_out:
-        st.caption("Left out: " + "; ".join(
-            f"{side.value} {muscle_name(muscle.value).lower()} ({why})"
-            for muscle, side, why in comparison.left_out))
+        st.caption(
+            "Left out: "
+            + "; ".join(
+                f"{side.value} {muscle_name(muscle.value).lower()} ({why})"
+                for muscle, side, why in comparison.left_out
+            )
+        )
 
 
 def measures_section(columns: Columns) -> None:
@@ -246,10 +269,13 @@ def measures_section(columns: Columns) -> None:
         ("Power, left arm (MRC)", "power_left_arm"),
         ("Power, right arm (MRC)", "power_right_arm"),
     ]
-    rows = [{"Measure": label,
-             **{heading: shown(getattr(view, name) if view else None)
-                for heading, view in columns}}
-            for label, name in measures]
+    rows = [
+        {
+            "Measure": label,
+            **{heading: shown(getattr(view, name) if view else None) for heading, view in columns},
+        }
+        for label, name in measures
+    ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="measures_review")
 
 
@@ -263,33 +289,44 @@ def goals_section(columns: Columns) -> None:
     if not goals:
         st.info("No goals recorded.")
         return
+
     def rating(view: AssessmentView | None, goal: str) -> str:
         found = [g.rating for g in view.goals if g.goal == goal] if view else []
         value = found[0] if found else None
         return MISSING if value is None else f"{value:+d}" if value else "0"
 
-    rows = [{"Goal": goal, **{heading: rating(view, goal) for heading, view in columns}}
-            for goal in goals]
+    rows = [
+        {"Goal": goal, **{heading: rating(view, goal) for heading, view in columns}}
+        for goal in goals
+    ]
     scores = {}
     for heading, view in columns:
         ratings = rated(view)
-        scores[heading] = (f"{gas_t_score(ratings):.1f} ({len(ratings)} of "
-                           f"{len(view.goals)} goals rated)" if ratings and view else MISSING)
+        scores[heading] = (
+            f"{gas_t_score(ratings):.1f} ({len(ratings)} of {len(view.goals)} goals rated)"
+            if ratings and view
+            else MISSING
+        )
     rows.append({"Goal": "GAS T-score", **scores})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="goals_review")
 
 
 def hint_text(hint: ResponderHint) -> str:
-    state = {True: "criterion met", False: "criterion not met",
-             None: "cannot be evaluated"}[hint.met]
-    return (f"{hint.kind.upper()}, not a decision — {hint.label}: {state}. {hint.explanation} "
-            f"Source: {hint.source}.")
+    state = {True: "criterion met", False: "criterion not met", None: "cannot be evaluated"}[
+        hint.met
+    ]
+    return (
+        f"{hint.kind.upper()}, not a decision — {hint.label}: {state}. {hint.explanation} "
+        f"Source: {hint.source}."
+    )
 
 
 def timing_section(evaluation: TrialDayEvaluation) -> None:
     """When each compared set of scores was taken, relative to the injection."""
-    for name, timing in (("Baseline", evaluation.baseline_timing),
-                         ("4 hours (peak)", evaluation.four_hour_timing)):
+    for name, timing in (
+        ("Baseline", evaluation.baseline_timing),
+        ("4 hours (peak)", evaluation.four_hour_timing),
+    ):
         if timing is None:
             continue
         # The label carries the reason typed by the person who scored late: Markdown-escaped.
@@ -308,8 +345,10 @@ def hint_section(evaluation: TrialDayEvaluation) -> None:
     st.info(md(evaluation.hint_text))  # its caveats quote the reasons typed for late scores
     if evaluation.hint.left_out:
         st.caption("Not compared: " + "; ".join(evaluation.hint.left_out))
-    st.caption("The software never decides: the team weighs this hint with the day's safety, "
-               "and a doctor signs the decision on the Decision page.")
+    st.caption(
+        "The software never decides: the team weighs this hint with the day's safety, "
+        "and a doctor signs the decision on the Decision page."
+    )
     if evaluation.other_hints:
         with st.expander("Other criteria in use elsewhere (for reference)"):
             for hint in evaluation.other_hints:
@@ -336,12 +375,24 @@ def export_section(trial: TrialView) -> None:
         return
     stem = f"itb-trial-{trial.id}"
     pdf, csv = st.columns(2)
-    pdf.download_button("Report (PDF, one page)", data=lambda: export_for(
-        record, actor, trial.id, "pdf"), file_name=f"{stem}.pdf", mime="application/pdf",
-        icon=":material/picture_as_pdf:", key=f"export_pdf_{trial.id}", on_click="ignore")
-    csv.download_button("Every value and event (CSV)", data=lambda: export_for(
-        record, actor, trial.id, "csv"), file_name=f"{stem}.csv", mime="text/csv",
-        icon=":material/table_view:", key=f"export_csv_{trial.id}", on_click="ignore")
+    pdf.download_button(
+        "Report (PDF, one page)",
+        data=lambda: export_for(record, actor, trial.id, "pdf"),
+        file_name=f"{stem}.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        key=f"export_pdf_{trial.id}",
+        on_click="ignore",
+    )
+    csv.download_button(
+        "Every value and event (CSV)",
+        data=lambda: export_for(record, actor, trial.id, "csv"),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        icon=":material/table_view:",
+        key=f"export_csv_{trial.id}",
+        on_click="ignore",
+    )
 
 
 def local(moment: datetime) -> datetime:
@@ -354,8 +405,11 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
     sets = record.observations.list(trial.id)
     events = record.alarms.events(trial.id)
     injected = trial.injection.given_at if trial.injection else None
-    moments = [*(s.measured_at for s in sets), *(e.at for e in events),
-               *(a.assessed_at for a in assessments)]
+    moments = [
+        *(s.measured_at for s in sets),
+        *(e.at for e in events),
+        *(a.assessed_at for a in assessments),
+    ]
     if not frame.empty:
         moments += [frame["time"].min().to_pydatetime(), frame["time"].max().to_pydatetime()]
     if injected is not None:
@@ -371,24 +425,46 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
         if score is not None and score.total is not None:
             news2.append(News2Point(local(obs.measured_at), score.total))
         for item in obs.side_effects or []:
-            side_effects.append(Marker(local(obs.measured_at),
-                                       SIDE_EFFECT_LABELS.get(SideEffect(item), item), "#d62728"))
-    alarms = [Marker(local(e.at), f"{e.priority.upper()}: {e.message}",
-                     PRIORITY_COLOURS.get(e.priority, "#888"))
-              for e in events if e.event in MARKED_EVENTS]
+            side_effects.append(
+                Marker(
+                    local(obs.measured_at),
+                    SIDE_EFFECT_LABELS.get(SideEffect(item), item),
+                    "#d62728",
+                )
+            )
+    alarms = [
+        Marker(
+            local(e.at),
+            f"{e.priority.upper()}: {e.message}",
+            PRIORITY_COLOURS.get(e.priority, "#888"),
+        )
+        for e in events
+        if e.event in MARKED_EVENTS
+    ]
     settings = load_display_settings()
     figure = timeline_figure(
-        frame, injection_at=local(injected) if injected else None,
+        frame,
+        injection_at=local(injected) if injected else None,
         window_end=local(trial.window_end) if trial.window_end else None,
-        start=local(start), end=local(end), news2=news2, alarms=alarms,
-        side_effects=side_effects, points_per_trace=settings.chart_points_per_trace,
+        start=local(start),
+        end=local(end),
+        news2=news2,
+        alarms=alarms,
+        side_effects=side_effects,
+        points_per_trace=settings.chart_points_per_trace,
         gap_seconds=settings.gap_after_seconds,
     )
     for view in assessments:  # the scores beside the vital signs
         figure.add_vline(x=local(view.assessed_at), line={"color": "#555", "dash": "dot"})
-        figure.add_annotation(x=local(view.assessed_at), y=0.0, yref="paper",
-                              text=f"{view.time_point} scores", showarrow=False,
-                              xanchor="left", yanchor="bottom")
+        figure.add_annotation(
+            x=local(view.assessed_at),
+            y=0.0,
+            yref="paper",
+            text=f"{view.time_point} scores",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+        )
     st.plotly_chart(figure, key="review_timeline", config={"displaylogo": False})
     if frame.empty:
         st.caption("No vital signs recorded for this trial.")
@@ -396,23 +472,40 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
 
     st.markdown("**Alarms**")
     if events:
-        st.dataframe(pd.DataFrame([
-            {"Time": format_ward(e.at, zone), "Event": e.what, "Priority": e.priority,
-             "Alarm": e.message, "Note": shown(e.note)} for e in events
-        ]), hide_index=True, width="stretch", key="alarms_review")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Time": format_ward(e.at, zone),
+                        "Event": e.what,
+                        "Priority": e.priority,
+                        "Alarm": e.message,
+                        "Note": shown(e.note),
+                    }
+                    for e in events
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            key="alarms_review",
+        )
     else:
         st.caption("No alarms during this trial.")
     st.markdown("**Side effects**")
     effects = [
-        {"Time": format_ward(obs.measured_at, zone),
-         "Side effect": SIDE_EFFECT_LABELS.get(SideEffect(item), item),
-         "Red flag": "yes" if SideEffect(item) in RED_FLAG_SIDE_EFFECTS else "no",
-         "Note": shown(obs.note)}
-        for obs in sets for item in (obs.side_effects or [])
+        {
+            "Time": format_ward(obs.measured_at, zone),
+            "Side effect": SIDE_EFFECT_LABELS.get(SideEffect(item), item),
+            "Red flag": "yes" if SideEffect(item) in RED_FLAG_SIDE_EFFECTS else "no",
+            "Note": shown(obs.note),
+        }
+        for obs in sets
+        for item in (obs.side_effects or [])
     ]
     if effects:
-        st.dataframe(pd.DataFrame(effects), hide_index=True, width="stretch",
-                     key="side_effects_review")
+        st.dataframe(
+            pd.DataFrame(effects), hide_index=True, width="stretch", key="side_effects_review"
+        )
     else:
         st.caption("No side effects recorded.")
 
@@ -431,11 +524,20 @@ def observations_section(
     as the monitor judged them (never worked out again here)."""
     st.markdown("**Observation sets (NEWS2 as scored by the monitor)**")
     if sets:
-        st.dataframe(pd.DataFrame([
-            {"Measured": format_ward(obs.measured_at, zone),
-             "NEWS2": score_text(scores.get(obs.id))}
-            for obs in sets
-        ]), hide_index=True, width="stretch", key="sets_review")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Measured": format_ward(obs.measured_at, zone),
+                        "NEWS2": score_text(scores.get(obs.id)),
+                    }
+                    for obs in sets
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            key="sets_review",
+        )
     else:
         st.caption("No observation sets recorded.")
     schedule = record.set_scores.schedule(trial.id)
@@ -446,8 +548,11 @@ def observations_section(
     now = record.store.now()
     due_times = schedule.due_times_at(now)
     counts = {status: sum(1 for d in due_times if d.status == status) for status in DueStatus}
-    missed = [format_ward(d.time, zone, with_date=False)
-              for d in due_times if d.status == DueStatus.MISSED]
+    missed = [
+        format_ward(d.time, zone, with_date=False)
+        for d in due_times
+        if d.status == DueStatus.MISSED
+    ]
     st.caption(
         f"Due times (as the monitor judged them at "
         f"{format_ward(schedule.judged_at, zone, with_date=False)}): "
@@ -455,9 +560,12 @@ def observations_section(
         f"{counts[DueStatus.MISSED]} missed" + (f" ({', '.join(missed)})" if missed else "")
     )
     if schedule.baseline:
-        st.caption("Pre-injection baseline: " + ", ".join(
-            f"{parameter_label(name)} {value:g}" for name, value in schedule.baseline.items()
-        ))
+        st.caption(
+            "Pre-injection baseline: "
+            + ", ".join(
+                f"{parameter_label(name)} {value:g}" for name, value in schedule.baseline.items()
+            )
+        )
     else:
         st.caption("Pre-injection baseline: none (no readings or set before the injection).")
 
@@ -476,15 +584,18 @@ if trial is None:
     st.info("Choose the trial to review.")
     st.stop()
 if trial.injection is not None:
-    st.write(f"{trial.injection.dose_mcg} mcg given "
-             f"{format_ward(trial.injection.given_at, zone)} · stage: {trial.status}")
+    st.write(
+        f"{trial.injection.dose_mcg} mcg given "
+        f"{format_ward(trial.injection.given_at, zone)} · stage: {trial.status}"
+    )
 
 assessments = record.assessments.list(trial.id)
 baseline = latest(assessments, AssessmentTimePoint.BASELINE)
 after = latest(assessments, AssessmentTimePoint.FOUR_HOURS)
 extras = [a for a in assessments if a.time_point == AssessmentTimePoint.OTHER.value]
-columns = time_point_columns(baseline, after, extras,
-                             trial.injection.given_at if trial.injection else None)
+columns = time_point_columns(
+    baseline, after, extras, trial.injection.given_at if trial.injection else None
+)
 if after is None:
     st.warning("The 4-hour scores are not recorded yet (Scores page).")
 

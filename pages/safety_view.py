@@ -24,5 +24,7 @@ def show_safety(
         st.caption("No physiological alarm was raised during this trial.")
         return
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key=key)
-    st.caption("Alarms by condition, high priority and red flags first; times entered = how "
-               f"often the alarm reached that level. {events_where}")
+    st.caption(
+        "Alarms by condition, high priority and red flags first; times entered = how "
+        f"often the alarm reached that level. {events_where}"
+    )

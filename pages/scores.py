@@ -107,6 +107,7 @@ def ashworth_frame(
     muscles: list[str], current: AssessmentView | None, baseline: AssessmentView | None
 ) -> pd.DataFrame:
     """One row per muscle group: the labels already recorded, and the baseline beside them."""
+
     def labels(view: AssessmentView | None) -> dict[tuple[str, str], str]:
         return {(s.muscle_group, s.side): s.label for s in view.ashworth} if view else {}
 
@@ -129,16 +130,17 @@ def goals_frame(current: AssessmentView | None, baseline: AssessmentView | None)
     else:
         goals = [(goal, None) for goal in before]
     rows = [
-        {"Goal": goal, "Baseline rating": shown(gas_label(before.get(goal))),
-         "Rating": gas_label(rating)}
+        {
+            "Goal": goal,
+            "Baseline rating": shown(gas_label(before.get(goal))),
+            "Rating": gas_label(rating),
+        }
         for goal, rating in goals
     ]
     return pd.DataFrame(rows, columns=["Goal", "Baseline rating", "Rating"]).astype(object)
 
 
-def beside_baseline(
-    render: Callable[[], Any], baseline_text: str | None
-) -> Any:
+def beside_baseline(render: Callable[[], Any], baseline_text: str | None) -> Any:
     """The field, and at a later time point the baseline value beside it (plain text)."""
     if baseline_text is None:
         return render()
@@ -182,8 +184,11 @@ if trial is None:
     st.stop()
 
 point = st.radio(
-    "Time point", list(AssessmentTimePoint), format_func=TIME_POINT_NAMES.get,
-    horizontal=True, key=f"scores_point_{trial.id}",
+    "Time point",
+    list(AssessmentTimePoint),
+    format_func=TIME_POINT_NAMES.get,
+    horizontal=True,
+    key=f"scores_point_{trial.id}",
 )
 assessments = record.assessments.list(trial.id)
 baseline = latest(assessments, AssessmentTimePoint.BASELINE)
@@ -193,9 +198,13 @@ current: AssessmentView | None
 if point is AssessmentTimePoint.OTHER:
     extras = {a.id: a for a in assessments if a.time_point == point.value}
     pick = st.selectbox(
-        "Extra assessment", [None, *extras],
-        format_func=lambda i: "New extra assessment" if i is None
-        else f"Scored {format_ward(extras[i].assessed_at, zone)}",
+        "Extra assessment",
+        [None, *extras],
+        format_func=lambda i: (
+            "New extra assessment"
+            if i is None
+            else f"Scored {format_ward(extras[i].assessed_at, zone)}"
+        ),
         key=f"scores_extra_{trial.id}",
     )
     current = extras.get(pick) if pick is not None else None
@@ -219,7 +228,9 @@ shown_baseline = baseline if later else None
 scale_default = current or shown_baseline
 scales = list(AshworthScale)
 scale = st.selectbox(
-    "Ashworth scale used", scales, format_func=SCALE_NAMES.get,
+    "Ashworth scale used",
+    scales,
+    format_func=SCALE_NAMES.get,
     index=scales.index(AshworthScale(scale_default.ashworth_scale)) if scale_default else 0,
     key=f"scores_scale_{context}",
 )
@@ -242,8 +253,10 @@ with st.form(f"scores_form_{context}"):
         "Date assessed (ward)", value=when.date(), format="DD/MM/YYYY", key=f"day_{context}"
     )
     assessed_time = clock.time_input(
-        "Time assessed (ward time)", value=when.time().replace(second=0, microsecond=0),
-        step=60, key=f"time_{context}",
+        "Time assessed (ward time)",
+        value=when.time().replace(second=0, microsecond=0),
+        step=60,
+        key=f"time_{context}",
     )
     slots["assessed_at"] = st.empty()
     timing_reason = ""
@@ -265,7 +278,8 @@ with st.form(f"scores_form_{context}"):
     }
     order = (
         ["Muscle group", "Baseline left", "Left", "Baseline right", "Right"]
-        if shown_baseline is not None else ["Muscle group", "Left", "Right"]
+        if shown_baseline is not None
+        else ["Muscle group", "Left", "Right"]
     )
     grid = st.data_editor(
         ashworth_frame(muscles, current, shown_baseline),
@@ -286,6 +300,7 @@ with st.form(f"scores_form_{context}"):
     slots["ashworth"] = st.empty()
 
     st.subheader("Spasms (Penn)")
+
     def baseline_of(attribute: str, names: dict[int, str] | None = None) -> str | None:
         if shown_baseline is None:
             return None if not later else MISSING
@@ -293,34 +308,56 @@ with st.form(f"scores_form_{context}"):
         return MISSING if value is None else names.get(value, str(value)) if names else str(value)
 
     penn_options = list(PENN_FREQUENCY)
-    penn_frequency = beside_baseline(lambda: st.selectbox(
-        "Penn spasm frequency", penn_options, format_func=PENN_FREQUENCY.get,
-        index=choice_index(penn_options, current.penn_frequency if current else None),
-        placeholder=f"{MISSING} not scored", key=f"penn_frequency_{context}",
-    ), baseline_of("penn_frequency", PENN_FREQUENCY))
+    penn_frequency = beside_baseline(
+        lambda: st.selectbox(
+            "Penn spasm frequency",
+            penn_options,
+            format_func=PENN_FREQUENCY.get,
+            index=choice_index(penn_options, current.penn_frequency if current else None),
+            placeholder=f"{MISSING} not scored",
+            key=f"penn_frequency_{context}",
+        ),
+        baseline_of("penn_frequency", PENN_FREQUENCY),
+    )
     slots["penn_frequency"] = st.empty()
     severity_options = list(PENN_SEVERITY)
-    penn_severity = beside_baseline(lambda: st.selectbox(
-        "Penn spasm severity (only when there are spasms)", severity_options,
-        format_func=PENN_SEVERITY.get,
-        index=choice_index(severity_options, current.penn_severity if current else None),
-        placeholder=f"{MISSING} not scored", key=f"penn_severity_{context}",
-    ), baseline_of("penn_severity", PENN_SEVERITY))
+    penn_severity = beside_baseline(
+        lambda: st.selectbox(
+            "Penn spasm severity (only when there are spasms)",
+            severity_options,
+            format_func=PENN_SEVERITY.get,
+            index=choice_index(severity_options, current.penn_severity if current else None),
+            placeholder=f"{MISSING} not scored",
+            key=f"penn_severity_{context}",
+        ),
+        baseline_of("penn_severity", PENN_SEVERITY),
+    )
     slots["penn_severity"] = st.empty()
-    recall = beside_baseline(lambda: st.text_input(
-        "Recall period for spasms", value=(current.penn_recall_period or "") if current else "",
-        placeholder="e.g. the last 24 hours", key=f"penn_recall_{context}",
-        max_chars=max_chars("label"),
-    ), baseline_of("penn_recall_period"))
+    recall = beside_baseline(
+        lambda: st.text_input(
+            "Recall period for spasms",
+            value=(current.penn_recall_period or "") if current else "",
+            placeholder="e.g. the last 24 hours",
+            key=f"penn_recall_{context}",
+            max_chars=max_chars("label"),
+        ),
+        baseline_of("penn_recall_period"),
+    )
     slots["penn_recall_period"] = st.empty()
 
     st.subheader("Pain and stiffness (0-10)")
     nrs: dict[str, int | None] = {}
     for name, label in (("pain_nrs", "Pain (0-10)"), ("stiffness_nrs", "Stiffness (0-10)")):
-        nrs[name] = beside_baseline(lambda name=name, label=label: st.number_input(
-            label, value=getattr(current, name) if current else None, step=1,
-            placeholder=f"{MISSING} not scored", key=f"{name}_{context}",
-        ), baseline_of(name))
+        nrs[name] = beside_baseline(
+            lambda name=name, label=label: st.number_input(
+                label,
+                value=getattr(current, name) if current else None,
+                step=1,
+                placeholder=f"{MISSING} not scored",
+                key=f"{name}_{context}",
+            ),
+            baseline_of(name),
+        )
         slots[name] = st.empty()
 
     st.subheader("Muscle power (MRC)")
@@ -328,11 +365,17 @@ with st.form(f"scores_form_{context}"):
     power: dict[str, int | None] = {}
     for parameter in POWER_FIELDS:
         name = parameter.value
-        power[name] = beside_baseline(lambda name=name, parameter=parameter: st.selectbox(
-            LABELS[parameter], power_options, format_func=MRC_POWER.get,
-            index=choice_index(power_options, getattr(current, name) if current else None),
-            placeholder=f"{MISSING} not scored", key=f"{name}_{context}",
-        ), baseline_of(name, MRC_POWER))
+        power[name] = beside_baseline(
+            lambda name=name, parameter=parameter: st.selectbox(
+                LABELS[parameter],
+                power_options,
+                format_func=MRC_POWER.get,
+                index=choice_index(power_options, getattr(current, name) if current else None),
+                placeholder=f"{MISSING} not scored",
+                key=f"{name}_{context}",
+            ),
+            baseline_of(name, MRC_POWER),
+        )
         slots[name] = st.empty()
 
     st.subheader("Goals (Goal Attainment Scaling, -2 to +2)")
@@ -343,9 +386,10 @@ with st.form(f"scores_form_{context}"):
             "Goal": st.column_config.TextColumn("Goal", max_chars=max_chars("goal")),
             "Baseline rating": st.column_config.TextColumn("Baseline rating"),
             "Rating": st.column_config.SelectboxColumn(
-                "Rating", options=list(GAS_LABELS),
+                "Rating",
+                options=list(GAS_LABELS),
                 help="Against the expected level agreed beforehand: 0 as expected, "
-                     "+1/+2 better, -1/-2 worse.",
+                "+1/+2 better, -1/-2 worse.",
             ),
         },
         column_order=["Goal", "Baseline rating", "Rating"] if later else ["Goal", "Rating"],
@@ -357,13 +401,18 @@ with st.form(f"scores_form_{context}"):
     )
     slots["goals"] = st.empty()
 
-    note = st.text_area("Notes", value=(current.note or "") if current else "",
-                        key=f"note_{context}", max_chars=max_chars("note"))
+    note = st.text_area(
+        "Notes",
+        value=(current.note or "") if current else "",
+        key=f"note_{context}",
+        max_chars=max_chars("note"),
+    )
     slots["note"] = st.empty()
     reason = ""
     if current is not None:
-        reason = st.text_input("Reason for the correction", key=f"reason_{context}",
-                               max_chars=max_chars("note"))
+        reason = st.text_input(
+            "Reason for the correction", key=f"reason_{context}", max_chars=max_chars("note")
+        )
         slots["reason"] = st.empty()
     submitted = st.form_submit_button("Correct scores" if current else "Save scores")
 
@@ -406,8 +455,10 @@ if submitted:
             by_slot.setdefault(where if where in slots else "top", []).append(problem.message)
         count = len(error.problems)
         by_slot.setdefault("top", []).insert(
-            0, f"Not saved: {count} problem{'s' if count > 1 else ''}, shown beside the fields. "
-               "What you entered is kept.")
+            0,
+            f"Not saved: {count} problem{'s' if count > 1 else ''}, shown beside the fields. "
+            "What you entered is kept.",
+        )
         for where, messages in by_slot.items():
             with slots[where].container():
                 for message in messages:
@@ -417,7 +468,5 @@ if submitted:
             show_problem(error)
     else:
         done = "corrected" if current else "saved"
-        st.session_state[FLASH_KEY] = (
-            f"{TIME_POINT_NAMES[point]} scores {done}."
-        )
+        st.session_state[FLASH_KEY] = f"{TIME_POINT_NAMES[point]} scores {done}."
         st.rerun()

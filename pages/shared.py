@@ -204,8 +204,12 @@ def choose_trial(trials: list[TrialView], key: str) -> TrialView | None:
         return None
     by_id = {t.id: t for t in trials}  # ids as options: a selection survives a status change
     chosen_id = st.selectbox(
-        "Trial", list(by_id), format_func=lambda i: trial_option_label(by_id[i]), key=key,
-        index=None, placeholder="Choose the patient's trial",
+        "Trial",
+        list(by_id),
+        format_func=lambda i: trial_option_label(by_id[i]),
+        key=key,
+        index=None,
+        placeholder="Choose the patient's trial",
     )
     chosen = by_id.get(chosen_id) if chosen_id is not None else None
     if chosen is not None:
@@ -224,8 +228,10 @@ def load_muscle_groups(path: Path = SCORES_CONFIG) -> tuple[MuscleGroup, ...]:
     known = {m.value for m in MuscleGroup}
     unknown = [str(n) for n in names if n not in known]
     if unknown:
-        raise ValueError(f"{path.name}: unknown muscle group(s) {', '.join(unknown)}; "
-                         f"use {', '.join(sorted(known))}")
+        raise ValueError(
+            f"{path.name}: unknown muscle group(s) {', '.join(unknown)}; "
+            f"use {', '.join(sorted(known))}"
+        )
     if len(set(names)) != len(names):
         raise ValueError(f"{path.name}: a muscle group is listed twice")
     return tuple(MuscleGroup(n) for n in names)
@@ -257,8 +263,11 @@ def live_fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[
         @st.fragment(run_every=run_every)
         @functools.wraps(draw)
         def guarded() -> None:
-            if (st.session_state.get(PAGE_ON_SCREEN_KEY) != page or current_actor() is None
-                    or screen_locked()):
+            if (
+                st.session_state.get(PAGE_ON_SCREEN_KEY) != page
+                or current_actor() is None
+                or screen_locked()
+            ):
                 return
             draw()
 

@@ -45,9 +45,7 @@ MONITOR_CSS = """<style>
 </style>"""
 
 
-def patient_at_a_glance(
-    record: TrialRecord, trial: TrialView, settings: DisplaySettings
-) -> None:
+def patient_at_a_glance(record: TrialRecord, trial: TrialView, settings: DisplaySettings) -> None:
     """This patient as the ward's central station draws a bed (the same tile, the same colours:
     every number coloured by its alarm, STALE with its age, the bed's most urgent waiting alarm
     on top), with what a tile has no room for beneath: temperature, device flags, missed sets."""
@@ -55,17 +53,31 @@ def patient_at_a_glance(
     zone = record.settings.ward_timezone
     [tile] = ward_tiles_model(record, settings, now, trials=[trial])
     start, end = trend_window(now, settings)
-    axes = {Parameter.SPO2: settings.ward_trend_spo2_axis,
-            Parameter.PULSE_RATE: settings.ward_trend_pulse_axis}
+    axes = {
+        Parameter.SPO2: settings.ward_trend_spo2_axis,
+        Parameter.PULSE_RATE: settings.ward_trend_pulse_axis,
+    }
     with st.container(key="monitor-tile"):
-        st.html(tile_html(tile, start, end, settings.ward_trend_bucket_seconds, axes,
-                          settings.ward_trend_minutes))
+        st.html(
+            tile_html(
+                tile,
+                start,
+                end,
+                settings.ward_trend_bucket_seconds,
+                axes,
+                settings.ward_trend_minutes,
+            )
+        )
     latest = record.readings.latest(trial.id, [Parameter.TEMP, Parameter.SPO2])
     more = []
     temp = latest.get(Parameter.TEMP)
     more.append(
-        "Temp °C " + (MISSING + " (not measured)" if temp is None else
-                      f"{temp.value:.1f} (entered {format_age(age_seconds(temp.at, now))} ago)")
+        "Temp °C "
+        + (
+            MISSING + " (not measured)"
+            if temp is None
+            else f"{temp.value:.1f} (entered {format_age(age_seconds(temp.at, now))} ago)"
+        )
     )
     spo2 = latest.get(Parameter.SPO2)
     if spo2 is not None and spo2.flags:

@@ -231,8 +231,9 @@ def injection_section(trial: TrialView) -> None:
             except RecordError as error:
                 show_problem(error)
             else:
-                done("Injection recorded: the trial is in monitoring.", "injection",
-                     result.warnings)
+                done(
+                    "Injection recorded: the trial is in monitoring.", "injection", result.warnings
+                )
 
 
 def window_section(trial: TrialView) -> None:
@@ -289,8 +290,13 @@ def close_window(trial: TrialView) -> None:
             done("Monitoring window closed.", "window")
 
 
-DEMO_ACTIONS = ("patient.register", "trial.plan", "trial.status", "device.assign",
-                "injection.record")
+DEMO_ACTIONS = (
+    "patient.register",
+    "trial.plan",
+    "trial.status",
+    "device.assign",
+    "injection.record",
+)
 actor = require_roles(set(Role) - {Role.ADMIN})
 record = get_record()
 st.title("Trial set-up")
@@ -301,9 +307,7 @@ with st.expander("Start a demo trial (test patient, simulator)"):
     # Written as the person who asks, so the record checks every step and the audit names
     # them: registering, planning, assigning the simulator and recording the injection.
     if all(allowed(actor, action) for action in DEMO_ACTIONS):
-        scenario = st.selectbox(
-            "Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose")
-        )
+        scenario = st.selectbox("Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose"))
         if st.button("Start a demo trial"):
             try:
                 demo = create_demo_trial(record, actor, scenario=scenario)

@@ -39,19 +39,32 @@ def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
     updated = format_ward(now, record.settings.ward_timezone, with_date=False)
     st.caption(f"{len(tiles)} trial(s) in monitoring, most urgent first · updated {updated}")
     start, end = trend_window(now, settings)
-    axes = {Parameter.SPO2: settings.ward_trend_spo2_axis,
-            Parameter.PULSE_RATE: settings.ward_trend_pulse_axis}
+    axes = {
+        Parameter.SPO2: settings.ward_trend_spo2_axis,
+        Parameter.PULSE_RATE: settings.ward_trend_pulse_axis,
+    }
     st.html(grid_rows_css(len(tiles)))
     with st.container(key="ward-station"), st.container(key="ward-grid"):
         for tile in tiles:
             with st.container(key=f"ward-bed-{tile.trial_id}"):
-                st.html(tile_html(tile, start, end, settings.ward_trend_bucket_seconds, axes,
-                                  settings.ward_trend_minutes))
+                st.html(
+                    tile_html(
+                        tile,
+                        start,
+                        end,
+                        settings.ward_trend_bucket_seconds,
+                        axes,
+                        settings.ward_trend_minutes,
+                    )
+                )
                 # The whole tile is this link (drawn over it, transparent: bed_tiles' CSS).
                 # The browser changes page, never the server from inside this timed refresh
                 # (hazard H-15); the trial monitor opens the trial named in the address.
-                st.page_link("pages/trial_monitor.py", label=monitor_link_label(tile.bed),
-                             query_params={OPEN_TRIAL_PARAM: str(tile.trial_id)})
+                st.page_link(
+                    "pages/trial_monitor.py",
+                    label=monitor_link_label(tile.bed),
+                    query_params={OPEN_TRIAL_PARAM: str(tile.trial_id)},
+                )
 
 
 actor = require_roles(set(Role) - {Role.ADMIN})

@@ -36,8 +36,13 @@ from pages.nurse_view import device_state_text, get_rule_set, last_complete_news
 from rules.rule_set import News2Condition, ObservationOverdueCondition
 from vocabulary import Parameter, TrialStatus
 
-TILE_PARAMETERS = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC,
-                   Parameter.DIASTOLIC, Parameter.RR)
+TILE_PARAMETERS = (
+    Parameter.SPO2,
+    Parameter.PULSE_RATE,
+    Parameter.SYSTOLIC,
+    Parameter.DIASTOLIC,
+    Parameter.RR,
+)
 TREND_PARAMETERS = (Parameter.SPO2, Parameter.PULSE_RATE)
 
 
@@ -88,8 +93,13 @@ class WardTrends:
         self._held: dict[tuple[str, tuple[int, ...], float], _Trend] = {}
 
     def get(
-        self, record: TrialRecord, trial_ids: tuple[int, ...], start: datetime, end: datetime,
-        settings: DisplaySettings, now: float | None = None,
+        self,
+        record: TrialRecord,
+        trial_ids: tuple[int, ...],
+        start: datetime,
+        end: datetime,
+        settings: DisplaySettings,
+        now: float | None = None,
     ) -> dict[int, dict[Parameter, list[TrendBucket]]]:
         bucket = settings.ward_trend_bucket_seconds
         key = (str(record.store.engine.url), trial_ids, bucket)
@@ -99,11 +109,18 @@ class WardTrends:
             held = self._held.get(key)
             if held is None or clock - held.full_at >= FULL_TREND_EVERY_SECONDS:
                 found = record.readings.trends(trial_ids, TREND_PARAMETERS, start, end, bucket)
-                held = _Trend(clock, clock, end - 2 * step, {
-                    t: {p: {b.start: b for b in found[t][p]} for p in TREND_PARAMETERS}
-                    for t in trial_ids})
-                self._held = {key: held} | {k: v for k, v in self._held.items()
-                                            if k[0] != key[0]}  # one ward per database
+                held = _Trend(
+                    clock,
+                    clock,
+                    end - 2 * step,
+                    {
+                        t: {p: {b.start: b for b in found[t][p]} for p in TREND_PARAMETERS}
+                        for t in trial_ids
+                    },
+                )
+                self._held = {key: held} | {
+                    k: v for k, v in self._held.items() if k[0] != key[0]
+                }  # one ward per database
             elif clock - held.tail_at >= settings.chart_refresh_seconds:
                 since = max(held.tail_from, start)
                 found = record.readings.trends(trial_ids, TREND_PARAMETERS, since, end, bucket)
@@ -122,7 +139,6 @@ class WardTrends:
                 for trial_id in trial_ids
             }
 
-
     def forget(self, *, tail_only: bool = False) -> None:
         """Ask again at the next refresh: the newest buckets only, or the whole window."""
         with self._lock:
@@ -139,7 +155,10 @@ def ward_trend_store() -> WardTrends:
 
 
 def ward_trends(
-    record: TrialRecord, trial_ids: tuple[int, ...], start: datetime, end: datetime,
+    record: TrialRecord,
+    trial_ids: tuple[int, ...],
+    start: datetime,
+    end: datetime,
     settings: DisplaySettings,
 ) -> dict[int, dict[Parameter, list[TrendBucket]]]:
     """Every bed's trend (see `WardTrends`): at most chart_refresh_seconds old."""
@@ -166,7 +185,9 @@ def _trial_views(
 
 
 def ward_tiles_model(
-    record: TrialRecord, settings: DisplaySettings, now: datetime,
+    record: TrialRecord,
+    settings: DisplaySettings,
+    now: datetime,
     trials: list[TrialView] | None = None,
 ) -> list[BedTile]:
     """Every bed in monitoring as a tile, most urgent first.
@@ -194,25 +215,44 @@ def ward_tiles_model(
         mine = [a for a in alarms if a.trial_id == trial.id]
         sets = record.observations.list(trial.id)
         judgement = record.set_scores.schedule(trial.id) if trial.injection is not None else None
-        due, overdue = due_line(trial.injection is not None, judgement is not None,
-                                judgement.next_due if judgement else None, now, zone)
-        devices = [device_state_text(s, now, labels.get(s.source))
-                   for s in states if s.trial_id == trial.id]
-        tiles.append(BedTile(
-            trial_id=trial.id,
-            bed=trial.bed,
-            patient=trial.patient,
-            numerics=numerics(trial, latest[trial.id], mine, sets, scores.get(trial.id, {}),
-                              news2_rules, now, settings, record),
-            banner=banner_of(mine, now),
-            inop=inop_of(mine, now, round_rules),
-            devices=" · ".join(devices) if devices else "No device state reported",
-            due=due,
-            overdue=overdue,
-            window=window_of(trial, now),
-            trend=trends.get(trial.id, {}),
-            alarms=tuple(mine),
-        ))
+        due, overdue = due_line(
+            trial.injection is not None,
+            judgement is not None,
+            judgement.next_due if judgement else None,
+            now,
+            zone,
+        )
+        devices = [
+            device_state_text(s, now, labels.get(s.source))
+            for s in states
+            if s.trial_id == trial.id
+        ]
+        tiles.append(
+            BedTile(
+                trial_id=trial.id,
+                bed=trial.bed,
+                patient=trial.patient,
+                numerics=numerics(
+                    trial,
+                    latest[trial.id],
+                    mine,
+                    sets,
+                    scores.get(trial.id, {}),
+                    news2_rules,
+                    now,
+                    settings,
+                    record,
+                ),
+                banner=banner_of(mine, now),
+                inop=inop_of(mine, now, round_rules),
+                devices=" · ".join(devices) if devices else "No device state reported",
+                due=due,
+                overdue=overdue,
+                window=window_of(trial, now),
+                trend=trends.get(trial.id, {}),
+                alarms=tuple(mine),
+            )
+        )
     return ward_order(tiles)
 
 
@@ -235,13 +275,20 @@ def numerics(
     unscored = newest is not None and newest.id not in scores
     total, measured = (scored[1].total, scored[0].measured_at) if scored else (None, None)
     return (
-        value_numeric(Parameter.SPO2, "SpO2 %", latest, now, stale_after,
-                      coloured.get(Parameter.SPO2.value)),
-        value_numeric(Parameter.PULSE_RATE, "Pulse /min", latest, now, stale_after,
-                      coloured.get(Parameter.PULSE_RATE.value)),
+        value_numeric(
+            Parameter.SPO2, "SpO2 %", latest, now, stale_after, coloured.get(Parameter.SPO2.value)
+        ),
+        value_numeric(
+            Parameter.PULSE_RATE,
+            "Pulse /min",
+            latest,
+            now,
+            stale_after,
+            coloured.get(Parameter.PULSE_RATE.value),
+        ),
         bp_numeric(latest, now, coloured.get(Parameter.SYSTOLIC.value)),
-        value_numeric(Parameter.RR, "RR /min", latest, now, stale_after,
-                      coloured.get(Parameter.RR.value)),
-        news2_numeric(total, measured, unscored, now,
-                      coloured.get("news2")),
+        value_numeric(
+            Parameter.RR, "RR /min", latest, now, stale_after, coloured.get(Parameter.RR.value)
+        ),
+        news2_numeric(total, measured, unscored, now, coloured.get("news2")),
     )

@@ -18,12 +18,25 @@ from rules.replay import TimelineError, replay_timeline
 from rules.rule_set import LimitsCondition, Rule, RuleSet, RuleSetError, load_rule_set
 from vocabulary import AlarmKind, Consciousness
 
-NEWS2_INPUT_COLUMNS = ("rr", "spo2", "spo2_scale", "on_oxygen", "sbp", "pulse",
-                       "consciousness", "temp")
+NEWS2_INPUT_COLUMNS = (
+    "rr",
+    "spo2",
+    "spo2_scale",
+    "on_oxygen",
+    "sbp",
+    "pulse",
+    "consciousness",
+    "temp",
+)
 NEWS2_OUTPUT_COLUMNS = (*SCORE_NAMES, "total", "band")
 # Plausible ranges: anything outside is a typing error, not a patient.
-_LIMITS = {"rr": (0, 100), "spo2": (0, 100), "sbp": (0, 350), "pulse": (0, 350),
-           "temp": (20.0, 45.0)}
+_LIMITS = {
+    "rr": (0, 100),
+    "spo2": (0, 100),
+    "sbp": (0, 350),
+    "pulse": (0, 350),
+    "temp": (20.0, 45.0),
+}
 
 
 class InputError(ValueError):
@@ -116,13 +129,16 @@ def run_news2(path: Path, stdout: TextIO, stderr: TextIO) -> int:
     writer = csv.writer(stdout, lineterminator="\n")
     writer.writerow([*header, *NEWS2_OUTPUT_COLUMNS])
     for row, scores in rows:
-        writer.writerow([row.get(name) or "" for name in header]
-                        + [scores[name] for name in NEWS2_OUTPUT_COLUMNS])
+        writer.writerow(
+            [row.get(name) or "" for name in header]
+            + [scores[name] for name in NEWS2_OUTPUT_COLUMNS]
+        )
     return 0
 
 
-def run_replay(path: Path, rules_path: Path | None, spo2_scale: int, stdout: TextIO,
-               stderr: TextIO) -> int:
+def run_replay(
+    path: Path, rules_path: Path | None, spo2_scale: int, stdout: TextIO, stderr: TextIO
+) -> int:
     try:
         rule_set = load_rule_set(rules_path)
     except RuleSetError as exc:
@@ -154,8 +170,10 @@ def _decision(rule: Rule, index: int) -> str:
         parts: list[str] = []
         if level.counter is not None:
             counter = level.counter
-            parts.append(f"counter {counter.threshold:g} {past} {counter.reference:g} "
-                         f"(decay {counter.decay_per_s:g}/s)")
+            parts.append(
+                f"counter {counter.threshold:g} {past} {counter.reference:g} "
+                f"(decay {counter.decay_per_s:g}/s)"
+            )
         if level.min_duration_s is not None:
             parts.append(f"not before {level.min_duration_s:g} s")
         if level.max_delay_s is not None:
@@ -182,17 +200,23 @@ def run_check_config(path: Path, stdout: TextIO, stderr: TextIO) -> int:
         print(str(exc), file=stderr)
         return 1
     levels = sum(len(rule.levels) for rule in rule_set.rules)
-    print(f"{path}: OK, rule set {rule_set.version!r}, {len(rule_set.rules)} rules, "
-          f"{levels} levels", file=stdout)
+    print(
+        f"{path}: OK, rule set {rule_set.version!r}, {len(rule_set.rules)} rules, {levels} levels",
+        file=stdout,
+    )
     for rule in rule_set.rules:
         for index, level in enumerate(rule.levels):
-            print(f"{rule.id}/{level.id}\t{level.priority.value}\t{rule.kind.value}\t"
-                  f"{_decision(rule, index)}", file=stdout)
+            print(
+                f"{rule.id}/{level.id}\t{level.priority.value}\t{rule.kind.value}\t"
+                f"{_decision(rule, index)}",
+                file=stdout,
+            )
     return 0
 
 
-def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = argparse.ArgumentParser(prog="python -m rules", description=__doc__)

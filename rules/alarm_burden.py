@@ -94,15 +94,17 @@ def streamed_levels(rules: RuleSet | Mapping[str, Any]) -> tuple[StreamedLevel, 
         for depth, level in enumerate(cond.get("levels", ())):
             if level.get("max_delay_s") is None:
                 continue  # no delay to measure coverage against
-            out.append(StreamedLevel(
-                rule_id=rule["id"],
-                level_id=level["id"],
-                parameter=Parameter(cond["parameter"]),
-                direction=cond["direction"],
-                limit=float(level["limit"]),
-                max_delay_s=float(level["max_delay_s"]),
-                depth=depth,
-            ))
+            out.append(
+                StreamedLevel(
+                    rule_id=rule["id"],
+                    level_id=level["id"],
+                    parameter=Parameter(cond["parameter"]),
+                    direction=cond["direction"],
+                    limit=float(level["limit"]),
+                    max_delay_s=float(level["max_delay_s"]),
+                    depth=depth,
+                )
+            )
     return tuple(out)
 
 
@@ -300,7 +302,7 @@ def _first_active(run: Interval, covered: list[Interval]) -> float | None:
     i = bisect_right(starts, a) - 1
     if i >= 0 and covered[i][1] > a:
         return 0.0
-    for c, _ in covered[i + 1:]:
+    for c, _ in covered[i + 1 :]:
         if c >= b:
             break
         return (c - a).total_seconds()
@@ -330,11 +332,15 @@ class LevelCoverage:
             "uncovered_total_s": _num(self.uncovered_total_s),
             "first_alarm_after_onset_s": summary(self.first_alarm_s),
             "runs_past_delay_never_alarmed": self.missed_runs,
-            **({} if self.at_level is None else {
-                "uncovered_at_level_s": _num(self.at_level.uncovered_s),
-                "first_alarm_at_level_after_onset_s": summary(self.at_level.first_alarm_s),
-                "runs_past_delay_never_at_level": self.at_level.missed_runs,
-            }),
+            **(
+                {}
+                if self.at_level is None
+                else {
+                    "uncovered_at_level_s": _num(self.at_level.uncovered_s),
+                    "first_alarm_at_level_after_onset_s": summary(self.at_level.first_alarm_s),
+                    "runs_past_delay_never_at_level": self.at_level.missed_runs,
+                }
+            ),
         }
 
 
@@ -354,8 +360,9 @@ def level_coverage(
     deeper one (``at_level``)."""
     runs = zone_runs(readings, level, start, end)
     intervals = active_intervals(events, end)
-    covered = _union(i for rule_id, spans in intervals.items() if level.covers(rule_id, match)
-                     for i in spans)
+    covered = _union(
+        i for rule_id, spans in intervals.items() if level.covers(rule_id, match) for i in spans
+    )
     out = _cover(LevelCoverage(level), runs, covered, start, grace_s)
     if depths is not None and match == "rule":
         shown = shown_intervals(events, level.rule_id, depths, level.depth, end)
@@ -455,9 +462,9 @@ class AlarmBurden:
             "uncovered_at_level_s": (
                 None if self.uncovered_at_level_s is None else _num(self.uncovered_at_level_s)
             ),
-            "first_alarm_after_onset_max_s": _num(max(
-                (max(c.first_alarm_s) for c in self.coverage if c.first_alarm_s), default=0
-            )),
+            "first_alarm_after_onset_max_s": _num(
+                max((max(c.first_alarm_s) for c in self.coverage if c.first_alarm_s), default=0)
+            ),
             "runs_never_alarmed": sum(c.missed_runs for c in self.coverage),
             "raises_by_rule": dict(sorted(self.raises.items())),
             "annunciations_by_rule": dict(sorted(self.annunciations.items())),
@@ -521,8 +528,9 @@ def alarm_burden(
         re_raises_by_parameter=by_parameter,
         again_soon=again_soon(counted),
         coverage=[
-            level_coverage(level, readings, events, start, end, match=match,
-                           depths=depths.get(level.rule_id))
+            level_coverage(
+                level, readings, events, start, end, match=match, depths=depths.get(level.rule_id)
+            )
             for level in levels
         ],
     )

@@ -270,8 +270,9 @@ class _LimitWatch:
         return value > self.mildest if self.low else value < self.mildest
 
     def update_idle(self) -> None:
-        self.idle = all(lw.episode_start is None and not lw.met and lw.owed is None
-                        for lw in self.levels)
+        self.idle = all(
+            lw.episode_start is None and not lw.met and lw.owed is None for lw in self.levels
+        )
 
 
 class TrialEngine:
@@ -387,8 +388,9 @@ class TrialEngine:
             # was recorded as the doctor's reason).
             for alarm in list(self._alarms.values()):
                 present = alarm.current is not None
-                self._resolve(alarm, t, {"reason": "monitoring window closed",
-                                         "condition_present": present})
+                self._resolve(
+                    alarm, t, {"reason": "monitoring window closed", "condition_present": present}
+                )
         else:
             raise TypeError(f"not a trial event: {event!r}")
         return self._end()
@@ -579,7 +581,11 @@ class TrialEngine:
             self._lower(t)
 
     def _flagged_reading(
-        self, parameter: Parameter, state: _StreamState, t: datetime, value: float | None,
+        self,
+        parameter: Parameter,
+        state: _StreamState,
+        t: datetime,
+        value: float | None,
         flags: frozenset[Any],
     ) -> None:
         """An unusable reading counts for the first flagged rule it matches; it breaks the
@@ -687,12 +693,18 @@ class TrialEngine:
         level = lw.level
         candidates: list[tuple[datetime, str]] = []
         if level.repeat_entries is not None and len(lw.entries) >= level.repeat_entries:
-            candidates.append((lw.entries[-1], f"entry {len(lw.entries)} into the zone within "
-                                               f"{_num(level.repeat_within_s or 0)} s"))
+            candidates.append(
+                (
+                    lw.entries[-1],
+                    f"entry {len(lw.entries)} into the zone within "
+                    f"{_num(level.repeat_within_s or 0)} s",
+                )
+            )
         if level.max_delay_s is not None:
             at = max(lw.episode_start + _seconds(level.max_delay_s), lw.zone_since)
-            candidates.append((at, f"in the zone {_num(level.max_delay_s)} s after the "
-                                   "episode began"))
+            candidates.append(
+                (at, f"in the zone {_num(level.max_delay_s)} s after the episode began")
+            )
         counter = level.counter
         if counter is not None and lw.counted_at is not None and watch.value is not None:
             depth = watch.cond.depth(counter.reference, watch.value)
@@ -716,7 +728,7 @@ class TrialEngine:
         waits, at most until that level's maximum delay: one alarm at the right priority, not
         medium and then high. None: nothing to wait for."""
         until: datetime | None = None
-        for deeper in watch.levels[index + 1:]:
+        for deeper in watch.levels[index + 1 :]:
             if deeper.met or deeper.zone_since is None or deeper.episode_start is None:
                 continue
             bound = deeper.zone_since
@@ -731,8 +743,10 @@ class TrialEngine:
             lw = watch.levels[index]
             if lw.met:
                 if lw.clear_since is not None:
-                    yield (lw.clear_since + _seconds(lw.level.hold_s or 0),
-                           lambda t, lw=lw: self._clear_level(watch, lw, t))
+                    yield (
+                        lw.clear_since + _seconds(lw.level.hold_s or 0),
+                        lambda t, lw=lw: self._clear_level(watch, lw, t),
+                    )
                 continue
             wait = self._wait_until(watch, index)
             if lw.owed is not None:
@@ -742,8 +756,11 @@ class TrialEngine:
                 if lw.zone_since is None or lw.owed_until is None:
                     continue
                 now = self.now or lw.owed
-                at = max(now, lw.zone_since) if wait is None else max(
-                    min(wait, lw.owed_until), lw.zone_since)
+                at = (
+                    max(now, lw.zone_since)
+                    if wait is None
+                    else max(min(wait, lw.owed_until), lw.zone_since)
+                )
                 why = lw.owed_why
             else:
                 decision = self._decision_time(watch, index)
@@ -763,8 +780,11 @@ class TrialEngine:
         """The level was reached while a deeper one is pending: it waits, at most that level's
         maximum delay, for as long as its episode lasts."""
         lw = watch.levels[index]
-        delays = [deeper.level.max_delay_s or 0.0 for deeper in watch.levels[index + 1:]
-                  if not deeper.met and deeper.zone_since is not None]
+        delays = [
+            deeper.level.max_delay_s or 0.0
+            for deeper in watch.levels[index + 1 :]
+            if not deeper.met and deeper.zone_since is not None
+        ]
         lw.owed, lw.owed_why = t, why
         lw.owed_until = t + _seconds(max(delays, default=0.0))
         self._earliest = _UNKNOWN
@@ -784,8 +804,11 @@ class TrialEngine:
     def _clear_level(self, watch: _LimitWatch, lw: _LevelWatch, t: datetime) -> None:
         """Every level whose hold has run out by t ends together: one event, not one a level."""
         for other in watch.levels:
-            if (other.met and other.clear_since is not None
-                    and other.clear_since + _seconds(other.level.hold_s or 0) <= t):
+            if (
+                other.met
+                and other.clear_since is not None
+                and other.clear_since + _seconds(other.level.hold_s or 0) <= t
+            ):
                 other.reset()
         watch.update_idle()
         self._sync_watch(watch, t)
@@ -793,11 +816,17 @@ class TrialEngine:
     def _sync_watch(self, watch: _LimitWatch, t: datetime) -> None:
         met = [i for i, lw in enumerate(watch.levels) if lw.met]
         if not met:
-            self._condition(watch.rule, None, t, {
-                "parameter": watch.cond.parameter.value, "reason": "condition cleared",
-                "value": _num(watch.value) if watch.value is not None else None,
-                "time": _iso(t),
-            })
+            self._condition(
+                watch.rule,
+                None,
+                t,
+                {
+                    "parameter": watch.cond.parameter.value,
+                    "reason": "condition cleared",
+                    "value": _num(watch.value) if watch.value is not None else None,
+                    "time": _iso(t),
+                },
+            )
             return
         self._condition(watch.rule, max(met), t, self._watch_evidence(watch, max(met), t))
 
@@ -856,12 +885,16 @@ class TrialEngine:
             due = self._schedule.next_due
             # Ended once the overdue due time is met (an older set typed late may meet another).
             if alarm is not None and (due is None or _iso(due) != alarm.evidence.get("due")):
-                self._condition(rule, None, t, {"reason": "observation set recorded",
-                                                "time": _iso(measured)})
+                self._condition(
+                    rule, None, t, {"reason": "observation set recorded", "time": _iso(measured)}
+                )
         self._score_set(obs, t, judge=newest)
 
     def _on_entry_values(
-        self, t: datetime, values: dict[Parameter, Any], side_effects: frozenset[Any] | None,
+        self,
+        t: datetime,
+        values: dict[Parameter, Any],
+        side_effects: frozenset[Any] | None,
         measured: datetime | None = None,
     ) -> None:
         at = measured or t
@@ -878,8 +911,13 @@ class TrialEngine:
                 cond = rule.condition
                 assert isinstance(cond, SideEffectCondition)
                 found = sorted(str(item) for item in side_effects if item in cond.items)
-                self._condition(rule, 0 if found else None, t,
-                                {"items": found, "time": _iso(at)}, severity=frozenset(found))
+                self._condition(
+                    rule,
+                    0 if found else None,
+                    t,
+                    {"items": found, "time": _iso(at)},
+                    severity=frozenset(found),
+                )
 
     def _judge_entry(
         self, rule: Rule, t: datetime, at: datetime, values: dict[Parameter, Any]
@@ -895,7 +933,9 @@ class TrialEngine:
             met = [i for i, level in enumerate(cond.levels) if cond.meets(level, value)]
             level = max(met) if met else None
             evidence: dict[str, Any] = {
-                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(at),
+                "parameter": cond.parameter.value,
+                "value": _num(value),
+                "time": _iso(at),
             }
             if level is not None:
                 evidence["level"] = cond.levels[level].id
@@ -907,17 +947,34 @@ class TrialEngine:
                 return  # no baseline: cannot judge a fall (shown as missing on the page)
             value = float(values[cond.parameter])
             drop = baseline - value
-            self._condition(rule, 0 if drop >= cond.by else None, t, {
-                "parameter": cond.parameter.value, "value": _num(value), "time": _iso(at),
-                "baseline": _num(baseline), "drop": _num(drop), "threshold": _num(cond.by),
-            })
+            self._condition(
+                rule,
+                0 if drop >= cond.by else None,
+                t,
+                {
+                    "parameter": cond.parameter.value,
+                    "value": _num(value),
+                    "time": _iso(at),
+                    "baseline": _num(baseline),
+                    "drop": _num(drop),
+                    "threshold": _num(cond.by),
+                },
+            )
         elif isinstance(cond, OneOfCondition):
             value = str(values[cond.parameter])
             order = cond.order or cond.values
             severity = order.index(value) if value in order else 0
-            self._condition(rule, 0 if value in cond.values else None, t, {
-                "parameter": cond.parameter.value, "value": value, "time": _iso(at),
-            }, severity=severity)
+            self._condition(
+                rule,
+                0 if value in cond.values else None,
+                t,
+                {
+                    "parameter": cond.parameter.value,
+                    "value": value,
+                    "time": _iso(at),
+                },
+                severity=severity,
+            )
         elif isinstance(cond, PowerDropCondition):
             if self.injection is None or at < self.injection.time:
                 return
@@ -932,13 +989,24 @@ class TrialEngine:
                 judged = True
                 drop = baseline - float(latest.value)
                 worst = max(worst, drop)
-                limbs[parameter.value] = {"value": _num(float(latest.value)),
-                                          "baseline": _num(baseline), "time": _iso(latest.time)}
+                limbs[parameter.value] = {
+                    "value": _num(float(latest.value)),
+                    "baseline": _num(baseline),
+                    "time": _iso(latest.time),
+                }
             if judged:
-                self._condition(rule, 0 if worst >= cond.grades else None, t, {
-                    "limbs": limbs, "grades_below_baseline": _num(worst),
-                    "threshold": cond.grades, "time": _iso(at),
-                }, severity=worst)
+                self._condition(
+                    rule,
+                    0 if worst >= cond.grades else None,
+                    t,
+                    {
+                        "limbs": limbs,
+                        "grades_below_baseline": _num(worst),
+                        "threshold": cond.grades,
+                        "time": _iso(at),
+                    },
+                    severity=worst,
+                )
 
     def _same_time_value(self, parameter: Parameter, time: datetime) -> float | None:
         """A device's valid reading of this very instant (the set's), if one came."""
@@ -954,11 +1022,18 @@ class TrialEngine:
         if pulse is None and (device := same_time(Parameter.PULSE_RATE, obs.time)) is not None:
             pulse, pulse_from = device, "device"
         result = score_news2(
-            rr=obs.rr, spo2=spo2, on_oxygen=obs.on_oxygen, sbp=obs.systolic, pulse=pulse,
-            consciousness=obs.consciousness, temp=obs.temp, spo2_scale=self.spo2_scale,
+            rr=obs.rr,
+            spo2=spo2,
+            on_oxygen=obs.on_oxygen,
+            sbp=obs.systolic,
+            pulse=pulse,
+            consciousness=obs.consciousness,
+            temp=obs.temp,
+            spo2_scale=self.spo2_scale,
         )
-        self._scores.append(SetScore(obs.record_id, obs.time, result, spo2, spo2_from, pulse,
-                                     pulse_from))
+        self._scores.append(
+            SetScore(obs.record_id, obs.time, result, spo2, spo2_from, pulse, pulse_from)
+        )
         if result.band is News2Band.INCOMPLETE:
             # Device readings of this same instant may still arrive (any input order).
             waiting = judge and obs.time == self.now and set(result.missing) <= {"spo2", "pulse"}
@@ -971,8 +1046,13 @@ class TrialEngine:
         if not judge:
             return  # an older set typed late: its score is kept, the newest set is judged
         self._news2, self._news2_time = result, obs.time
-        evidence = {"time": _iso(obs.time), "total": result.total, "band": result.band.value,
-                    "scores": result.scores, "spo2_scale": self.spo2_scale}
+        evidence = {
+            "time": _iso(obs.time),
+            "total": result.total,
+            "band": result.band.value,
+            "scores": result.scores,
+            "spo2_scale": self.spo2_scale,
+        }
         rank = NEWS2_BAND_RANK.get(result.band.value, 0)
         for rule in self._news2_rules:
             cond = rule.condition
@@ -1041,9 +1121,16 @@ class TrialEngine:
         alarm.acknowledged_at = t
         alarm.acknowledged_by = ack.by
         alarm.acknowledged_severity = alarm.severity
-        self._emit(alarm, AlarmEventType.ACKNOWLEDGED, t, {
-            "by": ack.by, "note": ack.note, "condition_present": alarm.current is not None,
-        })
+        self._emit(
+            alarm,
+            AlarmEventType.ACKNOWLEDGED,
+            t,
+            {
+                "by": ack.by,
+                "note": ack.note,
+                "condition_present": alarm.current is not None,
+            },
+        )
         if alarm.current is None:
             self._resolve(alarm, t, {"reason": "acknowledged and condition cleared"})
         elif alarm.current < alarm.level:
@@ -1051,9 +1138,15 @@ class TrialEngine:
             watch = self._watch_of.get(alarm.rule.id)
             if watch is not None:  # the value now, not the one when the deeper level ended
                 alarm.evidence = self._watch_evidence(watch, alarm.current, t)
-            self._emit(alarm, AlarmEventType.CHANGED, t, {
-                **alarm.evidence, "reason": "seen by a nurse: shown at its current level",
-            })
+            self._emit(
+                alarm,
+                AlarmEventType.CHANGED,
+                t,
+                {
+                    **alarm.evidence,
+                    "reason": "seen by a nurse: shown at its current level",
+                },
+            )
 
     # ===== technical rules =================================================================
     def _lost_parameters(self, rule: Rule, t: datetime) -> list[Parameter]:
@@ -1120,14 +1213,22 @@ class TrialEngine:
             due = self._schedule.next_due
             alarm = self._alarms.get(rule.id)
             if due is not None and (alarm is None or alarm.current is None):
-                yield (due + _seconds(rule.delay_s),
-                       lambda t, rule=rule, due=due: self._raise_overdue(rule, t, due))
+                yield (
+                    due + _seconds(rule.delay_s),
+                    lambda t, rule=rule, due=due: self._raise_overdue(rule, t, due),
+                )
         for alarm in self._alarms.values():
             after = self._escalate_after.get(alarm.priority)
-            if (alarm.acknowledged_at is None and after is not None and not alarm.escalated
-                    and alarm.rule.escalate_unacknowledged):
-                yield (alarm.annunciated_at + after,
-                       lambda t, alarm=alarm: self._escalate(alarm, t))
+            if (
+                alarm.acknowledged_at is None
+                and after is not None
+                and not alarm.escalated
+                and alarm.rule.escalate_unacknowledged
+            ):
+                yield (
+                    alarm.annunciated_at + after,
+                    lambda t, alarm=alarm: self._escalate(alarm, t),
+                )
 
     def _no_reading_timers(self, rule: Rule) -> Iterator[_Timer]:
         cond = rule.condition
@@ -1135,19 +1236,27 @@ class TrialEngine:
         alarm = self._alarms.get(rule.id)
         shown = alarm.current if alarm is not None else None
         if shown is not None and self.now is not None and not self._lost_parameters(rule, self.now):
-            yield (self.now, lambda t: self._condition(rule, None, t, {
-                "reason": "readings returned", "time": _iso(t)}))
+            yield (
+                self.now,
+                lambda t: self._condition(
+                    rule, None, t, {"reason": "readings returned", "time": _iso(t)}
+                ),
+            )
             return
         seen = [s for p in cond.parameters if (s := self._stream[p].silent_since) is not None]
         if not seen or self._closed_at is not None:
             return
         since = min(seen)
         if shown is None:
-            yield (since + _seconds(rule.delay_s),
-                   lambda t: self._condition(rule, 0, t, self._lost_evidence(rule, t)))
+            yield (
+                since + _seconds(rule.delay_s),
+                lambda t: self._condition(rule, 0, t, self._lost_evidence(rule, t)),
+            )
         elif cond.escalate_after_s is not None and shown == 0:
-            yield (since + _seconds(cond.escalate_after_s),
-                   lambda t: self._condition(rule, 1, t, self._lost_evidence(rule, t)))
+            yield (
+                since + _seconds(cond.escalate_after_s),
+                lambda t: self._condition(rule, 1, t, self._lost_evidence(rule, t)),
+            )
 
     def _flagged_timers(self, rule: Rule) -> Iterator[_Timer]:
         cond = rule.condition
@@ -1157,16 +1266,24 @@ class TrialEngine:
         shown = alarm.current if alarm is not None else None
         if not starts:
             if shown is not None and self.now is not None:
-                yield (self.now, lambda t: self._condition(rule, None, t, {
-                    "reason": "usable readings returned", "time": _iso(t)}))
+                yield (
+                    self.now,
+                    lambda t: self._condition(
+                        rule, None, t, {"reason": "usable readings returned", "time": _iso(t)}
+                    ),
+                )
             return
         since = min(starts)
         if shown is None:
-            yield (since + _seconds(rule.delay_s),
-                   lambda t: self._condition(rule, 0, t, self._flagged_evidence(rule, t)))
+            yield (
+                since + _seconds(rule.delay_s),
+                lambda t: self._condition(rule, 0, t, self._flagged_evidence(rule, t)),
+            )
         elif cond.escalate_after_s is not None and shown == 0:
-            yield (since + _seconds(cond.escalate_after_s),
-                   lambda t: self._condition(rule, 1, t, self._flagged_evidence(rule, t)))
+            yield (
+                since + _seconds(cond.escalate_after_s),
+                lambda t: self._condition(rule, 1, t, self._flagged_evidence(rule, t)),
+            )
 
     def _run_timers(self, until: datetime, *, inclusive: bool) -> None:
         while True:
@@ -1194,14 +1311,24 @@ class TrialEngine:
 
     def _raise_overdue(self, rule: Rule, t: datetime, due: datetime) -> None:
         last = self._schedule.last_set
-        self._condition(rule, 0, t, {
-            "due": _iso(due), "grace_s": _num(rule.delay_s),
-            "last_set": _iso(last) if last is not None else None,
-        })
+        self._condition(
+            rule,
+            0,
+            t,
+            {
+                "due": _iso(due),
+                "grace_s": _num(rule.delay_s),
+                "last_set": _iso(last) if last is not None else None,
+            },
+        )
 
     # ===== lifecycle =======================================================================
     def _condition(
-        self, rule: Rule, level: int | None, t: datetime, evidence: dict[str, Any],
+        self,
+        rule: Rule,
+        level: int | None,
+        t: datetime,
+        evidence: dict[str, Any],
         severity: Any = None,
     ) -> None:
         """The rule's condition at t: met at `level` (index into its levels), or not (None)."""
@@ -1210,8 +1337,9 @@ class TrialEngine:
             if level is None:
                 return
             self._earliest = _UNKNOWN  # an alarm changes: its timers, and the watches on it
-            alarm = _Alarm(rule, self._levels[rule.id], level, level, t, t, dict(evidence),
-                           severity)
+            alarm = _Alarm(
+                rule, self._levels[rule.id], level, level, t, t, dict(evidence), severity
+            )
             self._alarms[rule.id] = alarm
             self._emit(alarm, AlarmEventType.RAISED, t, evidence)
             return
@@ -1229,15 +1357,19 @@ class TrialEngine:
             before = alarm.priority
             alarm.level = level
             worse = PRIORITY_RANK[alarm.priority] > PRIORITY_RANK[before]
-            self._annunciate(alarm, t, AlarmEventType.ESCALATED if worse
-                             else AlarmEventType.REANNUNCIATED, "a worse level was met")
+            self._annunciate(
+                alarm,
+                t,
+                AlarmEventType.ESCALATED if worse else AlarmEventType.REANNUNCIATED,
+                "a worse level was met",
+            )
         elif level < alarm.level and acknowledged:
             alarm.level = level
-            self._emit(alarm, AlarmEventType.CHANGED, t, {
-                **evidence, "reason": "eased to a lower level"})
+            self._emit(
+                alarm, AlarmEventType.CHANGED, t, {**evidence, "reason": "eased to a lower level"}
+            )
         elif acknowledged and self._worse(severity, alarm.acknowledged_severity):
-            self._annunciate(alarm, t, AlarmEventType.REANNUNCIATED,
-                             "worse than when acknowledged")
+            self._annunciate(alarm, t, AlarmEventType.REANNUNCIATED, "worse than when acknowledged")
         alarm.severity = severity
 
     @staticmethod
@@ -1254,11 +1386,16 @@ class TrialEngine:
 
     def _escalate(self, alarm: _Alarm, t: datetime) -> None:
         alarm.escalated = True
-        self._emit(alarm, AlarmEventType.ESCALATED, t, {
-            **alarm.evidence,
-            "unacknowledged_for_s": _num((t - alarm.annunciated_at).total_seconds()),
-            "annunciated_at": _iso(alarm.annunciated_at),
-        })
+        self._emit(
+            alarm,
+            AlarmEventType.ESCALATED,
+            t,
+            {
+                **alarm.evidence,
+                "unacknowledged_for_s": _num((t - alarm.annunciated_at).total_seconds()),
+                "annunciated_at": _iso(alarm.annunciated_at),
+            },
+        )
 
     def _annunciate(self, alarm: _Alarm, t: datetime, kind: AlarmEventType, reason: str) -> None:
         """Sound again: the alarm must be seen again (its acknowledgement no longer holds)."""
@@ -1268,25 +1405,33 @@ class TrialEngine:
         alarm.acknowledged_severity = None
         alarm.annunciated_at = t
         alarm.escalated = False
-        self._emit(alarm, kind, t, {
-            **alarm.evidence,
-            "reason": reason,
-            "acknowledged_at": _iso(acknowledged_at) if acknowledged_at else None,
-        })
+        self._emit(
+            alarm,
+            kind,
+            t,
+            {
+                **alarm.evidence,
+                "reason": reason,
+                "acknowledged_at": _iso(acknowledged_at) if acknowledged_at else None,
+            },
+        )
 
-    def _emit(self, alarm: _Alarm, kind: AlarmEventType, t: datetime,
-              evidence: dict[str, Any]) -> None:
+    def _emit(
+        self, alarm: _Alarm, kind: AlarmEventType, t: datetime, evidence: dict[str, Any]
+    ) -> None:
         self._earliest = _UNKNOWN
-        self._out.append(AlarmEvent(
-            time=t,
-            event=kind,
-            rule_id=alarm.rule.id,
-            priority=alarm.priority,
-            kind=alarm.rule.kind,
-            message=alarm.message,
-            evidence=dict(evidence),
-            rule_set_version=self.rule_set.version,
-        ))
+        self._out.append(
+            AlarmEvent(
+                time=t,
+                event=kind,
+                rule_id=alarm.rule.id,
+                priority=alarm.priority,
+                kind=alarm.rule.kind,
+                message=alarm.message,
+                evidence=dict(evidence),
+                rule_set_version=self.rule_set.version,
+            )
+        )
 
 
 def replace_time(event: TrialEvent, time: datetime) -> TrialEvent:

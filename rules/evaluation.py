@@ -65,8 +65,9 @@ class AssessmentTiming:
         if self.time_point == "baseline":
             if self.in_window:
                 return f"{span_text(-self.after_injection)} before the injection"
-            return (f"not a pre-injection baseline: taken {since} after the injection"
-                    + (f" — reason: {self.reason}" if self.reason else ""))
+            return f"not a pre-injection baseline: taken {since} after the injection" + (
+                f" — reason: {self.reason}" if self.reason else ""
+            )
         if self.time_point != "4h" or self.in_window:
             return f"{since} after the injection"
         reason = f"reason: {self.reason}" if self.reason else "no reason recorded"
@@ -77,8 +78,13 @@ class AssessmentTiming:
         return self.in_window is False
 
 
-def judge_timing(time_point: str, assessed_at: datetime, injected_at: datetime | None,
-                 window: PeakWindow, reason: str | None = None) -> AssessmentTiming:
+def judge_timing(
+    time_point: str,
+    assessed_at: datetime,
+    injected_at: datetime | None,
+    window: PeakWindow,
+    reason: str | None = None,
+) -> AssessmentTiming:
     """Baseline: before (or at) the injection. 4 h: within the peak window after it."""
     if injected_at is None:
         return AssessmentTiming(time_point, assessed_at, None, None, reason)
@@ -113,8 +119,14 @@ def overdose_signs(safety: SafetySummary, config: ResponderConfig) -> tuple[str,
     return tuple(signs)
 
 
-NextStepKind = Literal["no_higher_dose", "consider_responder", "repeat_higher",
-                       "unsuitable_at_max", "cannot_evaluate", "no_injection"]
+NextStepKind = Literal[
+    "no_higher_dose",
+    "consider_responder",
+    "repeat_higher",
+    "unsuitable_at_max",
+    "cannot_evaluate",
+    "no_injection",
+]
 
 
 @dataclass(frozen=True)
@@ -135,43 +147,87 @@ class NextStep:
 TEAM_DECIDES = "The team decides."
 
 
-def next_step(met: bool | None, signs: tuple[str, ...], dose_mcg: float | None,
-              injected_at: datetime | None, config: ResponderConfig,
-              limits: DoseLimits, caveats: tuple[str, ...] = ()) -> NextStep:
+def next_step(
+    met: bool | None,
+    signs: tuple[str, ...],
+    dose_mcg: float | None,
+    injected_at: datetime | None,
+    config: ResponderConfig,
+    limits: DoseLimits,
+    caveats: tuple[str, ...] = (),
+) -> NextStep:
     """The suggested next step. Never a higher dose after signs of overdose, and no step read
     from scores not taken at the peak (or against a baseline taken after the injection)."""
     if dose_mcg is None or injected_at is None:
-        return NextStep("no_injection", "No injection is recorded: no next step is suggested.",
-                        None, None, signs, config.next_dose.source)
+        return NextStep(
+            "no_injection",
+            "No injection is recorded: no next step is suggested.",
+            None,
+            None,
+            signs,
+            config.next_dose.source,
+        )
     if signs:
         seen = "; ".join(signs)
-        response = {True: "The criterion was met, but signs", False: "Signs",
-                    None: "Signs"}[met]
+        response = {True: "The criterion was met, but signs", False: "Signs", None: "Signs"}[met]
         return NextStep(
             "no_higher_dose",
             f"{response} of overdose were seen at {dose_mcg:g} mcg: {seen}. No higher dose is "
             f"suggested. {TEAM_DECIDES}",
-            None, None, signs, config.overdose_signs.rationale)
+            None,
+            None,
+            signs,
+            config.overdose_signs.rationale,
+        )
     if caveats and met is not None:
-        return NextStep("cannot_evaluate", "The criterion was evaluated on scores not taken as "
-                        f"planned ({'; '.join(caveats)}): no next step is suggested from them. "
-                        f"{TEAM_DECIDES}", None, None, signs, config.next_dose.source)
+        return NextStep(
+            "cannot_evaluate",
+            "The criterion was evaluated on scores not taken as "
+            f"planned ({'; '.join(caveats)}): no next step is suggested from them. "
+            f"{TEAM_DECIDES}",
+            None,
+            None,
+            signs,
+            config.next_dose.source,
+        )
     if met is None:
-        return NextStep("cannot_evaluate", "The criterion cannot be evaluated yet: no next step "
-                        f"is suggested. {TEAM_DECIDES}", None, None, signs,
-                        config.next_dose.source)
+        return NextStep(
+            "cannot_evaluate",
+            f"The criterion cannot be evaluated yet: no next step is suggested. {TEAM_DECIDES}",
+            None,
+            None,
+            signs,
+            config.next_dose.source,
+        )
     if met:
-        return NextStep("consider_responder", f"The criterion was met at {dose_mcg:g} mcg with "
-                        "no sign of overdose recorded: the team may consider the patient a "
-                        f"responder. {TEAM_DECIDES}", None, None, signs,
-                        config.next_dose.source)
+        return NextStep(
+            "consider_responder",
+            f"The criterion was met at {dose_mcg:g} mcg with "
+            "no sign of overdose recorded: the team may consider the patient a "
+            f"responder. {TEAM_DECIDES}",
+            None,
+            None,
+            signs,
+            config.next_dose.source,
+        )
     dose = next_dose_suggestion(dose_mcg, injected_at, config, limits)
     if dose.dose_mcg is None:
-        return NextStep("unsuitable_at_max", f"{dose.explanation} {TEAM_DECIDES}", None, None,
-                        signs, dose.source)
-    return NextStep("repeat_higher", f"Criterion not met and no sign of overdose recorded. "
-                    f"{dose.explanation} {TEAM_DECIDES}", dose.dose_mcg, dose.not_before,
-                    signs, dose.source)
+        return NextStep(
+            "unsuitable_at_max",
+            f"{dose.explanation} {TEAM_DECIDES}",
+            None,
+            None,
+            signs,
+            dose.source,
+        )
+    return NextStep(
+        "repeat_higher",
+        f"Criterion not met and no sign of overdose recorded. {dose.explanation} {TEAM_DECIDES}",
+        dose.dose_mcg,
+        dose.not_before,
+        signs,
+        dose.source,
+    )
 
 
 # ----- the one evaluation -----------------------------------------------------------------------
@@ -202,8 +258,10 @@ class TrialDayEvaluation:
     def caveats(self) -> tuple[str, ...]:
         """Why the hint may not mean what it says (scores not at the peak, baseline late)."""
         notes = []
-        for name, timing in (("Baseline scores", self.baseline_timing),
-                             ("4-hour scores", self.four_hour_timing)):
+        for name, timing in (
+            ("Baseline scores", self.baseline_timing),
+            ("4-hour scores", self.four_hour_timing),
+        ):
             if timing is not None and (timing.problem or timing.after_injection is None):
                 notes.append(f"{name}: {timing.label}")
         return tuple(notes)
@@ -220,8 +278,10 @@ class TrialDayEvaluation:
         if self.hint is None:
             return f"{HINT.upper()}, not a decision — cannot be evaluated: {self.hint_problem}"
         caveat = (" Caution — " + "; ".join(self.caveats) + ".") if self.caveats else ""
-        return (f"{self.hint.kind.upper()}, not a decision — {self.hint.label}: {self.state}. "
-                f"{self.hint.explanation}{caveat} Source: {self.hint.source}.")
+        return (
+            f"{self.hint.kind.upper()}, not a decision — {self.hint.label}: {self.state}. "
+            f"{self.hint.explanation}{caveat} Source: {self.hint.source}."
+        )
 
 
 def evaluate_trial_day(
@@ -239,7 +299,8 @@ def evaluate_trial_day(
 
     def hint_for(criterion: str | None) -> ResponderHint:
         return responder_hint(
-            config, criterion=criterion,  # type: ignore[arg-type]
+            config,
+            criterion=criterion,  # type: ignore[arg-type]
             baseline=baseline.ashworth if baseline else None,
             after=after.ashworth if after else None,
             penn_baseline=baseline.penn_frequency if baseline else None,
@@ -256,12 +317,16 @@ def evaluate_trial_day(
         hint, others, problem = None, (), str(error)
     signs = overdose_signs(safety, config)
     evaluation = TrialDayEvaluation(
-        hint=hint, hint_problem=problem, other_hints=others,
+        hint=hint,
+        hint_problem=problem,
+        other_hints=others,
         baseline_timing=baseline.timing if baseline else None,
         four_hour_timing=after.timing if after else None,
-        safety=safety, signs=signs,
+        safety=safety,
+        signs=signs,
         next_step=NextStep("cannot_evaluate", "", None, None, signs, ""),
     )
-    step = next_step(hint.met if hint else None, signs, dose_mcg, injected_at, config, limits,
-                     evaluation.caveats)
+    step = next_step(
+        hint.met if hint else None, signs, dose_mcg, injected_at, config, limits, evaluation.caveats
+    )
     return replace(evaluation, next_step=step)

@@ -50,8 +50,13 @@ _SPO2_SCALE_2_LOW = ((83, 3), (85, 2), (87, 1), (92, 0))  # <= 92: same on air o
 _SPO2_SCALE_2_ON_OXYGEN_HIGH = ((94, 1), (96, 2), (None, 3))  # >= 93 on oxygen
 _SBP = ((90, 3), (100, 2), (110, 1), (219, 0), (None, 3))
 _PULSE = ((40, 3), (50, 1), (90, 0), (110, 1), (130, 2), (None, 3))
-_TEMP = ((Decimal("35.0"), 3), (Decimal("36.0"), 1), (Decimal("38.0"), 0), (Decimal("39.0"), 1),
-         (None, 2))
+_TEMP = (
+    (Decimal("35.0"), 3),
+    (Decimal("36.0"), 1),
+    (Decimal("38.0"), 0),
+    (Decimal("39.0"), 1),
+    (None, 2),
+)
 OXYGEN_SCORE = 2
 AGGREGATE_HIGH = 7
 AGGREGATE_MEDIUM = 5
@@ -189,9 +194,9 @@ def score_news2(
         "oxygen_score": None if on_oxygen is None else score_oxygen(on_oxygen),
         "sbp_score": None if sbp is None else score_sbp(sbp),
         "pulse_score": None if pulse is None else score_pulse(pulse),
-        "consciousness_score": None if consciousness is None else score_consciousness(
-            consciousness
-        ),
+        "consciousness_score": None
+        if consciousness is None
+        else score_consciousness(consciousness),
         "temp_score": None if temp is None else score_temp(temp),
     }
     if missing:

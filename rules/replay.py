@@ -128,13 +128,15 @@ def parse_timeline(
     try:
         header = next(reader)
     except StopIteration:
-        raise TimelineError(1, "empty file: expected the header time,parameter,value,flags") \
-            from None
+        raise TimelineError(
+            1, "empty file: expected the header time,parameter,value,flags"
+        ) from None
     names = [h.strip() for h in header]
     for required in ("time", "parameter", "value"):
         if required not in names:
-            raise TimelineError(1, f"missing column {required!r} (columns: time, parameter, "
-                                   "value, flags)")
+            raise TimelineError(
+                1, f"missing column {required!r} (columns: time, parameter, value, flags)"
+            )
     col = {name: names.index(name) for name in TIMELINE_COLUMNS if name in names}
     rules = set(known_rules) if known_rules is not None else None
     instants: dict[datetime, _Instant] = {}
@@ -162,12 +164,19 @@ def parse_timeline(
     return events, last, zone
 
 
-def _add_row(instant: _Instant, line: int, parameter: str, value: str,
-             flags: frozenset[QualityFlag], rules: set[str] | None) -> None:
+def _add_row(
+    instant: _Instant,
+    line: int,
+    parameter: str,
+    value: str,
+    flags: frozenset[QualityFlag],
+    rules: set[str] | None,
+) -> None:
     time = instant.time
     if parameter not in ALL_PARAMETERS:
-        raise TimelineError(line, f"unknown parameter {parameter!r}; known: "
-                                  f"{', '.join(ALL_PARAMETERS)}")
+        raise TimelineError(
+            line, f"unknown parameter {parameter!r}; known: {', '.join(ALL_PARAMETERS)}"
+        )
     if value == "" and not flags:
         raise TimelineError(line, f"{parameter}: empty value (give a value, or flags)")
     if parameter in STREAM:
@@ -208,12 +217,16 @@ def _add_row(instant: _Instant, line: int, parameter: str, value: str,
             instant.side_effects.add(SideEffect(value))
         except ValueError:
             known = ", ".join(s.value for s in SideEffect)
-            raise TimelineError(line, f"unknown side effect {value!r}; known: {known}, "
-                                      f"or {NO_SIDE_EFFECT}") from None
+            raise TimelineError(
+                line, f"unknown side effect {value!r}; known: {known}, or {NO_SIDE_EFFECT}"
+            ) from None
         return
     if parameter in instant.set_values:
-        raise TimelineError(line, f"{parameter} given twice at {time.isoformat()} (first at "
-                                  f"line {instant.set_lines[parameter]})")
+        raise TimelineError(
+            line,
+            f"{parameter} given twice at {time.isoformat()} (first at "
+            f"line {instant.set_lines[parameter]})",
+        )
     instant.set_lines[parameter] = line
     instant.set_values[parameter] = _manual_value(parameter, value, line)
 
@@ -232,8 +245,9 @@ def _manual_value(parameter: str, value: str, line: int) -> Any:
         try:
             return Consciousness(value)
         except ValueError:
-            raise TimelineError(line, f"consciousness (ACVPU) is A, C, V, P or U, not "
-                                      f"{value!r}") from None
+            raise TimelineError(
+                line, f"consciousness (ACVPU) is A, C, V, P or U, not {value!r}"
+            ) from None
     if parameter == "poss":
         try:
             return Poss(value)

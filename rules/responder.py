@@ -94,24 +94,52 @@ def load_responder_config(path: str | Path | None = None) -> ResponderConfig:
         raise RuleSetError(source, [pydantic_problem(e, lined) for e in exc.errors()]) from exc
     labels = set(config.mas_mapping)
     if labels != set(MAS_LABELS):
-        raise RuleSetError(source, [ConfigProblem(
-            lined.line_of(("mas_mapping",)), "mas_mapping",
-            f"must map exactly the MAS labels {', '.join(MAS_LABELS)}")])
+        raise RuleSetError(
+            source,
+            [
+                ConfigProblem(
+                    lined.line_of(("mas_mapping",)),
+                    "mas_mapping",
+                    f"must map exactly the MAS labels {', '.join(MAS_LABELS)}",
+                )
+            ],
+        )
     values = [config.mas_mapping[label] for label in MAS_LABELS]
     if any(b <= a for a, b in pairwise(values)):
-        raise RuleSetError(source, [ConfigProblem(
-            lined.line_of(("mas_mapping",)), "mas_mapping",
-            "values must increase with the labels 0 < 1 < 1+ < 2 < 3 < 4")])
+        raise RuleSetError(
+            source,
+            [
+                ConfigProblem(
+                    lined.line_of(("mas_mapping",)),
+                    "mas_mapping",
+                    "values must increase with the labels 0 < 1 < 1+ < 2 < 3 < 4",
+                )
+            ],
+        )
     for criterion in ("mean_lower_limb_reduction", "two_point_reduction"):
         found = config.criteria.get(criterion)  # type: ignore[call-overload]
         if found is not None and found.threshold is None:
-            raise RuleSetError(source, [ConfigProblem(
-                lined.line_of(("criteria", criterion)), f"criteria.{criterion}",
-                "needs a threshold")])
+            raise RuleSetError(
+                source,
+                [
+                    ConfigProblem(
+                        lined.line_of(("criteria", criterion)),
+                        f"criteria.{criterion}",
+                        "needs a threshold",
+                    )
+                ],
+            )
     if config.default_criterion not in config.criteria:
-        raise RuleSetError(source, [ConfigProblem(
-            lined.line_of(("default_criterion",)), "default_criterion",
-            f"{config.default_criterion!r} is not among the criteria")])
+        raise RuleSetError(
+            source,
+            [
+                ConfigProblem(
+                    lined.line_of(("default_criterion",)),
+                    "default_criterion",
+                    f"{config.default_criterion!r} is not among the criteria",
+                )
+            ],
+        )
     return config
 
 
@@ -139,8 +167,9 @@ class AshworthAssessment:
         seen: set[tuple[MuscleGroup, Side]] = set()
         for score in self.scores:
             if score.label not in allowed:
-                raise ValueError(f"{score.label!r} is not a {self.scale.value} label "
-                                 f"({', '.join(allowed)})")
+                raise ValueError(
+                    f"{score.label!r} is not a {self.scale.value} label ({', '.join(allowed)})"
+                )
             key = (score.muscle, score.side)
             if key in seen:
                 raise ValueError(f"{score.side.value} {score.muscle.value} scored twice")
@@ -157,14 +186,17 @@ def ashworth_value(label: str, scale: AshworthScale, config: ResponderConfig) ->
 
 
 def _lower_limb(assessment: AshworthAssessment) -> dict[tuple[MuscleGroup, Side], str]:
-    return {(s.muscle, s.side): s.label for s in assessment.scores
-            if s.muscle in LOWER_LIMB_MUSCLES}
+    return {
+        (s.muscle, s.side): s.label for s in assessment.scores if s.muscle in LOWER_LIMB_MUSCLES
+    }
 
 
 def lower_limb_mean(assessment: AshworthAssessment, config: ResponderConfig) -> float | None:
     """Mean over the lower-limb muscles scored at this time point (None if none were)."""
-    values = [ashworth_value(label, assessment.scale, config)
-              for label in _lower_limb(assessment).values()]
+    values = [
+        ashworth_value(label, assessment.scale, config)
+        for label in _lower_limb(assessment).values()
+    ]
     return sum(values) / len(values) if values else None
 
 
@@ -178,19 +210,22 @@ class AshworthComparison:
     reduction: float | None  # baseline mean - after mean; positive = less spastic
 
 
-def compare_lower_limb(baseline: AshworthAssessment, after: AshworthAssessment,
-                       config: ResponderConfig) -> AshworthComparison:
+def compare_lower_limb(
+    baseline: AshworthAssessment, after: AshworthAssessment, config: ResponderConfig
+) -> AshworthComparison:
     """Only muscles scored at both time points are compared; the rest are named as left out."""
     if baseline.scale is not after.scale:
         raise MixedScalesError(
             f"baseline is {baseline.scale.value} but the later assessment is "
-            f"{after.scale.value}: scales are never mixed; re-score on one scale")
+            f"{after.scale.value}: scales are never mixed; re-score on one scale"
+        )
     before, later = _lower_limb(baseline), _lower_limb(after)
     order = [(m, s) for m in LOWER_LIMB_MUSCLES for s in Side]
     compared = tuple(k for k in order if k in before and k in later)
     left_out = tuple(
         (m, s, "not scored at baseline" if (m, s) not in before else "not scored later")
-        for (m, s) in order if ((m, s) in before) != ((m, s) in later)
+        for (m, s) in order
+        if ((m, s) in before) != ((m, s) in later)
     )
     if not compared:
         return AshworthComparison(baseline.scale, (), left_out, None, None, None)
@@ -227,8 +262,9 @@ class ResponderHint:
 
 
 def _left_out_text(comparison: AshworthComparison) -> tuple[str, ...]:
-    return tuple(f"{side.value} {muscle.value} ({why})"
-                 for muscle, side, why in comparison.left_out)
+    return tuple(
+        f"{side.value} {muscle.value} ({why})" for muscle, side, why in comparison.left_out
+    )
 
 
 def responder_hint(
@@ -253,8 +289,7 @@ def responder_hint(
     left_out = _left_out_text(comparison) if comparison is not None else ()
 
     def hint(met: bool | None, text: str, figures: dict[str, float | None]) -> ResponderHint:
-        return ResponderHint(chosen, settings.label, settings.source, met, text, figures,
-                             left_out)
+        return ResponderHint(chosen, settings.label, settings.source, met, text, figures, left_out)
 
     if chosen == "goal_based":
         figures: dict[str, float | None] = {}
@@ -262,10 +297,16 @@ def responder_hint(
         if ratings:
             figures["gas_t_score"] = gas_t_score(ratings)
         if goal_achievable is None:
-            return hint(None, "The team has not recorded whether the goal can be achieved.",
-                        figures)
-        return hint(goal_achievable, "The team recorded that the goal "
-                    + ("can" if goal_achievable else "cannot") + " be achieved.", figures)
+            return hint(
+                None, "The team has not recorded whether the goal can be achieved.", figures
+            )
+        return hint(
+            goal_achievable,
+            "The team recorded that the goal "
+            + ("can" if goal_achievable else "cannot")
+            + " be achieved.",
+            figures,
+        )
 
     threshold = settings.threshold
     assert threshold is not None
@@ -280,17 +321,23 @@ def responder_hint(
         if reduction is None:
             return hint(None, "No lower-limb muscle was scored at both time points.", figures)
         met = reduction >= threshold
-        return hint(met, f"Mean lower-limb reduction {reduction:.2f} "
-                    f"{'>=' if met else '<'} {threshold:g} over {len(comparison.compared)} "
-                    "muscle(s) scored at both time points.", figures)
+        return hint(
+            met,
+            f"Mean lower-limb reduction {reduction:.2f} "
+            f"{'>=' if met else '<'} {threshold:g} over {len(comparison.compared)} "
+            "muscle(s) scored at both time points.",
+            figures,
+        )
     # two_point_reduction: Ashworth (lower-limb mean) or Penn frequency.
     penn = None if penn_baseline is None or penn_after is None else penn_baseline - penn_after
     figures["penn_reduction"] = penn
     if reduction is None and penn is None:
-        return hint(None, "Neither Ashworth at both time points nor Penn before and after.",
-                    figures)
+        return hint(
+            None, "Neither Ashworth at both time points nor Penn before and after.", figures
+        )
     met = (reduction is not None and reduction >= threshold) or (
-        penn is not None and penn >= threshold)
+        penn is not None and penn >= threshold
+    )
     parts = []
     if reduction is not None:
         parts.append(f"Ashworth lower-limb mean reduction {reduction:.2f}")
@@ -311,8 +358,9 @@ class DoseSuggestion:
     kind: str = HINT
 
 
-def next_dose_suggestion(dose_mcg: float, injection_time: datetime,
-                         config: ResponderConfig, limits: DoseLimits) -> DoseSuggestion:
+def next_dose_suggestion(
+    dose_mcg: float, injection_time: datetime, config: ResponderConfig, limits: DoseLimits
+) -> DoseSuggestion:
     """After a non-response: +step, no sooner than the interval, never above the maximum."""
     rules = config.next_dose
     if injection_time.tzinfo is None:
@@ -320,25 +368,38 @@ def next_dose_suggestion(dose_mcg: float, injection_time: datetime,
     if dose_mcg <= 0:
         raise ValueError("dose must be positive")
     if dose_mcg >= limits.max_mcg:
-        return DoseSuggestion(None, None, f"No response at {dose_mcg:g} mcg, the maximum trial "
-                              "dose: intrathecal baclofen may be unsuitable.", rules.source)
+        return DoseSuggestion(
+            None,
+            None,
+            f"No response at {dose_mcg:g} mcg, the maximum trial "
+            "dose: intrathecal baclofen may be unsuitable.",
+            rules.source,
+        )
     dose = min(dose_mcg + rules.step_mcg, limits.max_mcg)
     capped = " (capped at the maximum)" if dose < dose_mcg + rules.step_mcg else ""
     not_before = injection_time + timedelta(hours=limits.min_interval_h)
     return DoseSuggestion(
-        dose, not_before,
+        dose,
+        not_before,
         f"Repeat trial at {dose:g} mcg{capped}, no sooner than {limits.min_interval_h:g} h "
-        "after this injection.", rules.source)
+        "after this injection.",
+        rules.source,
+    )
 
 
 # Outcomes after which the trial is repeated; the others plan no further trial.
 FOLLOW_UP_OUTCOMES: frozenset[DecisionOutcome] = frozenset(
-    {DecisionOutcome.RETRIAL_HIGHER, DecisionOutcome.INCONCLUSIVE})
+    {DecisionOutcome.RETRIAL_HIGHER, DecisionOutcome.INCONCLUSIVE}
+)
 
 
-def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
-                         injection_time: datetime,
-                         config: ResponderConfig, limits: DoseLimits) -> DoseSuggestion | None:
+def follow_up_suggestion(
+    outcome: DecisionOutcome | str,
+    dose_mcg: float,
+    injection_time: datetime,
+    config: ResponderConfig,
+    limits: DoseLimits,
+) -> DoseSuggestion | None:
     """The next trial an outcome calls for; None when the outcome plans no further trial.
 
     Re-trial at a higher dose: +step up to the maximum (`next_dose_suggestion`). Inconclusive:
@@ -355,6 +416,9 @@ def follow_up_suggestion(outcome: DecisionOutcome | str, dose_mcg: float,
     if dose_mcg <= 0:
         raise ValueError("dose must be positive")
     return DoseSuggestion(
-        dose_mcg, injection_time + timedelta(hours=limits.min_interval_h),
+        dose_mcg,
+        injection_time + timedelta(hours=limits.min_interval_h),
         f"Repeat trial at the same dose, {dose_mcg:g} mcg, no sooner than "
-        f"{limits.min_interval_h:g} h after this injection.", rules.source)
+        f"{limits.min_interval_h:g} h after this injection.",
+        rules.source,
+    )

@@ -88,9 +88,19 @@ class Level(_Strict):
 
     @property
     def timed_fields(self) -> list[str]:
-        return [name for name in ("counter", "min_duration_s", "max_delay_s", "repeat_entries",
-                                  "repeat_within_s", "clears_at", "hold_s")
-                if getattr(self, name) is not None]
+        return [
+            name
+            for name in (
+                "counter",
+                "min_duration_s",
+                "max_delay_s",
+                "repeat_entries",
+                "repeat_within_s",
+                "clears_at",
+                "hold_s",
+            )
+            if getattr(self, name) is not None
+        ]
 
 
 class LimitsCondition(_Strict):
@@ -242,8 +252,9 @@ class Rule(_Strict):
         levels = [AlarmLevel(self.id, priority, self.message or "")]
         escalate_to = getattr(cond, "escalate_to", None)
         if escalate_to is not None:
-            levels.append(AlarmLevel(f"{self.id}_{escalate_to.value}", escalate_to,
-                                     self.message or ""))
+            levels.append(
+                AlarmLevel(f"{self.id}_{escalate_to.value}", escalate_to, self.message or "")
+            )
         return tuple(levels)
 
 
@@ -365,8 +376,15 @@ def _where(location: tuple[Any, ...], data: Any) -> str:
             node = node[part]
             parts.append(f".{part}" if parts else str(part))
         elif isinstance(part, str) and part in {
-            "limits", "drop_from_baseline", "one_of", "side_effect", "power_drop",
-            "news2", "no_reading", "flagged", "observation_overdue",
+            "limits",
+            "drop_from_baseline",
+            "one_of",
+            "side_effect",
+            "power_drop",
+            "news2",
+            "no_reading",
+            "flagged",
+            "observation_overdue",
         }:
             continue  # pydantic's union tag, not a key in the file
         else:
@@ -389,8 +407,9 @@ def pydantic_problem(error: Any, lined: LinedYaml) -> ConfigProblem:
         tag = error["input"].get("type") if isinstance(error["input"], dict) else None
         message = f"unknown condition type {tag!r}" if tag is not None else error["msg"]
         if tag in ("range", "news2_band"):
-            message += ("; bands were replaced by nested levels (type: limits, or news2, "
-                        "with levels)")
+            message += (
+                "; bands were replaced by nested levels (type: limits, or news2, with levels)"
+            )
     elif kind == "literal_error":
         message = f"{field}: {error['input']!r} is not allowed; {error['msg']}"
     else:
@@ -409,8 +428,9 @@ def _level_problems(
     low = cond.direction == "low"
 
     def add(location: tuple[Any, ...], message: str) -> None:
-        problems.append(ConfigProblem(lined.line_of(location), _where(location, lined.data),
-                                      message))
+        problems.append(
+            ConfigProblem(lined.line_of(location), _where(location, lined.data), message)
+        )
 
     for i, level in enumerate(cond.levels):
         at: tuple[Any, ...] = ("rules", index, "condition", "levels", i)
@@ -421,17 +441,26 @@ def _level_problems(
             before = cond.levels[i - 1]
             deeper = level.limit < before.limit if low else level.limit > before.limit
             if not deeper:
-                add((*at, "limit"), f"level {level.id!r} must lie beyond {before.id!r} "
-                                    f"({'below' if low else 'above'} {before.limit:g}): "
-                                    "levels are nested, mildest first")
+                add(
+                    (*at, "limit"),
+                    f"level {level.id!r} must lie beyond {before.id!r} "
+                    f"({'below' if low else 'above'} {before.limit:g}): "
+                    "levels are nested, mildest first",
+                )
             if PRIORITY_RANK[level.priority] < PRIORITY_RANK[before.priority]:
-                add((*at, "priority"), f"level {level.id!r} is deeper than {before.id!r} and "
-                                       "cannot have a lower priority")
+                add(
+                    (*at, "priority"),
+                    f"level {level.id!r} is deeper than {before.id!r} and "
+                    "cannot have a lower priority",
+                )
         if not streamed:
             for name in level.timed_fields:
-                add((*at, name), f"{cond.parameter.value} is judged on each entry: {name} only "
-                                 f"applies to streamed parameters "
-                                 f"({', '.join(sorted(STREAMED_PARAMETERS))})")
+                add(
+                    (*at, name),
+                    f"{cond.parameter.value} is judged on each entry: {name} only "
+                    f"applies to streamed parameters "
+                    f"({', '.join(sorted(STREAMED_PARAMETERS))})",
+                )
             continue
         for name in ("max_delay_s", "clears_at", "hold_s"):
             if getattr(level, name) is None:
@@ -439,16 +468,24 @@ def _level_problems(
         if level.clears_at is not None and (
             level.clears_at <= level.limit if low else level.clears_at >= level.limit
         ):
-            add((*at, "clears_at"), f"clears_at {level.clears_at:g} must lie outside the limit "
-                                    f"{level.limit:g} (hysteresis)")
+            add(
+                (*at, "clears_at"),
+                f"clears_at {level.clears_at:g} must lie outside the limit "
+                f"{level.limit:g} (hysteresis)",
+            )
         if level.counter is not None and cond.depth(level.counter.reference, level.limit) <= 0:
-            add((*at, "counter", "reference"),
+            add(
+                (*at, "counter", "reference"),
                 f"reference {level.counter.reference:g} must lie outside the limit "
-                f"{level.limit:g}, so every value in the zone counts")
+                f"{level.limit:g}, so every value in the zone counts",
+            )
         if (level.repeat_entries is None) != (level.repeat_within_s is None):
             add(at, "repeat_entries and repeat_within_s go together")
-        if (level.min_duration_s is not None and level.max_delay_s is not None
-                and level.min_duration_s > level.max_delay_s):
+        if (
+            level.min_duration_s is not None
+            and level.max_delay_s is not None
+            and level.min_duration_s > level.max_delay_s
+        ):
             add((*at, "min_duration_s"), "min_duration_s cannot exceed max_delay_s")
         if level.min_duration_s is not None and level.counter is None:
             add((*at, "min_duration_s"), "min_duration_s only bounds a counter's decision")
@@ -460,8 +497,9 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
     problems: list[ConfigProblem] = []
 
     def add(location: tuple[Any, ...], message: str) -> None:
-        problems.append(ConfigProblem(lined.line_of(location), _where(location, lined.data),
-                                      message))
+        problems.append(
+            ConfigProblem(lined.line_of(location), _where(location, lined.data), message)
+        )
 
     seen: dict[str, str] = {}
     alarms: dict[tuple[Parameter, str], str] = {}
@@ -472,13 +510,17 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
             add((*at, "id"), f"duplicate id {rule.id!r} (first at {seen[rule.id]})")
         seen.setdefault(rule.id, f"rules[{index}]")
         if rule.delay_s < 0:
-            add((*at, "delay_s"),
-                f"negative delay {rule.delay_s:g} s: a delay is how long a condition must hold")
+            add(
+                (*at, "delay_s"),
+                f"negative delay {rule.delay_s:g} s: a delay is how long a condition must hold",
+            )
         technical = isinstance(cond, TECHNICAL_CONDITIONS)
         expected_kind = AlarmKind.TECHNICAL if technical else AlarmKind.PHYSIOLOGICAL
         if rule.kind is not expected_kind:
-            add((*at, "kind"), f"a {cond.type} condition is {expected_kind.value}, "
-                               f"not {rule.kind.value}")
+            add(
+                (*at, "kind"),
+                f"a {cond.type} condition is {expected_kind.value}, not {rule.kind.value}",
+            )
         levelled = isinstance(cond, LEVELLED_CONDITIONS)
         for name in ("priority", "message"):
             given = getattr(rule, name) is not None
@@ -489,23 +531,32 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
         if not technical and rule.delay_s > 0:
             where = "on each level (max_delay_s)" if levelled else "nowhere: judged on each entry"
             add((*at, "delay_s"), f"a {cond.type} rule takes no delay_s; its timing goes {where}")
-        if (isinstance(cond, LimitsCondition | BaselineDropCondition)
-                and cond.parameter not in NUMERIC_PARAMETERS):
-            add((*at, "condition", "parameter"),
-                f"parameter {cond.parameter.value!r} is not a number; use one_of")
+        if (
+            isinstance(cond, LimitsCondition | BaselineDropCondition)
+            and cond.parameter not in NUMERIC_PARAMETERS
+        ):
+            add(
+                (*at, "condition", "parameter"),
+                f"parameter {cond.parameter.value!r} is not a number; use one_of",
+            )
         if isinstance(cond, LimitsCondition):
             key = (cond.parameter, cond.direction)
             if key in alarms:
-                add((*at, "condition"), f"{cond.parameter.value} {cond.direction} already has "
-                                        f"its alarm in rule {alarms[key]!r}: one alarm per "
-                                        "parameter and direction; add a level there")
+                add(
+                    (*at, "condition"),
+                    f"{cond.parameter.value} {cond.direction} already has "
+                    f"its alarm in rule {alarms[key]!r}: one alarm per "
+                    "parameter and direction; add a level there",
+                )
             alarms.setdefault(key, rule.id)
             problems.extend(_level_problems(rule.id, index, cond, seen, lined))
         if isinstance(cond, News2Condition):
             ranks = [NEWS2_BAND_RANK[level.band] for level in cond.levels]
             if any(b <= a for a, b in pairwise(ranks)):
-                add((*at, "condition", "levels"),
-                    "NEWS2 levels go from the mildest band to the worst, each band once")
+                add(
+                    (*at, "condition", "levels"),
+                    "NEWS2 levels go from the mildest band to the worst, each band once",
+                )
             for i, level in enumerate(cond.levels):
                 where = (*at, "condition", "levels", i)
                 if level.id in seen:
@@ -517,46 +568,64 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
         if isinstance(cond, OneOfCondition):
             codes = CATEGORICAL_PARAMETERS.get(cond.parameter)
             if codes is None:
-                add((*at, "condition", "parameter"),
-                    f"one_of needs a coded parameter ({', '.join(CATEGORICAL_PARAMETERS)})")
+                add(
+                    (*at, "condition", "parameter"),
+                    f"one_of needs a coded parameter ({', '.join(CATEGORICAL_PARAMETERS)})",
+                )
             else:
                 allowed = {c.value for c in codes}
                 for i, value in enumerate(cond.values):
                     if value not in allowed:
-                        add((*at, "condition", "values", i),
+                        add(
+                            (*at, "condition", "values", i),
                             f"unknown {cond.parameter.value} code {value!r}; expected one of "
-                            f"{', '.join(sorted(allowed))}")
+                            f"{', '.join(sorted(allowed))}",
+                        )
                 for i, value in enumerate(cond.order or []):
                     if value not in allowed:
-                        add((*at, "condition", "order", i),
-                            f"unknown {cond.parameter.value} code {value!r}")
+                        add(
+                            (*at, "condition", "order", i),
+                            f"unknown {cond.parameter.value} code {value!r}",
+                        )
         if isinstance(cond, PowerDropCondition):
             for i, parameter in enumerate(cond.parameters):
                 if parameter not in POWER_PARAMETERS:
-                    add((*at, "condition", "parameters", i),
-                        f"{parameter.value!r} is not a limb power (MRC) parameter")
+                    add(
+                        (*at, "condition", "parameters", i),
+                        f"{parameter.value!r} is not a limb power (MRC) parameter",
+                    )
         if isinstance(cond, NoReadingCondition | FlaggedCondition):
             for i, parameter in enumerate(cond.parameters):
                 if parameter not in STREAMED_PARAMETERS:
-                    add((*at, "condition", "parameters", i),
+                    add(
+                        (*at, "condition", "parameters", i),
                         f"{parameter.value!r} is not streamed; only "
-                        f"{', '.join(sorted(STREAMED_PARAMETERS))} can be lost or flagged")
+                        f"{', '.join(sorted(STREAMED_PARAMETERS))} can be lost or flagged",
+                    )
             if (cond.escalate_to is None) != (cond.escalate_after_s is None):
                 add((*at, "condition"), "escalate_to and escalate_after_s go together")
-            elif cond.escalate_to is not None and rule.priority is not None and (
-                PRIORITY_RANK[cond.escalate_to] <= PRIORITY_RANK[rule.priority]
+            elif (
+                cond.escalate_to is not None
+                and rule.priority is not None
+                and (PRIORITY_RANK[cond.escalate_to] <= PRIORITY_RANK[rule.priority])
             ):
-                add((*at, "condition", "escalate_to"),
-                    f"escalate_to {cond.escalate_to.value} is not above the rule's priority")
+                add(
+                    (*at, "condition", "escalate_to"),
+                    f"escalate_to {cond.escalate_to.value} is not above the rule's priority",
+                )
 
     for priority in (Priority.HIGH, Priority.MEDIUM):
         if priority not in model.lifecycle.escalate_unacknowledged_after_s:
-            add(("lifecycle", "escalate_unacknowledged_after_s"),
-                f"missing the escalation time for {priority.value} alarms")
+            add(
+                ("lifecycle", "escalate_unacknowledged_after_s"),
+                f"missing the escalation time for {priority.value} alarms",
+            )
     for priority, seconds in model.lifecycle.escalate_unacknowledged_after_s.items():
         if seconds <= 0:
-            add(("lifecycle", "escalate_unacknowledged_after_s", priority.value),
-                f"escalation time for {priority.value} must be positive")
+            add(
+                ("lifecycle", "escalate_unacknowledged_after_s", priority.value),
+                f"escalation time for {priority.value} must be positive",
+            )
     return problems
 
 
@@ -567,17 +636,18 @@ def parse_rule_set(text: str, source: str = "<rules>") -> RuleSet:
     except YamlSyntaxError as exc:
         raise RuleSetError(source, [ConfigProblem(exc.line, "", exc.message)]) from exc
     if not isinstance(lined.data, dict):
-        raise RuleSetError(source, [ConfigProblem(1, "", "expected a mapping with version, "
-                                                         "lifecycle, ..., rules")])
+        raise RuleSetError(
+            source, [ConfigProblem(1, "", "expected a mapping with version, lifecycle, ..., rules")]
+        )
     try:
         model = RuleSetModel.model_validate(lined.data)
     except ValidationError as exc:
         problems = [pydantic_problem(e, lined) for e in exc.errors()]
-        problems.sort(key=lambda p: (p.line or 0))
+        problems.sort(key=lambda p: p.line or 0)
         raise RuleSetError(source, problems) from exc
     problems = _semantic_problems(model, lined)
     if problems:
-        problems.sort(key=lambda p: (p.line or 0))
+        problems.sort(key=lambda p: p.line or 0)
         raise RuleSetError(source, problems)
     return RuleSet(model, source)
 

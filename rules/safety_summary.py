@@ -30,8 +30,7 @@ CLEARED = "condition cleared"  # the engine's reason when a condition really end
 # Parameters whose lowest value is summarised (overdose lowers them).
 LOWEST_OF = (Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC)
 ACVPU_ORDER = tuple(Consciousness)  # A < C < V < P < U
-POSS_ORDER = (Poss.ASLEEP, Poss.AWAKE, Poss.SLIGHTLY_DROWSY, Poss.FREQUENTLY_DROWSY,
-              Poss.SOMNOLENT)
+POSS_ORDER = (Poss.ASLEEP, Poss.AWAKE, Poss.SLIGHTLY_DROWSY, Poss.FREQUENTLY_DROWSY, Poss.SOMNOLENT)
 
 
 # ----- facts handed in ------------------------------------------------------------------------
@@ -181,8 +180,9 @@ class _Condition:
     depth: int = 0  # how deep the level lies in its nested rule (levels met)
 
 
-def _walk(events: Sequence[AlarmEventFact], until: datetime,
-          conditions: dict[tuple[str, str], _Condition]) -> None:
+def _walk(
+    events: Sequence[AlarmEventFact], until: datetime, conditions: dict[tuple[str, str], _Condition]
+) -> None:
     """One alarm's events, in time order, cut into episodes at each of its levels."""
     current: _Episode | None = None
     for event in events:
@@ -196,9 +196,15 @@ def _walk(events: Sequence[AlarmEventFact], until: datetime,
                 evidence = event.evidence or {}
                 if found is None:
                     found = conditions[key] = _Condition(
-                        event.rule_id, key[1], headline(event.message), event.priority,
+                        event.rule_id,
+                        key[1],
+                        headline(event.message),
+                        event.priority,
                         str(evidence["parameter"]) if evidence.get("parameter") else None,
-                        _direction(event), [], [])
+                        _direction(event),
+                        [],
+                        [],
+                    )
                 found.episodes.append(current)
                 if PRIORITY_ORDER.index(event.priority) > PRIORITY_ORDER.index(found.priority):
                     found.priority = event.priority
@@ -229,8 +235,11 @@ def _number(value: object) -> float | None:
         return None
 
 
-def _worst(condition: _Condition, readings: Mapping[str, list[tuple[datetime, float]]],
-           sets: Sequence[SetFact]) -> tuple[float | None, datetime | None]:
+def _worst(
+    condition: _Condition,
+    readings: Mapping[str, list[tuple[datetime, float]]],
+    sets: Sequence[SetFact],
+) -> tuple[float | None, datetime | None]:
     """The worst value during the condition's episodes: the lowest for a low limit, the
     highest for a high one; the alarm's own values otherwise (NEWS2 total, POSS)."""
     candidates = list(condition.values)
@@ -242,9 +251,13 @@ def _worst(condition: _Condition, readings: Mapping[str, list[tuple[datetime, fl
             return any(start <= moment <= end for start, end in spans)
 
         candidates += [(v, t) for t, v in readings.get(parameter, []) if inside(t)]
-        candidates += [(float(getattr(s, parameter)), s.measured_at) for s in sets
-                       if parameter in SetFact.__dataclass_fields__
-                       and _number(getattr(s, parameter)) is not None and inside(s.measured_at)]
+        candidates += [
+            (float(getattr(s, parameter)), s.measured_at)
+            for s in sets
+            if parameter in SetFact.__dataclass_fields__
+            and _number(getattr(s, parameter)) is not None
+            and inside(s.measured_at)
+        ]
     if not candidates:
         return None, None
     if condition.direction == "low":
@@ -254,31 +267,44 @@ def _worst(condition: _Condition, readings: Mapping[str, list[tuple[datetime, fl
     return value, at
 
 
-def _condition_summary(condition: _Condition, worst: tuple[float | None, datetime | None]
-                       ) -> ConditionSummary:
+def _condition_summary(
+    condition: _Condition, worst: tuple[float | None, datetime | None]
+) -> ConditionSummary:
     episodes = condition.episodes
     longest = max(episodes, key=lambda e: ((e.end or e.start) - e.start, e.still_present))
     sounded = [e for e in episodes if e.sounded]
     acked = [e for e in sounded if e.ack is not None]
     names = tuple(dict.fromkeys(e.ack_by for e in acked if e.ack_by))
     return ConditionSummary(
-        rule_id=condition.rule_id, level=condition.level, label=condition.label,
-        priority=condition.priority, parameter=condition.parameter, count=len(episodes),
+        rule_id=condition.rule_id,
+        level=condition.level,
+        label=condition.label,
+        priority=condition.priority,
+        parameter=condition.parameter,
+        count=len(episodes),
         first=episodes[0].start,
         longest=(longest.end or longest.start) - longest.start,
         longest_still_present=longest.still_present,
-        worst_value=worst[0], worst_at=worst[1], sounded=len(sounded), acknowledged=len(acked),
+        worst_value=worst[0],
+        worst_at=worst[1],
+        sounded=len(sounded),
+        acknowledged=len(acked),
         acknowledged_by=names,
         slowest_ack=max((e.ack for e in acked if e.ack is not None), default=None),
-        red_flag=condition.rule_id == "side_effect_red", depth=condition.depth,
+        red_flag=condition.rule_id == "side_effect_red",
+        depth=condition.depth,
     )
 
 
 def _sort_key(condition: ConditionSummary) -> tuple[int, int, int, datetime]:
     """High priority first; among equals red flags, then the deeper level of a nested rule
     (critical before severe desaturation), then the earlier."""
-    return (-PRIORITY_ORDER.index(condition.priority), 0 if condition.red_flag else 1,
-            -condition.depth, condition.first)
+    return (
+        -PRIORITY_ORDER.index(condition.priority),
+        0 if condition.red_flag else 1,
+        -condition.depth,
+        condition.first,
+    )
 
 
 # ----- the summary ----------------------------------------------------------------------------
@@ -311,8 +337,10 @@ def summarise_safety(
     grouped: dict[tuple[str, str], _Condition] = {}
     for alarm_events in physiological.values():
         _walk(alarm_events, until, grouped)
-    conditions = sorted((_condition_summary(c, _worst(c, by_parameter, sets))
-                         for c in grouped.values()), key=_sort_key)
+    conditions = sorted(
+        (_condition_summary(c, _worst(c, by_parameter, sets)) for c in grouped.values()),
+        key=_sort_key,
+    )
 
     red: dict[str, list[datetime]] = {}
     worst_poss: Seen | None = None
@@ -326,30 +354,36 @@ def summarise_safety(
             if side in RED_FLAG_SIDE_EFFECTS:
                 red.setdefault(effect, []).append(obs.measured_at)
         worst_poss = _graded(worst_poss, obs.poss, [p.value for p in POSS_ORDER], obs)
-        worst_acvpu = _graded(worst_acvpu, obs.consciousness, [c.value for c in ACVPU_ORDER],
-                              obs)
+        worst_acvpu = _graded(worst_acvpu, obs.consciousness, [c.value for c in ACVPU_ORDER], obs)
     red_flags = tuple(
         RedFlag(effect, SIDE_EFFECT_LABELS[SideEffect(effect)], times[0], len(times))
-        for effect, times in sorted(red.items(), key=lambda kv: kv[1][0]))
+        for effect, times in sorted(red.items(), key=lambda kv: kv[1][0])
+    )
 
     lowest: list[LowestValue] = []
     for parameter in LOWEST_OF:
         options = [(v, t, "device") for t, v in by_parameter.get(parameter.value, [])]
-        options += [(float(getattr(s, parameter.value)), s.measured_at, "observation set")
-                    for s in sets if getattr(s, parameter.value) is not None]
+        options += [
+            (float(getattr(s, parameter.value)), s.measured_at, "observation set")
+            for s in sets
+            if getattr(s, parameter.value) is not None
+        ]
         if options:
             value, at, source = min(options, key=lambda o: (o[0], o[1]))
             lowest.append(LowestValue(parameter.value, LABELS[parameter], value, at, source))
     return SafetySummary(
-        conditions=tuple(conditions), technical_alarms=len(technical), red_flags=red_flags,
-        worst_poss=worst_poss, worst_acvpu=worst_acvpu, lowest=tuple(lowest),
+        conditions=tuple(conditions),
+        technical_alarms=len(technical),
+        red_flags=red_flags,
+        worst_poss=worst_poss,
+        worst_acvpu=worst_acvpu,
+        lowest=tuple(lowest),
         sets_checked=len(sets),
         window=(min(moments), max(moments)) if moments else None,
     )
 
 
-def _graded(worst: Seen | None, value: str | None, order: list[str], obs: SetFact
-            ) -> Seen | None:
+def _graded(worst: Seen | None, value: str | None, order: list[str], obs: SetFact) -> Seen | None:
     if value is None or value not in order:
         return worst
     if worst is None or order.index(value) > order.index(worst.value):

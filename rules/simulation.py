@@ -52,21 +52,23 @@ def normal_day(
         if time == injection:
             events.append(Injection(time, dose_mcg))
         if time in set_times:
-            events.append(ObservationSet(
-                time,
-                rr=float(rng.randint(13, 18)),
-                on_oxygen=False,
-                systolic=float(rng.randint(118, 132)),
-                diastolic=float(rng.randint(70, 82)),
-                consciousness=Consciousness.ALERT,
-                temp=round(rng.uniform(36.5, 37.2), 1),
-                poss=rng.choice([Poss.AWAKE, Poss.ASLEEP]),
-                power_left_leg=4,
-                power_right_leg=4,
-                power_left_arm=5,
-                power_right_arm=5,
-                side_effects=frozenset(),
-            ))
+            events.append(
+                ObservationSet(
+                    time,
+                    rr=float(rng.randint(13, 18)),
+                    on_oxygen=False,
+                    systolic=float(rng.randint(118, 132)),
+                    diastolic=float(rng.randint(70, 82)),
+                    consciousness=Consciousness.ALERT,
+                    temp=round(rng.uniform(36.5, 37.2), 1),
+                    poss=rng.choice([Poss.AWAKE, Poss.ASLEEP]),
+                    power_left_leg=4,
+                    power_right_leg=4,
+                    power_left_arm=5,
+                    power_right_arm=5,
+                    side_effects=frozenset(),
+                )
+            )
     return events
 
 
@@ -79,8 +81,9 @@ def to_timeline_csv(events: list[TrialEvent]) -> str:
         time = event.time.isoformat()
         if isinstance(event, Reading):
             value = "" if event.value is None else f"{event.value:g}"
-            writer.writerow([time, event.parameter.value, value,
-                             ";".join(sorted(f.value for f in event.flags))])
+            writer.writerow(
+                [time, event.parameter.value, value, ";".join(sorted(f.value for f in event.flags))]
+            )
         elif isinstance(event, Injection):
             writer.writerow([time, "injection", f"{event.dose_mcg:g}", ""])
         elif isinstance(event, Acknowledgement):

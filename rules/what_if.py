@@ -52,8 +52,14 @@ class Change(StrEnum):
 
 
 # The safety question first, then what adds to the burden, then the rest.
-CHANGE_ORDER = {Change.NOT_AT_ALL: 0, Change.LATER: 1, Change.ADDED: 2, Change.EARLIER: 3,
-                Change.ALREADY_SHOWN: 4, Change.SAME: 5}
+CHANGE_ORDER = {
+    Change.NOT_AT_ALL: 0,
+    Change.LATER: 1,
+    Change.ADDED: 2,
+    Change.EARLIER: 3,
+    Change.ALREADY_SHOWN: 4,
+    Change.SAME: 5,
+}
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,7 @@ def _levels(rule_set: RuleSet) -> dict[str, list[str]]:
 
 
 def _messages(rule_set: RuleSet) -> dict[str, dict[str, str]]:
-    return {rule.id: {level.message: level.id for level in rule.levels}
-            for rule in rule_set.rules}
+    return {rule.id: {level.message: level.id for level in rule.levels} for rule in rule_set.rules}
 
 
 def episodes(events: Sequence[AlarmEvent], rule_set: RuleSet, end: datetime) -> list[Episode]:
@@ -153,9 +158,7 @@ def episodes(events: Sequence[AlarmEvent], rule_set: RuleSet, end: datetime) -> 
     return out
 
 
-def compare_alarms(
-    in_force: Sequence[Episode], candidate: Sequence[Episode]
-) -> list[Difference]:
+def compare_alarms(in_force: Sequence[Episode], candidate: Sequence[Episode]) -> list[Difference]:
     """Each alarm in force against the candidate's, and the candidate's alarms that are new;
     the safety question first (not at all, later), then added, earlier and the same, each in
     time order."""
@@ -172,8 +175,9 @@ def compare_alarms(
         before = previous_end.get(key)
         previous_end[key] = max(episode.end, before) if before is not None else episode.end
         if not overlapping:
-            out.append(Difference(Change.NOT_AT_ALL, *key, episode.start, None,
-                                  episode.priority, None))
+            out.append(
+                Difference(Change.NOT_AT_ALL, *key, episode.start, None, episode.priority, None)
+            )
             continue
         first = min(overlapping, key=lambda c: c.start)
         if first.start > episode.start:
@@ -185,12 +189,22 @@ def compare_alarms(
             change = Change.ALREADY_SHOWN
         else:
             change = Change.EARLIER
-        out.append(Difference(change, *key, episode.start, first.start, episode.priority,
-                              first.priority))
+        out.append(
+            Difference(change, *key, episode.start, first.start, episode.priority, first.priority)
+        )
     for episode in candidate:
         if id(episode) not in matched:
-            out.append(Difference(Change.ADDED, episode.rule_id, episode.level_id, None,
-                                  episode.start, None, episode.priority))
+            out.append(
+                Difference(
+                    Change.ADDED,
+                    episode.rule_id,
+                    episode.level_id,
+                    None,
+                    episode.start,
+                    None,
+                    episode.priority,
+                )
+            )
     out.sort(key=lambda d: (CHANGE_ORDER[d.change], d.at, d.rule_id, d.level_id))
     return out
 
@@ -253,8 +267,10 @@ class SideFigures:
             # At the level where it is worked out (the alarm showing that level or a deeper
             # one), else the rule's alarm active; runs alarmed, then runs never alarmed.
             measured = coverage.at_level or coverage
-            first[coverage.level.rule_id] += [*measured.first_alarm_s,
-                                              *([None] * measured.missed_runs)]
+            first[coverage.level.rule_id] += [
+                *measured.first_alarm_s,
+                *([None] * measured.missed_runs),
+            ]
         ids = set(burden.raises) | set(burden.annunciations) | set(time_in_alarm) | set(first)
         for rule_id in ids:
             before = self.rules.get(rule_id, RuleFigures(rule_id))
@@ -326,8 +342,12 @@ class Comparison:
 
     def differences(self, *changes: Change) -> list[tuple[DayResult, Difference]]:
         """The differences of every day (only ``changes`` when given), safety question first."""
-        out = [(day, d) for day in self.days for d in day.differences
-               if not changes or d.change in changes]
+        out = [
+            (day, d)
+            for day in self.days
+            for d in day.differences
+            if not changes or d.change in changes
+        ]
         out.sort(key=lambda pair: (CHANGE_ORDER[pair[1].change], pair[1].at, pair[0].trial_id))
         return out
 

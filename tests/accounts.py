@@ -18,7 +18,10 @@ GROUPS = {f"itb-{role.value}": role for role in Role}
 def sign_in_as(record: TrialRecord, name: str, *roles: Role) -> Actor:
     """A person called ``name`` with ``roles``, signed in (created on first use)."""
     return record.users.sign_in_external(
-        TEST_ISSUER, name, name.title(), [f"itb-{r.value}" for r in roles],
+        TEST_ISSUER,
+        name,
+        name.title(),
+        [f"itb-{r.value}" for r in roles],
         GROUPS,
     )
 

@@ -37,8 +37,15 @@ def export_for(record: TrialRecord, actor: Actor, trial_id: int, fmt: ExportForm
     require(actor, EXPORT_ACTION)
     data = export_trial(record, trial_id, fmt)
     with record.store.writing() as session:
-        record.store.audit(session, actor, EXPORT_ACTION, "trial", trial_id, trial_id,
-                           {"format": fmt, "bytes": len(data)})
+        record.store.audit(
+            session,
+            actor,
+            EXPORT_ACTION,
+            "trial",
+            trial_id,
+            trial_id,
+            {"format": fmt, "bytes": len(data)},
+        )
     return data
 
 

@@ -273,8 +273,7 @@ class _Builder:
         if score.total is None:
             return
         notes = [
-            f"Band: {score.band}; SpO2 scale {score.spo2_scale}; "
-            f"rule set {score.rule_set_version}"
+            f"Band: {score.band}; SpO2 scale {score.spo2_scale}; rule set {score.rule_set_version}"
         ]
         for label, unit, value, source in (
             ("SpO2", " %", score.spo2, score.spo2_from),

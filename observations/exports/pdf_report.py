@@ -170,23 +170,38 @@ class _Report:
         flow: list[Flowable] = [Paragraph("Safety on the trial day", HEAD)]
         step = evaluation.next_step
         colour = "#b00020" if evaluation.signs else "#1b5e20"
-        flow.append(Paragraph(
-            f"<font color='{colour}'><b>Suggested next step ({_text(step.label)}, not a "
-            f"decision):</b></font> {_text(step.text, 900)}", BODY))
-        flow += [Paragraph(_text(line, 600), BODY)
-                 for line in safety_lines(evaluation, self.snap.zone)]
+        flow.append(
+            Paragraph(
+                f"<font color='{colour}'><b>Suggested next step ({_text(step.label)}, not a "
+                f"decision):</b></font> {_text(step.text, 900)}",
+                BODY,
+            )
+        )
+        flow += [
+            Paragraph(_text(line, 600), BODY) for line in safety_lines(evaluation, self.snap.zone)
+        ]
         rows = condition_rows(evaluation, self.snap.zone)
         if not rows:
             return [*flow, Paragraph("No physiological alarm was raised.", BODY)]
-        columns = ("Condition", "Priority", "Times", "First", "Longest", "Worst",
-                   "Acknowledged")
-        table_rows: list[list[object]] = [["Alarm condition", "Priority", "Times entered",
-                                           "First", "Longest", "Worst", "Acknowledged"]]
+        columns = ("Condition", "Priority", "Times", "First", "Longest", "Worst", "Acknowledged")
+        table_rows: list[list[object]] = [
+            [
+                "Alarm condition",
+                "Priority",
+                "Times entered",
+                "First",
+                "Longest",
+                "Worst",
+                "Acknowledged",
+            ]
+        ]
         for row in rows[:MAX_CONDITIONS]:
             table_rows.append([_p(row[c], limit=140) for c in columns])
-        table = Table(table_rows, colWidths=[self.width * f for f in
-                                             (0.25, 0.075, 0.055, 0.1, 0.12, 0.18, 0.22)],
-                      repeatRows=1)
+        table = Table(
+            table_rows,
+            colWidths=[self.width * f for f in (0.25, 0.075, 0.055, 0.1, 0.12, 0.18, 0.22)],
+            repeatRows=1,
+        )
         style = TableStyle(GRID.getCommands())
         shown = evaluation.safety.conditions[:MAX_CONDITIONS]
         for index, condition in enumerate(shown, start=1):
@@ -195,22 +210,31 @@ class _Report:
         table.setStyle(style)
         technical = evaluation.safety.technical_alarms
         cut = len(rows) - MAX_CONDITIONS
-        more = (f"{cut} more condition{'s' if cut > 1 else ''} of lower rank not shown here: "
-                "see the CSV export. " if cut > 0 else "")
-        note = (f"{more}Times entered: how often the alarm reached that level. Technical "
-                f"alarms: {technical}. Every event, with its note: CSV export.")
+        more = (
+            f"{cut} more condition{'s' if cut > 1 else ''} of lower rank not shown here: "
+            "see the CSV export. "
+            if cut > 0
+            else ""
+        )
+        note = (
+            f"{more}Times entered: how often the alarm reached that level. Technical "
+            f"alarms: {technical}. Every event, with its note: CSV export."
+        )
         return [*flow, table, Paragraph(note, SMALL)]
 
     def responder(self) -> list[Flowable]:
         evaluation = self.evaluation
         lines = [_text(evaluation.hint_text, 900)]
-        for name, timing in (("Baseline scores", evaluation.baseline_timing),
-                             ("4-hour scores", evaluation.four_hour_timing)):
+        for name, timing in (
+            ("Baseline scores", evaluation.baseline_timing),
+            ("4-hour scores", evaluation.four_hour_timing),
+        ):
             if timing is not None:
-                lines.append(f"{name}: {self.ward(timing.assessed_at)}, "
-                             f"{_text(timing.label, 400)}")
-        return [Paragraph("Responder criterion (hint, as on the Review page)", HEAD),
-                *(Paragraph(line, BODY) for line in lines)]
+                lines.append(f"{name}: {self.ward(timing.assessed_at)}, {_text(timing.label, 400)}")
+        return [
+            Paragraph("Responder criterion (hint, as on the Review page)", HEAD),
+            *(Paragraph(line, BODY) for line in lines),
+        ]
 
     def side_effects(self) -> list[Flowable]:
         first_seen: dict[str, datetime] = {}
@@ -226,8 +250,10 @@ class _Report:
             words = f"None recorded in {checked} checks." if checked else "Never checked."
             return [*flow, Paragraph(words, BODY)]
         items = []
-        order = sorted(first_seen.items(),
-                       key=lambda kv: (SideEffect(kv[0]) not in RED_FLAG_SIDE_EFFECTS, kv[1]))
+        order = sorted(
+            first_seen.items(),
+            key=lambda kv: (SideEffect(kv[0]) not in RED_FLAG_SIDE_EFFECTS, kv[1]),
+        )
         for effect, at in order[:MAX_SIDE_EFFECTS]:
             side = SideEffect(effect)
             label = _text(SIDE_EFFECT_LABELS[side])
@@ -334,8 +360,14 @@ class _Report:
                 ]
             )
         )
-        return [*self.header(), *self.safety(), *self.responder(), *self.chart(), pair,
-                *self.footer()]
+        return [
+            *self.header(),
+            *self.safety(),
+            *self.responder(),
+            *self.chart(),
+            pair,
+            *self.footer(),
+        ]
 
 
 class _Timeline(Flowable):

@@ -176,43 +176,75 @@ def _scores(snap: TrialSnapshot, view: AssessmentView | None) -> ScoresAt | None
     return ScoresAt(
         ashworth=AshworthAssessment(
             AshworthScale(view.ashworth_scale),
-            tuple(AshworthScore(MuscleGroup(s.muscle_group), Side(s.side), s.label)
-                  for s in view.ashworth)),
+            tuple(
+                AshworthScore(MuscleGroup(s.muscle_group), Side(s.side), s.label)
+                for s in view.ashworth
+            ),
+        ),
         penn_frequency=view.penn_frequency,
         gas_ratings=tuple(g.rating for g in view.goals if g.rating is not None),
-        timing=judge_timing(view.time_point, view.assessed_at,
-                            injection.given_at if injection else None, peak_window(),
-                            snap.timing_reasons.get(view.id)),
+        timing=judge_timing(
+            view.time_point,
+            view.assessed_at,
+            injection.given_at if injection else None,
+            peak_window(),
+            snap.timing_reasons.get(view.id),
+        ),
     )
 
 
 def safety_of(snap: TrialSnapshot) -> SafetySummary:
     events = [
-        AlarmEventFact(e.alarm_id, e.rule_id, e.kind, e.event, e.at, e.priority, e.message,
-                       e.evidence, snap.user_name(e.by_user) if e.by_user else None)
+        AlarmEventFact(
+            e.alarm_id,
+            e.rule_id,
+            e.kind,
+            e.event,
+            e.at,
+            e.priority,
+            e.message,
+            e.evidence,
+            snap.user_name(e.by_user) if e.by_user else None,
+        )
         for e in snap.alarm_events
     ]
     sets = [
-        SetFact(o.measured_at, o.spo2, o.pulse_rate, o.systolic, o.rr, o.poss, o.consciousness,
-                tuple(o.side_effects or ()))
+        SetFact(
+            o.measured_at,
+            o.spo2,
+            o.pulse_rate,
+            o.systolic,
+            o.rr,
+            o.poss,
+            o.consciousness,
+            tuple(o.side_effects or ()),
+        )
         for o in snap.current_sets
     ]
-    readings = [ReadingFact(r.time, r.parameter, r.value, not r.flags and r.value is not None)
-                for r in snap.device_readings]
+    readings = [
+        ReadingFact(r.time, r.parameter, r.value, not r.flags and r.value is not None)
+        for r in snap.device_readings
+    ]
     until = snap.generated_at
-    if snap.trial.window_end is not None and snap.trial.status not in ("planned", "baseline",
-                                                                       "monitoring"):
-        until = min(until, max(snap.trial.window_end, max((e.at for e in events),
-                                                           default=snap.trial.window_end)))
+    if snap.trial.window_end is not None and snap.trial.status not in (
+        "planned",
+        "baseline",
+        "monitoring",
+    ):
+        until = min(
+            until,
+            max(snap.trial.window_end, max((e.at for e in events), default=snap.trial.window_end)),
+        )
     return summarise_safety(events, sets, readings, until)
 
 
-def evaluation_of(snap: TrialSnapshot, config: ResponderConfig | None = None
-                  ) -> TrialDayEvaluation:
+def evaluation_of(snap: TrialSnapshot, config: ResponderConfig | None = None) -> TrialDayEvaluation:
     """The responder evaluation of the trial day: the one Review, Decision and the PDF show."""
     injection = snap.trial.injection
     return evaluate_trial_day(
-        config or load_responder_config(), dose_limits(), safety_of(snap),
+        config or load_responder_config(),
+        dose_limits(),
+        safety_of(snap),
         baseline=_scores(snap, latest_at(snap, AssessmentTimePoint.BASELINE)),
         after=_scores(snap, latest_at(snap, AssessmentTimePoint.FOUR_HOURS)),
         dose_mcg=float(injection.dose_mcg) if injection else None,
@@ -277,25 +309,43 @@ def safety_lines(evaluation: TrialDayEvaluation, zone: ZoneInfo) -> list[str]:
     safety = evaluation.safety
     lines = []
     if safety.red_flags:
-        lines.append("Red flags: " + "; ".join(
-            f"{f.label} from {format_ward(f.first_at, zone, with_date=False)} "
-            f"({f.sets} set{'s' if f.sets != 1 else ''})" for f in safety.red_flags))
+        lines.append(
+            "Red flags: "
+            + "; ".join(
+                f"{f.label} from {format_ward(f.first_at, zone, with_date=False)} "
+                f"({f.sets} set{'s' if f.sets != 1 else ''})"
+                for f in safety.red_flags
+            )
+        )
     else:
         lines.append(f"Red flags: none recorded in {safety.sets_checked} observation sets.")
     poss, acvpu = safety.worst_poss, safety.worst_acvpu
     lines.append(
         "Sedation: worst POSS "
-        + (f"{poss.value} (first {format_ward(poss.first_at, zone, with_date=False)})"
-           if poss else MISSING)
+        + (
+            f"{poss.value} (first {format_ward(poss.first_at, zone, with_date=False)})"
+            if poss
+            else MISSING
+        )
         + "; worst ACVPU "
-        + (f"{acvpu.value} (first {format_ward(acvpu.first_at, zone, with_date=False)})"
-           if acvpu else MISSING) + ".")
+        + (
+            f"{acvpu.value} (first {format_ward(acvpu.first_at, zone, with_date=False)})"
+            if acvpu
+            else MISSING
+        )
+        + "."
+    )
     if safety.lowest:
-        lines.append("Lowest: " + "; ".join(
-            f"{low.label} {with_unit(Parameter(low.parameter), low.value)} at "
-            f"{format_ward(low.at, zone, with_date=False)}"
-            + (" (observation set)" if low.source != "device" else "")
-            for low in safety.lowest) + ".")
+        lines.append(
+            "Lowest: "
+            + "; ".join(
+                f"{low.label} {with_unit(Parameter(low.parameter), low.value)} at "
+                f"{format_ward(low.at, zone, with_date=False)}"
+                + (" (observation set)" if low.source != "device" else "")
+                for low in safety.lowest
+            )
+            + "."
+        )
     else:
         lines.append("Lowest: no SpO2, pulse or systolic recorded.")
     return lines

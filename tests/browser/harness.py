@@ -164,8 +164,7 @@ def picture_on_failure(page: Any, path: Path) -> Iterator[None]:
 def keep_console(page: Any) -> Any:
     """Keep the browser console's messages on the page object, for a blank-page report."""
     page.console_lines = []
-    page.on("console", lambda message: page.console_lines.append(
-        f"{message.type}: {message.text}"))
+    page.on("console", lambda message: page.console_lines.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: page.console_lines.append(f"pageerror: {error}"))
     return page
 

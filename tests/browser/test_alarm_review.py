@@ -34,8 +34,10 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "default_rules.yaml"
-CRITICAL_DELAY = ("          max_delay_s: 5\n          clears_at: 87",
-                  "          max_delay_s: 20\n          clears_at: 87")
+CRITICAL_DELAY = (
+    "          max_delay_s: 5\n          clears_at: 87",
+    "          max_delay_s: 20\n          clears_at: 87",
+)
 
 
 @pytest.fixture
@@ -75,8 +77,7 @@ def open_alarm_review(page: Any, url: str, record: TrialRecord) -> None:
         page.keyboard.type(f"{day:%d%m%Y}")
     page.keyboard.press("Escape")
     page.get_by_role("heading", name="Alarm review").click()  # leaving the field sends it
-    page.get_by_text(f"{today - timedelta(days=1):%d %b %Y} 00:00").first.wait_for(
-        timeout=WAIT_MS)
+    page.get_by_text(f"{today - timedelta(days=1):%d %b %Y} 00:00").first.wait_for(timeout=WAIT_MS)
 
 
 def test_a_doctor_uploads_a_candidate_and_sees_what_it_sounds_later(
@@ -94,7 +95,8 @@ def test_a_doctor_uploads_a_candidate_and_sees_what_it_sounds_later(
             with picture_on_failure(page, artefacts / f"what-if-FAILED-{width}.png"):
                 open_alarm_review(page, url, ward["record"])
                 page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
-                    str(candidate))
+                    str(candidate)
+                )
                 heading = page.get_by_text("Sounded later or not at all")
                 heading.wait_for(timeout=WAIT_MS)
                 page.locator("[data-testid=stPlotlyChart]").last.wait_for(timeout=WAIT_MS)
@@ -106,8 +108,13 @@ def test_a_doctor_uploads_a_candidate_and_sees_what_it_sounds_later(
                 # The delay itself is in the LATER table's cells (a canvas grid): read by the
                 # page tests; here the timeline's title and the day chooser name trial and bed.
                 assert f"trial {trial.id} (bed {trial.bed})" in text
-                for identifier in (patient.name, patient.nhs_number, patient.nhs_display,
-                                   patient.hospital_number, patient.family_name):
+                for identifier in (
+                    patient.name,
+                    patient.nhs_number,
+                    patient.nhs_display,
+                    patient.hospital_number,
+                    patient.family_name,
+                ):
                     assert identifier not in text, identifier
                 section = page.get_by_role("heading", name="What if the rules changed?")
                 section.scroll_into_view_if_needed()

@@ -53,7 +53,7 @@ __all__ = ["artefacts"]  # a fixture, used by name
 pytestmark = pytest.mark.browser
 
 # ----- every element kind, every construct ----------------------------------------------------
-ELEMENTS_APP = '''
+ELEMENTS_APP = """
 import json, sys
 from pathlib import Path
 import streamlit as st
@@ -100,9 +100,24 @@ for name, text in constructs.items():
                           "text": [html_text(text)]}],
                 "layout": {"annotations": [{"x": 1, "y": 2, "text": html_text(text),
                                             "showarrow": False}]}}), key=name)
-'''
-KINDS = ["markdown", "write", "caption", "alert", "subheader", "expander", "popover", "tabs",
-         "button", "checkbox", "radio", "metric", "unsafe", "html", "plotly"]
+"""
+KINDS = [
+    "markdown",
+    "write",
+    "caption",
+    "alert",
+    "subheader",
+    "expander",
+    "popover",
+    "tabs",
+    "button",
+    "checkbox",
+    "radio",
+    "metric",
+    "unsafe",
+    "html",
+    "plotly",
+]
 
 # What a container shows that would be made of the text: links and images anywhere, LaTeX, the
 # Material icons and the Streamlit logo the text names, emoji, the arrows and dashes, and any
@@ -156,10 +171,27 @@ def serving_script(script: Path, argument: Path, log_path: Path) -> Iterator[str
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true",
-             "--browser.gatherUsageStats", "false", "--", str(argument)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(script),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+                "--",
+                str(argument),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             import socket
@@ -189,8 +221,10 @@ def test_every_element_shows_every_construct_as_typed(tmp_path: Path, artefacts:
     constructs = tmp_path / "constructs.json"
     constructs.write_text(json.dumps(CONSTRUCTS))
     problems: list[str] = []
-    with serving_script(script, constructs, tmp_path / "streamlit.log") as url, \
-            sync_playwright() as p:
+    with (
+        serving_script(script, constructs, tmp_path / "streamlit.log") as url,
+        sync_playwright() as p,
+    ):
         browser = launch(p)
         page = keep_console(browser.new_page(viewport={"width": 1366, "height": 768}))
         dialogs: list[str] = []
@@ -210,8 +244,9 @@ def test_every_element_shows_every_construct_as_typed(tmp_path: Path, artefacts:
                 if result["found"]:
                     problems.append(f"{kind} / {name}: {result['found']}")
                 if expected not in shown(result["text"]):
-                    problems.append(f"{kind} / {name}: shows {shown(result['text'])!r}, "
-                                    f"typed {expected!r}")
+                    problems.append(
+                        f"{kind} / {name}: shows {shown(result['text'])!r}, typed {expected!r}"
+                    )
         browser.close()
     assert not dialogs, dialogs
     assert not problems, "\n".join(problems)
@@ -239,32 +274,72 @@ EVIL_JS = """
 
 def hostile_trial(record: TrialRecord, people: People) -> TrialView:
     """The trial in monitoring of the hostile patient, with a waiting high alarm."""
-    patient = record.patients.register(people.cns, {
-        "nhs_number": "9434765919", "hospital_number": "<b>EV1</b>", "family_name": FAMILY,
-        "given_name": NAME, "date_of_birth": "1980-01-01"})
+    patient = record.patients.register(
+        people.cns,
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "<b>EV1</b>",
+            "family_name": FAMILY,
+            "given_name": NAME,
+            "date_of_birth": "1980-01-01",
+        },
+    )
     trial = record.trials.plan(people.cns, patient.id, 50, bed=BED)
     record.trials.set_status(people.cns, trial.id, TrialStatus.BASELINE)
     record.trials.assign_device(people.nurse, trial.id, DEVICE, DEVICE_LABEL)
     now = record.store.now()
     given = now - timedelta(minutes=20)
-    record.assessments.record(people.physio, trial.id, {
-        "time_point": "baseline", "assessed_at": given - timedelta(minutes=30),
-        "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "3"}],
-        "note": SCORES_NOTE, "goals": [{"goal": SCORES_NOTE, "rating": -1}]})
-    record.trials.record_injection(people.doctor, trial.id, {
-        "dose_mcg": 50, "given_at": given, "route": InjectionRoute.LUMBAR_PUNCTURE,
-        "given_by": GIVEN_BY})
-    record.assessments.record(people.physio, trial.id, {
-        "time_point": "4h", "assessed_at": given + timedelta(minutes=10),
-        "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "1"}],
-        "goals": [{"goal": SCORES_NOTE, "rating": 1}], "timing_reason": SCORES_NOTE})
+    record.assessments.record(
+        people.physio,
+        trial.id,
+        {
+            "time_point": "baseline",
+            "assessed_at": given - timedelta(minutes=30),
+            "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "3"}],
+            "note": SCORES_NOTE,
+            "goals": [{"goal": SCORES_NOTE, "rating": -1}],
+        },
+    )
+    record.trials.record_injection(
+        people.doctor,
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": given,
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": GIVEN_BY,
+        },
+    )
+    record.assessments.record(
+        people.physio,
+        trial.id,
+        {
+            "time_point": "4h",
+            "assessed_at": given + timedelta(minutes=10),
+            "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "1"}],
+            "goals": [{"goal": SCORES_NOTE, "rating": 1}],
+            "timing_reason": SCORES_NOTE,
+        },
+    )
     for seconds in range(120, 0, -2):
         add_vitals(record, trial.id, now - timedelta(seconds=seconds), 84, 60)
     record.services.set_device_state(DEVICE, trial.id, "connected", "", given, now)
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "spo2_low", AlarmEventType.RAISED, now - timedelta(seconds=30), Priority.HIGH,
-        AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 85 % or below",
-        {"parameter": "spo2", "value": 84, "source": EVIDENCE}, "test")])
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial.id,
+                "spo2_low",
+                AlarmEventType.RAISED,
+                now - timedelta(seconds=30),
+                Priority.HIGH,
+                AlarmKind.PHYSIOLOGICAL,
+                "Critical desaturation: SpO2 85 % or below",
+                {"parameter": "spo2", "value": 84, "source": EVIDENCE},
+                "test",
+            )
+        ],
+    )
     beat(record)
     return record.trials.get(trial.id)
 
@@ -317,12 +392,13 @@ def test_a_hostile_patient_shows_as_typed_on_every_page(
     from playwright.sync_api import sync_playwright
 
     found: dict[str, dict[str, list[str]]] = {}
-    with serving(hostile_ward["data"], tmp_path / "streamlit.log") as url, \
-            sync_playwright() as p:
+    with serving(hostile_ward["data"], tmp_path / "streamlit.log") as url, sync_playwright() as p:
         browser = launch(p)
         dialogs: list[str] = []
-        for size, tag in (({"width": 1920, "height": 1080}, "1920"),
-                          ({"width": 1366, "height": 768}, "1366")):
+        for size, tag in (
+            ({"width": 1920, "height": 1080}, "1920"),
+            ({"width": 1366, "height": 768}, "1366"),
+        ):
             page = keep_console(browser.new_page(viewport=size))
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(url)
@@ -339,8 +415,7 @@ def test_a_hostile_patient_shows_as_typed_on_every_page(
             if tag == "1366":
                 page.close()
                 continue
-            for name in ("Trial monitor", "Observations", "Spasticity scores",
-                         "4-hour review"):
+            for name in ("Trial monitor", "Observations", "Spasticity scores", "4-hour review"):
                 slug = re.sub(r"\W+", "-", name).strip("-").lower()
                 with picture_on_failure(page, artefacts / f"hostile-{slug}-FAILED.png"):
                     open_page(page, name)

@@ -48,11 +48,21 @@ def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     trial = monitoring_trial(record, people, device=None, minutes_ago=110)
     now = record.store.now()
     for minutes, rr, spo2, sbp, dbp, pulse, acvpu, temp in EARLIER_SETS:
-        record.observations.record(people.nurse, trial.id, {
-            "measured_at": now - timedelta(minutes=minutes), "rr": rr, "spo2": spo2,
-            "on_oxygen": minutes <= 40, "systolic": sbp, "diastolic": dbp, "pulse_rate": pulse,
-            "consciousness": acvpu, "temp": temp,
-        })
+        record.observations.record(
+            people.nurse,
+            trial.id,
+            {
+                "measured_at": now - timedelta(minutes=minutes),
+                "rr": rr,
+                "spo2": spo2,
+                "on_oxygen": minutes <= 40,
+                "systolic": sbp,
+                "diastolic": dbp,
+                "pulse_rate": pulse,
+                "consciousness": acvpu,
+                "temp": temp,
+            },
+        )
     beat(record)
     yield {"record": record, "trial": trial, "data": data}
     record.close()
@@ -75,8 +85,12 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
             save = page.get_by_role("button", name="Save observations")
             expect(save).to_be_visible()
             boxes = {
-                "Respiration rate /min": "18", "SpO2 %": "96", "Temperature °C": "36.9",
-                "Systolic BP mmHg": "118", "Diastolic BP mmHg": "72", "Pulse /min": "74",
+                "Respiration rate /min": "18",
+                "SpO2 %": "96",
+                "Temperature °C": "36.9",
+                "Systolic BP mmHg": "118",
+                "Diastolic BP mmHg": "72",
+                "Pulse /min": "74",
             }
             for label, value in boxes.items():
                 box = page.get_by_label(label, exact=True)
@@ -104,8 +118,9 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
             assert saved.pulse_rate == 74
             chart = page.locator(".news2-chart")
             expect(chart).to_be_visible()
-            expect(chart.locator('td[data-row="Respiration rate /min"][data-score="3"]')
-                   ).to_have_count(1)
+            expect(
+                chart.locator('td[data-row="Respiration rate /min"][data-score="3"]')
+            ).to_have_count(1)
             assert "None" not in page.inner_text("[data-testid=stMain]")
             page.wait_for_timeout(1000)
             page.screenshot(path=str(artefacts / "observations-1366x768-saved.png"))
@@ -117,8 +132,9 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
             page.get_by_label("Respiration rate /min", exact=True).press("Tab")
             page.wait_for_timeout(300)
             save.click()
-            expect(page.get_by_text("a set measured within the same minute is already recorded")
-                   ).to_be_visible()
+            expect(
+                page.get_by_text("a set measured within the same minute is already recorded")
+            ).to_be_visible()
             page.get_by_role("button", name="Save observations").scroll_into_view_if_needed()
             page.screenshot(path=str(artefacts / "observations-1366x768-same-minute.png"))
             page.set_viewport_size({"width": 1920, "height": 1080})

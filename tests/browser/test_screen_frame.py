@@ -82,8 +82,16 @@ def ward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
     record = TrialRecord.open(load_settings())
     people = make_people(record)
     jones = monitoring_trial(record, people, device=None, minutes_ago=10)
-    smith = monitoring_trial(record, people, device=None, minutes_ago=25, nhs="9434765870",
-                             mrn="H78", family="Smith", bed="4C")
+    smith = monitoring_trial(
+        record,
+        people,
+        device=None,
+        minutes_ago=25,
+        nhs="9434765870",
+        mrn="H78",
+        family="Smith",
+        bed="4C",
+    )
     heartbeat = Heartbeat(record)
     heartbeat.start()
     yield {"record": record, "data": data, "jones": jones, "smith": smith, "tmp": tmp_path}
@@ -94,8 +102,9 @@ def ward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
 
 def browser(playwright: Any, sound: bool = True) -> Any:
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    return playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                      args=[*args, SOUND] if sound else args)
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*args, SOUND] if sound else args
+    )
 
 
 def audio(page: Any) -> dict[str, Any]:
@@ -109,8 +118,9 @@ def audio(page: Any) -> dict[str, Any]:
 
 def wait_audio(page: Any, condition: str) -> dict[str, Any]:
     """Wait until ``condition`` (JavaScript over ``a``, the machine) holds; its state then."""
-    page.wait_for_function(f"() => {{ const a = {AUDIO}; return !!a && ({condition}); }}",
-                           timeout=20_000)
+    page.wait_for_function(
+        f"() => {{ const a = {AUDIO}; return !!a && ({condition}); }}", timeout=20_000
+    )
     return audio(page)
 
 
@@ -134,8 +144,10 @@ class Wire:
         message = ForwardMsg.FromString(payload)
         kind = message.WhichOneof("type")
         run = message.metadata.run
-        line = f"{time.time():.3f} in: {kind} run={run.script_run_id[:8]} " \
-               f"fragments={[f[:8] for f in run.fragment_ids]}"
+        line = (
+            f"{time.time():.3f} in: {kind} run={run.script_run_id[:8]} "
+            f"fragments={[f[:8] for f in run.fragment_ids]}"
+        )
         if kind == "new_session":
             line += f" page={message.new_session.page_script_hash[:8]}"
         if kind == "navigation":
@@ -152,20 +164,24 @@ class Wire:
             return "out: text"
         message = BackMsg.FromString(payload)
         rerun = message.rerun_script
-        return (f"{time.time():.3f} out: {message.WhichOneof('type')} "
-                f"page={rerun.page_script_hash[:8]} fragment={rerun.fragment_id[:8]}")
+        return (
+            f"{time.time():.3f} out: {message.WhichOneof('type')} "
+            f"page={rerun.page_script_hash[:8]} fragment={rerun.fragment_id[:8]}"
+        )
 
 
 def blank(page: Any, where: str, artefacts: Path, wire: Wire) -> AssertionError:
     """Keep the picture, the console and the websocket's last messages of a blank page."""
     page.screenshot(path=str(artefacts / f"BLANK-frame-{where}.png"))
     (artefacts / f"BLANK-frame-{where}.txt").write_text(
-        "\n".join([*page.console_lines, "--- websocket", *wire.lines[-300:]]) + "\n")
+        "\n".join([*page.console_lines, "--- websocket", *wire.lines[-300:]]) + "\n"
+    )
     return AssertionError(f"blank page at {where}: see BLANK-frame-{where}.*")
 
 
-def seen(page: Any, locator: Any, where: str, artefacts: Path, wire: Wire,
-         timings: list[float]) -> None:
+def seen(
+    page: Any, locator: Any, where: str, artefacts: Path, wire: Wire, timings: list[float]
+) -> None:
     """The known element is visible soon; otherwise the page is blank: keep what shows why,
     and fail (never reload)."""
     start = time.monotonic()
@@ -184,8 +200,10 @@ def test_no_blank_page_over_50_sign_outs_and_50_page_switches(
     record: TrialRecord = ward["record"]
     raise_alarm(record, ward["jones"].id, record.store.now())  # the bar and the tiles are busy
     timings: dict[str, list[float]] = {"sign-in": [], "page switch": [], "sign-out": []}
-    with serving(ward["data"], ward["tmp"] / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    with (
+        serving(ward["data"], ward["tmp"] / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         chromium = browser(playwright, sound=False)
         page = keep_console(chromium.new_page(viewport={"width": 1366, "height": 768}))
         page.set_default_timeout(WAIT_MS)
@@ -203,21 +221,42 @@ def test_no_blank_page_over_50_sign_outs_and_50_page_switches(
                 sign_in(page, "nurse")
             except Exception:
                 raise blank(page, f"sign-in-form-{loop}", artefacts, wire) from None
-            seen(page, page.get_by_role("button", name="Sign out"), f"sign-in-{loop}",
-                 artefacts, wire, timings["sign-in"])
+            seen(
+                page,
+                page.get_by_role("button", name="Sign out"),
+                f"sign-in-{loop}",
+                artefacts,
+                wire,
+                timings["sign-in"],
+            )
             target = pages[loop % 2]
             page.wait_for_timeout(pause)
             page.get_by_role("link", name=target).click()
-            seen(page, page.get_by_role("heading", name=target), f"switch-{loop}",
-                 artefacts, wire, timings["page switch"])
+            seen(
+                page,
+                page.get_by_role("heading", name=target),
+                f"switch-{loop}",
+                artefacts,
+                wire,
+                timings["page switch"],
+            )
             page.wait_for_timeout(700 - pause)
             page.get_by_role("button", name="Sign out").click()
-            seen(page, page.get_by_label("Username"), f"sign-out-{loop}", artefacts, wire,
-                 timings["sign-out"])
+            seen(
+                page,
+                page.get_by_label("Username"),
+                f"sign-out-{loop}",
+                artefacts,
+                wire,
+                timings["sign-out"],
+            )
         chromium.close()
     figures = {
-        step: {"count": len(t), "median_s": round(statistics.median(t), 3),
-               "max_s": round(max(t), 3)}
+        step: {
+            "count": len(t),
+            "median_s": round(statistics.median(t), 3),
+            "max_s": round(max(t), 3),
+        }
         for step, t in timings.items()
     }
     (artefacts / "frame-loop-timings.json").write_text(json.dumps(figures, indent=1) + "\n")
@@ -234,12 +273,26 @@ def test_a_new_high_alarm_during_the_audio_pause_sounds_at_once(
     jones, smith = ward["jones"], ward["smith"]
     now = record.store.now()
     raise_alarm(record, jones.id, now - timedelta(seconds=40))
-    raise_alarm(record, jones.id, now - timedelta(minutes=3), rule_id="pulse_low",
-                message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
-    raise_alarm(record, smith.id, now - timedelta(seconds=90), rule_id="sensor_off",
-                message="Sensor off: no SpO2 for 15 s", priority=Priority.LOW)
-    with serving(ward["data"], ward["tmp"] / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    raise_alarm(
+        record,
+        jones.id,
+        now - timedelta(minutes=3),
+        rule_id="pulse_low",
+        message="Bradycardia: pulse 45",
+        priority=Priority.MEDIUM,
+    )
+    raise_alarm(
+        record,
+        smith.id,
+        now - timedelta(seconds=90),
+        rule_id="sensor_off",
+        message="Sensor off: no SpO2 for 15 s",
+        priority=Priority.LOW,
+    )
+    with (
+        serving(ward["data"], ward["tmp"] / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         chromium = browser(playwright)
         page = keep_console(chromium.new_page(viewport={"width": 1920, "height": 1080}))
         page.set_default_timeout(WAIT_MS)
@@ -261,10 +314,15 @@ def test_a_new_high_alarm_during_the_audio_pause_sounds_at_once(
             still = audio(page)
             assert not still["sounding"] and still["bursts_started"] == paused["bursts_started"]
 
-            raise_alarm(record, smith.id, record.store.now(), rule_id="pulse_low",
-                        message="Severe bradycardia: pulse 38", priority=Priority.HIGH)
-            again = wait_audio(page, f"a.sounding && a.bursts_started > "
-                                     f"{paused['bursts_started']}")
+            raise_alarm(
+                record,
+                smith.id,
+                record.store.now(),
+                rule_id="pulse_low",
+                message="Severe bradycardia: pulse 38",
+                priority=Priority.HIGH,
+            )
+            again = wait_audio(page, f"a.sounding && a.bursts_started > {paused['bursts_started']}")
             assert again["paused_until"] == 0 and again["level"] == "high"
             expect(page.get_by_text("Audio paused")).to_be_hidden()
             page.screenshot(path=str(artefacts / "frame-pause-ended-by-new-alarm.png"))
@@ -302,8 +360,10 @@ def test_without_autoplay_the_screen_says_sound_off_and_enables_it_on_click(
     expect.set_options(timeout=WAIT_MS)
     record: TrialRecord = ward["record"]
     raise_alarm(record, ward["jones"].id, record.store.now())
-    with serving(ward["data"], ward["tmp"] / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    with (
+        serving(ward["data"], ward["tmp"] / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         chromium = browser(playwright, sound=False)
         page = keep_console(chromium.new_page(viewport={"width": 1366, "height": 768}))
         page.add_init_script(BLOCKED_UNTIL_CLICK)
@@ -329,8 +389,10 @@ def test_idle_screen_locks_hides_the_patient_and_shows_and_sounds_a_new_alarm(
     expect.set_options(timeout=WAIT_MS)
     monkeypatch.setenv("ITBMON_IDLE_LOCK_MINUTES", "0.1")  # 6 s
     record: TrialRecord = ward["record"]
-    with serving(ward["data"], ward["tmp"] / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    with (
+        serving(ward["data"], ward["tmp"] / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         chromium = browser(playwright)
         page = keep_console(chromium.new_page(viewport={"width": 1366, "height": 768}))
         with picture_on_failure(page, artefacts / "FAILED-frame-lock.png"):

@@ -129,8 +129,7 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
                 page.get_by_label("What was done, and who was told (required)").fill(
                     "Sat patient up, O2 2 L/min, told Dr Who"
                 )
-                page.get_by_role("button", name=re.compile(r"Acknowledge this bed's alarm"))\
-                    .click()
+                page.get_by_role("button", name=re.compile(r"Acknowledge this bed's alarm")).click()
                 expect(banner).to_have_attribute("data-acknowledged", "true")
                 expect(banner).to_contain_text("ACK HIGH")
                 assert record.alarms.active()[0].acknowledged
@@ -169,13 +168,30 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
 # ---------------------------------------------------------------- a simulated trial day
 
 
-def _set(minutes_after: float, rr: int, spo2: int, systolic: int, diastolic: int, pulse: int,
-         poss: str = "1", side_effects: tuple[str, ...] = ()) -> dict[str, Any]:
+def _set(
+    minutes_after: float,
+    rr: int,
+    spo2: int,
+    systolic: int,
+    diastolic: int,
+    pulse: int,
+    poss: str = "1",
+    side_effects: tuple[str, ...] = (),
+) -> dict[str, Any]:
     return {
-        "rr": rr, "spo2": spo2, "on_oxygen": False, "systolic": systolic,
-        "diastolic": diastolic, "pulse_rate": pulse, "consciousness": "A", "temp": 36.7,
-        "poss": poss, "power_left_leg": 4, "power_right_leg": 4,
-        "side_effects": list(side_effects), "minutes_after": minutes_after,
+        "rr": rr,
+        "spo2": spo2,
+        "on_oxygen": False,
+        "systolic": systolic,
+        "diastolic": diastolic,
+        "pulse_rate": pulse,
+        "consciousness": "A",
+        "temp": 36.7,
+        "poss": poss,
+        "power_left_leg": 4,
+        "power_right_leg": 4,
+        "side_effects": list(side_effects),
+        "minutes_after": minutes_after,
     }
 
 
@@ -215,23 +231,26 @@ def trial_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
     record = TrialRecord.open(load_settings())
     people = make_people(record)
-    steady = create_demo_trial(record, scenario="steady", injected_minutes_ago=50, bed="4A",
-                               speed=1800)
+    steady = create_demo_trial(
+        record, scenario="steady", injected_minutes_ago=50, bed="4A", speed=1800
+    )
     record_sets(record, people.nurse, steady, STEADY_SETS)
-    silent = create_demo_trial(record, scenario="steady", injected_minutes_ago=35, bed="4C",
-                               speed=1800)
+    silent = create_demo_trial(
+        record, scenario="steady", injected_minutes_ago=35, bed="4C", speed=1800
+    )
     assignment = record.trials.active_assignments(silent.id)[0]
     record.trials.end_assignment(people.nurse, assignment.id)
-    record.trials.assign_device(people.nurse, silent.id, "serial:/dev/ttyITB-unplugged",
-                                "Oximeter on USB serial")
+    record.trials.assign_device(
+        people.nurse, silent.id, "serial:/dev/ttyITB-unplugged", "Oximeter on USB serial"
+    )
     before = record.store.now() - timedelta(minutes=3)
     add_vitals(record, silent.id, before, 96, 68, device="serial:/dev/ttyITB-unplugged")
     record_sets(record, people.nurse, silent, STEADY_SETS[:2])
-    overdose = create_demo_trial(record, scenario="overdose", injected_minutes_ago=130,
-                                 bed="4B", speed=1800)
+    overdose = create_demo_trial(
+        record, scenario="overdose", injected_minutes_ago=130, bed="4B", speed=1800
+    )
     record_sets(record, people.nurse, overdose, OVERDOSE_SETS)
-    yield {"record": record, "data": data, "overdose": overdose, "steady": steady,
-           "people": people}
+    yield {"record": record, "data": data, "overdose": overdose, "steady": steady, "people": people}
     record.close()
 
 
@@ -258,8 +277,10 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
 
     record: TrialRecord = trial_day["record"]
     overdose = trial_day["overdose"]
-    with serving(trial_day["data"], tmp_path / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    with (
+        serving(trial_day["data"], tmp_path / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         browser = launch(playwright)
         page = keep_console(browser.new_page(viewport={"width": 1280, "height": 900}))
         page.set_default_timeout(WAIT_MS)
@@ -268,12 +289,16 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
             sign_in(page, "nurse")
             # The monitor replays the overdose day: the rules raise a severe desaturation (high),
             # slow breathing and the side effects the nurse recorded. She has seen to the last two.
-            active = wait_for_alarms(record, overdose.id,
-                                     ("desaturation", "slow breathing", "side effect"))
+            active = wait_for_alarms(
+                record, overdose.id, ("desaturation", "slow breathing", "side effect")
+            )
             for alarm in active:
                 if any(w in alarm.message.lower() for w in ("slow breathing", "side effect")):
-                    record.alarms.acknowledge(trial_day["people"].nurse, alarm.id,
-                                              "Sat up, encouraged deep breaths; told Dr Who")
+                    record.alarms.acknowledge(
+                        trial_day["people"].nurse,
+                        alarm.id,
+                        "Sat up, encouraged deep breaths; told Dr Who",
+                    )
             page.get_by_role("link", name="Ward overview").click()
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
             # The bed in alarm comes first, its desaturation the banner; bed 4C's oximeter is
@@ -281,7 +306,8 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
             first = page.locator(".wb").first
             expect(first).to_have_attribute("data-bed", "4B")
             expect(first.locator(".wb-banner")).to_contain_text(
-                re.compile(r"desaturation", re.IGNORECASE))
+                re.compile(r"desaturation", re.IGNORECASE)
+            )
             expect(page.locator('.wb[data-bed="4C"] .wb-k-spo2 .wb-val')).to_have_text("STALE")
             page.wait_for_timeout(2500)  # every tile painted
             # The window, not the whole page: the grid keeps room for a full ward below.
@@ -294,6 +320,7 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
             expect(page.locator(".js-plotly-plot").first).to_be_visible()
             page.wait_for_timeout(6000)  # one chart refresh after the replay caught up
             whole_page(page, artefacts / "8-trial-monitor-trial-day.png")
-            readme_picture(artefacts / "8-trial-monitor-trial-day.png", "trial-monitor.png",
-                           artefacts)
+            readme_picture(
+                artefacts / "8-trial-monitor-trial-day.png", "trial-monitor.png", artefacts
+            )
         browser.close()

@@ -41,33 +41,88 @@ __all__ = ["artefacts"]  # a fixture, used by name
 
 pytestmark = pytest.mark.browser
 
-NHS_NUMBERS = ["9434765919", "9000000009", "9000000017", "9000000025", "9000000033",
-               "9000000041", "9000000068", "9000000076", "9000000084", "9000000092",
-               "9000000106", "9000000114", "9000000122", "9000000130", "9000000149",
-               "9000000157"]
-FAMILIES = ["Jones", "Okafor", "Patel", "Nowak", "Evans", "Murphy", "Khan", "Williams",
-            "Taylor", "Brown", "Singh", "Davies", "Wilson", "Roberts", "Hughes", "Lewis"]
+NHS_NUMBERS = [
+    "9434765919",
+    "9000000009",
+    "9000000017",
+    "9000000025",
+    "9000000033",
+    "9000000041",
+    "9000000068",
+    "9000000076",
+    "9000000084",
+    "9000000092",
+    "9000000106",
+    "9000000114",
+    "9000000122",
+    "9000000130",
+    "9000000149",
+    "9000000157",
+]
+FAMILIES = [
+    "Jones",
+    "Okafor",
+    "Patel",
+    "Nowak",
+    "Evans",
+    "Murphy",
+    "Khan",
+    "Williams",
+    "Taylor",
+    "Brown",
+    "Singh",
+    "Davies",
+    "Wilson",
+    "Roberts",
+    "Hughes",
+    "Lewis",
+]
 # Created out of order, as beds fill on a real ward: the page sorts them, not the record.
 CREATION_ORDER = [10, 3, 1, 16, 2, 7, 12, 5, 9, 14, 4, 11, 6, 13, 8, 15]
 # SpO2, pulse of each bed's oximeter now (the others of the bed's story are below).
-VITALS = {1: (97, 72), 2: (96, 80), 3: (93, 88), 4: (98, 64), 5: (86, 104), 6: (97, 70),
-          7: (84, 38), 8: (95, 76), 9: (96, 82), 10: (97, 68), 11: (95, 74), 12: (99, 61),
-          13: (96, 90), 14: (95, 70), 15: (97, 77), 16: (95, 95)}
+VITALS = {
+    1: (97, 72),
+    2: (96, 80),
+    3: (93, 88),
+    4: (98, 64),
+    5: (86, 104),
+    6: (97, 70),
+    7: (84, 38),
+    8: (95, 76),
+    9: (96, 82),
+    10: (97, 68),
+    11: (95, 74),
+    12: (99, 61),
+    13: (96, 90),
+    14: (95, 70),
+    15: (97, 77),
+    16: (95, 95),
+}
 SILENT_BED = 14  # its oximeter stopped 3 minutes ago
 OVERDUE_BED = 2  # injected 25 min ago; the +15 min set was never recorded
 EXPECTED_ORDER = [
     # unacknowledged high: D5 (severe desaturation), D7 (critical desaturation)
-    "D5", "D7",
+    "D5",
+    "D7",
     # unacknowledged medium: D3 (desaturation), D16 (NEWS2 5)
-    "D3", "D16",
+    "D3",
+    "D16",
     # unacknowledged low: D9 (sensor off)
     "D9",
     # acknowledged only: D11 (medium, slow breathing)
     "D11",
     # overdue, then stale
-    "D2", "D14",
+    "D2",
+    "D14",
     # calm, in natural bed order
-    "D1", "D4", "D6", "D8", "D10", "D12", "D13", "D15",
+    "D1",
+    "D4",
+    "D6",
+    "D8",
+    "D10",
+    "D12",
+    "D13",
+    "D15",
 ]
 
 
@@ -87,22 +142,48 @@ class StationDay:
     trials: dict[int, TrialView]  # by bed number
 
 
-def alarm(record: TrialRecord, trial_id: int, rule: str, priority: Priority, message: str,
-          at: datetime, evidence: dict[str, Any],
-          kind: AlarmKind = AlarmKind.PHYSIOLOGICAL) -> int:
+def alarm(
+    record: TrialRecord,
+    trial_id: int,
+    rule: str,
+    priority: Priority,
+    message: str,
+    at: datetime,
+    evidence: dict[str, Any],
+    kind: AlarmKind = AlarmKind.PHYSIOLOGICAL,
+) -> int:
     """An alarm as the monitor raises it (its evidence names the parameter it is about)."""
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial_id=trial_id, rule_id=rule, event=AlarmEventType.RAISED, at=at,
-        priority=priority, kind=kind, message=message, evidence=evidence,
-        rule_set_version="test",
-    )])
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial_id=trial_id,
+                rule_id=rule,
+                event=AlarmEventType.RAISED,
+                at=at,
+                priority=priority,
+                kind=kind,
+                message=message,
+                evidence=evidence,
+                rule_set_version="test",
+            )
+        ],
+    )
     return next(a.id for a in record.alarms.active(trial_id) if a.rule_id == rule)
 
 
-def _oximeter(trial_id: int, bed: int, at: datetime, spo2: float | None, pulse: float | None,
-              flags: frozenset[QualityFlag] = frozenset()) -> list[ReadingIn]:
-    return [ReadingIn(trial_id, Parameter.SPO2, spo2, at, at, source(bed), flags),
-            ReadingIn(trial_id, Parameter.PULSE_RATE, pulse, at, at, source(bed), flags)]
+def _oximeter(
+    trial_id: int,
+    bed: int,
+    at: datetime,
+    spo2: float | None,
+    pulse: float | None,
+    flags: frozenset[QualityFlag] = frozenset(),
+) -> list[ReadingIn]:
+    return [
+        ReadingIn(trial_id, Parameter.SPO2, spo2, at, at, source(bed), flags),
+        ReadingIn(trial_id, Parameter.PULSE_RATE, pulse, at, at, source(bed), flags),
+    ]
 
 
 def seed_station_day(record: TrialRecord, people: People) -> dict[int, TrialView]:
@@ -112,8 +193,13 @@ def seed_station_day(record: TrialRecord, people: People) -> dict[int, TrialView
     trials: dict[int, TrialView] = {}
     for bed in CREATION_ORDER:
         trial = monitoring_trial(
-            record, people, nhs=NHS_NUMBERS[bed - 1], mrn=f"D{bed:02d}X",
-            family=FAMILIES[bed - 1], bed=f"D{bed}", device=None,
+            record,
+            people,
+            nhs=NHS_NUMBERS[bed - 1],
+            mrn=f"D{bed:02d}X",
+            family=FAMILIES[bed - 1],
+            bed=f"D{bed}",
+            device=None,
             minutes_ago=25 if bed == OVERDUE_BED else 10,
         )
         record.trials.assign_device(people.nurse, trial.id, source(bed), "Oximeter")
@@ -132,14 +218,17 @@ def seed_station_day(record: TrialRecord, people: People) -> dict[int, TrialView
                 spo2 = round(spo2 + (spo2_now - spo2) * weight)
                 pulse = round(pulse + (pulse_now - pulse) * weight)
             if bed == 9 and 900 <= ago < 960:
-                readings += _oximeter(trial.id, bed, at, None, None,
-                                      frozenset({QualityFlag.NO_FINGER}))
+                readings += _oximeter(
+                    trial.id, bed, at, None, None, frozenset({QualityFlag.NO_FINGER})
+                )
                 continue
             readings += _oximeter(trial.id, bed, at, spo2, pulse)
         systolic, diastolic = (90, 59) if bed == 5 else (118 + bed, 74 + bed % 5)
         at = now - timedelta(minutes=2)  # the cuff's last measurement, after every set
-        readings += [ReadingIn(trial.id, Parameter.SYSTOLIC, float(systolic), at, at, cuff(bed)),
-                     ReadingIn(trial.id, Parameter.DIASTOLIC, float(diastolic), at, at, cuff(bed))]
+        readings += [
+            ReadingIn(trial.id, Parameter.SYSTOLIC, float(systolic), at, at, cuff(bed)),
+            ReadingIn(trial.id, Parameter.DIASTOLIC, float(diastolic), at, at, cuff(bed)),
+        ]
         if len(readings) > 20000:
             record.readings.add(service, readings)
             readings = []
@@ -148,17 +237,38 @@ def seed_station_day(record: TrialRecord, people: People) -> dict[int, TrialView
         state = "disconnected" if bed == SILENT_BED else "connected"
         reason = "no data for 10 s" if bed == SILENT_BED else ""
         last = now - timedelta(seconds=180 if bed == SILENT_BED else 2)
-        record.services.set_device_state(source(bed), trial.id, state, reason,
-                                         now - timedelta(minutes=30), last)
+        record.services.set_device_state(
+            source(bed), trial.id, state, reason, now - timedelta(minutes=30), last
+        )
 
     # Observation sets (NEWS2 is the monitor's judgement of them, below).
-    def obs(bed: int, minutes_ago: float, rr: int, spo2: int, systolic: int, pulse: int,
-            temp: float = 36.8, consciousness: str = "A") -> None:
-        record.observations.record(people.nurse, trials[bed].id, {
-            "measured_at": now - timedelta(minutes=minutes_ago), "rr": rr, "spo2": spo2,
-            "on_oxygen": False, "systolic": systolic, "diastolic": 70, "pulse_rate": pulse,
-            "consciousness": consciousness, "temp": temp, "poss": "1", "side_effects": [],
-        })
+    def obs(
+        bed: int,
+        minutes_ago: float,
+        rr: int,
+        spo2: int,
+        systolic: int,
+        pulse: int,
+        temp: float = 36.8,
+        consciousness: str = "A",
+    ) -> None:
+        record.observations.record(
+            people.nurse,
+            trials[bed].id,
+            {
+                "measured_at": now - timedelta(minutes=minutes_ago),
+                "rr": rr,
+                "spo2": spo2,
+                "on_oxygen": False,
+                "systolic": systolic,
+                "diastolic": 70,
+                "pulse_rate": pulse,
+                "consciousness": consciousness,
+                "temp": temp,
+                "poss": "1",
+                "side_effects": [],
+            },
+        )
 
     obs(1, 6, 15, 97, 124, 72)
     obs(5, 3, 14, 87, 92, 102)
@@ -172,41 +282,82 @@ def seed_station_day(record: TrialRecord, people: People) -> dict[int, TrialView
 
     # Alarms as the monitor raised them.
     t = trials
-    alarm(record, t[5].id, "spo2_low", Priority.HIGH,
-          "Severe desaturation: SpO2 91 % or below. Assess breathing and sedation.",
-          now - timedelta(minutes=2), {"parameter": "spo2", "level": "severe_desaturation",
-                                       "value": 86})
-    hypotension = alarm(record, t[5].id, "sbp_low", Priority.MEDIUM,
-                        "Hypotension: systolic 90 mmHg or below.", now - timedelta(minutes=4),
-                        {"parameter": "systolic", "level": "hypotension", "value": 90})
+    alarm(
+        record,
+        t[5].id,
+        "spo2_low",
+        Priority.HIGH,
+        "Severe desaturation: SpO2 91 % or below. Assess breathing and sedation.",
+        now - timedelta(minutes=2),
+        {"parameter": "spo2", "level": "severe_desaturation", "value": 86},
+    )
+    hypotension = alarm(
+        record,
+        t[5].id,
+        "sbp_low",
+        Priority.MEDIUM,
+        "Hypotension: systolic 90 mmHg or below.",
+        now - timedelta(minutes=4),
+        {"parameter": "systolic", "level": "hypotension", "value": 90},
+    )
     record.alarms.acknowledge(people.nurse, hypotension, "Lay flat, fluids as prescribed")
     # D7: the older high alarm acknowledged, a newer critical desaturation waiting.
-    bradycardia = alarm(record, t[7].id, "pulse_low", Priority.HIGH,
-                        "Severe bradycardia: pulse 40 /min or below. Call the doctor.",
-                        now - timedelta(minutes=6),
-                        {"parameter": "pulse_rate", "level": "severe_bradycardia",
-                         "value": 38})
+    bradycardia = alarm(
+        record,
+        t[7].id,
+        "pulse_low",
+        Priority.HIGH,
+        "Severe bradycardia: pulse 40 /min or below. Call the doctor.",
+        now - timedelta(minutes=6),
+        {"parameter": "pulse_rate", "level": "severe_bradycardia", "value": 38},
+    )
     record.alarms.acknowledge(people.nurse, bradycardia, "Doctor at the bedside")
-    alarm(record, t[7].id, "spo2_low", Priority.HIGH,
-          "Critical desaturation: SpO2 85 % or below. Check airway and breathing now.",
-          now - timedelta(seconds=50),
-          {"parameter": "spo2", "level": "critical_desaturation", "value": 84})
-    alarm(record, t[3].id, "spo2_low", Priority.MEDIUM,
-          "Desaturation: SpO2 93 % or below. Check the probe and the patient's breathing.",
-          now - timedelta(minutes=1), {"parameter": "spo2", "level": "desaturation",
-                                       "value": 93})
-    alarm(record, t[16].id, "news2", Priority.MEDIUM,
-          "NEWS2 5-6: urgent review by a clinician competent in acute illness.",
-          now - timedelta(minutes=2), {"total": 5, "band": "medium", "level": "news2_medium"})
-    alarm(record, t[9].id, "sensor_off", Priority.LOW,
-          "Sensor off: the oximeter reports no finger or a disconnected probe. Refit the probe.",
-          now - timedelta(seconds=30),
-          {"parameters": {"spo2": {"why": ["no_finger"]}}, "delay_s": 10},
-          kind=AlarmKind.TECHNICAL)
-    slow = alarm(record, t[11].id, "rr_low", Priority.MEDIUM,
-                 "Slow breathing: RR 10 /min or below. Assess sedation.",
-                 now - timedelta(minutes=5), {"parameter": "rr", "level": "slow_breathing",
-                                              "value": 9})
+    alarm(
+        record,
+        t[7].id,
+        "spo2_low",
+        Priority.HIGH,
+        "Critical desaturation: SpO2 85 % or below. Check airway and breathing now.",
+        now - timedelta(seconds=50),
+        {"parameter": "spo2", "level": "critical_desaturation", "value": 84},
+    )
+    alarm(
+        record,
+        t[3].id,
+        "spo2_low",
+        Priority.MEDIUM,
+        "Desaturation: SpO2 93 % or below. Check the probe and the patient's breathing.",
+        now - timedelta(minutes=1),
+        {"parameter": "spo2", "level": "desaturation", "value": 93},
+    )
+    alarm(
+        record,
+        t[16].id,
+        "news2",
+        Priority.MEDIUM,
+        "NEWS2 5-6: urgent review by a clinician competent in acute illness.",
+        now - timedelta(minutes=2),
+        {"total": 5, "band": "medium", "level": "news2_medium"},
+    )
+    alarm(
+        record,
+        t[9].id,
+        "sensor_off",
+        Priority.LOW,
+        "Sensor off: the oximeter reports no finger or a disconnected probe. Refit the probe.",
+        now - timedelta(seconds=30),
+        {"parameters": {"spo2": {"why": ["no_finger"]}}, "delay_s": 10},
+        kind=AlarmKind.TECHNICAL,
+    )
+    slow = alarm(
+        record,
+        t[11].id,
+        "rr_low",
+        Priority.MEDIUM,
+        "Slow breathing: RR 10 /min or below. Assess sedation.",
+        now - timedelta(minutes=5),
+        {"parameter": "rr", "level": "slow_breathing", "value": 9},
+    )
     record.alarms.acknowledge(people.nurse, slow, "Roused, breathing 12 /min, told Dr Who")
     beat(record)
     return trials
@@ -230,8 +381,9 @@ class Oximeters(threading.Thread):
                     continue
                 spo2, pulse = VITALS[bed]
                 if bed == 9:  # the probe is off the finger: flagged readings without a value
-                    readings += _oximeter(trial.id, bed, now, None, None,
-                                          frozenset({QualityFlag.NO_FINGER}))
+                    readings += _oximeter(
+                        trial.id, bed, now, None, None, frozenset({QualityFlag.NO_FINGER})
+                    )
                     continue
                 readings += _oximeter(trial.id, bed, now, float(spo2), float(pulse))
             record.readings.add(service, readings)
@@ -291,13 +443,14 @@ def wait_for_station(page: Any) -> None:
     page.wait_for_timeout(1500)  # every tile and trend painted
 
 
-def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path,
-                                  artefacts: Path) -> None:
+def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path, artefacts: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     expect.set_options(timeout=WAIT_MS)
-    with serving(station_day.data, tmp_path / "streamlit.log") as url, \
-            sync_playwright() as playwright:
+    with (
+        serving(station_day.data, tmp_path / "streamlit.log") as url,
+        sync_playwright() as playwright,
+    ):
         browser = launch(playwright)
         page = keep_console(browser.new_page(viewport={"width": 1920, "height": 1080}))
         page.set_default_timeout(WAIT_MS)

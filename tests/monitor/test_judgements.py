@@ -30,8 +30,16 @@ from tests.observations.conftest import FakeClock
 from vocabulary import InjectionRoute, Parameter, TrialStatus
 
 OXIMETER = "sim:steady?seed=7"
-SET = {"rr": 10, "spo2": 97, "on_oxygen": False, "systolic": 120, "diastolic": 80,
-       "pulse_rate": 72, "consciousness": "A", "temp": 36.8}
+SET = {
+    "rr": 10,
+    "spo2": 97,
+    "on_oxygen": False,
+    "systolic": 120,
+    "diastolic": 80,
+    "pulse_rate": 72,
+    "consciousness": "A",
+    "temp": 36.8,
+}
 
 
 @pytest.fixture
@@ -39,9 +47,7 @@ def ward(database_url: str, tmp_path: Path) -> Iterator[tuple[TrialRecord, FakeC
     engine = create_record_engine(database_url)
     migrate(engine)
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
-    record = TrialRecord(
-        engine, Settings(tmp_path, database_url, ZoneInfo("Europe/London")), clock
-    )
+    record = TrialRecord(engine, Settings(tmp_path, database_url, ZoneInfo("Europe/London")), clock)
     yield record, clock
     record.close()
 
@@ -57,13 +63,20 @@ class QuietStreams(MonitorService):
         return nothing()
 
 
-def baseline_trial(record: TrialRecord, source: str = OXIMETER, nhs: str = "9990000026"
-                   ) -> TrialView:
+def baseline_trial(
+    record: TrialRecord, source: str = OXIMETER, nhs: str = "9990000026"
+) -> TrialView:
     clinician = record.users.demo_clinician()
-    patient = record.patients.register(clinician, {
-        "nhs_number": nhs, "hospital_number": f"T{nhs[-5:]}", "family_name": "Baseline",
-        "given_name": "Test", "date_of_birth": "1970-01-01",
-    })
+    patient = record.patients.register(
+        clinician,
+        {
+            "nhs_number": nhs,
+            "hospital_number": f"T{nhs[-5:]}",
+            "family_name": "Baseline",
+            "given_name": "Test",
+            "date_of_birth": "1970-01-01",
+        },
+    )
     trial = record.trials.plan(clinician, patient.id, 50, bed="B1")
     record.trials.set_status(clinician, trial.id, TrialStatus.BASELINE)
     record.trials.assign_device(clinician, trial.id, source, "Bedside oximeter")
@@ -71,10 +84,16 @@ def baseline_trial(record: TrialRecord, source: str = OXIMETER, nhs: str = "9990
 
 
 def inject(record: TrialRecord, trial_id: int, given_at: datetime) -> None:
-    record.trials.record_injection(record.users.demo_clinician(), trial_id, {
-        "dose_mcg": 50, "given_at": given_at, "route": InjectionRoute.LUMBAR_PUNCTURE,
-        "given_by": "Dr Test",
-    })
+    record.trials.record_injection(
+        record.users.demo_clinician(),
+        trial_id,
+        {
+            "dose_mcg": 50,
+            "given_at": given_at,
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Test",
+        },
+    )
 
 
 def spo2_at(second: int) -> float:
@@ -85,8 +104,13 @@ def pulse_at(second: int) -> float:
     return 70.0 + second % 3
 
 
-def stream(service: MonitorService | None, watch: TrialWatch, clock: FakeClock,
-           start: datetime, seconds: range) -> list:  # type: ignore[type-arg]
+def stream(
+    service: MonitorService | None,
+    watch: TrialWatch,
+    clock: FakeClock,
+    start: datetime,
+    seconds: range,
+) -> list:  # type: ignore[type-arg]
     """One oximeter frame a second, as the service's stream task handles it; returns the
     record rows of those the service was not there to keep."""
     rows = []
@@ -146,9 +170,7 @@ async def test_the_devices_are_watched_from_the_baseline_and_the_injection_keeps
     # The baseline is the median of the readings of the 15 minutes before the injection.
     window = range(3 * 60, 18 * 60)
     assert watch.engine.baseline()[Parameter.SPO2] == statistics.median(map(spo2_at, window))
-    assert watch.engine.baseline()[Parameter.PULSE_RATE] == statistics.median(
-        map(pulse_at, window)
-    )
+    assert watch.engine.baseline()[Parameter.PULSE_RATE] == statistics.median(map(pulse_at, window))
     # Every reading of the baseline stage is in the record, and a monitor started now
     # judges the trial as the running one does.
     assert record.readings.count(trial.id) == 2 * 20 * 60 + 2 * 60 - len(service.buffer)
@@ -243,6 +265,7 @@ def test_a_late_set_counts_at_its_measured_time_live_and_after_a_rebuild_alike(
     assert scored[late.id].measured_at == injected + timedelta(minutes=14)
     assert (scored[late.id].total, scored[late.id].band) == (1, "low")  # RR 10 scores 1
     assert (scored[on_time.id].total, scored[on_time.id].spo2_from) == (0, "set")
+
     # Its alarm was judged when it arrived: slow breathing raised at 10:22, live and rebuilt.
     def raised(watch: TrialWatch) -> list[tuple[str, datetime]]:
         return sorted((a.rule_id, a.raised_at) for a in watch.engine.active_alarms())
@@ -275,7 +298,10 @@ async def test_the_monitor_stores_its_judgement_once_and_judges_a_correction_aga
         [score] = record.set_scores.for_trial(trial.id).values()
         assert (score.observation_set_id, score.total, score.band) == (first.id, 1, "low")
         assert (score.spo2, score.spo2_from, score.pulse, score.pulse_from) == (
-            97, "set", 72, "set"
+            97,
+            "set",
+            72,
+            "set",
         )
         assert score.rule_set_version == default_rule_set().version
         schedule = record.set_scores.schedule(trial.id)
@@ -293,7 +319,9 @@ async def test_the_monitor_stores_its_judgement_once_and_judges_a_correction_aga
         # The nurse corrects the time: measured at 10:29, not 10:14.
         stream(service, watch, clock, injected, range(16 * 60, 31 * 60))
         fixed = record.observations.correct(
-            nurse, first.id, {**SET, "measured_at": injected + timedelta(minutes=29)},
+            nurse,
+            first.id,
+            {**SET, "measured_at": injected + timedelta(minutes=29)},
             "wrong time typed",
         )
         await service.poll()
@@ -346,10 +374,16 @@ async def test_a_trial_without_a_device_is_watched_and_its_sets_scored(
     record, clock = ward
     injected = clock.now
     clinician = record.users.demo_clinician()
-    patient = record.patients.register(clinician, {
-        "nhs_number": "9990000042", "hospital_number": "T00042", "family_name": "Nodevice",
-        "given_name": "Test", "date_of_birth": "1970-01-01",
-    })
+    patient = record.patients.register(
+        clinician,
+        {
+            "nhs_number": "9990000042",
+            "hospital_number": "T00042",
+            "family_name": "Nodevice",
+            "given_name": "Test",
+            "date_of_birth": "1970-01-01",
+        },
+    )
     trial = record.trials.plan(clinician, patient.id, 50).id
     inject(record, trial, injected)
     service = QuietStreams(record, clock=clock)
@@ -359,7 +393,8 @@ async def test_a_trial_without_a_device_is_watched_and_its_sets_scored(
         watch = service.watches[trial]
         clock.now = injected + timedelta(minutes=16)
         obs = record.observations.record(
-            record.users.demo_nurse(), trial,
+            record.users.demo_nurse(),
+            trial,
             {**SET, "measured_at": injected + timedelta(minutes=14)},
         )
         await service.poll()
@@ -395,14 +430,23 @@ def test_the_cuff_pulse_beside_the_oximeter_is_not_judged_live_or_rebuilt(
     for second in range(1, 120):
         at = start + timedelta(seconds=second)
         clock.now = at
-        frames = [build_measurement(
-            "sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 72.0}
-        ).stamped(receive_time=at, device_time=at, source=OXIMETER)]
+        frames = [
+            build_measurement("sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 72.0}).stamped(
+                receive_time=at, device_time=at, source=OXIMETER
+            )
+        ]
         if second % 2 == 0:  # a cuff far more often than any ward's, so a mistake would show
             cuff_at = at + timedelta(milliseconds=500)  # the cuff keeps its own clock
-            frames.append(build_measurement("sim-nibp", {
-                Parameter.SYSTOLIC: 125.0, Parameter.DIASTOLIC: 80.0, Parameter.PULSE_RATE: 35.0,
-            }).stamped(receive_time=cuff_at, device_time=cuff_at, source=f"{OXIMETER}/nibp"))
+            frames.append(
+                build_measurement(
+                    "sim-nibp",
+                    {
+                        Parameter.SYSTOLIC: 125.0,
+                        Parameter.DIASTOLIC: 80.0,
+                        Parameter.PULSE_RATE: 35.0,
+                    },
+                ).stamped(receive_time=cuff_at, device_time=cuff_at, source=f"{OXIMETER}/nibp")
+            )
         for frame in frames:
             raised += watch.on_measurement(frame)
             rows += record_readings(watch.trial_id, frame)
@@ -433,16 +477,21 @@ async def test_alarms_of_a_trial_whose_window_closed_end_with_it(
         for second in range(1, 40):
             at = start + timedelta(seconds=second)
             clock.now = at
-            frame = build_measurement("sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 46.0}
-                                      ).stamped(receive_time=at, device_time=at, source=OXIMETER)
+            frame = build_measurement(
+                "sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 46.0}
+            ).stamped(receive_time=at, device_time=at, source=OXIMETER)
             service._commit(watch.on_measurement(frame))
         service._commit(watch.tick())
         assert await service._write_alarms()
         [alarm] = record.alarms.active(trial.id)
         assert alarm.rule_id == "pulse_low"
         record.alarms.acknowledge(record.users.demo_nurse(), alarm.id, "Pulse checked by hand.")
-        record.trials.set_status(record.users.demo_clinician(), trial.id, TrialStatus.ASSESSED,
-                                 reason="Pulse 46 is this patient's usual; reviewed at the bed.")
+        record.trials.set_status(
+            record.users.demo_clinician(),
+            trial.id,
+            TrialStatus.ASSESSED,
+            reason="Pulse 46 is this patient's usual; reviewed at the bed.",
+        )
         await service.sync()  # the trial is no longer watched
         assert trial.id not in service.watches
         assert await service._write_alarms()

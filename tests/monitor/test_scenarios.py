@@ -136,9 +136,7 @@ async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp
         assert latest[Parameter.SPO2].value == 98 and latest[Parameter.PULSE_RATE].value == 72
         oximeter.frame = FRAME_DESATURATED
         desaturated_at = record.store.now()
-        await wait_for(
-            lambda: "critical_desaturation" in levels_raised(record, trial.id)
-        )
+        await wait_for(lambda: "critical_desaturation" in levels_raised(record, trial.id))
     finally:
         stop.set()
         await running
@@ -189,9 +187,7 @@ def hold_database(url: str) -> Callable[[], None]:
     return lambda: subprocess.run([*shlex.split(PG_CTL), "-w", "start"], check=True, **quiet)
 
 
-async def test_database_outage_loses_no_reading_and_alarms_go_on(
-    database_url: str, tmp_path: Path
-):
+async def test_database_outage_loses_no_reading_and_alarms_go_on(database_url: str, tmp_path: Path):
     # Writers give up on a lock after 0.2 s (10 s in the product), so the outage bites here.
     record = open_record(database_url, tmp_path, busy_timeout_s=0.2)
     link = tmp_path / "oximeter"
@@ -213,8 +209,13 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(
         engine_saw = len(service.buffer)
         oximeter.frame = FRAME_DESATURATED
         # While the database is away the engine still decides: the alarm waits, not the rule.
-        await wait_for(lambda: bool(service._pending_alarms) or "spo2_low" in {
-            a.rule_id for a in service.watches[trial.id].engine.active_alarms()})
+        await wait_for(
+            lambda: (
+                bool(service._pending_alarms)
+                or "spo2_low"
+                in {a.rule_id for a in service.watches[trial.id].engine.active_alarms()}
+            )
+        )
         await asyncio.sleep(max(0.0, 3 - (time.monotonic() - outage_began)))
         assert len(service.buffer) > engine_saw  # readings waited in the buffer
         give_back()
@@ -238,8 +239,11 @@ async def test_two_services_never_stream_the_same_device(record: TrialRecord, tm
     assert len(sources) == 3
     other = open_record(record.store.engine.url.render_as_string(hide_password=False), tmp_path)
     quick = MonitorSettings(
-        flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2,
-        poll_interval_s=0.2, lease_ttl_s=2.0,
+        flush_interval_s=0.2,
+        heartbeat_interval_s=0.2,
+        sync_interval_s=0.2,
+        poll_interval_s=0.2,
+        lease_ttl_s=2.0,
     )
     services = [MonitorService(record, settings=quick), MonitorService(other, settings=quick)]
     stops = [asyncio.Event(), asyncio.Event()]

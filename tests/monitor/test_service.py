@@ -202,8 +202,11 @@ def test_out_of_order_oximeter_value_does_not_restart_a_desaturation(record: Tri
         at = start + timedelta(seconds=second)
         sample = build_measurement("sim", {Parameter.SPO2: spo2, Parameter.PULSE_RATE: 70})
         events = watch.on_measurement(sample.stamped(receive_time=at, device_time=at, source="s"))
-        return [(e.rule_id, e.evidence["level"], e.at)
-                for e in events if e.event == AlarmEventType.RAISED]
+        return [
+            (e.rule_id, e.evidence["level"], e.at)
+            for e in events
+            if e.event == AlarmEventType.RAISED
+        ]
 
     raised = [r for s in range(20, 23) for r in oximeter(s, 80)]
     raised += oximeter(5, 97)  # a resend from before the dip arrives late
@@ -290,8 +293,10 @@ def test_a_dropped_readings_report_names_only_trials_that_lost_more(record: Tria
     now = record.store.now()
 
     def three_readings(trial_id: int) -> None:
-        rows = [ReadingIn(trial_id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now,
-                          "sim:t") for i in range(3)]
+        rows = [
+            ReadingIn(trial_id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now, "sim:t")
+            for i in range(3)
+        ]
         service.buffer.add(record.readings.prepare(rows))
 
     three_readings(first.id)  # one of them dropped

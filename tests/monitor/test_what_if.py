@@ -25,8 +25,10 @@ from tests.accounts import PASSWORD, local_person, sign_in_as
 from vocabulary import AlarmEventType, Parameter, Role
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "default_rules.yaml"
-CRITICAL_DELAY = ("          max_delay_s: 5\n          clears_at: 87",
-                  "          max_delay_s: 20\n          clears_at: 87")
+CRITICAL_DELAY = (
+    "          max_delay_s: 5\n          clears_at: 87",
+    "          max_delay_s: 20\n          clears_at: 87",
+)
 TACHYCARDIA_AT_75 = (("limit: 131", "limit: 75"), ("clears_at: 127", "clears_at: 72"))
 
 
@@ -55,18 +57,23 @@ def test_replay_with_the_rule_set_in_force_gives_back_the_recorded_alarm_events(
     rules = default_rule_set()
     [(trial, end)] = finished_trials(record)
     assert trial.id == trial_id
-    replayed = [e for e in replay(recorded_day(record, rules, trial, end), rules)
-                if e.event != AlarmEventType.ACKNOWLEDGED]
-    recorded = [e for e in record.alarms.events(trial_id)
-                if e.event != AlarmEventType.ACKNOWLEDGED.value]
+    replayed = [
+        e
+        for e in replay(recorded_day(record, rules, trial, end), rules)
+        if e.event != AlarmEventType.ACKNOWLEDGED
+    ]
+    recorded = [
+        e for e in record.alarms.events(trial_id) if e.event != AlarmEventType.ACKNOWLEDGED.value
+    ]
     assert len(recorded) > 40  # an overdose day: raises, escalations, the close
 
     def key(rule: str, event: str, at: object, priority: str, message: str) -> tuple:
         return (rule, event, at, priority, message)
 
-    assert sorted(key(e.rule_id, e.event.value, e.time, e.priority.value, e.message)
-                  for e in replayed) == sorted(
-        key(e.rule_id, e.event, e.at, e.priority, e.message) for e in recorded)
+    assert sorted(
+        key(e.rule_id, e.event.value, e.time, e.priority.value, e.message) for e in replayed
+    ) == sorted(key(e.rule_id, e.event, e.at, e.priority, e.message) for e in recorded)
+
     # Each alarm's events in the same order, with the same evidence, but the close's: the
     # record resolves what is left when the window closes (saying why), before the engine does.
     def per_rule(events: list[tuple[str, str, object, dict]]) -> dict[str, list[tuple]]:
@@ -77,7 +84,8 @@ def test_replay_with_the_rule_set_in_force_gives_back_the_recorded_alarm_events(
         return out
 
     assert per_rule([(e.rule_id, e.event.value, e.time, e.evidence) for e in replayed]) == (
-        per_rule([(e.rule_id, e.event, e.at, e.evidence) for e in recorded]))
+        per_rule([(e.rule_id, e.event, e.at, e.evidence) for e in recorded])
+    )
     # Nothing differs from itself.
     report = what_if(record, reviewer(record), rules, rules)
     assert report.comparison.safe
@@ -90,8 +98,11 @@ def reviewer(record: TrialRecord) -> Actor:
 
 
 def _latest(readings: list[Reading], parameter: Parameter, at: object) -> float:
-    values = [r.value for r in readings
-              if r.parameter is parameter and r.valid and r.time <= at and r.value is not None]
+    values = [
+        r.value
+        for r in readings
+        if r.parameter is parameter and r.valid and r.time <= at and r.value is not None
+    ]
     return values[-1]
 
 
@@ -108,16 +119,23 @@ def test_a_candidate_that_lowers_a_limit_shows_the_alarms_it_adds(record: TrialR
     day = comparison.days[0]
     for _, difference in added:
         assert (difference.rule_id, difference.level_id) == (
-            "pulse_severe_high", "severe_tachycardia")
+            "pulse_severe_high",
+            "severe_tachycardia",
+        )
         assert difference.in_force_at is None and difference.candidate_at is not None
         # It sounds where the pulse is at the new limit, and the candidate did sound it.
         assert _latest(readings, Parameter.PULSE_RATE, difference.candidate_at) >= 75
-        assert any(e.rule_id == "pulse_severe_high" and e.time == difference.candidate_at
-                   and e.event == AlarmEventType.RAISED for e in day.candidate_events)
+        assert any(
+            e.rule_id == "pulse_severe_high"
+            and e.time == difference.candidate_at
+            and e.event == AlarmEventType.RAISED
+            for e in day.candidate_events
+        )
     assert not any(e.rule_id == "pulse_severe_high" for e in day.in_force_events)
     assert comparison.candidate.rules["pulse_severe_high"].raises == len(added)
     assert comparison.in_force.rules.get("pulse_severe_high") is None or (
-        comparison.in_force.rules["pulse_severe_high"].raises == 0)
+        comparison.in_force.rules["pulse_severe_high"].raises == 0
+    )
     assert comparison.candidate.raises == comparison.in_force.raises + len(added)
 
 
@@ -132,9 +150,13 @@ def test_a_candidate_that_lengthens_a_delay_lists_the_alarms_it_sounds_later(
     assert later
     assert not comparison.differences(Change.ADDED)
     # The critical level as the record sounded it (raised or deepened to it).
-    critical = {e.at for e in record.alarms.events(trial_id)
-                if e.rule_id == "spo2_low" and e.event in ("raised", "reannunciated", "escalated")
-                and e.evidence.get("level") == "critical_desaturation"}
+    critical = {
+        e.at
+        for e in record.alarms.events(trial_id)
+        if e.rule_id == "spo2_low"
+        and e.event in ("raised", "reannunciated", "escalated")
+        and e.evidence.get("level") == "critical_desaturation"
+    }
     worse = comparison.differences(Change.LATER, Change.NOT_AT_ALL)
     assert {d.in_force_at for _, d in worse} <= critical
     for _, d in worse:
@@ -156,7 +178,10 @@ def _text(report: object) -> str:
 
 
 def test_command_line_refuses_a_broken_candidate_and_reports_without_patient_data(
-    record: TrialRecord, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    record: TrialRecord,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ):
     trial_id = _recorded(record)
@@ -186,8 +211,10 @@ def test_command_line_refuses_a_broken_candidate_and_reports_without_patient_dat
     csv_path, pdf_path = tmp_path / "report.csv", tmp_path / "report.pdf"
     assert main(["what-if", "--rules", str(good), "--out", str(csv_path)]) == 0
     printed = capsys.readouterr().out
-    assert main(["what-if", "--rules", str(good), "--trial", str(trial_id),
-                 "--out", str(pdf_path)]) == 0
+    assert (
+        main(["what-if", "--rules", str(good), "--trial", str(trial_id), "--out", str(pdf_path)])
+        == 0
+    )
     capsys.readouterr()
     csv_text = csv_path.read_text(encoding="utf-8")
     for shown in (printed, csv_text):

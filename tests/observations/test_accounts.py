@@ -108,8 +108,11 @@ def test_a_disabled_or_downgraded_account_stops_acting_at_once(
     assert record.observations.list(trial) == []
     record.users.change(admin, "dr.b", roles={Role.PHYSIOTHERAPIST})
     with pytest.raises(NotPermitted, match="Sign in again"):
-        record.trials.record_injection(doctor, trial, {
-            "dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"})
+        record.trials.record_injection(
+            doctor,
+            trial,
+            {"dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"},
+        )
     assert record.trials.get(trial).injection is None
     assert record.users.actor_for(nurse) is None and record.users.actor_for(doctor) is None
     # The nurse enabled again: the old screen's sign-in stays ended; a made-up Actor, with or
@@ -130,8 +133,11 @@ def test_a_disabled_or_downgraded_account_stops_acting_at_once(
     # Signed in again, the account acts with what it holds now.
     again = record.users.sign_in("dr.b", PASSWORD)
     with pytest.raises(NotPermitted, match="record an injection"):
-        record.trials.record_injection(again, trial, {
-            "dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"})
+        record.trials.record_injection(
+            again,
+            trial,
+            {"dose_mcg": 50, "given_at": clock.now, "route": "catheter", "given_by": "Dr B"},
+        )
 
 
 def test_disabled_account_cannot_sign_in(record: TrialRecord):
@@ -261,6 +267,7 @@ def _actions(record: TrialRecord, world: dict, clock: FakeClock) -> dict[str, Ca
 
     def what_if(actor: Actor) -> object:
         return replay.what_if(record, actor, rules, rules, [trial])
+
     return {
         "patient.register": lambda a: record.patients.register(
             a, patient_details(nhs_number="9990000026", hospital_number="Z1")

@@ -30,9 +30,7 @@ def event(
     message: str = SEVERE,
     alarm_kind: AlarmKind = AlarmKind.PHYSIOLOGICAL,
 ) -> AlarmEventIn:
-    return AlarmEventIn(
-        trial, rule, kind, at, priority, alarm_kind, message, {"spo2": 89}, "test"
-    )
+    return AlarmEventIn(trial, rule, kind, at, priority, alarm_kind, message, {"spo2": 89}, "test")
 
 
 def monitored(record: TrialRecord, staff: Staff, clock: FakeClock) -> int:
@@ -140,9 +138,7 @@ def test_an_eased_alarm_stays_acknowledged_and_silent(
     assert words == ["raised", "acknowledged", "eased to a lower level"]
     # Worse again: an escalation sounds and needs a new acknowledgement.
     clock.advance(minutes=1)
-    record.alarms.record_events(
-        staff.service, [event(trial, AlarmEventType.ESCALATED, clock.now)]
-    )
+    record.alarms.record_events(staff.service, [event(trial, AlarmEventType.ESCALATED, clock.now)])
     [view] = record.alarms.active(trial)
     assert not view.acknowledged and view.acknowledged_at is None
     assert view.remind_after_s is None and view.priority == Priority.HIGH
@@ -207,7 +203,13 @@ def test_an_acknowledged_technical_alarm_does_not_keep_the_window_open(
 ):
     trial = monitored(record, staff, clock)
     lost = raised(
-        record, staff, clock, trial, rule="device_lost", priority=Priority.MEDIUM, message=LOST,
+        record,
+        staff,
+        clock,
+        trial,
+        rule="device_lost",
+        priority=Priority.MEDIUM,
+        message=LOST,
         alarm_kind=AlarmKind.TECHNICAL,
     )
     assert record.alarms.conditions_present(trial) == []
@@ -241,10 +243,25 @@ def test_one_note_acknowledges_every_alarm_of_the_bed_that_waits(
 ):
     trial = monitored(record, staff, clock)
     raised(record, staff, clock, trial)
-    raised(record, staff, clock, trial, rule="device_lost", priority=Priority.MEDIUM,
-           message=LOST, alarm_kind=AlarmKind.TECHNICAL)
-    already = raised(record, staff, clock, trial, rule="rr_low", priority=Priority.MEDIUM,
-                     message="Slow breathing: 11/min or less.")
+    raised(
+        record,
+        staff,
+        clock,
+        trial,
+        rule="device_lost",
+        priority=Priority.MEDIUM,
+        message=LOST,
+        alarm_kind=AlarmKind.TECHNICAL,
+    )
+    already = raised(
+        record,
+        staff,
+        clock,
+        trial,
+        rule="rr_low",
+        priority=Priority.MEDIUM,
+        message="Slow breathing: 11/min or less.",
+    )
     record.alarms.acknowledge(staff.nurse, already, "RR counted 11")
     clock.advance(seconds=30)
     written = record.alarms.acknowledge_bed(
@@ -283,8 +300,9 @@ def test_a_trial_leaving_monitoring_takes_its_alarms_with_it(
     trial = monitored(record, staff, clock)
     alarm = raised(record, staff, clock, trial)
     record.alarms.acknowledge(staff.nurse, alarm, "O2 2 L, Dr Jones at the bed")
-    record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED,
-                             reason="SpO2 91 is her usual; reviewed")
+    record.trials.set_status(
+        staff.doctor, trial, TrialStatus.ASSESSED, reason="SpO2 91 is her usual; reviewed"
+    )
     assert record.alarms.active() == []
     [resolved] = [e for e in record.alarms.events(trial) if e.event == "resolved"]
     assert resolved.evidence == {
@@ -294,15 +312,11 @@ def test_a_trial_leaving_monitoring_takes_its_alarms_with_it(
     [audit] = record.audit.entries(action_prefix="alarm.resolved")
     assert audit.username == staff.doctor.username and audit.details["rule"] == "spo2_low"
     # The engine, as its watch ends, resolves it too: already done, nothing written.
-    record.alarms.record_events(
-        staff.service, [event(trial, AlarmEventType.RESOLVED, clock.now)]
-    )
+    record.alarms.record_events(staff.service, [event(trial, AlarmEventType.RESOLVED, clock.now)])
     assert [e.event for e in record.alarms.events(trial)].count("resolved") == 1
     # And nothing new is raised on a trial nobody watches.
     with pytest.raises(Refused, match="is assessed: it is not being watched"):
-        record.alarms.record_events(
-            staff.service, [event(trial, AlarmEventType.RAISED, clock.now)]
-        )
+        record.alarms.record_events(staff.service, [event(trial, AlarmEventType.RAISED, clock.now)])
 
 
 def test_a_cancelled_trial_takes_its_alarms_with_it(
@@ -327,8 +341,16 @@ def test_alarms_left_on_finished_trials_by_an_older_record_are_resolved_once(
     )
     watched = record.trials.plan(staff.specialist, other.id, 50).id
     record.trials.set_status(staff.specialist, watched, TrialStatus.BASELINE)
-    raised(record, staff, clock, watched, rule="device_lost", priority=Priority.MEDIUM,
-           message=LOST, alarm_kind=AlarmKind.TECHNICAL)
+    raised(
+        record,
+        staff,
+        clock,
+        watched,
+        rule="device_lost",
+        priority=Priority.MEDIUM,
+        message=LOST,
+        alarm_kind=AlarmKind.TECHNICAL,
+    )
     # As an older record left it: the trial assessed, its alarm still active.
     with record.store.writing() as session:
         from observations.schema import Trial

@@ -36,23 +36,47 @@ class Ward:
         self.record, self.staff, self.clock = record, staff, clock
         clock.now = utc(30, 20)
         self.a = self._trial(patient_details(), "4B")
-        self.b = self._trial(
-            patient_details(nhs_number=TEST_NHS, hospital_number="h7654321"), None
-        )
+        self.b = self._trial(patient_details(nhs_number=TEST_NHS, hospital_number="h7654321"), None)
 
     def _trial(self, details: dict[str, object], bed: str | None) -> int:
         patient = self.record.patients.register(self.staff.specialist, details)
         trial = self.record.trials.plan(self.staff.specialist, patient.id, 50, bed=bed).id
-        self.record.trials.record_injection(self.staff.doctor, trial, {
-            "dose_mcg": 50, "given_at": self.clock.now - timedelta(hours=1),
-            "route": "lumbar_puncture", "given_by": "Dr Jones"})
+        self.record.trials.record_injection(
+            self.staff.doctor,
+            trial,
+            {
+                "dose_mcg": 50,
+                "given_at": self.clock.now - timedelta(hours=1),
+                "route": "lumbar_puncture",
+                "given_by": "Dr Jones",
+            },
+        )
         return trial
 
-    def event(self, trial: int, rule: str, kind: AlarmEventType, priority: Priority,
-              alarm_kind: AlarmKind = AlarmKind.PHYSIOLOGICAL) -> None:
-        self.record.alarms.record_events(self.staff.service, [AlarmEventIn(
-            trial, rule, kind, self.clock.now, priority, alarm_kind, f"{rule} message",
-            {}, "test")])
+    def event(
+        self,
+        trial: int,
+        rule: str,
+        kind: AlarmEventType,
+        priority: Priority,
+        alarm_kind: AlarmKind = AlarmKind.PHYSIOLOGICAL,
+    ) -> None:
+        self.record.alarms.record_events(
+            self.staff.service,
+            [
+                AlarmEventIn(
+                    trial,
+                    rule,
+                    kind,
+                    self.clock.now,
+                    priority,
+                    alarm_kind,
+                    f"{rule} message",
+                    {},
+                    "test",
+                )
+            ],
+        )
 
     def acknowledge(self, trial: int, rule: str, after_s: float) -> None:
         self.clock.advance(seconds=after_s)
@@ -68,7 +92,10 @@ class Ward:
 
 
 RAISED, ESCALATED, RESOLVED = (
-    AlarmEventType.RAISED, AlarmEventType.ESCALATED, AlarmEventType.RESOLVED)
+    AlarmEventType.RAISED,
+    AlarmEventType.ESCALATED,
+    AlarmEventType.RESOLVED,
+)
 HIGH, MEDIUM, LOW = Priority.HIGH, Priority.MEDIUM, Priority.LOW
 
 
@@ -131,10 +158,14 @@ def test_burden_per_ward_date_split_at_the_wards_midnight(ward: Ward):
 
 def test_burden_per_bed_and_per_rule_most_annunciations_first(ward: Ward):
     review = ward.review()
-    assert [(b.bed, b.trials, b.raises, b.annunciations, b.escalations)
-            for b in review.beds] == [("4B", 1, 3, 6, 2), (None, 1, 5, 5, 0)]
-    assert [(r.rule_id, r.kind, r.raises, r.annunciations, r.escalations, r.trials)
-            for r in review.rules] == [
+    assert [(b.bed, b.trials, b.raises, b.annunciations, b.escalations) for b in review.beds] == [
+        ("4B", 1, 3, 6, 2),
+        (None, 1, 5, 5, 0),
+    ]
+    assert [
+        (r.rule_id, r.kind, r.raises, r.annunciations, r.escalations, r.trials)
+        for r in review.rules
+    ] == [
         ("pulse_low", "physiological", 2, 3, 1, 2),
         ("spo2_low", "physiological", 2, 3, 0, 2),
         ("bp_low", "physiological", 2, 2, 0, 2),
@@ -152,7 +183,11 @@ def test_time_to_acknowledge_per_priority_at_raising(ward: Ward):
     assert (high.raised, high.acknowledged, high.median_s, high.p90_s) == (5, 5, 30.0, 200.0)
     assert (high.never_acknowledged, high.waiting) == (0, 0)
     assert (medium.raised, medium.acknowledged, medium.median_s, medium.p90_s) == (
-        2, 1, 100.0, 100.0)
+        2,
+        1,
+        100.0,
+        100.0,
+    )
     assert (medium.never_acknowledged, medium.waiting) == (1, 0)
     assert (low.raised, low.acknowledged, low.median_s, low.p90_s) == (1, 0, None, None)
     assert (low.never_acknowledged, low.waiting) == (0, 1)
@@ -160,7 +195,8 @@ def test_time_to_acknowledge_per_priority_at_raising(ward: Ward):
 
 def test_a_range_without_alarms_has_every_day_at_zero(ward: Ward):
     review = AlarmReviews(ward.record.store).review(
-        ward.staff.doctor, date(2026, 6, 1), date(2026, 6, 3), GAP_S)
+        ward.staff.doctor, date(2026, 6, 1), date(2026, 6, 3), GAP_S
+    )
     assert [(d.raises, d.annunciations) for d in review.days] == [(0, 0)] * 3
     assert review.beds == [] and review.rules == [] and review.streams == []
     assert all(t.raised == 0 and t.median_s is None for t in review.acknowledgement)
@@ -174,8 +210,14 @@ def test_nearest_rank():
     assert nearest_rank(list(reversed(values)), 50) == 10.0
 
 
-def reading(trial: int, parameter: Parameter, value: float | None, at: datetime,
-            *flags: QualityFlag, device: str = "ble:AA:BB:CC:DD:EE:01") -> ReadingIn:
+def reading(
+    trial: int,
+    parameter: Parameter,
+    value: float | None,
+    at: datetime,
+    *flags: QualityFlag,
+    device: str = "ble:AA:BB:CC:DD:EE:01",
+) -> ReadingIn:
     return ReadingIn(trial, parameter, value, at, at, device, frozenset(flags))
 
 
@@ -203,8 +245,9 @@ def test_unusable_and_silent_stream_time_per_device_and_trial(ward: Ward):
     rows.append(reading(a, Parameter.SYSTOLIC, 120.0, base + timedelta(seconds=15)))
     rows.append(reading(a, spo2, 97.0, utc(30, 22, 59, 59)))
     # A cuff's pulse, measured with each blood pressure minutes apart: not an oximeter stream.
-    rows += [reading(a, pulse, 64.0, base + timedelta(minutes=m), device="ble:CU:FF")
-             for m in (0, 5)]
+    rows += [
+        reading(a, pulse, 64.0, base + timedelta(minutes=m), device="ble:CU:FF") for m in (0, 5)
+    ]
     # The same device name on another trial at the same time is that trial's stream.
     rows += [reading(b, spo2, None, base + timedelta(seconds=s), off) for s in (0.5, 1.5, 2.5)]
     ward.record.readings.add(ward.staff.service, rows)
@@ -214,7 +257,11 @@ def test_unusable_and_silent_stream_time_per_device_and_trial(ward: Ward):
     mine, other = streams[(device, a)], streams[(device, b)]
     assert len(streams) == 2
     assert (mine.bed, mine.instants, mine.first, mine.last) == (
-        "4B", 9, base, base + timedelta(seconds=27))
+        "4B",
+        9,
+        base,
+        base + timedelta(seconds=27),
+    )
     assert mine.streamed_s == pytest.approx(19.0, abs=0.01)
     assert mine.unusable_s == pytest.approx(3.0, abs=0.01)
     assert mine.silent_s == pytest.approx(8.0, abs=0.01)

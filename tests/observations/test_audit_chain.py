@@ -82,8 +82,9 @@ def test_a_removed_entry_breaks_the_chain_at_the_next(day: TrialRecord):
 
 def test_reordered_entries_are_found(day: TrialRecord):
     first, second = ids(day)[2:4]
-    columns = "at, user_id, username, action, entity, entity_id, trial_id, details, " \
-              "prev_hash, row_hash"
+    columns = (
+        "at, user_id, username, action, entity, entity_id, trial_id, details, prev_hash, row_hash"
+    )
     behind_the_apps_back(
         day,
         f"CREATE TEMPORARY TABLE swap AS SELECT id, {columns} FROM audit_log "
@@ -106,19 +107,27 @@ def test_a_trail_rewritten_with_fresh_hashes_is_caught_by_the_anchor(
     anchor = tmp_path / "audit-anchor.json"
     assert verify(day, anchor)[0] == 0
     assert (anchor.stat().st_mode & 0o777) == 0o600
-    fields = ("at", "user_id", "username", "action", "entity", "entity_id", "trial_id",
-              "details")
+    fields = ("at", "user_id", "username", "action", "entity", "entity_id", "trial_id", "details")
     with day.store.reading() as session:
-        rows = [dict(r) for r in session.execute(
-            select(AuditEntry.id, *(getattr(AuditEntry, f) for f in fields))
-            .order_by(AuditEntry.id)).mappings()]
+        rows = [
+            dict(r)
+            for r in session.execute(
+                select(AuditEntry.id, *(getattr(AuditEntry, f) for f in fields)).order_by(
+                    AuditEntry.id
+                )
+            ).mappings()
+        ]
     rows[1]["username"] = "someone.else"
     rechained, _ = chain(GENESIS, [{k: r[k] for k in fields} for r in rows])
-    behind_the_apps_back(day, *[
-        f"UPDATE audit_log SET username = '{new['username']}', "
-        f"prev_hash = '{new['prev_hash']}', row_hash = '{new['row_hash']}' WHERE id = {row['id']}"
-        for row, new in zip(rows, rechained, strict=True)
-    ])
+    behind_the_apps_back(
+        day,
+        *[
+            f"UPDATE audit_log SET username = '{new['username']}', "
+            f"prev_hash = '{new['prev_hash']}', row_hash = '{new['row_hash']}' "
+            f"WHERE id = {row['id']}"
+            for row, new in zip(rows, rechained, strict=True)
+        ],
+    )
     assert verify(day)[0] == 0  # the chain itself holds again...
     code, report = verify(day, anchor)  # ...the anchor does not
     assert code == 1 and "last verified" in report
@@ -134,8 +143,9 @@ def test_a_trail_cut_short_is_caught_by_the_anchor(day: TrialRecord, tmp_path: P
     assert code == 1 and "cut short" in report  # ...the anchor can
 
 
-def test_the_anchor_moves_on_with_the_trail(day: TrialRecord, staff: Staff, clock: FakeClock,
-                                            tmp_path: Path):
+def test_the_anchor_moves_on_with_the_trail(
+    day: TrialRecord, staff: Staff, clock: FakeClock, tmp_path: Path
+):
     anchor = tmp_path / "audit-anchor.json"
     assert verify(day, anchor)[0] == 0
     trial = day.trials.list()[0].id

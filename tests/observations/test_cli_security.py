@@ -30,17 +30,22 @@ DATABASE = "itbmon.sqlite3"
 
 
 def run(
-    data: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+    data: Path,
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ITBMON_")}
     environment.update({"ITBMON_DATA_DIR": str(data), **(env or {})})
-    options: dict[str, Any] = (
-        {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
-    )
+    options: dict[str, Any] = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
     return subprocess.run(
         [sys.executable, "-m", "observations", *args],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         start_new_session=True,  # no controlling terminal: getpass cannot use /dev/tty
         **options,
     )
@@ -102,8 +107,9 @@ def test_trials_with_a_name_but_no_password_and_no_terminal_are_refused(ward: Pa
 
 
 def test_trials_with_a_wrong_password_are_refused_and_the_attempt_audited(ward: Path):
-    done = run(ward, "trials", "--user", "nurse.patel", "--password-stdin",
-               stdin="ward eight tea\n")
+    done = run(
+        ward, "trials", "--user", "nurse.patel", "--password-stdin", stdin="ward eight tea\n"
+    )
     refused(done, "That username and password do not match.")
     actions = audit_actions(ward, "nurse.patel")
     assert actions[-1] == "auth.sign_in_failed"
@@ -117,14 +123,13 @@ def test_trials_are_listed_for_a_clinician_and_the_view_audited(ward: Path):
     header, *rows = done.stdout.splitlines()
     assert header.split("\t")[:3] == ["id", "nhs_number", "hospital_number"]
     assert len(rows) == 1 and "DEMO00001" in rows[0]
-    new = audit_actions(ward, "dr.jones")[len(before):]
+    new = audit_actions(ward, "dr.jones")[len(before) :]
     # Signed in, the read written down before anything was shown, and signed out again.
     assert new == ["auth.sign_in", "view.trials", "auth.sign_out"]
 
 
 def test_trials_with_the_credential_in_the_environment(ward: Path):
-    done = run(ward, "trials",
-               env={"ITBMON_USER": "nurse.patel", "ITBMON_PASSWORD": PASSWORD})
+    done = run(ward, "trials", env={"ITBMON_USER": "nurse.patel", "ITBMON_PASSWORD": PASSWORD})
     assert done.returncode == 0, done.stderr
     assert "DEMO00001" in done.stdout
     assert audit_actions(ward, "nurse.patel")[-2:] == ["view.trials", "auth.sign_out"]
@@ -167,8 +172,20 @@ def test_repeated_wrong_passwords_are_throttled_even_before_the_right_one(ward: 
 
 
 def export(ward: Path, out: Path, user: str, password: str) -> subprocess.CompletedProcess[str]:
-    return run(ward, "export", "--trial", "1", "--format", "csv", "--out", str(out),
-               "--user", user, "--password-stdin", stdin=password + "\n")
+    return run(
+        ward,
+        "export",
+        "--trial",
+        "1",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        "--user",
+        user,
+        "--password-stdin",
+        stdin=password + "\n",
+    )
 
 
 def test_export_with_a_wrong_password_writes_nothing(ward: Path, tmp_path: Path):
@@ -179,8 +196,9 @@ def test_export_with_a_wrong_password_writes_nothing(ward: Path, tmp_path: Path)
 
 def test_export_without_a_credential_writes_nothing(ward: Path, tmp_path: Path):
     out = tmp_path / "trial.csv"
-    refused(run(ward, "export", "--trial", "1", "--format", "csv", "--out", str(out)),
-            "--user NAME")
+    refused(
+        run(ward, "export", "--trial", "1", "--format", "csv", "--out", str(out)), "--user NAME"
+    )
     assert not out.exists()
 
 
@@ -205,7 +223,9 @@ def test_export_by_a_doctor_is_written_for_them_alone_and_audited(ward: Path, tm
     finally:
         record.close()
     assert [e.action for e in reversed(entries)] == [
-        "auth.sign_in", "trial.export", "auth.sign_out"
+        "auth.sign_in",
+        "trial.export",
+        "auth.sign_out",
     ]
     export_entry = entries[1]
     assert export_entry.trial_id == 1
@@ -230,9 +250,12 @@ def test_audit_verify_runs_unattended_and_writes_its_anchor(ward: Path, tmp_path
 
 def table_counts(database: Path) -> dict[str, int]:
     with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as db:
-        tables = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
-        )]
+        tables = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         return {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
@@ -276,8 +299,12 @@ def test_backup_never_replaces_a_file_unless_told(ward: Path, tmp_path: Path):
 
 def test_backup_of_postgresql_points_to_pg_dump(tmp_path: Path):
     # Refused before any connection: the URL names a server nobody runs.
-    done = run(tmp_path, "backup", str(tmp_path / "b.sqlite3"),
-               env={"ITBMON_DATABASE_URL": "postgresql+psycopg://itbmon@127.0.0.1:9/itbmon"})
+    done = run(
+        tmp_path,
+        "backup",
+        str(tmp_path / "b.sqlite3"),
+        env={"ITBMON_DATABASE_URL": "postgresql+psycopg://itbmon@127.0.0.1:9/itbmon"},
+    )
     refused(done, "pg_dump")
     assert not (tmp_path / "b.sqlite3").exists()
 
@@ -307,9 +334,12 @@ def writer(ward: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], 
     stop = tmp_path / "stop"
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ITBMON_")}
     process = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(stop)], cwd=ROOT, text=True,
+        [sys.executable, "-c", WRITER, str(stop)],
+        cwd=ROOT,
+        text=True,
         env={**environment, "ITBMON_DATA_DIR": str(ward)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert process.stdout is not None
@@ -344,8 +374,10 @@ def test_backup_while_another_process_writes(
     assert result.newest_audit_id is not None and first <= result.newest_audit_id <= during
     assert result.newest_audit_id == newest_audit_id(target)
     # One snapshot: every audit entry in the copy is the record's, none missing in between.
-    with sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True) as copy, \
-            sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True) as live:
+    with (
+        sqlite3.connect(f"{target.as_uri()}?mode=ro", uri=True) as copy,
+        sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True) as live,
+    ):
         query = "SELECT id, action, details, row_hash FROM audit_log WHERE id <= ? ORDER BY id"
         rows = copy.execute(query, (result.newest_audit_id,)).fetchall()
         assert rows == live.execute(query, (result.newest_audit_id,)).fetchall()

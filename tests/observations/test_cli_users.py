@@ -25,7 +25,10 @@ def close_stdin() -> None:
 
 
 def run(
-    data: Path, *args: str, stdin: str | None = None, closed: bool = False,
+    data: Path,
+    *args: str,
+    stdin: str | None = None,
+    closed: bool = False,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ITBMON_")}
@@ -39,7 +42,11 @@ def run(
         options["input"] = stdin
     return subprocess.run(
         [sys.executable, "-m", "observations", "users", "add", *args],
-        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
         start_new_session=True,  # no controlling terminal: getpass cannot fall back to /dev/tty
         **options,
     )
@@ -60,8 +67,16 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def with_admin(data: Path) -> Path:
-    done = run(data, "root", "--name", "Root", "--role", "admin", "--password-stdin",
-               stdin=ADMIN_PASSWORD + "\n")
+    done = run(
+        data,
+        "root",
+        "--name",
+        "Root",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Account 'root' created with roles admin."
     return data
@@ -86,39 +101,89 @@ def test_password_stdin_with_nothing_on_stdin_is_refused(data: Path):
 
 
 def test_two_lines_on_stdin_administrator_first(with_admin: Path):
-    done = run(with_admin, "j.smith", "--name", "Jo Smith", "--role", "nurse", "--admin", "root",
-               "--admin-password-stdin", "--password-stdin",
-               stdin=f"{ADMIN_PASSWORD}\nnurse pass phrase\n")
+    done = run(
+        with_admin,
+        "j.smith",
+        "--name",
+        "Jo Smith",
+        "--role",
+        "nurse",
+        "--admin",
+        "root",
+        "--admin-password-stdin",
+        "--password-stdin",
+        stdin=f"{ADMIN_PASSWORD}\nnurse pass phrase\n",
+    )
     assert done.returncode == 0, done.stderr
     assert "Account 'j.smith' created with roles nurse." in done.stdout
     assert roles_of(with_admin, "j.smith") == "nurse"
 
 
 def test_administrator_password_from_the_environment(with_admin: Path):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               "--password-stdin", stdin="doctor pass phrase\n",
-               env={"ITBMON_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        "--password-stdin",
+        stdin="doctor pass phrase\n",
+        env={"ITBMON_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
     assert done.returncode == 0, done.stderr
     assert roles_of(with_admin, "k.lee") == "doctor"
 
 
 @pytest.mark.parametrize("closed", [False, True], ids=["stdin-empty", "stdin-closed"])
 def test_administrator_password_needed_without_a_terminal(with_admin: Path, closed: bool):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               closed=closed)
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        closed=closed,
+    )
     refused_without_traceback(done, "--admin-password-stdin or ITBMON_ADMIN_PASSWORD")
 
 
 def test_new_password_missing_after_the_administrator_s_line(with_admin: Path):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               "--admin-password-stdin", "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        "--admin-password-stdin",
+        "--password-stdin",
+        stdin=ADMIN_PASSWORD + "\n",
+    )
     refused_without_traceback(done, "--password-stdin")
 
 
 def test_wrong_administrator_password_adds_nothing(with_admin: Path):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               "--admin-password-stdin", "--password-stdin",
-               stdin="not the phrase\ndoctor pass phrase\n")
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        "--admin-password-stdin",
+        "--password-stdin",
+        stdin="not the phrase\ndoctor pass phrase\n",
+    )
     # Signed in as on the app's sign-in page: a refusal, status 2, throttled and audited.
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr == "error: That username and password do not match.\n"
@@ -130,15 +195,34 @@ def test_wrong_administrator_password_adds_nothing(with_admin: Path):
 
 
 def test_admin_password_stdin_refused_for_the_first_account(data: Path):
-    done = run(data, "root", "--name", "Root", "--role", "admin", "--admin-password-stdin",
-               "--password-stdin", stdin="x\nfirst admin phrase\n")
+    done = run(
+        data,
+        "root",
+        "--name",
+        "Root",
+        "--role",
+        "admin",
+        "--admin-password-stdin",
+        "--password-stdin",
+        stdin="x\nfirst admin phrase\n",
+    )
     refused_without_traceback(done, "--admin-password-stdin")
 
 
 def test_a_common_new_password_is_refused_before_the_administrator_signs_in(with_admin: Path):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               "--admin-password-stdin", "--password-stdin",
-               stdin=f"{ADMIN_PASSWORD}\nPassword123!\n")
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        "--admin-password-stdin",
+        "--password-stdin",
+        stdin=f"{ADMIN_PASSWORD}\nPassword123!\n",
+    )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "list of common passwords" in done.stderr
     record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(with_admin)}))
@@ -150,9 +234,19 @@ def test_a_common_new_password_is_refused_before_the_administrator_signs_in(with
 
 
 def test_the_administrator_s_sign_in_ends_with_the_command(with_admin: Path):
-    done = run(with_admin, "k.lee", "--name", "Kim Lee", "--role", "doctor", "--admin", "root",
-               "--password-stdin", stdin="doctor pass phrase\n",
-               env={"ITBMON_ADMIN_PASSWORD": ADMIN_PASSWORD})
+    done = run(
+        with_admin,
+        "k.lee",
+        "--name",
+        "Kim Lee",
+        "--role",
+        "doctor",
+        "--admin",
+        "root",
+        "--password-stdin",
+        stdin="doctor pass phrase\n",
+        env={"ITBMON_ADMIN_PASSWORD": ADMIN_PASSWORD},
+    )
     assert done.returncode == 0, done.stderr
     record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(with_admin)}))
     try:

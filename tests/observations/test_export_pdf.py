@@ -107,13 +107,13 @@ def test_overdose_demo_day_leads_with_critical_desaturation_and_red_flags(
     finally:
         record.close()
     assert pages == 1
-    safety = text[text.index("Safety on the trial day"):text.index("Responder criterion")]
+    safety = text[text.index("Safety on the trial day") : text.index("Responder criterion")]
     assert "No higher dose is suggested. The team decides." in safety
     assert "Repeat trial" not in text
     assert "red-flag side effect: Slurred speech" in safety
     assert "Red flags: Slurred speech from" in safety
     # The table: red flags first, then the critical desaturation, before any medium one.
-    table = safety[safety.index("Alarm condition"):]
+    table = safety[safety.index("Alarm condition") :]
     assert table.index("Red-flag side effect") < table.index("Critical desaturation")
     assert table.index("Critical desaturation") < table.index("Severe desaturation")
     assert table.index("Severe desaturation") < table.index("Desaturation: SpO2 93 %")

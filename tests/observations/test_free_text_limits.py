@@ -97,19 +97,33 @@ def day(record: TrialRecord, staff: Staff, clock: FakeClock) -> Day:
     observed = record.observations.record(
         staff.nurse, monitored, {"measured_at": clock.now - timedelta(minutes=30), "rr": 16}
     )
-    scored = record.assessments.record(
-        staff.physio, monitored, assessment(clock)
-    )
+    scored = record.assessments.record(staff.physio, monitored, assessment(clock))
     return Day(
-        record, staff, clock, first.id, planned, monitored, injected.injection.id, alarm.id,
-        observed.id, scored.id, count(1),
+        record,
+        staff,
+        clock,
+        first.id,
+        planned,
+        monitored,
+        injected.injection.id,
+        alarm.id,
+        observed.id,
+        scored.id,
+        count(1),
     )
 
 
 def alarm_event(trial: int, clock: FakeClock, rule: str, **changes: str) -> AlarmEventIn:
     event = AlarmEventIn(
-        trial, rule, AlarmEventType.RAISED, clock.now, Priority.HIGH, AlarmKind.PHYSIOLOGICAL,
-        "Severe desaturation: SpO2 91 % or below.", {"spo2": 89}, "itbmon-default-2",
+        trial,
+        rule,
+        AlarmEventType.RAISED,
+        clock.now,
+        Priority.HIGH,
+        AlarmKind.PHYSIOLOGICAL,
+        "Severe desaturation: SpO2 91 % or below.",
+        {"spo2": 89},
+        "itbmon-default-2",
     )
     return replace(event, **changes)
 
@@ -134,10 +148,20 @@ def injection(clock: FakeClock, given_by: str) -> dict[str, object]:
 
 def score(day: Day, version: str) -> SetScoreIn:
     return SetScoreIn(
-        trial_id=day.monitored, observation_set_id=day.set_id,
-        measured_at=day.clock.now - timedelta(minutes=30), total=None, band="incomplete",
-        scores={"rr": 0}, missing=("spo2",), spo2_scale=1, spo2=None, spo2_from=None,
-        pulse=None, pulse_from=None, rule_set_version=version, judged_at=day.clock.now,
+        trial_id=day.monitored,
+        observation_set_id=day.set_id,
+        measured_at=day.clock.now - timedelta(minutes=30),
+        total=None,
+        band="incomplete",
+        scores={"rr": 0},
+        missing=("spo2",),
+        spo2_scale=1,
+        spo2=None,
+        spo2_from=None,
+        pulse=None,
+        pulse_from=None,
+        rule_set_version=version,
+        judged_at=day.clock.now,
     )
 
 
@@ -159,140 +183,320 @@ def _source(day: Day, length: int) -> str:
 
 
 FIELDS: list[Field] = [
-    Field("family_name", "name", "patients.family_name",
-          lambda d, v: d.record.patients.register(
-              d.staff.specialist,
-              patient_details(nhs_number="9990000026", hospital_number="Z9", family_name=v))),
-    Field("given_name", "name", "patients.given_name",
-          lambda d, v: d.record.patients.register(
-              d.staff.specialist,
-              patient_details(nhs_number="9990000026", hospital_number="Z9", given_name=v))),
-    Field("hospital_number", "identifier", "patients.hospital_number",
-          lambda d, v: d.record.patients.register(
-              d.staff.specialist, patient_details(nhs_number="9990000026", hospital_number=v)),
-          valid=lambda d, n: d.unique("H", n).upper(), example="H1234567"),
-    Field("reason", "note", None,
-          lambda d, v: d.record.patients.correct(
-              d.staff.specialist, d.patient, patient_details(given_name="Alexandra"), v)),
-    Field("bed", "bed", "trials.bed",
-          lambda d, v: d.record.trials.plan(d.staff.specialist, d.patient, 50, bed=v),
-          example="D7"),
-    Field("spo2_scale_reason", "note", "trials.spo2_scale_reason",
-          lambda d, v: d.record.trials.plan(
-              d.staff.doctor, d.patient, 50, spo2_scale=2, spo2_scale_reason=v)),
-    Field("reason", "note", None,
-          lambda d, v: d.record.trials.set_status(
-              d.staff.specialist, d.planned, TrialStatus.CANCELLED, v)),
-    Field("reason", "note", "window_extensions.reason",
-          lambda d, v: d.record.trials.extend_window(d.staff.doctor, d.monitored, 30, v)),
-    Field("given_by", "name", "injections.given_by",
-          lambda d, v: d.record.trials.record_injection(
-              d.staff.doctor, d.planned, injection(d.clock, v)),
-          example="Dr Jones"),
-    Field("given_by", "name", "injections.given_by",
-          lambda d, v: d.record.trials.correct_injection(
-              d.staff.doctor, d.injection, injection(d.clock, v), "Name misspelt"),
-          example="Dr Jones"),
-    Field("reason", "note", "injections.correction_reason",
-          lambda d, v: d.record.trials.correct_injection(
-              d.staff.doctor, d.injection, injection(d.clock, "Dr Jones"), v)),
-    Field("source", "device", "device_assignments.source",
-          lambda d, v: d.record.trials.assign_device(d.staff.nurse, d.planned, v, "Oximeter"),
-          valid=_source, example="serial:/dev/ttyUSB0"),
-    Field("label", "label", "device_assignments.label",
-          lambda d, v: d.record.trials.assign_device(
-              d.staff.nurse, d.planned, _source(d, 30), v)),
-    Field("protocol", "code", "device_assignments.protocol",
-          lambda d, v: d.record.trials.assign_device(
-              d.staff.nurse, d.planned, _source(d, 30), "Oximeter", v),
-          example="nonin"),
-    Field("note", "note", "observation_sets.note",
-          lambda d, v: d.record.observations.record(
-              d.staff.nurse, d.monitored,
-              {"measured_at": d.clock.now - timedelta(minutes=5), "rr": 14, "note": v})),
-    Field("reason", "note", "observation_sets.correction_reason",
-          lambda d, v: d.record.observations.correct(
-              d.staff.nurse, d.set_id,
-              {"measured_at": d.clock.now - timedelta(minutes=30), "rr": 15}, v)),
-    Field("note", "note", "assessments.note",
-          lambda d, v: d.record.assessments.record(
-              d.staff.physio, d.monitored, assessment(d.clock, note=v))),
-    Field("timing_reason", "note", None,
-          lambda d, v: d.record.assessments.record(
-              d.staff.physio, d.monitored, assessment(d.clock, timing_reason=v))),
-    Field("penn_recall_period", "label", "assessments.penn_recall_period",
-          lambda d, v: d.record.assessments.record(
-              d.staff.physio, d.monitored,
-              assessment(d.clock, penn_frequency=1, penn_severity=1, penn_recall_period=v)),
-          example="past week"),
-    Field("goals.0", "goal", "goal_ratings.goal",
-          lambda d, v: d.record.assessments.record(
-              d.staff.physio, d.monitored, assessment(d.clock, goals=[{"goal": v}])),
-          example="Walk to the bathroom with one stick"),
-    Field("reason", "note", "assessments.correction_reason",
-          lambda d, v: d.record.assessments.correct(
-              d.staff.physio, d.assessment, assessment(d.clock, pain_nrs=3), v)),
-    Field("note", "note", "alarm_events.note",
-          lambda d, v: d.record.alarms.acknowledge(d.staff.nurse, d.alarm, v)),
-    Field("note", "note", "alarm_events.note",
-          lambda d, v: d.record.alarms.acknowledge_bed(d.staff.nurse, d.monitored, v)),
-    Field("rule_id", "code", "alarms.rule_id",
-          lambda d, v: d.record.alarms.record_events(
-              d.staff.service, [alarm_event(d.monitored, d.clock, v)]),
-          example="sbp_low"),
-    Field("rule_set_version", "code", "alarms.rule_set_version",
-          lambda d, v: d.record.alarms.record_events(
-              d.staff.service,
-              [alarm_event(d.monitored, d.clock, "rr_low", rule_set_version=v)]),
-          example="itbmon-default-2"),
-    Field("source_device", "device", "vital_readings.source_device",
-          lambda d, v: d.record.readings.add(
-              d.staff.service,
-              [ReadingIn(d.monitored, Parameter.SPO2, 97.0, d.clock.now, d.clock.now, v)]),
-          valid=_source, example="serial:/dev/ttyUSB0"),
-    Field("rule_set_version", "code", "set_scores.rule_set_version",
-          lambda d, v: d.record.set_scores.record(d.staff.service, [score(d, v)]),
-          example="itbmon-default-2"),
-    Field("rule_set_version", "code", "schedule_judgements.rule_set_version",
-          lambda d, v: d.record.set_scores.record(
-              d.staff.service, (),
-              [ScheduleJudgementIn(d.monitored, d.clock.now, v, None, d.clock.now, ())]),
-          example="itbmon-default-2"),
-    Field("service_id", "service", "service_heartbeats.service_id",
-          lambda d, v: d.record.services.beat(v, "embedded", "ward-pc", 1),
-          example="ward-pc-123-abc"),
-    Field("kind", "word", "service_heartbeats.kind",
-          lambda d, v: d.record.services.beat("svc", v, "ward-pc", 1), example="embedded"),
-    Field("host", "service", "service_heartbeats.host",
-          lambda d, v: d.record.services.beat("svc", "embedded", v, 1), example="ward-pc"),
-    Field("source", "device", "device_leases.source",
-          lambda d, v: d.record.services.acquire(v, d.monitored, "svc", timedelta(seconds=30)),
-          valid=_source, example="serial:/dev/ttyUSB0"),
-    Field("service_id", "service", "device_leases.service_id",
-          lambda d, v: d.record.services.acquire(
-              "sim:steady", d.monitored, v, timedelta(seconds=30)),
-          example="ward-pc-123-abc"),
-    Field("source", "device", "device_states.source",
-          lambda d, v: d.record.services.set_device_state(
-              v, d.monitored, "connected", "streaming", d.clock.now),
-          valid=_source, example="serial:/dev/ttyUSB0"),
-    Field("state", "word", "device_states.state",
-          lambda d, v: d.record.services.set_device_state(
-              "sim:steady", d.monitored, v, "streaming", d.clock.now),
-          example="connected"),
+    Field(
+        "family_name",
+        "name",
+        "patients.family_name",
+        lambda d, v: d.record.patients.register(
+            d.staff.specialist,
+            patient_details(nhs_number="9990000026", hospital_number="Z9", family_name=v),
+        ),
+    ),
+    Field(
+        "given_name",
+        "name",
+        "patients.given_name",
+        lambda d, v: d.record.patients.register(
+            d.staff.specialist,
+            patient_details(nhs_number="9990000026", hospital_number="Z9", given_name=v),
+        ),
+    ),
+    Field(
+        "hospital_number",
+        "identifier",
+        "patients.hospital_number",
+        lambda d, v: d.record.patients.register(
+            d.staff.specialist, patient_details(nhs_number="9990000026", hospital_number=v)
+        ),
+        valid=lambda d, n: d.unique("H", n).upper(),
+        example="H1234567",
+    ),
+    Field(
+        "reason",
+        "note",
+        None,
+        lambda d, v: d.record.patients.correct(
+            d.staff.specialist, d.patient, patient_details(given_name="Alexandra"), v
+        ),
+    ),
+    Field(
+        "bed",
+        "bed",
+        "trials.bed",
+        lambda d, v: d.record.trials.plan(d.staff.specialist, d.patient, 50, bed=v),
+        example="D7",
+    ),
+    Field(
+        "spo2_scale_reason",
+        "note",
+        "trials.spo2_scale_reason",
+        lambda d, v: d.record.trials.plan(
+            d.staff.doctor, d.patient, 50, spo2_scale=2, spo2_scale_reason=v
+        ),
+    ),
+    Field(
+        "reason",
+        "note",
+        None,
+        lambda d, v: d.record.trials.set_status(
+            d.staff.specialist, d.planned, TrialStatus.CANCELLED, v
+        ),
+    ),
+    Field(
+        "reason",
+        "note",
+        "window_extensions.reason",
+        lambda d, v: d.record.trials.extend_window(d.staff.doctor, d.monitored, 30, v),
+    ),
+    Field(
+        "given_by",
+        "name",
+        "injections.given_by",
+        lambda d, v: d.record.trials.record_injection(
+            d.staff.doctor, d.planned, injection(d.clock, v)
+        ),
+        example="Dr Jones",
+    ),
+    Field(
+        "given_by",
+        "name",
+        "injections.given_by",
+        lambda d, v: d.record.trials.correct_injection(
+            d.staff.doctor, d.injection, injection(d.clock, v), "Name misspelt"
+        ),
+        example="Dr Jones",
+    ),
+    Field(
+        "reason",
+        "note",
+        "injections.correction_reason",
+        lambda d, v: d.record.trials.correct_injection(
+            d.staff.doctor, d.injection, injection(d.clock, "Dr Jones"), v
+        ),
+    ),
+    Field(
+        "source",
+        "device",
+        "device_assignments.source",
+        lambda d, v: d.record.trials.assign_device(d.staff.nurse, d.planned, v, "Oximeter"),
+        valid=_source,
+        example="serial:/dev/ttyUSB0",
+    ),
+    Field(
+        "label",
+        "label",
+        "device_assignments.label",
+        lambda d, v: d.record.trials.assign_device(d.staff.nurse, d.planned, _source(d, 30), v),
+    ),
+    Field(
+        "protocol",
+        "code",
+        "device_assignments.protocol",
+        lambda d, v: d.record.trials.assign_device(
+            d.staff.nurse, d.planned, _source(d, 30), "Oximeter", v
+        ),
+        example="nonin",
+    ),
+    Field(
+        "note",
+        "note",
+        "observation_sets.note",
+        lambda d, v: d.record.observations.record(
+            d.staff.nurse,
+            d.monitored,
+            {"measured_at": d.clock.now - timedelta(minutes=5), "rr": 14, "note": v},
+        ),
+    ),
+    Field(
+        "reason",
+        "note",
+        "observation_sets.correction_reason",
+        lambda d, v: d.record.observations.correct(
+            d.staff.nurse,
+            d.set_id,
+            {"measured_at": d.clock.now - timedelta(minutes=30), "rr": 15},
+            v,
+        ),
+    ),
+    Field(
+        "note",
+        "note",
+        "assessments.note",
+        lambda d, v: d.record.assessments.record(
+            d.staff.physio, d.monitored, assessment(d.clock, note=v)
+        ),
+    ),
+    Field(
+        "timing_reason",
+        "note",
+        None,
+        lambda d, v: d.record.assessments.record(
+            d.staff.physio, d.monitored, assessment(d.clock, timing_reason=v)
+        ),
+    ),
+    Field(
+        "penn_recall_period",
+        "label",
+        "assessments.penn_recall_period",
+        lambda d, v: d.record.assessments.record(
+            d.staff.physio,
+            d.monitored,
+            assessment(d.clock, penn_frequency=1, penn_severity=1, penn_recall_period=v),
+        ),
+        example="past week",
+    ),
+    Field(
+        "goals.0",
+        "goal",
+        "goal_ratings.goal",
+        lambda d, v: d.record.assessments.record(
+            d.staff.physio, d.monitored, assessment(d.clock, goals=[{"goal": v}])
+        ),
+        example="Walk to the bathroom with one stick",
+    ),
+    Field(
+        "reason",
+        "note",
+        "assessments.correction_reason",
+        lambda d, v: d.record.assessments.correct(
+            d.staff.physio, d.assessment, assessment(d.clock, pain_nrs=3), v
+        ),
+    ),
+    Field(
+        "note",
+        "note",
+        "alarm_events.note",
+        lambda d, v: d.record.alarms.acknowledge(d.staff.nurse, d.alarm, v),
+    ),
+    Field(
+        "note",
+        "note",
+        "alarm_events.note",
+        lambda d, v: d.record.alarms.acknowledge_bed(d.staff.nurse, d.monitored, v),
+    ),
+    Field(
+        "rule_id",
+        "code",
+        "alarms.rule_id",
+        lambda d, v: d.record.alarms.record_events(
+            d.staff.service, [alarm_event(d.monitored, d.clock, v)]
+        ),
+        example="sbp_low",
+    ),
+    Field(
+        "rule_set_version",
+        "code",
+        "alarms.rule_set_version",
+        lambda d, v: d.record.alarms.record_events(
+            d.staff.service, [alarm_event(d.monitored, d.clock, "rr_low", rule_set_version=v)]
+        ),
+        example="itbmon-default-2",
+    ),
+    Field(
+        "source_device",
+        "device",
+        "vital_readings.source_device",
+        lambda d, v: d.record.readings.add(
+            d.staff.service,
+            [ReadingIn(d.monitored, Parameter.SPO2, 97.0, d.clock.now, d.clock.now, v)],
+        ),
+        valid=_source,
+        example="serial:/dev/ttyUSB0",
+    ),
+    Field(
+        "rule_set_version",
+        "code",
+        "set_scores.rule_set_version",
+        lambda d, v: d.record.set_scores.record(d.staff.service, [score(d, v)]),
+        example="itbmon-default-2",
+    ),
+    Field(
+        "rule_set_version",
+        "code",
+        "schedule_judgements.rule_set_version",
+        lambda d, v: d.record.set_scores.record(
+            d.staff.service,
+            (),
+            [ScheduleJudgementIn(d.monitored, d.clock.now, v, None, d.clock.now, ())],
+        ),
+        example="itbmon-default-2",
+    ),
+    Field(
+        "service_id",
+        "service",
+        "service_heartbeats.service_id",
+        lambda d, v: d.record.services.beat(v, "embedded", "ward-pc", 1),
+        example="ward-pc-123-abc",
+    ),
+    Field(
+        "kind",
+        "word",
+        "service_heartbeats.kind",
+        lambda d, v: d.record.services.beat("svc", v, "ward-pc", 1),
+        example="embedded",
+    ),
+    Field(
+        "host",
+        "service",
+        "service_heartbeats.host",
+        lambda d, v: d.record.services.beat("svc", "embedded", v, 1),
+        example="ward-pc",
+    ),
+    Field(
+        "source",
+        "device",
+        "device_leases.source",
+        lambda d, v: d.record.services.acquire(v, d.monitored, "svc", timedelta(seconds=30)),
+        valid=_source,
+        example="serial:/dev/ttyUSB0",
+    ),
+    Field(
+        "service_id",
+        "service",
+        "device_leases.service_id",
+        lambda d, v: d.record.services.acquire("sim:steady", d.monitored, v, timedelta(seconds=30)),
+        example="ward-pc-123-abc",
+    ),
+    Field(
+        "source",
+        "device",
+        "device_states.source",
+        lambda d, v: d.record.services.set_device_state(
+            v, d.monitored, "connected", "streaming", d.clock.now
+        ),
+        valid=_source,
+        example="serial:/dev/ttyUSB0",
+    ),
+    Field(
+        "state",
+        "word",
+        "device_states.state",
+        lambda d, v: d.record.services.set_device_state(
+            "sim:steady", d.monitored, v, "streaming", d.clock.now
+        ),
+        example="connected",
+    ),
 ]
 
 # Prose a program writes that the record keeps whatever it holds: an alarm is never lost over
 # a character (unstorable characters become U+FFFD, a text too long is cut with "…").
 KEPT_WHATEVER: list[Field] = [
-    Field("message", "note", "alarm_events.message",
-          lambda d, v: d.record.alarms.record_events(
-              d.staff.service, [alarm_event(d.monitored, d.clock, f"rule{next(d.serial)}",
-                                            message=v)])),
-    Field("reason", "note", "device_states.reason",
-          lambda d, v: d.record.services.set_device_state(
-              f"sim:steady?seed={next(d.serial)}", d.monitored, "disconnected", v,
-              d.clock.now)),
+    Field(
+        "message",
+        "note",
+        "alarm_events.message",
+        lambda d, v: d.record.alarms.record_events(
+            d.staff.service, [alarm_event(d.monitored, d.clock, f"rule{next(d.serial)}", message=v)]
+        ),
+    ),
+    Field(
+        "reason",
+        "note",
+        "device_states.reason",
+        lambda d, v: d.record.services.set_device_state(
+            f"sim:steady?seed={next(d.serial)}", d.monitored, "disconnected", v, d.clock.now
+        ),
+    ),
 ]
 
 
@@ -313,9 +517,7 @@ def refused(day: Day, field: Field, value: str) -> str:
 
 
 @pytest.mark.parametrize("field", FIELDS, ids=_field_id)
-def test_every_text_field_refuses_what_it_cannot_keep_and_keeps_its_longest(
-    day: Day, field: Field
-):
+def test_every_text_field_refuses_what_it_cannot_keep_and_keeps_its_longest(day: Day, field: Field):
     limit = max_chars(field.kind)
     message = refused(day, field, TEN_MB)
     assert f"longer than {limit:,} characters (" in message
@@ -326,8 +528,9 @@ def test_every_text_field_refuses_what_it_cannot_keep_and_keeps_its_longest(
     for name, char in UNSTORABLE.items():
         message = refused(day, field, field.example[:middle] + char + field.example[middle:])
         assert f"U+{ord(char):04X}" in message, name
-        assert ("control character" if name != "right-to-left override"
-                else "text-direction control") in message
+        assert (
+            "control character" if name != "right-to-left override" else "text-direction control"
+        ) in message
     # Exactly the limit is accepted, and the database keeps it whole.
     longest = field.valid(day, limit)
     assert len(longest) == limit
@@ -375,12 +578,16 @@ def test_every_problem_of_a_form_is_reported_at_once(day: Day):
         day.record.patients.register(
             day.staff.specialist,
             patient_details(
-                nhs_number="9990000026", hospital_number="H\x00", family_name="x" * 101,
+                nhs_number="9990000026",
+                hospital_number="H\x00",
+                family_name="x" * 101,
                 given_name="Al\u202eex",
             ),
         )
     assert {p.field for p in caught.value.problems} == {
-        "hospital_number", "family_name", "given_name"
+        "hospital_number",
+        "family_name",
+        "given_name",
     }
 
 
@@ -389,9 +596,13 @@ def test_one_line_fields_refuse_line_breaks_and_notes_keep_them(day: Day):
         with pytest.raises(InvalidEntry, match="Bed must be on one line"):
             day.record.trials.plan(day.staff.specialist, day.patient, 50, bed=bed)
     kept = day.record.observations.record(
-        day.staff.nurse, day.monitored,
-        {"measured_at": day.clock.now - timedelta(minutes=5), "rr": 14,
-         "note": "  Sat up.\r\nO2 2 L\tvia nasal specs.\rDr Jones told.  "},
+        day.staff.nurse,
+        day.monitored,
+        {
+            "measured_at": day.clock.now - timedelta(minutes=5),
+            "rr": 14,
+            "note": "  Sat up.\r\nO2 2 L\tvia nasal specs.\rDr Jones told.  ",
+        },
     )
     assert kept.note == "Sat up.\nO2 2 L\tvia nasal specs.\nDr Jones told."
 
@@ -450,10 +661,12 @@ def refused_patient(day: Day, nhs: str) -> str:
 def test_a_refused_score_label_is_not_repeated_back(day: Day):
     with pytest.raises(InvalidEntry) as caught:
         day.record.assessments.record(
-            day.staff.physio, day.monitored,
-            assessment(day.clock, ashworth=[
-                {"muscle_group": "hip_flexors", "side": "left", "label": TEN_MB}
-            ]),
+            day.staff.physio,
+            day.monitored,
+            assessment(
+                day.clock,
+                ashworth=[{"muscle_group": "hip_flexors", "side": "left", "label": TEN_MB}],
+            ),
         )
     assert caught.value.message.startswith("That score is not a modified ashworth score")
 
@@ -485,14 +698,34 @@ def test_every_kind_fits_every_column_that_keeps_it():
 # String columns no person or device writes free text to: filled from the vocabulary, checked
 # against a list, or made by the record itself (hashes, fixed action names).
 NOT_FREE_TEXT = {
-    "users.roles", "users.password_hash", "patients.nhs_number", "trials.status",
-    "injections.route", "vital_readings.parameter", "vital_readings.unit",
-    "vital_readings.flags", "observation_sets.consciousness", "observation_sets.poss",
-    "assessments.time_point", "assessments.ashworth_scale", "ashworth_scores.muscle_group",
-    "ashworth_scores.side", "ashworth_scores.label", "alarms.kind", "alarm_events.event",
-    "alarm_events.priority", "decisions.outcome", "set_scores.band", "set_scores.spo2_from",
-    "set_scores.pulse_from", "audit_log.action", "audit_log.entity", "audit_log.prev_hash",
-    "audit_log.row_hash", "sign_in_sessions.token_sha256", "sign_in_sessions.kind",
+    "users.roles",
+    "users.password_hash",
+    "patients.nhs_number",
+    "trials.status",
+    "injections.route",
+    "vital_readings.parameter",
+    "vital_readings.unit",
+    "vital_readings.flags",
+    "observation_sets.consciousness",
+    "observation_sets.poss",
+    "assessments.time_point",
+    "assessments.ashworth_scale",
+    "ashworth_scores.muscle_group",
+    "ashworth_scores.side",
+    "ashworth_scores.label",
+    "alarms.kind",
+    "alarm_events.event",
+    "alarm_events.priority",
+    "decisions.outcome",
+    "set_scores.band",
+    "set_scores.spo2_from",
+    "set_scores.pulse_from",
+    "audit_log.action",
+    "audit_log.entity",
+    "audit_log.prev_hash",
+    "audit_log.row_hash",
+    "sign_in_sessions.token_sha256",
+    "sign_in_sessions.kind",
     "sign_in_sessions.end_reason",
 }
 

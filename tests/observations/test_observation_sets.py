@@ -24,7 +24,9 @@ def test_same_minute_refused_with_the_set_to_correct(
     )
     with pytest.raises(SetAtSameMinute) as refused:
         record.observations.record(
-            staff.nurse, trial, {"measured_at": minute + timedelta(seconds=50), "rr": 18},
+            staff.nurse,
+            trial,
+            {"measured_at": minute + timedelta(seconds=50), "rr": 18},
             one_per_minute=True,
         )
     assert refused.value.existing.id == first.id
@@ -36,7 +38,9 @@ def test_same_minute_refused_with_the_set_to_correct(
     assert record.observations.at_same_minute(trial, minute + timedelta(seconds=70)) is None
     # A minute later is another set; without the flag (a device or a demo day) nothing changes.
     record.observations.record(
-        staff.nurse, trial, {"measured_at": minute + timedelta(seconds=70), "rr": 18},
+        staff.nurse,
+        trial,
+        {"measured_at": minute + timedelta(seconds=70), "rr": 18},
         one_per_minute=True,
     )
     record.observations.record(
@@ -57,7 +61,10 @@ def test_the_check_is_per_trial_and_ignores_superseded_sets(
     )
     # A correction at the same time replaces the set: it is not a second set of that minute.
     fixed = record.observations.correct(
-        staff.nurse, first.id, {"measured_at": at, "rr": 61}, "typed 16 for 61",
+        staff.nurse,
+        first.id,
+        {"measured_at": at, "rr": 61},
+        "typed 16 for 61",
         one_per_minute=True,
     )
     assert record.observations.at_same_minute(trial, at) == fixed
@@ -69,7 +76,10 @@ def test_the_check_is_per_trial_and_ignores_superseded_sets(
     )
     with pytest.raises(SetAtSameMinute) as refused:
         record.observations.correct(
-            staff.nurse, later.id, {"measured_at": at, "rr": 20}, "wrong time",
+            staff.nurse,
+            later.id,
+            {"measured_at": at, "rr": 20},
+            "wrong time",
             one_per_minute=True,
         )
     assert refused.value.existing.id == fixed.id
@@ -88,7 +98,9 @@ def test_correction_needs_a_reason_and_is_audited(
         )
     assert refused.value.problems[0].field == "reason"
     fixed = record.observations.correct(
-        staff.nurse, first.id, {"measured_at": first.measured_at, "pulse_rate": 73},
+        staff.nurse,
+        first.id,
+        {"measured_at": first.measured_at, "pulse_rate": 73},
         "pulse typed as 37, counted 73",
     )
     assert record.observations.get(first.id).pulse_rate == 37  # the original is kept

@@ -96,7 +96,8 @@ def test_a_listed_word_inside_a_longer_phrase_is_not_refused():
 
 def test_the_list_names_its_source_and_licence_and_is_read_once():
     header = [
-        line for line in COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+        line
+        for line in COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
         if line.startswith("# ")
     ]
     text = " ".join(header)
@@ -110,21 +111,21 @@ def test_the_list_names_its_source_and_licence_and_is_read_once():
 
 
 usernames = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,15}", fullmatch=True)
-texts = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40
-)
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
 
 
 @st.composite
 def attempts(draw: st.DrawFn) -> tuple[str, str]:
     """A username and a password, often built around the username or a common password."""
     username = draw(usernames)
-    core = draw(st.one_of(
-        texts,
-        st.just(username),
-        st.just(username.upper()),
-        st.sampled_from(["password", "qwertyuiop", "iloveyou", "kettle orbit marigold"]),
-    ))
+    core = draw(
+        st.one_of(
+            texts,
+            st.just(username),
+            st.just(username.upper()),
+            st.sampled_from(["password", "qwertyuiop", "iloveyou", "kettle orbit marigold"]),
+        )
+    )
     return username, draw(texts) + core + draw(texts)
 
 

@@ -16,8 +16,7 @@ from observations.record import TrialRecord
 from tests.observations.conftest import FakeClock, Staff, patient_details
 from vocabulary import Parameter, QualityFlag
 
-WARD = [Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC,
-        Parameter.RR]
+WARD = [Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC, Parameter.DIASTOLIC, Parameter.RR]
 
 
 def plan_trials(record: TrialRecord, staff: Staff, count: int) -> list[int]:
@@ -37,8 +36,14 @@ def plan_trials(record: TrialRecord, staff: Staff, count: int) -> list[int]:
     return trials
 
 
-def stream(record: TrialRecord, staff: Staff, trial: int, start: datetime, spo2: list,
-           device: str = "sim:steady") -> None:
+def stream(
+    record: TrialRecord,
+    staff: Staff,
+    trial: int,
+    start: datetime,
+    spo2: list,
+    device: str = "sim:steady",
+) -> None:
     """1 Hz SpO2 (None = probe off, flagged) and pulse 70 + i."""
     batch = []
     for i, value in enumerate(spo2):
@@ -73,14 +78,27 @@ def test_batch_gives_what_latest_gives_per_trial(
     stream(record, staff, busy, start, [97, 96, 95])
     stream(record, staff, probe_off, start, [94, None, None])  # the last valued SpO2 is 94
     stream(record, staff, manual_newer, start, [98])
-    record.observations.record(staff.nurse, manual_newer, {
-        "measured_at": clock.now - timedelta(minutes=1), "spo2": 93, "rr": 14,
-        "systolic": 118, "diastolic": 76,
-    })
+    record.observations.record(
+        staff.nurse,
+        manual_newer,
+        {
+            "measured_at": clock.now - timedelta(minutes=1),
+            "spo2": 93,
+            "rr": 14,
+            "systolic": 118,
+            "diastolic": 76,
+        },
+    )
     # An older manual SpO2 never beats a newer device one.
-    record.observations.record(staff.nurse, busy, {
-        "measured_at": start - timedelta(minutes=1), "spo2": 91, "rr": 12,
-    })
+    record.observations.record(
+        staff.nurse,
+        busy,
+        {
+            "measured_at": start - timedelta(minutes=1),
+            "spo2": 91,
+            "rr": 12,
+        },
+    )
 
     batch = record.readings.latest_for_trials([busy, probe_off, manual_newer, silent], WARD)
 
@@ -101,12 +119,23 @@ def test_batch_gives_what_latest_gives_per_trial(
 
 def test_corrected_set_is_not_the_latest(record: TrialRecord, staff: Staff, clock: FakeClock):
     (trial,) = plan_trials(record, staff, 1)
-    first = record.observations.record(staff.nurse, trial, {
-        "measured_at": clock.now - timedelta(minutes=2), "rr": 8,
-    })
-    record.observations.correct(staff.nurse, first.id, {
-        "measured_at": clock.now - timedelta(minutes=2), "rr": 18,
-    }, "counted over 30 s, not a full minute")
+    first = record.observations.record(
+        staff.nurse,
+        trial,
+        {
+            "measured_at": clock.now - timedelta(minutes=2),
+            "rr": 8,
+        },
+    )
+    record.observations.correct(
+        staff.nurse,
+        first.id,
+        {
+            "measured_at": clock.now - timedelta(minutes=2),
+            "rr": 18,
+        },
+        "counted over 30 s, not a full minute",
+    )
     latest = record.readings.latest_for_trials([trial], [Parameter.RR])[trial]
     assert latest[Parameter.RR].value == 18
 
@@ -118,8 +147,10 @@ def test_two_devices_at_the_same_instant_give_one_answer(
     start = clock.now - timedelta(seconds=30)
     stream(record, staff, trial, start, [96], device="sim:a")
     stream(record, staff, trial, start, [99], device="sim:b")
-    answers = {record.readings.latest_for_trials([trial], [Parameter.SPO2])[trial][
-        Parameter.SPO2].value for _ in range(3)}
+    answers = {
+        record.readings.latest_for_trials([trial], [Parameter.SPO2])[trial][Parameter.SPO2].value
+        for _ in range(3)
+    }
     assert answers == {99}  # ties go to the later device name, every time
 
 
@@ -137,8 +168,7 @@ def test_statement_count_does_not_grow_with_the_ward(
     assert all(result[t][Parameter.SPO2].value == 96 for t in trials)
 
 
-def test_more_lookups_than_one_statement_holds(record: TrialRecord, staff: Staff,
-                                               clock: FakeClock):
+def test_more_lookups_than_one_statement_holds(record: TrialRecord, staff: Staff, clock: FakeClock):
     # Every parameter for 40 trials is more (trial, parameter) pairs than one UNION ALL holds.
     trials = plan_trials(record, staff, 40)
     assert len(trials) * len(Parameter) > 400

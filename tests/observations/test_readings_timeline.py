@@ -20,18 +20,30 @@ def test_lean_timeline_has_exact_times_and_the_same_values(
     trial = record.trials.plan(staff.specialist, patient.id, 50).id
     # Microseconds and a whole second: both must come back exactly, in UTC.
     first = clock.now.replace(microsecond=123456) - timedelta(minutes=3)
-    times = [first, first + timedelta(seconds=1), first.replace(microsecond=0) + timedelta(
-        seconds=2)]
+    times = [
+        first,
+        first + timedelta(seconds=1),
+        first.replace(microsecond=0) + timedelta(seconds=2),
+    ]
     off = frozenset({QualityFlag.NO_FINGER})
-    record.readings.add(staff.service, [
-        ReadingIn(trial, Parameter.SPO2, 97, times[0], times[0], "sim:a"),
-        ReadingIn(trial, Parameter.SPO2, None, times[1], times[1], "sim:a", off),
-        ReadingIn(trial, Parameter.SPO2, 95, times[2], times[2], "sim:a"),
-        ReadingIn(trial, Parameter.PULSE_RATE, 71, times[0], times[0], "sim:a"),
-    ])
-    record.observations.record(staff.nurse, trial, {
-        "measured_at": clock.now - timedelta(minutes=1), "spo2": 94, "rr": 14,
-    })
+    record.readings.add(
+        staff.service,
+        [
+            ReadingIn(trial, Parameter.SPO2, 97, times[0], times[0], "sim:a"),
+            ReadingIn(trial, Parameter.SPO2, None, times[1], times[1], "sim:a", off),
+            ReadingIn(trial, Parameter.SPO2, 95, times[2], times[2], "sim:a"),
+            ReadingIn(trial, Parameter.PULSE_RATE, 71, times[0], times[0], "sim:a"),
+        ],
+    )
+    record.observations.record(
+        staff.nurse,
+        trial,
+        {
+            "measured_at": clock.now - timedelta(minutes=1),
+            "spo2": 94,
+            "rr": 14,
+        },
+    )
 
     full = record.readings.timeline(trial, [Parameter.SPO2, Parameter.PULSE_RATE])
     lean = record.readings.timeline(trial, [Parameter.SPO2, Parameter.PULSE_RATE], detail=False)
@@ -46,7 +58,8 @@ def test_lean_timeline_has_exact_times_and_the_same_values(
     manual = full[full["source"] == "manual"]
     assert manual[["parameter", "value"]].values.tolist() == [["spo2", 94.0]]
     assert manual["time"].iloc[0].to_pydatetime() == (clock.now - timedelta(minutes=1)).astimezone(
-        UTC)
+        UTC
+    )
 
 
 def test_empty_timeline_keeps_its_columns_and_types(record: TrialRecord, staff: Staff):

@@ -21,14 +21,13 @@ from tests.observations.conftest import FakeClock, Staff
 from tests.observations.test_record import plan, readings_for
 from vocabulary import Parameter
 
-SQLALCHEMY_TIME = VitalReading.__table__.c.device_time.type._cached_bind_processor(
-    sqlite.dialect()
-)
+SQLALCHEMY_TIME = VitalReading.__table__.c.device_time.type._cached_bind_processor(sqlite.dialect())
 zones = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 
 
-@given(st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30),
-                    timezones=zones))
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30), timezones=zones)
+)
 def test_sqlite_time_text_is_sqlalchemys_text(moment: datetime) -> None:
     assert sqlite_time_text(moment) == SQLALCHEMY_TIME(moment)
 
@@ -40,12 +39,17 @@ def test_sqlite_time_text_keeps_six_decimals_so_text_order_is_time_order() -> No
     assert sqlite_time_text(whole) < sqlite_time_text(later)
 
 
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers(-10**9, 10**9) | st.text()
-    | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(10**9), 10**9)
+        | st.text()
+        | st.floats(allow_nan=False, allow_infinity=False),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=12,
+    )
+)
 def test_json_text_reads_back_as_json_dumps_would(value: object) -> None:
     assert json.loads(json_text(value)) == json.loads(json.dumps(value))
 
@@ -87,11 +91,26 @@ def test_one_bad_reading_writes_nothing_of_its_batch(
     with pytest.raises(InvalidEntry, match="no time zone"):
         record.readings.add(staff.service, [*good, bad])
     with pytest.raises(InvalidEntry, match="Device time is missing"):
-        record.readings.prepare([ReadingIn(trial, Parameter.SPO2, 97.0, None, clock.now,  # type: ignore[arg-type]
-                                           "sim:steady")])
+        record.readings.prepare(
+            [
+                ReadingIn(
+                    trial,
+                    Parameter.SPO2,
+                    97.0,
+                    None,
+                    clock.now,  # type: ignore[arg-type]
+                    "sim:steady",
+                )
+            ]
+        )
     with pytest.raises(InvalidEntry, match="not a number"):
-        record.readings.prepare([ReadingIn(trial, Parameter.PULSE_RATE, float("nan"),
-                                           clock.now, clock.now, "sim:steady")])
+        record.readings.prepare(
+            [
+                ReadingIn(
+                    trial, Parameter.PULSE_RATE, float("nan"), clock.now, clock.now, "sim:steady"
+                )
+            ]
+        )
     assert record.readings.count(trial) == 0
 
 
@@ -101,8 +120,10 @@ def test_raw_status_and_flags_read_back_as_written(
     trial = plan(record, staff)
     at = clock.now - timedelta(minutes=1)
     status = {"signal_strength": 7, "no_finger": False, "raw": "87 32 05 48 61", "pi": None}
-    rows = [ReadingIn(trial, Parameter.SPO2, 97.0, at, at, "ble:AA", raw_status=status),
-            ReadingIn(trial, Parameter.PULSE_RATE, 72.0, at, at, "ble:AA", raw_status=status)]
+    rows = [
+        ReadingIn(trial, Parameter.SPO2, 97.0, at, at, "ble:AA", raw_status=status),
+        ReadingIn(trial, Parameter.PULSE_RATE, 72.0, at, at, "ble:AA", raw_status=status),
+    ]
     record.readings.add(staff.service, rows)
     stored = record.readings.timeline(trial, include_manual=False)
     assert sorted(stored["value"]) == [72.0, 97.0]

@@ -21,24 +21,34 @@ def test_median_of_the_valid_readings_of_the_last_minute(
     trial = record.trials.plan(staff.specialist, patient.id, 50).id
     now = clock.now
 
-    def reading(seconds: float, parameter: Parameter, value: float | None,
-                *flags: QualityFlag, device: str = "ble:oxi") -> ReadingIn:
+    def reading(
+        seconds: float,
+        parameter: Parameter,
+        value: float | None,
+        *flags: QualityFlag,
+        device: str = "ble:oxi",
+    ) -> ReadingIn:
         at = now - timedelta(seconds=seconds)
         return ReadingIn(trial, parameter, value, at, at, device, frozenset(flags))
 
-    record.readings.add(staff.service, [
-        reading(61, Parameter.SPO2, 80),  # older than a minute: not counted
-        reading(60, Parameter.SPO2, 81),  # exactly a minute ago: the window is (now - 1 min, now]
-        reading(40, Parameter.SPO2, 97),
-        reading(30, Parameter.SPO2, 95),
-        reading(20, Parameter.SPO2, 96),
-        reading(10, Parameter.SPO2, 60, QualityFlag.ARTIFACT),  # doubtful: never counted
-        reading(9, Parameter.SPO2, 94, QualityFlag.LOW_BATTERY),  # the value is still sound
-        reading(5, Parameter.SPO2, None, QualityFlag.NO_FINGER),
-        reading(20, Parameter.PULSE_RATE, 72),
-        reading(10, Parameter.PULSE_RATE, 77, device="ser:cuff"),  # every device of the trial
-        reading(-5, Parameter.PULSE_RATE, 150),  # after now (a skewed clock): not counted
-    ])
+    record.readings.add(
+        staff.service,
+        [
+            reading(61, Parameter.SPO2, 80),  # older than a minute: not counted
+            reading(
+                60, Parameter.SPO2, 81
+            ),  # exactly a minute ago: the window is (now - 1 min, now]
+            reading(40, Parameter.SPO2, 97),
+            reading(30, Parameter.SPO2, 95),
+            reading(20, Parameter.SPO2, 96),
+            reading(10, Parameter.SPO2, 60, QualityFlag.ARTIFACT),  # doubtful: never counted
+            reading(9, Parameter.SPO2, 94, QualityFlag.LOW_BATTERY),  # the value is still sound
+            reading(5, Parameter.SPO2, None, QualityFlag.NO_FINGER),
+            reading(20, Parameter.PULSE_RATE, 72),
+            reading(10, Parameter.PULSE_RATE, 77, device="ser:cuff"),  # every device of the trial
+            reading(-5, Parameter.PULSE_RATE, 150),  # after now (a skewed clock): not counted
+        ],
+    )
     medians = record.readings.recent_medians(
         trial, [Parameter.SPO2, Parameter.PULSE_RATE, Parameter.SYSTOLIC], now
     )

@@ -143,10 +143,12 @@ def two_roles() -> Iterator[TwoRoles]:
             database=database,
             owner=owner,
             app=app,
-            owner_url=admin.set(username=owner, password=passwords[owner], database=database)
-            .render_as_string(hide_password=False),
-            app_url=admin.set(username=app, password=passwords[app], database=database)
-            .render_as_string(hide_password=False),
+            owner_url=admin.set(
+                username=owner, password=passwords[owner], database=database
+            ).render_as_string(hide_password=False),
+            app_url=admin.set(
+                username=app, password=passwords[app], database=database
+            ).render_as_string(hide_password=False),
             admin_url=admin.set(database=database).render_as_string(hide_password=False),
         )
     finally:
@@ -317,8 +319,7 @@ def test_the_runtime_role_cannot_rewrite_history(two_roles: TwoRoles):
     def state() -> tuple[object, ...]:
         with admin.connect() as conn:
             counts = tuple(
-                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
-                for t in APPEND_ONLY_TABLES
+                conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in APPEND_ONLY_TABLES
             )
             triggers = sorted(
                 conn.execute(
@@ -329,8 +330,9 @@ def test_the_runtime_role_cannot_rewrite_history(two_roles: TwoRoles):
                 ).all()
             )
             columns = conn.execute(
-                text("SELECT count(*) FROM information_schema.columns WHERE table_schema = "
-                     "'public'")
+                text(
+                    "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public'"
+                )
             ).scalar()
             function = conn.execute(
                 text("SELECT prosrc FROM pg_proc WHERE proname = 'itbmon_refuse_change'")

@@ -20,43 +20,84 @@ from observations.set_scores import KnownJudgement, ScheduleJudgementIn, SetScor
 from rules import DueStatus, DueTime
 from tests.observations.conftest import FakeClock, Staff, patient_details
 
-SCORES = {"rr_score": 0, "spo2_score": 1, "oxygen_score": 0, "sbp_score": 0,
-          "pulse_score": 0, "consciousness_score": 0, "temp_score": 0}
+SCORES = {
+    "rr_score": 0,
+    "spo2_score": 1,
+    "oxygen_score": 0,
+    "sbp_score": 0,
+    "pulse_score": 0,
+    "consciousness_score": 0,
+    "temp_score": 0,
+}
 
 
 def trial_with_set(record: TrialRecord, staff: Staff, clock: FakeClock) -> tuple[int, int]:
     patient = record.patients.register(staff.specialist, patient_details())
     trial = record.trials.plan(staff.specialist, patient.id, 50).id
-    record.trials.record_injection(staff.doctor, trial, {
-        "dose_mcg": 50, "given_at": clock.now - timedelta(minutes=20),
-        "route": "lumbar_puncture", "given_by": "Dr Jones",
-    })
-    obs = record.observations.record(staff.nurse, trial, {
-        "measured_at": clock.now - timedelta(minutes=6), "rr": 14, "on_oxygen": False,
-        "systolic": 120, "diastolic": 80, "pulse_rate": 70, "consciousness": "A", "temp": 36.8,
-    })
+    record.trials.record_injection(
+        staff.doctor,
+        trial,
+        {
+            "dose_mcg": 50,
+            "given_at": clock.now - timedelta(minutes=20),
+            "route": "lumbar_puncture",
+            "given_by": "Dr Jones",
+        },
+    )
+    obs = record.observations.record(
+        staff.nurse,
+        trial,
+        {
+            "measured_at": clock.now - timedelta(minutes=6),
+            "rr": 14,
+            "on_oxygen": False,
+            "systolic": 120,
+            "diastolic": 80,
+            "pulse_rate": 70,
+            "consciousness": "A",
+            "temp": 36.8,
+        },
+    )
     return trial, obs.id
 
 
 def score(trial: int, set_id: int, clock: FakeClock, **changes: object) -> SetScoreIn:
     judged = SetScoreIn(
-        trial_id=trial, observation_set_id=set_id,
-        measured_at=clock.now - timedelta(minutes=6), total=1, band="low", scores=dict(SCORES),
-        missing=(), spo2_scale=1, spo2=95.0, spo2_from="device", pulse=70.0, pulse_from="set",
-        rule_set_version="itbmon-default-2", judged_at=clock.now - timedelta(minutes=5),
+        trial_id=trial,
+        observation_set_id=set_id,
+        measured_at=clock.now - timedelta(minutes=6),
+        total=1,
+        band="low",
+        scores=dict(SCORES),
+        missing=(),
+        spo2_scale=1,
+        spo2=95.0,
+        spo2_from="device",
+        pulse=70.0,
+        pulse_from="set",
+        rule_set_version="itbmon-default-2",
+        judged_at=clock.now - timedelta(minutes=5),
     )
     return replace(judged, **changes)  # type: ignore[arg-type]
 
 
-def schedule(trial: int, clock: FakeClock, status: DueStatus = DueStatus.DUE
-             ) -> ScheduleJudgementIn:
+def schedule(
+    trial: int, clock: FakeClock, status: DueStatus = DueStatus.DUE
+) -> ScheduleJudgementIn:
     injected = clock.now - timedelta(minutes=20)
     return ScheduleJudgementIn(
-        trial_id=trial, judged_at=clock.now, rule_set_version="itbmon-default-2",
-        injection_at=injected, next_due=injected + timedelta(minutes=30),
+        trial_id=trial,
+        judged_at=clock.now,
+        rule_set_version="itbmon-default-2",
+        injection_at=injected,
+        next_due=injected + timedelta(minutes=30),
         due_times=(
-            DueTime(injected + timedelta(minutes=15), DueStatus.MET,
-                    clock.now - timedelta(minutes=6), "schedule"),
+            DueTime(
+                injected + timedelta(minutes=15),
+                DueStatus.MET,
+                clock.now - timedelta(minutes=6),
+                "schedule",
+            ),
             DueTime(injected + timedelta(minutes=30), status, None, "schedule"),
         ),
         baseline={"spo2": 97.0, "systolic": 128.5},
@@ -85,8 +126,17 @@ def test_a_partial_set_has_no_total_and_names_what_is_missing(
     record: TrialRecord, staff: Staff, clock: FakeClock
 ):
     trial, set_id = trial_with_set(record, staff, clock)
-    partial = score(trial, set_id, clock, total=None, band="incomplete", missing=("spo2",),
-                    spo2=None, spo2_from=None, scores={**SCORES, "spo2_score": None})
+    partial = score(
+        trial,
+        set_id,
+        clock,
+        total=None,
+        band="incomplete",
+        missing=("spo2",),
+        spo2=None,
+        spo2_from=None,
+        scores={**SCORES, "spo2_score": None},
+    )
     record.set_scores.record(staff.service, [partial])
     stored = record.set_scores.for_set(set_id)
     assert stored is not None and stored.total is None and stored.missing == ("spo2",)
@@ -133,8 +183,9 @@ def test_a_judgement_of_an_unknown_set_writes_nothing_at_all(
     record: TrialRecord, staff: Staff, clock: FakeClock
 ):
     trial, set_id = trial_with_set(record, staff, clock)
-    patient = record.patients.register(staff.specialist, patient_details(
-        nhs_number="9990000026", hospital_number="H2"))
+    patient = record.patients.register(
+        staff.specialist, patient_details(nhs_number="9990000026", hospital_number="H2")
+    )
     other = record.trials.plan(staff.specialist, patient.id, 50).id
     with pytest.raises(NotFound, match=f"Trial {other} has no observation set"):
         record.set_scores.record(
@@ -171,9 +222,7 @@ def test_judgements_cannot_be_updated_or_deleted(
         assert session.scalar(select(func.count()).select_from(model)) == 1
 
 
-def test_the_same_judgement_is_written_once(
-    record: TrialRecord, staff: Staff, clock: FakeClock
-):
+def test_the_same_judgement_is_written_once(record: TrialRecord, staff: Staff, clock: FakeClock):
     trial, set_id = trial_with_set(record, staff, clock)
     first = score(trial, set_id, clock)
     record.set_scores.record(staff.service, [first], [schedule(trial, clock)])
@@ -181,7 +230,8 @@ def test_the_same_judgement_is_written_once(
     # Judged again a second later (a restart, the next round): nothing new to write...
     later = replace(first, judged_at=clock.now)
     assert known.unwritten([later], replace(schedule(trial, clock), judged_at=clock.now)) == (
-        [], None
+        [],
+        None,
     )
     # ...until the judgement itself changes.
     changed = replace(first, total=2)

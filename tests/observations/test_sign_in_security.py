@@ -80,10 +80,20 @@ def test_a_service_identity_cannot_be_made_up(record: TrialRecord, staff: Staff,
     service_id = staff.service.user_id
     for forged in (
         Actor(service_id, "monitor-service", frozenset(), is_service=True),
-        Actor(staff.nurse.user_id, "nurse", frozenset(), is_service=True,
-              session_token=staff.nurse.session_token),
-        Actor(service_id, "monitor-service", frozenset(), is_service=False,
-              session_token=staff.service.session_token),
+        Actor(
+            staff.nurse.user_id,
+            "nurse",
+            frozenset(),
+            is_service=True,
+            session_token=staff.nurse.session_token,
+        ),
+        Actor(
+            service_id,
+            "monitor-service",
+            frozenset(),
+            is_service=False,
+            session_token=staff.service.session_token,
+        ),
     ):
         with pytest.raises(NotPermitted):
             record.readings.add(forged, reading)
@@ -109,8 +119,9 @@ def test_single_sign_on_identities_never_merge_or_take_over_a_local_account(
     )
     assert len({john_a.user_id, john_b.user_id, other_issuer.user_id}) == 3
     # A subject called "admin" is a new account of its own, never the local administrator.
-    admin_subject = record.users.sign_in_external(ISSUER, "admin", "Mallory", ["itb-nurses"],
-                                                  MAPPING)
+    admin_subject = record.users.sign_in_external(
+        ISSUER, "admin", "Mallory", ["itb-nurses"], MAPPING
+    )
     local = record.users.get("admin")
     assert admin_subject.user_id != local.id and admin_subject.username != "admin"
     assert local.roles == "admin" and local.display_name == "Local Admin"
@@ -132,9 +143,16 @@ def test_a_disabled_single_sign_on_account_is_refused(record: TrialRecord):
 def _assessed_trial(record: TrialRecord, staff: Staff, clock: FakeClock) -> int:
     patient = record.patients.register(staff.specialist, patient_details())
     trial = record.trials.plan(staff.specialist, patient.id, 50).id
-    record.trials.record_injection(staff.doctor, trial, {
-        "dose_mcg": 50, "given_at": clock.now - timedelta(hours=4, minutes=30),
-        "route": "catheter", "given_by": "Dr Jones"})
+    record.trials.record_injection(
+        staff.doctor,
+        trial,
+        {
+            "dose_mcg": 50,
+            "given_at": clock.now - timedelta(hours=4, minutes=30),
+            "route": "catheter",
+            "given_by": "Dr Jones",
+        },
+    )
     record.trials.set_status(staff.doctor, trial, TrialStatus.ASSESSED)
     return trial
 
@@ -165,18 +183,28 @@ def test_the_signature_needs_a_fresh_password_once(
 def test_a_proof_signs_once(record: TrialRecord, staff: Staff, clock: FakeClock):
     first = _assessed_trial(record, staff, clock)
     proof = reauthenticated(record, staff.doctor)
-    record.decisions.record(staff.doctor, first, DecisionOutcome.RESPONDER, "clear",
-                            reauthentication=proof)
+    record.decisions.record(
+        staff.doctor, first, DecisionOutcome.RESPONDER, "clear", reauthentication=proof
+    )
     other = record.patients.register(
-        staff.specialist, patient_details(nhs_number="9990000018", hospital_number="Z2"))
+        staff.specialist, patient_details(nhs_number="9990000018", hospital_number="Z2")
+    )
     second = record.trials.plan(staff.specialist, other.id, 50).id
-    record.trials.record_injection(staff.doctor, second, {
-        "dose_mcg": 50, "given_at": clock.now - timedelta(hours=4, minutes=30),
-        "route": "catheter", "given_by": "Dr Jones"})
+    record.trials.record_injection(
+        staff.doctor,
+        second,
+        {
+            "dose_mcg": 50,
+            "given_at": clock.now - timedelta(hours=4, minutes=30),
+            "route": "catheter",
+            "given_by": "Dr Jones",
+        },
+    )
     record.trials.set_status(staff.doctor, second, TrialStatus.ASSESSED)
     with pytest.raises(NotPermitted, match="one signature"):
-        record.decisions.record(staff.doctor, second, DecisionOutcome.RESPONDER, "clear",
-                                reauthentication=proof)
+        record.decisions.record(
+            staff.doctor, second, DecisionOutcome.RESPONDER, "clear", reauthentication=proof
+        )
 
 
 def test_password_confirmation_is_throttled(record: TrialRecord, clock: FakeClock):
@@ -289,8 +317,10 @@ def test_a_sign_in_storm_never_stops_the_monitor_writing(
         while time.monotonic() < deadline:
             started = time.monotonic()
             try:
-                record.readings.add(staff.service, [
-                    ReadingIn(trial, Parameter.SPO2, 97, clock.now, clock.now, "sim:x")])
+                record.readings.add(
+                    staff.service,
+                    [ReadingIn(trial, Parameter.SPO2, 97, clock.now, clock.now, "sim:x")],
+                )
                 record.services.beat("storm-test", "standalone", "ward-pc", 1)
                 written += 1
             except Exception:
@@ -331,9 +361,11 @@ def test_no_write_lock_is_held_while_a_password_is_checked(
             finally:
                 connection.close()
         with record.store.engine.connect() as connection:
-            return bool(connection.execute(
-                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
-            ).scalar())
+            return bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
+                ).scalar()
+            )
 
     def verify(self: PasswordHasher, hash: str, password: str) -> bool:
         free.append(lock_is_free())
@@ -365,8 +397,9 @@ def test_the_admins_audit_view_withholds_clinical_details(record: TrialRecord, s
         assert identifier not in text
     assert correction.details == {"withheld": "clinical details are not shown to administrators"}
     # Account entries keep their details; a doctor sees everything.
-    assert any(e.details and "username" in e.details for e in seen_by_admin
-               if e.action == "user.create")
+    assert any(
+        e.details and "username" in e.details for e in seen_by_admin if e.action == "user.create"
+    )
     doctors = record.audit.entries_for(staff.doctor)
     assert "Smyth" in repr(next(e for e in doctors if e.action == "patient.correct").details)
     with pytest.raises(NotPermitted, match="read the audit trail"):
@@ -379,7 +412,10 @@ def test_opening_a_trial_is_audited(record: TrialRecord, staff: Staff):
     record.audit.note_view(staff.nurse, "trial", trial)
     entry = record.audit.entries(action_prefix="view.")[0]
     assert (entry.action, entry.trial_id, entry.username) == (
-        "view.trial", trial, staff.nurse.username)
+        "view.trial",
+        trial,
+        staff.nurse.username,
+    )
     forged = Actor(staff.nurse.user_id, "nurse", staff.nurse.roles)
     with pytest.raises(NotPermitted):
         record.audit.note_view(forged, "trial", trial)

@@ -24,9 +24,13 @@ def page(actor: object) -> AppTest:
     return at.run()
 
 
-LABELS = {"add-username": "Username", "add-name": "Full name", "add-roles": "Roles",
-          "add-password": "First password",
-          "change-password": "New password (leave empty to keep)"}
+LABELS = {
+    "add-username": "Username",
+    "add-name": "Full name",
+    "add-roles": "Roles",
+    "add-password": "First password",
+    "change-password": "New password (leave empty to keep)",
+}
 
 
 def field(at: AppTest, name: str) -> Any:
@@ -99,7 +103,9 @@ def test_a_change_is_confirmed_with_the_roles(record: TrialRecord, people: Peopl
     assert "roles: nurse specialist, physiotherapist; active; new password set." in done
     assert field(at, "change-password").value == ""
     assert set(record.users.get("physio").roles.split(",")) == {
-        "physiotherapist", "nurse_specialist"}
+        "physiotherapist",
+        "nurse_specialist",
+    }
     at.run()
     assert successes(at) == [done]
     # A refusal is shown beside the button instead, and says why.

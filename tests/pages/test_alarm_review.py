@@ -36,23 +36,51 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
-    people = People(*(sign_in_as(record, name, role) for name, role in (
-        ("admin", Role.ADMIN), ("nurse", Role.NURSE), ("cns", Role.NURSE_SPECIALIST),
-        ("doctor", Role.DOCTOR), ("physio", Role.PHYSIOTHERAPIST))))
-    trial = monitoring_trial(record, people, nhs=NHS, mrn=MRN, family=FAMILY, bed=BED,
-                             minutes_ago=30, device="ble:AA:BB:CC:DD:EE:01")
+    people = People(
+        *(
+            sign_in_as(record, name, role)
+            for name, role in (
+                ("admin", Role.ADMIN),
+                ("nurse", Role.NURSE),
+                ("cns", Role.NURSE_SPECIALIST),
+                ("doctor", Role.DOCTOR),
+                ("physio", Role.PHYSIOTHERAPIST),
+            )
+        )
+    )
+    trial = monitoring_trial(
+        record,
+        people,
+        nhs=NHS,
+        mrn=MRN,
+        family=FAMILY,
+        bed=BED,
+        minutes_ago=30,
+        device="ble:AA:BB:CC:DD:EE:01",
+    )
     now = record.store.now()
     for second in range(0, 60):
         off = 20 <= second < 30
-        add_vitals(record, trial.id, now - timedelta(minutes=10, seconds=-second),
-                   None if off else 97.0, None if off else 70.0,
-                   device="ble:AA:BB:CC:DD:EE:01",
-                   flags=frozenset({QualityFlag.NO_FINGER}) if off else frozenset())
+        add_vitals(
+            record,
+            trial.id,
+            now - timedelta(minutes=10, seconds=-second),
+            None if off else 97.0,
+            None if off else 70.0,
+            device="ble:AA:BB:CC:DD:EE:01",
+            flags=frozenset({QualityFlag.NO_FINGER}) if off else frozenset(),
+        )
     raise_alarm(record, trial.id, now - timedelta(minutes=5))
     [alarm] = record.alarms.active(trial.id)
     record.alarms.acknowledge(people.nurse, alarm.id, "Sat up; doctor told")
-    raise_alarm(record, trial.id, now - timedelta(minutes=2), rule_id="pulse_low",
-                message=f"Pulse 44 ({FAMILY})", priority=Priority.MEDIUM)
+    raise_alarm(
+        record,
+        trial.id,
+        now - timedelta(minutes=2),
+        rule_id="pulse_low",
+        message=f"Pulse 44 ({FAMILY})",
+        priority=Priority.MEDIUM,
+    )
     yield {"record": record, "people": people, "trial": trial}
     record.close()
 
@@ -77,8 +105,11 @@ def charts(at: AppTest) -> list[dict[str, Any]]:
 
 def everything_shown(at: AppTest) -> str:
     """All the text of the page: its words, its tables' cells, its charts' figures."""
-    words = [e.value for kind in ("title", "markdown", "caption", "subheader", "info", "error",
-                                  "warning") for e in at.get(kind)]
+    words = [
+        e.value
+        for kind in ("title", "markdown", "caption", "subheader", "info", "error", "warning")
+        for e in at.get(kind)
+    ]
     words += [f"{m.label} {m.value}" for m in at.metric]
     words += [frame.value.to_csv() for frame in at.dataframe]
     words += [json.dumps(spec) for spec in charts(at)]
@@ -128,7 +159,8 @@ def test_an_empty_range_shows_zeros_and_missing_marks(world: dict[str, Any]):
     at = open_page(record, world["people"].doctor)
     today = to_ward(record.store.now(), record.settings.ward_timezone).date()
     at.date_input(key="alarm_review_dates").set_value(
-        (today - timedelta(days=30), today - timedelta(days=29)))
+        (today - timedelta(days=30), today - timedelta(days=29))
+    )
     at.run()
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Raises"] == "0"
@@ -139,13 +171,14 @@ def test_an_empty_range_shows_zeros_and_missing_marks(world: dict[str, Any]):
     assert "No SpO2 or pulse reading was recorded" in captions
 
 
-
 # ---------------------------------------------------------------------------- what if
 
 RULES = ROOT / "rules" / "default_rules.yaml"
 # The critical desaturation's plain delay lengthened from 5 s to 20 s.
-CRITICAL_DELAY = ("          max_delay_s: 5\n          clears_at: 87",
-                  "          max_delay_s: 20\n          clears_at: 87")
+CRITICAL_DELAY = (
+    "          max_delay_s: 5\n          clears_at: 87",
+    "          max_delay_s: 20\n          clears_at: 87",
+)
 
 
 def candidate_text(*changes: tuple[str, str]) -> str:
@@ -165,9 +198,16 @@ def demo(world: dict[str, Any]) -> dict[str, Any]:
 
     summary = record_demo_day(world["record"], scenario="overdose")
     patient = summary.trial.patient
-    return {**world, "demo_trial": summary.trial, "demo_identifiers": (
-        patient.name, patient.nhs_number, patient.hospital_number,
-        f"{patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}")}
+    return {
+        **world,
+        "demo_trial": summary.trial,
+        "demo_identifiers": (
+            patient.name,
+            patient.nhs_number,
+            patient.hospital_number,
+            f"{patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}",
+        ),
+    }
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:
@@ -186,16 +226,26 @@ def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
     from rules.what_if import Change
 
     record, trial = demo["record"], demo["demo_trial"]
-    at = upload(open_page(record, demo["people"].doctor), "candidate.yaml",
-                candidate_text(CRITICAL_DELAY).encode("utf-8"))
+    at = upload(
+        open_page(record, demo["people"].doctor),
+        "candidate.yaml",
+        candidate_text(CRITICAL_DELAY).encode("utf-8"),
+    )
     # What the command's replay finds, the page must list: every alarm sounded later.
-    expected = what_if(record, demo["people"].doctor, default_rule_set(),
-                       parse_rule_set(candidate_text(CRITICAL_DELAY), "candidate.yaml"))
+    expected = what_if(
+        record,
+        demo["people"].doctor,
+        default_rule_set(),
+        parse_rule_set(candidate_text(CRITICAL_DELAY), "candidate.yaml"),
+    )
     worse_expected = expected.comparison.differences(Change.NOT_AT_ALL, Change.LATER)
     later = [d for _, d in worse_expected if d.change is Change.LATER]
     assert later
-    [worse] = [d.value for d in at.dataframe if "Delay" in d.value.columns
-               and set(d.value["Change"]) <= {"LATER", "NOT AT ALL"}]
+    [worse] = [
+        d.value
+        for d in at.dataframe
+        if "Delay" in d.value.columns and set(d.value["Change"]) <= {"LATER", "NOT AT ALL"}
+    ]
     assert list(worse["Change"]) == [d.change.value.upper() for _, d in worse_expected]
     assert list(worse["Trial"]) == [trial.id] * len(worse_expected)
     assert set(worse["Bed"]) == {trial.bed}
@@ -207,9 +257,11 @@ def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
     assert list(rows["Delay"]) == [f"{duration_text(delay)} later" for delay in delays]
     zone = record.settings.ward_timezone
     assert list(rows["In force sounds it at"]) == [
-        format_ward(d.in_force_at, zone, with_date=False) for d in later]
+        format_ward(d.in_force_at, zone, with_date=False) for d in later
+    ]
     assert list(rows["Candidate sounds it at"]) == [
-        format_ward(d.candidate_at, zone, with_date=False) for d in later]
+        format_ward(d.candidate_at, zone, with_date=False) for d in later
+    ]
     assert set(worse[worse["Change"] == "NOT AT ALL"]["Delay"]) <= {"never sounds"}
     errors = " ".join(e.value for e in at.error)
     assert f"{len(worse_expected)} alarm" in errors and "later or not at all" in errors
@@ -222,16 +274,18 @@ def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
     [timeline] = [c for c in charts(at) if "candidate-1" in c["layout"]["title"]["text"]]
     lanes = {y for trace in timeline["data"] for y in trace["y"][0]}
     assert lanes == {"In force", "Candidate"}
-    assert any(trace.get("name", "").startswith("in force sounds") for trace in
-               timeline["data"])
+    assert any(trace.get("name", "").startswith("in force sounds") for trace in timeline["data"])
     # The command's CSV and PDF, offered for download.
     assert {b.proto.label for b in at.get("download_button")} == {
-        "Every figure and difference (CSV)", "Report (PDF, one page)"}
+        "Every figure and difference (CSV)",
+        "Report (PDF, one page)",
+    }
     # Audited as the command audits it, once for the replay (not again on a rerun).
     at.selectbox(key="what_if_day").set_value(trial.id)
     at.run()
-    [view] = [e for e in record.audit.entries(action_prefix="view.what_if")
-              if e.details["via"] == "page"]  # the test's own replay above is the "cli" one
+    [view] = [
+        e for e in record.audit.entries(action_prefix="view.what_if") if e.details["via"] == "page"
+    ]  # the test's own replay above is the "cli" one
     assert view.username == demo["people"].doctor.username
     assert view.details["trials"] == [trial.id]
     assert view.details["candidate"] == "candidate-1" and view.details["via"] == "page"
@@ -242,7 +296,8 @@ def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
 
 
 def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
-    demo: dict[str, Any], tmp_path: Path,
+    demo: dict[str, Any],
+    tmp_path: Path,
 ):
     import io
 
@@ -256,8 +311,7 @@ def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
     assert run_check_config(broken, io.StringIO(), errors) == 1
     expected = errors.getvalue().strip().replace(str(broken), "broken.yaml").splitlines()
     assert expected and all("broken.yaml: line " in line for line in expected)
-    at = upload(open_page(demo["record"], demo["people"].cns), "broken.yaml",
-                text.encode("utf-8"))
+    at = upload(open_page(demo["record"], demo["people"].cns), "broken.yaml", text.encode("utf-8"))
     [error] = [e.value for e in at.error]
     for line in expected:
         assert md(line) in error
@@ -268,8 +322,11 @@ def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
 
 
 def test_a_file_that_is_not_utf8_or_too_big_is_refused(demo: dict[str, Any]):
-    at = upload(open_page(demo["record"], demo["people"].doctor), "latin1.yaml",
-                b"version: x\ndescription: caf\xe9\n")
+    at = upload(
+        open_page(demo["record"], demo["people"].doctor),
+        "latin1.yaml",
+        b"version: x\ndescription: caf\xe9\n",
+    )
     [error] = [e.value for e in at.error]
     assert "line 2" in error and "UTF" in error
     at = upload(at, "big.yaml", b"#" * (257 * 1024))

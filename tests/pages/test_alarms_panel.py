@@ -62,21 +62,36 @@ def app(actor: object) -> AppTest:
     return at
 
 
-def view(id: int, trial_id: int, priority: str, acknowledged: bool = False,
-         at_minute: float = 0, message: str = "Condition: value") -> AlarmView:
+def view(
+    id: int,
+    trial_id: int,
+    priority: str,
+    acknowledged: bool = False,
+    at_minute: float = 0,
+    message: str = "Condition: value",
+) -> AlarmView:
     when = T0 + timedelta(minutes=at_minute)
     return AlarmView(
-        id=id, trial_id=trial_id, rule_id=f"rule{id}", kind="physiological", raised_at=when,
-        priority=priority, message=message, evidence=None, acknowledged=acknowledged,
-        last_event="acknowledged" if acknowledged else "raised", last_event_at=when,
+        id=id,
+        trial_id=trial_id,
+        rule_id=f"rule{id}",
+        kind="physiological",
+        raised_at=when,
+        priority=priority,
+        message=message,
+        evidence=None,
+        acknowledged=acknowledged,
+        last_event="acknowledged" if acknowledged else "raised",
+        last_event_at=when,
         acknowledged_at=when if acknowledged else None,
     )
 
 
 def tone(at: AppTest) -> dict[str, Any]:
     """What the page told the browser's tone (its data)."""
-    [component] = [c for c in at.get("bidi_component") if c.proto.component_name ==
-                   "itbmon_alarm_tone"]
+    [component] = [
+        c for c in at.get("bidi_component") if c.proto.component_name == "itbmon_alarm_tone"
+    ]
     return json.loads(component.proto.json)
 
 
@@ -90,8 +105,9 @@ def test_a_beds_unacknowledged_alarm_is_never_hidden_behind_an_older_or_acknowle
     waiting_medium = view(2, 7, "medium", at_minute=1)
     waiting_high_old = view(3, 7, "high", at_minute=2)
     waiting_high_new = view(4, 7, "high", at_minute=5)
-    [bed] = beds_in_alarm([acknowledged_high, waiting_medium, waiting_high_old,
-                           waiting_high_new], {7: "D3"})
+    [bed] = beds_in_alarm(
+        [acknowledged_high, waiting_medium, waiting_high_old, waiting_high_new], {7: "D3"}
+    )
     assert [a.id for a in bed.alarms] == [4, 3, 2, 1]
     assert bed.lead.id == 4 and bed.others == 3 and [a.id for a in bed.waiting] == [4, 3, 2]
 
@@ -99,10 +115,10 @@ def test_a_beds_unacknowledged_alarm_is_never_hidden_behind_an_older_or_acknowle
 def test_beds_by_their_most_urgent_waiting_alarm_then_natural_bed_order():
     alarms = [
         view(1, 10, "high", acknowledged=True),  # D10: only an acknowledged high
-        view(2, 3, "medium"),                    # D3: a waiting medium
-        view(3, 2, "medium"),                    # D2: a waiting medium too
-        view(4, 9, "high"),                      # no bed: a waiting high
-        view(5, 11, "low"),                      # D11: a waiting low
+        view(2, 3, "medium"),  # D3: a waiting medium
+        view(3, 2, "medium"),  # D2: a waiting medium too
+        view(4, 9, "high"),  # no bed: a waiting high
+        view(5, 11, "low"),  # D11: a waiting low
     ]
     beds = {10: "D10", 3: "D3", 2: "D2", 9: None, 11: "D11"}
     assert [b.bed for b in beds_in_alarm(alarms, beds)] == [None, "D2", "D3", "D11", "D10"]
@@ -122,17 +138,30 @@ def test_locked_screen_words_and_markdown_escaping():
 
 
 # ----- the bar on every page -------------------------------------------------------------------
-PAGES = ["pages/ward.py", "pages/trial_monitor.py", "pages/observation_entry.py",
-         "pages/trial_setup.py", "pages/review.py", "pages/decision.py", "pages/trials.py",
-         "pages/audit.py"]
+PAGES = [
+    "pages/ward.py",
+    "pages/trial_monitor.py",
+    "pages/observation_entry.py",
+    "pages/trial_setup.py",
+    "pages/review.py",
+    "pages/decision.py",
+    "pages/trials.py",
+    "pages/audit.py",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_has_the_bar_and_its_tone(record: TrialRecord, people: People, path: str):
     trial = monitoring_trial(record, people)
     now = record.store.now()
-    raise_alarm(record, trial.id, now - timedelta(minutes=3), rule_id="pulse_low",
-                message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
+    raise_alarm(
+        record,
+        trial.id,
+        now - timedelta(minutes=3),
+        rule_id="pulse_low",
+        message="Bradycardia: pulse 45",
+        priority=Priority.MEDIUM,
+    )
     raise_alarm(record, trial.id, now - timedelta(seconds=20))
     beat(record)
     at = app(people.doctor).run()
@@ -167,8 +196,14 @@ def test_acknowledge_all_of_a_beds_alarms_with_one_required_note(
 ):
     trial = monitoring_trial(record, people)
     now = record.store.now()
-    raise_alarm(record, trial.id, now - timedelta(minutes=1), rule_id="pulse_low",
-                message="Bradycardia: pulse 45", priority=Priority.MEDIUM)
+    raise_alarm(
+        record,
+        trial.id,
+        now - timedelta(minutes=1),
+        rule_id="pulse_low",
+        message="Bradycardia: pulse 45",
+        priority=Priority.MEDIUM,
+    )
     raise_alarm(record, trial.id, now)
     beat(record)
     at = app(people.nurse).run()
@@ -176,8 +211,7 @@ def test_acknowledge_all_of_a_beds_alarms_with_one_required_note(
     submit = "FormSubmitter:ack-bar-1-Acknowledge all of this bed's alarms (2)"
     at.button(key=submit).click().run()
     assert not at.exception
-    assert "Say what was done and who was told before acknowledging." in [
-        e.value for e in at.error]
+    assert "Say what was done and who was told before acknowledging." in [e.value for e in at.error]
     assert not any(a.acknowledged for a in record.alarms.active())
     remind = at.selectbox(key="ack-bar-1-remind")
     assert remind.value == reminder_defaults()[Priority.HIGH]  # the bed's most urgent: high
@@ -198,8 +232,14 @@ def test_a_common_action_alone_is_a_note_and_low_alarms_offer_no_reminder(
     record: TrialRecord, people: People
 ):
     trial = monitoring_trial(record, people)
-    raise_alarm(record, trial.id, record.store.now(), rule_id="sensor_off",
-                message="Sensor off: no SpO2 for 15 s", priority=Priority.LOW)
+    raise_alarm(
+        record,
+        trial.id,
+        record.store.now(),
+        rule_id="sensor_off",
+        message="Sensor off: no SpO2 for 15 s",
+        priority=Priority.LOW,
+    )
     beat(record)
     at = app(people.nurse).run()
     at.switch_page("pages/trial_monitor.py").run()
@@ -219,7 +259,8 @@ def test_physiotherapist_sees_the_bar_but_cannot_acknowledge(record: TrialRecord
     at = app(people.physio).run()
     assert not at.exception
     assert "Your role cannot acknowledge alarms: call the nurse in charge." in [
-        c.value for c in at.caption]
+        c.value for c in at.caption
+    ]
     assert not at.text_area
 
 
@@ -246,12 +287,20 @@ def test_reminder_choices_are_what_the_record_accepts():
         for seconds in choices:
             assert check_reminder(seconds) == seconds  # None: the default, or no reminder
     assert [every_words(s) for s in (60, 300, 3600, 7200)] == [
-        "every minute", "every 5 minutes", "every hour", "every 2 hours"]
+        "every minute",
+        "every 5 minutes",
+        "every hour",
+        "every 2 hours",
+    ]
 
 
 def acknowledged_ago(
-    record: TrialRecord, people: People, trial_id: int, minutes: float,
-    remind_after_s: float | None = None, **alarm: Any,
+    record: TrialRecord,
+    people: People,
+    trial_id: int,
+    minutes: float,
+    remind_after_s: float | None = None,
+    **alarm: Any,
 ) -> None:
     """An alarm raised and acknowledged `minutes` ago (the record writes its own time)."""
     real = record.store.clock
@@ -269,9 +318,7 @@ def reminders(at: AppTest) -> list[str]:
     return [m.value for m in at.markdown if "Reminder: acknowledged, still present" in m.value]
 
 
-def test_soft_reminder_of_an_acknowledged_alarm_still_present(
-    record: TrialRecord, people: People
-):
+def test_soft_reminder_of_an_acknowledged_alarm_still_present(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people)
     acknowledged_ago(record, people, trial.id, minutes=6)  # high: every 5 minutes by default
     beat(record)
@@ -292,8 +339,16 @@ def test_soft_reminder_of_an_acknowledged_alarm_still_present(
 def test_no_reminder_before_the_chosen_interval_nor_for_low(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people)
     acknowledged_ago(record, people, trial.id, minutes=6, remind_after_s=600.0)
-    acknowledged_ago(record, people, trial.id, minutes=20, remind_after_s=120.0,
-                     rule_id="sensor_off", message="Sensor off", priority=Priority.LOW)
+    acknowledged_ago(
+        record,
+        people,
+        trial.id,
+        minutes=20,
+        remind_after_s=120.0,
+        rule_id="sensor_off",
+        message="Sensor off",
+        priority=Priority.LOW,
+    )
     beat(record)
     at = app(people.nurse).run()
     assert not at.exception
@@ -312,8 +367,9 @@ def test_monitor_not_running_is_a_high_alarm_on_every_trial(record: TrialRecord,
     from observations.schema import ServiceHeartbeat
 
     with record.store.writing() as session:
-        session.get(ServiceHeartbeat, "old").last_beat_at = (
-            record.store.now() - timedelta(minutes=2))
+        session.get(ServiceHeartbeat, "old").last_beat_at = record.store.now() - timedelta(
+            minutes=2
+        )
     at.run()
     assert any("MONITOR NOT RUNNING: last heard from 2 min" in e.value for e in at.error)
     del first
@@ -321,8 +377,9 @@ def test_monitor_not_running_is_a_high_alarm_on_every_trial(record: TrialRecord,
 
 # ----- idle lock -------------------------------------------------------------------------------
 def everything(at: AppTest) -> str:
-    return " ".join(str(getattr(e, "value", "")) + str(getattr(e, "label", ""))
-                    for e in at.main) + " ".join(h.proto.body for h in at.get("html"))
+    return " ".join(
+        str(getattr(e, "value", "")) + str(getattr(e, "label", "")) for e in at.main
+    ) + " ".join(h.proto.body for h in at.get("html"))
 
 
 def test_idle_screen_locks_without_patient_details_and_keeps_the_alarms(
@@ -391,22 +448,36 @@ def test_evidence_helpers():
     assert evidence_text({"limbs": {"left": 3}, "band": "high"}) == "limbs: left 3 · band: high"
     # What is not known is missing, never "None"; the engine's names read as words.
     assert evidence_text({"due": "x", "last_set": None}) == "due: x · last set: —"
-    assert evidence_text({"parameter": "pulse_rate", "level": "critical_desaturation",
-                          "value": 84}) == (
-        "parameter: pulse rate · level: critical desaturation · value: 84")
+    assert evidence_text(
+        {"parameter": "pulse_rate", "level": "critical_desaturation", "value": 84}
+    ) == ("parameter: pulse rate · level: critical desaturation · value: 84")
 
 
 def test_evidence_reads_in_ward_time_and_seconds():
     london = ZoneInfo("Europe/London")
-    summer = evidence_text({"band": {"min": 86, "max": 91}, "delay_s": 15,
-                            "since": "2026-07-01T09:53:50.110367+00:00"}, london)
+    summer = evidence_text(
+        {
+            "band": {"min": 86, "max": 91},
+            "delay_s": 15,
+            "since": "2026-07-01T09:53:50.110367+00:00",
+        },
+        london,
+    )
     assert summer == "band: min 86, max 91 · delay: 15 s · since: 10:53:50 BST"
-    lost = evidence_text({"parameters": {
-        "spo2": {"last_reading": "2026-11-21T07:01:28+00:00", "lost_for_s": 60},
-        "pulse_rate": {"last_reading": None, "lost_for_s": 60},
-    }, "quiet_time_s": 10}, london)
-    assert lost == ("parameters: spo2 (last reading 07:01:28 GMT, lost for 60 s); "
-                    "pulse rate (lost for 60 s) · quiet time: 10 s")
+    lost = evidence_text(
+        {
+            "parameters": {
+                "spo2": {"last_reading": "2026-11-21T07:01:28+00:00", "lost_for_s": 60},
+                "pulse_rate": {"last_reading": None, "lost_for_s": 60},
+            },
+            "quiet_time_s": 10,
+        },
+        london,
+    )
+    assert lost == (
+        "parameters: spo2 (last reading 07:01:28 GMT, lost for 60 s); "
+        "pulse rate (lost for 60 s) · quiet time: 10 s"
+    )
     assert evidence_text({"note": "2026 plan"}, london) == "note: 2026 plan"  # not a time
 
 
@@ -414,22 +485,34 @@ def test_device_state_counts_from_the_last_reading():
     now = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
     def state(name: str, last: datetime | None) -> DeviceStateView:
-        return DeviceStateView(source="serial:/dev/ttyUSB0", trial_id=1, state=name,
-                               reason="no such port", since=now - timedelta(seconds=1),
-                               last_reading_at=last, updated_at=now)
+        return DeviceStateView(
+            source="serial:/dev/ttyUSB0",
+            trial_id=1,
+            state=name,
+            reason="no such port",
+            since=now - timedelta(seconds=1),
+            last_reading_at=last,
+            updated_at=now,
+        )
 
     assert device_state_text(state("connected", now), now, "Oximeter") == "Oximeter: connected"
     assert device_state_text(state("lost", now - timedelta(seconds=200)), now, "Oximeter") == (
-        "Oximeter: lost, last reading 3 min 20 s ago (no such port)")
+        "Oximeter: lost, last reading 3 min 20 s ago (no such port)"
+    )
 
 
 def test_display_settings_errors_name_the_line():
-    text = (ROOT / "pages" / "display.yaml").read_text().replace(
-        "stale_after_seconds: 30", "stale_after_seconds: -5"
+    text = (
+        (ROOT / "pages" / "display.yaml")
+        .read_text()
+        .replace("stale_after_seconds: 30", "stale_after_seconds: -5")
     )
     with pytest.raises(DisplaySettingsError, match=r"line 5: stale_after_seconds"):
         parse_display_settings(text, "display.yaml")
-    loud = (ROOT / "pages" / "display.yaml").read_text().replace(
-        "audio_pause_seconds: 120", "audio_pause_seconds: 300")
+    loud = (
+        (ROOT / "pages" / "display.yaml")
+        .read_text()
+        .replace("audio_pause_seconds: 120", "audio_pause_seconds: 300")
+    )
     with pytest.raises(DisplaySettingsError, match=r"audio_pause_seconds"):
         parse_display_settings(loud, "display.yaml")

@@ -24,10 +24,17 @@ def six_hours() -> pd.DataFrame:
     values[3600 : 3600 + 60] = np.nan
     keep = ~((seconds >= 2 * 3600) & (seconds < 2 * 3600 + 30))  # link lost: nothing at all
     times = pd.to_datetime(START) + pd.to_timedelta(seconds[keep], unit="s")
-    device = pd.DataFrame({"time": times, "parameter": "spo2", "value": values[keep],
-                           "source": "device"})
-    manual = pd.DataFrame({"time": [START + timedelta(minutes=m) for m in (45, 60)],
-                           "parameter": "spo2", "value": [95.0, 94.0], "source": "manual"})
+    device = pd.DataFrame(
+        {"time": times, "parameter": "spo2", "value": values[keep], "source": "device"}
+    )
+    manual = pd.DataFrame(
+        {
+            "time": [START + timedelta(minutes=m) for m in (45, 60)],
+            "parameter": "spo2",
+            "value": [95.0, 94.0],
+            "source": "manual",
+        }
+    )
     return pd.concat([device, manual], ignore_index=True)
 
 
@@ -66,7 +73,8 @@ def test_six_hours_keep_the_dip_and_break_the_line_only_where_data_stopped():
     probe_off = pd.Timestamp(START + timedelta(hours=1))
     assert probe_off <= times[breaks[0]] < probe_off + pd.Timedelta(seconds=60)
     assert abs(times[breaks[1]] - pd.Timestamp(START + timedelta(hours=2, seconds=30))) < (
-        pd.Timedelta(seconds=1))
+        pd.Timedelta(seconds=1)
+    )
 
 
 def test_payload_of_a_six_hour_view_stays_small():
@@ -92,8 +100,10 @@ def test_empty_panels_say_so_and_ranges_widen_for_low_values():
     assert notes.count("no values recorded") == 3  # pulse, BP, RR
     assert fig.layout.yaxis.range[0] == 70  # the usual 80-101 % widened to show 72 %
     assert fig.layout.yaxis2.range == (40, 130)
-    assert all(fig.layout[f"xaxis{'' if i == 1 else i}"].range[0] == START
-               for i in range(1, len(PANELS) + 1))
+    assert all(
+        fig.layout[f"xaxis{'' if i == 1 else i}"].range[0] == START
+        for i in range(1, len(PANELS) + 1)
+    )
     # Plotly draws no axis for a panel without a trace: each empty panel keeps one.
     on_axes = {(t.xaxis or "x", t.yaxis or "y") for t in fig.data}
     assert on_axes >= {("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4"), ("x5", "y5")}
@@ -110,17 +120,46 @@ def test_injection_window_and_alarm_span_every_panel():
 
 
 def _trial(status: str, injected: datetime | None) -> TrialView:
-    patient = PatientView(id=1, nhs_number="9434765919", hospital_number="H1",
-                          family_name="Jones", given_name="Sam",
-                          date_of_birth=datetime(1980, 1, 1).date())
-    injection = None if injected is None else InjectionView(
-        id=1, trial_id=1, dose_mcg=50, given_at=injected, route="lumbar_puncture",
-        given_by="Dr", recorded_at=injected, recorded_by=1, supersedes_id=None,
-        correction_reason=None)
-    return TrialView(id=1, patient=patient, episode=1, trial_number=1, planned_dose_mcg=50,
-                     spo2_scale=1, spo2_scale_reason=None, status=status, bed="4B",
-                     window_minutes=240, extension_minutes=0, injection=injection,
-                     follows_trial_id=None, created_at=datetime(2026, 3, 1, 7, tzinfo=UTC))
+    patient = PatientView(
+        id=1,
+        nhs_number="9434765919",
+        hospital_number="H1",
+        family_name="Jones",
+        given_name="Sam",
+        date_of_birth=datetime(1980, 1, 1).date(),
+    )
+    injection = (
+        None
+        if injected is None
+        else InjectionView(
+            id=1,
+            trial_id=1,
+            dose_mcg=50,
+            given_at=injected,
+            route="lumbar_puncture",
+            given_by="Dr",
+            recorded_at=injected,
+            recorded_by=1,
+            supersedes_id=None,
+            correction_reason=None,
+        )
+    )
+    return TrialView(
+        id=1,
+        patient=patient,
+        episode=1,
+        trial_number=1,
+        planned_dose_mcg=50,
+        spo2_scale=1,
+        spo2_scale_reason=None,
+        status=status,
+        bed="4B",
+        window_minutes=240,
+        extension_minutes=0,
+        injection=injection,
+        follows_trial_id=None,
+        created_at=datetime(2026, 3, 1, 7, tzinfo=UTC),
+    )
 
 
 def test_span_early_in_the_trial_is_not_a_sliver_of_the_window():
@@ -129,12 +168,16 @@ def test_span_early_in_the_trial_is_not_a_sliver_of_the_window():
     minute = timedelta(minutes=1)
     # 10 minutes in: 30 min of baseline, 10 of trial, 30 ahead; not the 4-hour window.
     assert timeline_span(trial, injected + 10 * minute, None) == (
-        injected - 30 * minute, injected + 40 * minute)
+        injected - 30 * minute,
+        injected + 40 * minute,
+    )
     # Nearing the window's end, the axis stops at it; past it, 10 minutes ahead of now.
     assert timeline_span(trial, injected + 220 * minute, None)[1] == injected + 240 * minute
     assert timeline_span(trial, injected + 300 * minute, None)[1] == injected + 310 * minute
     # A closed trial shows its window; the short views follow now.
     assert timeline_span(_trial("assessed", injected), injected + 24 * 60 * minute, None) == (
-        injected - 30 * minute, injected + 240 * minute)
+        injected - 30 * minute,
+        injected + 240 * minute,
+    )
     now = injected + 90 * minute
     assert timeline_span(trial, now, 15) == (now - 15 * minute, now + minute)

@@ -38,9 +38,13 @@ def people(data_dir: Path) -> dict[str, object]:
     nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
     patient = record.patients.register(
         cns,
-        {"nhs_number": "9434765919", "hospital_number": "H77",
-         "family_name": "<script>alert('x')</script>", "given_name": "Sam",
-         "date_of_birth": "1980-01-01"},
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "H77",
+            "family_name": "<script>alert('x')</script>",
+            "given_name": "Sam",
+            "date_of_birth": "1980-01-01",
+        },
     )
     record.trials.plan(cns, patient.id, 50, bed="4B")
     record.close()

@@ -43,11 +43,22 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
     patient = record.patients.register(
         doctor,
-        {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
-         "given_name": "Sam", "date_of_birth": "1980-01-01"},
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "H77",
+            "family_name": "Jones",
+            "given_name": "Sam",
+            "date_of_birth": "1980-01-01",
+        },
     )
-    yield {"record": record, "doctor": doctor, "cns": cns, "nurse": nurse, "physio": physio,
-           "patient": patient}
+    yield {
+        "record": record,
+        "doctor": doctor,
+        "cns": cns,
+        "nurse": nurse,
+        "physio": physio,
+        "patient": patient,
+    }
     record.close()
 
 
@@ -55,9 +66,16 @@ def injected(world: dict[str, Any], dose: int = 50, status: TrialStatus = TrialS
     record, doctor = world["record"], world["doctor"]
     trial = record.trials.plan(doctor, world["patient"].id, dose)
     record.trials.set_status(doctor, trial.id, TrialStatus.BASELINE)
-    record.trials.record_injection(doctor, trial.id, {
-        "dose_mcg": dose, "given_at": record.store.now() - timedelta(hours=5),
-        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Doctor"})
+    record.trials.record_injection(
+        doctor,
+        trial.id,
+        {
+            "dose_mcg": dose,
+            "given_at": record.store.now() - timedelta(hours=5),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Doctor",
+        },
+    )
     if status is TrialStatus.ASSESSED:
         record.trials.set_status(doctor, trial.id, TrialStatus.ASSESSED)
     return record.trials.get(trial.id)
@@ -66,12 +84,22 @@ def injected(world: dict[str, Any], dose: int = 50, status: TrialStatus = TrialS
 def scored(world: dict[str, Any], trial: Any, before: str, after: str) -> None:
     """Baseline before the injection and 4-hour scores at the peak, hip flexors both sides."""
     record, given = world["record"], trial.injection.given_at
-    for point, at, label in (("baseline", given - timedelta(minutes=30), before),
-                             ("4h", given + timedelta(hours=4), after)):
-        record.assessments.record(world["cns"], trial.id, {
-            "time_point": point, "assessed_at": at,
-            "ashworth": [{"muscle_group": "hip_flexors", "side": side, "label": label}
-                         for side in ("left", "right")]})
+    for point, at, label in (
+        ("baseline", given - timedelta(minutes=30), before),
+        ("4h", given + timedelta(hours=4), after),
+    ):
+        record.assessments.record(
+            world["cns"],
+            trial.id,
+            {
+                "time_point": point,
+                "assessed_at": at,
+                "ashworth": [
+                    {"muscle_group": "hip_flexors", "side": side, "label": label}
+                    for side in ("left", "right")
+                ],
+            },
+        )
 
 
 def overdose_signs(world: dict[str, Any], trial: Any) -> None:
@@ -79,14 +107,36 @@ def overdose_signs(world: dict[str, Any], trial: Any) -> None:
     from observations.alarms import AlarmEventIn
 
     record, given = world["record"], trial.injection.given_at
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "spo2_low", AlarmEventType.RAISED, given + timedelta(hours=2), Priority.HIGH,
-        AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 85 % or below. Call for help.",
-        {"parameter": "spo2", "level": "critical_desaturation", "direction": "low",
-         "value": 84}, "test")])
-    record.observations.record(world["doctor"], trial.id, {
-        "measured_at": given + timedelta(hours=2, minutes=5), "poss": "3",
-        "side_effects": ["slurred_speech"]})
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial.id,
+                "spo2_low",
+                AlarmEventType.RAISED,
+                given + timedelta(hours=2),
+                Priority.HIGH,
+                AlarmKind.PHYSIOLOGICAL,
+                "Critical desaturation: SpO2 85 % or below. Call for help.",
+                {
+                    "parameter": "spo2",
+                    "level": "critical_desaturation",
+                    "direction": "low",
+                    "value": 84,
+                },
+                "test",
+            )
+        ],
+    )
+    record.observations.record(
+        world["doctor"],
+        trial.id,
+        {
+            "measured_at": given + timedelta(hours=2, minutes=5),
+            "poss": "3",
+            "side_effects": ["slurred_speech"],
+        },
+    )
 
 
 def open_on(actor: Any, trial_id: int | None = None) -> AppTest:
@@ -115,8 +165,9 @@ def test_roles_without_a_say_cannot_open_the_decision_page(world, role):
 
 def test_wrong_password_signs_nothing(world):
     trial = injected(world)
-    at = fill(open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER,
-              "not my password")
+    at = fill(
+        open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER, "not my password"
+    )
     assert [e.value for e in at.error] == ["The password is not right: nothing was signed."]
     record = world["record"]
     assert record.decisions.for_trial(trial.id) is None
@@ -131,8 +182,12 @@ def test_non_responder_plans_the_follow_up_at_plus_25_not_before_24_h(world):
     scored(world, trial, "2", "2")  # no change: criterion not met, and a safe day
     at = open_on(world["doctor"], trial.id)
     hint = at.info[0].value
-    assert hint.startswith(md("Suggestion (hint, not a decision): Criterion not met and no sign "
-                              "of overdose recorded. Repeat trial at 75 mcg"))
+    assert hint.startswith(
+        md(
+            "Suggestion (hint, not a decision): Criterion not met and no sign "
+            "of overdose recorded. Repeat trial at 75 mcg"
+        )
+    )
     assert md("Source: NHNN leaflet") in hint
     at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
     assert not at.exception and not at.error
@@ -145,13 +200,17 @@ def test_non_responder_plans_the_follow_up_at_plus_25_not_before_24_h(world):
     # The earliest time the rules allow, to the minute: 24 h after this injection.
     earliest = given + timedelta(hours=24)
     assert earliest <= decision.next_not_before < earliest + timedelta(minutes=1)
-    [follow] = [t for t in record.trials.list(patient_id=world["patient"].id)
-                if t.follows_trial_id == trial.id]
+    [follow] = [
+        t
+        for t in record.trials.list(patient_id=world["patient"].id)
+        if t.follows_trial_id == trial.id
+    ]
     assert (follow.planned_dose_mcg, follow.status) == (75, TrialStatus.PLANNED.value)
     assert record.trials.get(trial.id).status == TrialStatus.DECIDED.value
     assert at.success[0].value == (
         "Decision signed: Non-responder — re-trial at a higher dose. "
-        f"Follow-up trial {follow.id} planned at 75 mcg.")
+        f"Follow-up trial {follow.id} planned at 75 mcg."
+    )
 
 
 def test_a_next_trial_sooner_than_24_h_is_refused_by_the_record(world):
@@ -163,7 +222,8 @@ def test_a_next_trial_sooner_than_24_h_is_refused_by_the_record(world):
     at.date_input(key=f"not_before_day_{keys}").set_value(early)
     at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
     assert [e.value for e in at.error] == [
-        "The next trial cannot be sooner than 24 h after this injection."]
+        "The next trial cannot be sooner than 24 h after this injection."
+    ]
     assert world["record"].decisions.for_trial(trial.id) is None
     assert len(world["record"].trials.list(patient_id=world["patient"].id)) == 1
 
@@ -178,8 +238,7 @@ def test_no_higher_dose_after_100_mcg(world):
 
 def test_responder_plans_no_follow_up(world):
     trial = injected(world)
-    at = fill(open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER,
-              PASSWORD)
+    at = fill(open_on(world["doctor"], trial.id), trial.id, DecisionOutcome.RESPONDER, PASSWORD)
     assert not at.error
     assert not at.number_input  # no next dose asked for a responder
     decision = world["record"].decisions.for_trial(trial.id)
@@ -212,9 +271,22 @@ def test_window_not_closed_from_here_while_an_alarm_is_unacknowledged(world):
 
     trial = injected(world, status=TrialStatus.MONITORING)
     record = world["record"]
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "sedation", AlarmEventType.RAISED, record.store.now(), Priority.HIGH,
-        AlarmKind.PHYSIOLOGICAL, "POSS 3", {"poss": "3"}, "test")])
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial.id,
+                "sedation",
+                AlarmEventType.RAISED,
+                record.store.now(),
+                Priority.HIGH,
+                AlarmKind.PHYSIOLOGICAL,
+                "POSS 3",
+                {"poss": "3"},
+                "test",
+            )
+        ],
+    )
     at = open_on(world["doctor"], trial.id)
     assert "1 alarm(s) not acknowledged" in at.error[0].value
     assert at.button(key=f"mark_assessed_{trial.id}").disabled
@@ -229,8 +301,11 @@ def test_inconclusive_plans_the_same_dose_in_the_same_signature(world):
     at = fill(at, trial.id, DecisionOutcome.INCONCLUSIVE, PASSWORD)
     assert not at.error
     record = world["record"]
-    [follow] = [t for t in record.trials.list(patient_id=world["patient"].id)
-                if t.follows_trial_id == trial.id]
+    [follow] = [
+        t
+        for t in record.trials.list(patient_id=world["patient"].id)
+        if t.follows_trial_id == trial.id
+    ]
     assert follow.planned_dose_mcg == 25
     assert record.decisions.for_trial(trial.id).next_dose_mcg == 25
 
@@ -243,7 +318,8 @@ def test_a_refused_follow_up_signs_nothing(world):
     at.number_input(key=f"next_dose_{keys}").set_value(50)  # not a higher dose
     at = fill(at, trial.id, DecisionOutcome.RETRIAL_HIGHER, PASSWORD)
     assert [e.value for e in at.error] == [
-        "A re-trial at a higher dose must be above the 50 mcg given: the suggestion is 75 mcg."]
+        "A re-trial at a higher dose must be above the 50 mcg given: the suggestion is 75 mcg."
+    ]
     record = world["record"]
     assert record.decisions.for_trial(trial.id) is None
     assert record.trials.get(trial.id).status == TrialStatus.ASSESSED.value
@@ -278,8 +354,12 @@ def test_overdose_day_never_suggests_a_higher_dose_and_leads_with_the_signs(worl
     record = world["record"]
     [alarm] = record.alarms.active(trial.id)
     record.alarms.acknowledge(world["doctor"], alarm.id, "Airway opened, called for help")
-    record.trials.set_status(world["doctor"], trial.id, TrialStatus.ASSESSED,
-                             reason="Recovered on oxygen; watched on the high-care bay")
+    record.trials.set_status(
+        world["doctor"],
+        trial.id,
+        TrialStatus.ASSESSED,
+        reason="Recovered on oxygen; watched on the high-care bay",
+    )
     at = open_on(world["doctor"], trial.id)
     assert not at.exception
     [step] = [e.value for e in at.error if e.value.startswith("Suggestion")]

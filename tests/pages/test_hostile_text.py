@@ -48,16 +48,31 @@ DEVICE_LABEL = "![dev](http://evil.example/d.png) :streamlit: x@evil.io"
 DOCTOR_NAME = "<img src=x onerror=alert(4)> [Dr](http://evil.example/u)"
 MESSAGE = "Evil alarm: [x](http://evil.example/m) <img src=x onerror=alert(3)>"
 EVIDENCE = "[ev](http://evil.example/e) $e$ <b>e</b> :material/skull:"
-NOTE = ("[note](http://evil.example/n)\n# heading\n<script>alert(5)</script>\n:red[red] $m$\n"
-        "- item\n> quote\n    code\n| a | b |\n|---|---|\n:+1: -> <- --")
+NOTE = (
+    "[note](http://evil.example/n)\n# heading\n<script>alert(5)</script>\n:red[red] $m$\n"
+    "- item\n> quote\n    code\n| a | b |\n|---|---|\n:+1: -> <- --"
+)
 GOAL = "[goal](http://evil.example/g) <b>walk</b> :smile: $g$"
 RECALL = "$r$ [r](http://evil.example/r)"
 # A reason as long as a note may be (4000), on many lines: typed for scores taken out of time.
 LONG_REASON = (NOTE + "\n") * 30
 LONG_REASON = LONG_REASON[:4000].strip()
 # How each is shown: the family name upper-cased, the MRN upper-cased.
-SHOWN = [GIVEN, FAMILY.upper(), MRN.upper(), BED_A, BED_B, GIVEN_BY, DEVICE_LABEL, DOCTOR_NAME,
-         MESSAGE, EVIDENCE, GOAL, RECALL, *NOTE.split("\n")]
+SHOWN = [
+    GIVEN,
+    FAMILY.upper(),
+    MRN.upper(),
+    BED_A,
+    BED_B,
+    GIVEN_BY,
+    DEVICE_LABEL,
+    DOCTOR_NAME,
+    MESSAGE,
+    EVIDENCE,
+    GOAL,
+    RECALL,
+    *NOTE.split("\n"),
+]
 
 
 # ----- the helpers ----------------------------------------------------------------------------
@@ -91,8 +106,14 @@ def live_markup(body: str) -> list[str]:
         if not escaped(body, m.start()) and re.search("evil|red|x", m.group(1), re.I):
             found.append(f"directive {m.group()!r}")
     shown = body.replace("\\", "")  # the text after parsing, word joiners kept
-    for pattern in (r"https?://", r"(?i)\bwww\.", r"\w@\w", r":(?:smile|streamlit|\+1|100):",
-                    r"(?i):material/skull:", r"(?<!\S)(?:->|<-|--)(?!\S)"):
+    for pattern in (
+        r"https?://",
+        r"(?i)\bwww\.",
+        r"\w@\w",
+        r":(?:smile|streamlit|\+1|100):",
+        r"(?i):material/skull:",
+        r"(?<!\S)(?:->|<-|--)(?!\S)",
+    ):
         found += [f"replaced after parsing: {m.group()!r}" for m in re.finditer(pattern, shown)]
     return found
 
@@ -149,7 +170,7 @@ def test_html_text_is_inert_in_html_and_in_plotly():
     assert html_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
     # Quotes as numeric references: an attribute cannot be closed, and Plotly (which knows
     # few named references) shows them as quotes.
-    assert html_text("O'Neil \"x\" & y") == "O&#x27;Neil &#x22;x&#x22; &amp; y"
+    assert html_text('O\'Neil "x" & y') == "O&#x27;Neil &#x22;x&#x22; &amp; y"
 
 
 # ----- every page, with a record full of hostile text -----------------------------------------
@@ -185,60 +206,137 @@ def seed_hostile(record: TrialRecord) -> dict[str, Any]:
     note), B assessed (scale 2 with its reason, scores with goals and a late 4-hour set with
     its reason); every text typed by a person hostile."""
     people = make_people(record)
-    doctor = record.users.sign_in_external(TEST_ISSUER, "dr.evil", DOCTOR_NAME,
-                                           ["itb-doctor"], GROUPS)
+    doctor = record.users.sign_in_external(
+        TEST_ISSUER, "dr.evil", DOCTOR_NAME, ["itb-doctor"], GROUPS
+    )
     now = record.store.now()
     service = record.users.service_actor()
-    details = {"hospital_number": MRN, "family_name": FAMILY, "given_name": GIVEN,
-               "date_of_birth": "1980-01-01"}
+    details = {
+        "hospital_number": MRN,
+        "family_name": FAMILY,
+        "given_name": GIVEN,
+        "date_of_birth": "1980-01-01",
+    }
     patient_a = record.patients.register(people.cns, {**details, "nhs_number": nhs("999000001")})
     patient_b = record.patients.register(
-        people.cns, {**details, "hospital_number": "H2", "nhs_number": nhs("999000002")})
+        people.cns, {**details, "hospital_number": "H2", "nhs_number": nhs("999000002")}
+    )
 
     a = record.trials.plan(people.cns, patient_a.id, 50, bed=BED_A)
     record.trials.set_status(people.cns, a.id, TrialStatus.BASELINE)
     record.trials.assign_device(people.nurse, a.id, DEVICE, DEVICE_LABEL)
-    record.trials.record_injection(doctor, a.id, {
-        "dose_mcg": 50, "given_at": now - timedelta(minutes=20),
-        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": GIVEN_BY})
+    record.trials.record_injection(
+        doctor,
+        a.id,
+        {
+            "dose_mcg": 50,
+            "given_at": now - timedelta(minutes=20),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": GIVEN_BY,
+        },
+    )
     record.services.set_device_state(DEVICE, a.id, "disconnected", NOTE, now)
     record.trials.extend_window(doctor, a.id, 30, NOTE)
-    record.readings.add(service, [
-        ReadingIn(a.id, Parameter.SPO2, 84.0, now - timedelta(seconds=s),
-                  now - timedelta(seconds=s), DEVICE) for s in (40, 20, 5)])
-    record.observations.record(people.nurse, a.id, {
-        "measured_at": now - timedelta(minutes=5), "rr": 14, "spo2": 95, "on_oxygen": False,
-        "systolic": 120, "diastolic": 70, "pulse_rate": 70, "consciousness": "A",
-        "temp": 36.9, "side_effects": ["drowsiness"], "note": LONG_REASON})
-    raised = [AlarmEventIn(a.id, rule, AlarmEventType.RAISED, now - timedelta(minutes=minutes),
-                           Priority.HIGH, AlarmKind.PHYSIOLOGICAL, MESSAGE,
-                           {"parameter": "spo2", "source": EVIDENCE, "value": 84}, "test")
-              for rule, minutes in (("pulse_low", 3), ("spo2_low", 1))]
+    record.readings.add(
+        service,
+        [
+            ReadingIn(
+                a.id,
+                Parameter.SPO2,
+                84.0,
+                now - timedelta(seconds=s),
+                now - timedelta(seconds=s),
+                DEVICE,
+            )
+            for s in (40, 20, 5)
+        ],
+    )
+    record.observations.record(
+        people.nurse,
+        a.id,
+        {
+            "measured_at": now - timedelta(minutes=5),
+            "rr": 14,
+            "spo2": 95,
+            "on_oxygen": False,
+            "systolic": 120,
+            "diastolic": 70,
+            "pulse_rate": 70,
+            "consciousness": "A",
+            "temp": 36.9,
+            "side_effects": ["drowsiness"],
+            "note": LONG_REASON,
+        },
+    )
+    raised = [
+        AlarmEventIn(
+            a.id,
+            rule,
+            AlarmEventType.RAISED,
+            now - timedelta(minutes=minutes),
+            Priority.HIGH,
+            AlarmKind.PHYSIOLOGICAL,
+            MESSAGE,
+            {"parameter": "spo2", "source": EVIDENCE, "value": 84},
+            "test",
+        )
+        for rule, minutes in (("pulse_low", 3), ("spo2_low", 1))
+    ]
     record.alarms.record_events(service, raised)
     first = next(x for x in record.alarms.active(a.id) if x.rule_id == "pulse_low")
     record.alarms.acknowledge(people.nurse, first.id, NOTE, None)
 
-    b = record.trials.plan(people.cns, patient_b.id, 50, bed=BED_B, spo2_scale=2,
-                           spo2_scale_reason=NOTE)
+    b = record.trials.plan(
+        people.cns, patient_b.id, 50, bed=BED_B, spo2_scale=2, spo2_scale_reason=NOTE
+    )
     given = now - timedelta(hours=5)
-    record.assessments.record(people.physio, b.id, {
-        "time_point": "baseline", "assessed_at": given - timedelta(minutes=30),
-        "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "3"}],
-        "penn_frequency": 3, "penn_recall_period": RECALL, "note": NOTE,
-        "goals": [{"goal": GOAL, "rating": -1}]})
+    record.assessments.record(
+        people.physio,
+        b.id,
+        {
+            "time_point": "baseline",
+            "assessed_at": given - timedelta(minutes=30),
+            "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "3"}],
+            "penn_frequency": 3,
+            "penn_recall_period": RECALL,
+            "note": NOTE,
+            "goals": [{"goal": GOAL, "rating": -1}],
+        },
+    )
     record.trials.set_status(people.cns, b.id, TrialStatus.BASELINE)
-    record.trials.record_injection(doctor, b.id, {
-        "dose_mcg": 50, "given_at": given, "route": InjectionRoute.LUMBAR_PUNCTURE,
-        "given_by": GIVEN_BY})
-    record.assessments.record(people.physio, b.id, {
-        "time_point": "4h", "assessed_at": given + timedelta(hours=1),
-        "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "1"}],
-        "penn_frequency": 1, "penn_recall_period": RECALL, "note": NOTE,
-        "goals": [{"goal": GOAL, "rating": 1}], "timing_reason": LONG_REASON})
+    record.trials.record_injection(
+        doctor,
+        b.id,
+        {
+            "dose_mcg": 50,
+            "given_at": given,
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": GIVEN_BY,
+        },
+    )
+    record.assessments.record(
+        people.physio,
+        b.id,
+        {
+            "time_point": "4h",
+            "assessed_at": given + timedelta(hours=1),
+            "ashworth": [{"muscle_group": "hip_flexors", "side": "left", "label": "1"}],
+            "penn_frequency": 1,
+            "penn_recall_period": RECALL,
+            "note": NOTE,
+            "goals": [{"goal": GOAL, "rating": 1}],
+            "timing_reason": LONG_REASON,
+        },
+    )
     record.trials.set_status(doctor, b.id, TrialStatus.ASSESSED)
     record.services.beat("test-monitor", "embedded", "ward-pc", 1)
-    return {"record": record, "people": people, "doctor": doctor,
-            "a": record.trials.get(a.id), "b": record.trials.get(b.id)}
+    return {
+        "record": record,
+        "people": people,
+        "doctor": doctor,
+        "a": record.trials.get(a.id),
+        "b": record.trials.get(b.id),
+    }
 
 
 def test_the_record_refuses_what_no_page_could_show_safely(world: dict[str, Any]):
@@ -247,9 +345,16 @@ def test_the_record_refuses_what_no_page_could_show_safely(world: dict[str, Any]
     record, people = world["record"], world["people"]
     for given in ("x" * 10_000, "Ann\u202e"):
         with pytest.raises(InvalidEntry):
-            record.patients.register(people.cns, {
-                "nhs_number": nhs("999000003"), "hospital_number": "H3", "family_name": "Doe",
-                "given_name": given, "date_of_birth": "1980-01-01"})
+            record.patients.register(
+                people.cns,
+                {
+                    "nhs_number": nhs("999000003"),
+                    "hospital_number": "H3",
+                    "family_name": "Doe",
+                    "given_name": given,
+                    "date_of_birth": "1980-01-01",
+                },
+            )
 
 
 class _Tags(HTMLParser):
@@ -273,8 +378,22 @@ class _Tags(HTMLParser):
         self.text.append(data)
 
 
-APP_TAGS = {"style", "div", "span", "b", "i", "p", "img", "table", "thead", "tbody", "tr", "th",
-            "td", "caption"}
+APP_TAGS = {
+    "style",
+    "div",
+    "span",
+    "b",
+    "i",
+    "p",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "caption",
+}
 
 
 def html_problems(body: str) -> list[str]:
@@ -356,8 +475,7 @@ def page_problems(at: AppTest) -> tuple[list[str], bool]:
     for text in plotly_strings(at):
         if re.search(r"<(a|img|b|script)\b", text, re.I):
             problems.append(f"plotly text with a tag: {text[:200]!r}")
-    plain = " ".join([str(t.value) for t in at.text]
-                     + [d.value.to_csv() for d in at.dataframe])
+    plain = " ".join([str(t.value) for t in at.text] + [d.value.to_csv() for d in at.dataframe])
     return problems, seen or "evil" in plain.lower()
 
 
@@ -388,8 +506,11 @@ CHOOSERS = {
 }
 
 
-@pytest.mark.parametrize(("path", "who", "trial"), PAGES,
-                         ids=[f"{p.split('/')[1][:-3]}-{w}-{t or 'all'}" for p, w, t in PAGES])
+@pytest.mark.parametrize(
+    ("path", "who", "trial"),
+    PAGES,
+    ids=[f"{p.split('/')[1][:-3]}-{w}-{t or 'all'}" for p, w, t in PAGES],
+)
 def test_every_page_shows_hostile_text_as_text(
     world: dict[str, Any], path: str, who: str, trial: str | None
 ):

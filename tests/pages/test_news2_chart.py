@@ -62,22 +62,37 @@ class Grid(HTMLParser):
 
 
 def obs(set_id: int, minutes: int, **values: Any) -> ObservationSetView:
-    fields: dict[str, Any] = {
-        name: None for name in ObservationSetView.model_fields
-    }
-    fields.update(id=set_id, trial_id=1, measured_at=START + timedelta(minutes=minutes),
-                  entered_at=START + timedelta(minutes=minutes), entered_by=1)
+    fields: dict[str, Any] = {name: None for name in ObservationSetView.model_fields}
+    fields.update(
+        id=set_id,
+        trial_id=1,
+        measured_at=START + timedelta(minutes=minutes),
+        entered_at=START + timedelta(minutes=minutes),
+        entered_by=1,
+    )
     fields.update(values)
     return ObservationSetView(**fields)
 
 
-def stored(observation: ObservationSetView, total: int | None, band: str, scale: int = 1,
-           **extra: Any) -> SetScoreView:
+def stored(
+    observation: ObservationSetView, total: int | None, band: str, scale: int = 1, **extra: Any
+) -> SetScoreView:
     fields: dict[str, Any] = dict(
-        id=observation.id, trial_id=1, observation_set_id=observation.id,
-        measured_at=observation.measured_at, total=total, band=band, scores={}, missing=(),
-        spo2_scale=scale, spo2=None, spo2_from=None, pulse=None, pulse_from=None,
-        rule_set_version="test", judged_at=observation.measured_at,
+        id=observation.id,
+        trial_id=1,
+        observation_set_id=observation.id,
+        measured_at=observation.measured_at,
+        total=total,
+        band=band,
+        scores={},
+        missing=(),
+        spo2_scale=scale,
+        spo2=None,
+        spo2_from=None,
+        pulse=None,
+        pulse_from=None,
+        rule_set_version="test",
+        judged_at=observation.measured_at,
         recorded_at=observation.measured_at,
     )
     fields.update(extra)
@@ -90,16 +105,30 @@ def grid(sets: list[ObservationSetView], scores: dict[int, SetScoreView], scale:
     return parsed
 
 
-FULL = dict(rr=25, spo2=97, on_oxygen=False, systolic=120, diastolic=70, pulse_rate=80,
-            consciousness="A", temp=36.8)
+FULL = dict(
+    rr=25,
+    spo2=97,
+    on_oxygen=False,
+    systolic=120,
+    diastolic=70,
+    pulse_rate=80,
+    consciousness="A",
+    temp=36.8,
+)
 
 
 def test_rr_25_is_shaded_as_a_3_and_every_row_is_there():
     first = obs(1, 0, **FULL)
     chart = grid([first], {1: stored(first, 3, "low-medium")})
     assert list(chart.rows) == [
-        "Respiration rate /min", "SpO2 % (scale 1)", "Air or oxygen", "Systolic BP mmHg",
-        "Pulse /min", "Consciousness (ACVPU)", "Temperature °C", "NEWS2 total",
+        "Respiration rate /min",
+        "SpO2 % (scale 1)",
+        "Air or oxygen",
+        "Systolic BP mmHg",
+        "Pulse /min",
+        "Consciousness (ACVPU)",
+        "Temperature °C",
+        "NEWS2 total",
     ]
     assert len(ROWS) == 8
     assert chart.rows["Respiration rate /min"] == [("25 3", "3", SCORE_COLOURS[3])]
@@ -115,13 +144,24 @@ def test_rr_25_is_shaded_as_a_3_and_every_row_is_there():
 
 def test_each_band_has_its_rcp_colour():
     sets = [
-        obs(1, 0, rr=22, spo2=93, on_oxygen=True, systolic=105, pulse_rate=45, temp=38.5,
-            consciousness="V"),
+        obs(
+            1,
+            0,
+            rr=22,
+            spo2=93,
+            on_oxygen=True,
+            systolic=105,
+            pulse_rate=45,
+            temp=38.5,
+            consciousness="V",
+        ),
         obs(2, 15, rr=10, spo2=95, systolic=95, pulse_rate=120, temp=39.5),
     ]
     chart = grid(sets, {})
     assert [c[1:] for c in chart.rows["Respiration rate /min"]] == [
-        ("2", SCORE_COLOURS[2]), ("1", SCORE_COLOURS[1])]
+        ("2", SCORE_COLOURS[2]),
+        ("1", SCORE_COLOURS[1]),
+    ]
     assert [c[1] for c in chart.rows["SpO2 % (scale 1)"]] == ["2", "1"]
     assert chart.rows["Air or oxygen"][0][:2] == ("O₂ 2", "2")
     assert [c[1] for c in chart.rows["Systolic BP mmHg"]] == ["1", "2"]
@@ -155,8 +195,16 @@ def test_sets_run_oldest_left_newest_right_in_ward_time():
 
 def test_scale_2_and_a_value_the_monitor_took_from_the_device():
     on_oxygen = obs(1, 0, rr=18, on_oxygen=True, pulse_rate=None)
-    score = stored(on_oxygen, 5, "medium", scale=2, spo2=97.0, spo2_from="device",
-                   pulse=132.0, pulse_from="device")
+    score = stored(
+        on_oxygen,
+        5,
+        "medium",
+        scale=2,
+        spo2=97.0,
+        spo2_from="device",
+        pulse=132.0,
+        pulse_from="device",
+    )
     chart = grid([on_oxygen], {1: score}, scale=2)
     # 97 % on oxygen scores 3 on scale 2 (risk of hypercapnia); it came from the oximeter.
     assert chart.rows["SpO2 % (scale 2)"] == [("97 3 device", "3", SCORE_COLOURS[3])]

@@ -56,11 +56,29 @@ def save(at: AppTest) -> AppTest:
 def visible_texts(at: AppTest) -> list[str]:
     """Every text the page shows: messages, captions, labels, options and the chart."""
     texts: list[str] = []
-    for kind in ("title", "subheader", "markdown", "caption", "success", "info", "warning",
-                 "error", "text"):
+    for kind in (
+        "title",
+        "subheader",
+        "markdown",
+        "caption",
+        "success",
+        "info",
+        "warning",
+        "error",
+        "text",
+    ):
         texts += [str(e.value) for e in getattr(at, kind)]
-    for kind in ("number_input", "selectbox", "radio", "text_input", "text_area", "checkbox",
-                 "date_input", "time_input", "button"):
+    for kind in (
+        "number_input",
+        "selectbox",
+        "radio",
+        "text_input",
+        "text_area",
+        "checkbox",
+        "date_input",
+        "time_input",
+        "button",
+    ):
         texts += [str(w.label) for w in getattr(at, kind)]
     for kind in ("selectbox", "radio"):
         texts += [str(o) for w in getattr(at, kind) for o in w.options]
@@ -82,8 +100,10 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     at.number_input(key=k(trial, "rr")).set_value(7).run()
     assert any(":red[**3**]" in m.value for m in at.markdown)
     # What is still missing, in the form's words rather than the scorer's names.
-    assert any(i.value.startswith("NEWS2 incomplete — missing: SpO2, air or oxygen, systolic BP")
-               for i in at.info), [i.value for i in at.info]
+    assert any(
+        i.value.startswith("NEWS2 incomplete — missing: SpO2, air or oxygen, systolic BP")
+        for i in at.info
+    ), [i.value for i in at.info]
     fill_complete(at, trial)
     at.number_input(key=k(trial, "rr")).set_value(16)
     at.run()
@@ -149,21 +169,21 @@ def test_earlier_shows_ward_date_and_time(record: TrialRecord, people: People):
     save(at)
     assert not at.exception
     [saved] = record.observations.list(trial.id)
-    assert saved.measured_at.astimezone(zone).replace(tzinfo=None) == \
-        local.replace(second=0, microsecond=0, tzinfo=None)
+    assert saved.measured_at.astimezone(zone).replace(tzinfo=None) == local.replace(
+        second=0, microsecond=0, tzinfo=None
+    )
     # After Save the time goes back to "now" for the next set.
     assert at.radio(key=k(trial, "when")).value == "Now (at Save)"
 
 
-def test_a_set_in_the_same_minute_is_offered_as_a_correction(
-    record: TrialRecord, people: People
-):
+def test_a_set_in_the_same_minute_is_offered_as_a_correction(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=5)
     zone = record.settings.ward_timezone
     at = page(people.nurse).run()
     moment = (record.store.now() - timedelta(minutes=3)).astimezone(zone)
-    first = record.observations.record(people.nurse, trial.id, {
-        "measured_at": moment, "rr": 16, "pulse_rate": 37})
+    first = record.observations.record(
+        people.nurse, trial.id, {"measured_at": moment, "rr": 16, "pulse_rate": 37}
+    )
     at.run()
     # The nurse types the set again for that same minute.
     at.radio(key=k(trial, "when")).set_value("Earlier").run()
@@ -212,8 +232,11 @@ def test_the_saved_set_is_corrected_not_saved_twice(record: TrialRecord, people:
     fill_complete(at, trial)
     at.radio(key=k(trial, "when")).set_value("Earlier").run()
     at.time_input(key=k(trial, "time")).set_value(
-        (record.store.now() - timedelta(minutes=2)).astimezone(
-            record.settings.ward_timezone).time().replace(second=0, microsecond=0))
+        (record.store.now() - timedelta(minutes=2))
+        .astimezone(record.settings.ward_timezone)
+        .time()
+        .replace(second=0, microsecond=0)
+    )
     save(at)
     assert len(record.observations.list(trial.id)) == 2
     next(b for b in at.button if b.label == "Correct this set").click().run()
@@ -235,10 +258,16 @@ def test_the_saved_set_is_corrected_not_saved_twice(record: TrialRecord, people:
 
 def test_an_earlier_set_is_corrected_from_the_list(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=40)
-    older = record.observations.record(people.nurse, trial.id, {
-        "measured_at": record.store.now() - timedelta(minutes=30), "rr": 14})
-    record.observations.record(people.nurse, trial.id, {
-        "measured_at": record.store.now() - timedelta(minutes=15), "rr": 15})
+    older = record.observations.record(
+        people.nurse,
+        trial.id,
+        {"measured_at": record.store.now() - timedelta(minutes=30), "rr": 14},
+    )
+    record.observations.record(
+        people.nurse,
+        trial.id,
+        {"measured_at": record.store.now() - timedelta(minutes=15), "rr": 15},
+    )
     at = page(people.nurse).run()
     choice = at.selectbox(key=k(trial, "correct-choice"))
     assert len(choice.options) == 2 and "RR 15" in choice.options[0]  # newest first
@@ -259,14 +288,23 @@ def test_an_earlier_set_is_corrected_from_the_list(record: TrialRecord, people: 
     assert len(record.observations.list(trial.id, include_superseded=True)) == 3
 
 
-def test_chart_on_the_page_shows_the_sets_with_rcp_shading(
-    record: TrialRecord, people: People
-):
+def test_chart_on_the_page_shows_the_sets_with_rcp_shading(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=40)
-    record.observations.record(people.nurse, trial.id, {
-        "measured_at": record.store.now() - timedelta(minutes=20), "rr": 25, "spo2": 97,
-        "on_oxygen": False, "systolic": 120, "diastolic": 70, "pulse_rate": 80,
-        "consciousness": "A", "temp": 36.8})
+    record.observations.record(
+        people.nurse,
+        trial.id,
+        {
+            "measured_at": record.store.now() - timedelta(minutes=20),
+            "rr": 25,
+            "spo2": 97,
+            "on_oxygen": False,
+            "systolic": 120,
+            "diastolic": 70,
+            "pulse_rate": 80,
+            "consciousness": "A",
+            "temp": 36.8,
+        },
+    )
     judge_as_the_monitor(record, trial.id)
     at = page(people.nurse).run()
     [chart] = [h.value for h in at.html if "news2-chart" in h.value]
@@ -285,8 +323,9 @@ def test_impossible_value_refused_and_kept(record: TrialRecord, people: People):
     save(at)
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert any("Temperature 3.7 °C is not possible" in e and "Did you mean 37.0?" in e
-               for e in errors)
+    assert any(
+        "Temperature 3.7 °C is not possible" in e and "Did you mean 37.0?" in e for e in errors
+    )
     assert any("SpO2 150 % is not possible" in e for e in errors)
     assert at.number_input(key=k(trial, "temp")).value == 3.7  # kept as typed
     assert at.number_input(key=k(trial, "rr")).value == 16
@@ -296,23 +335,30 @@ def test_impossible_value_refused_and_kept(record: TrialRecord, people: People):
 PREFILL = "Fill in the device values (median of the last minute: "
 
 
-def test_prefill_is_the_median_of_the_last_minute_and_says_so(
-    record: TrialRecord, people: People
-):
+def test_prefill_is_the_median_of_the_last_minute_and_says_so(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, minutes_ago=5)
     now = record.store.now()
     add_vitals(record, trial.id, now - timedelta(seconds=75), 70, 140)  # over a minute ago
     for seconds, spo2, pulse in ((50, 96, 80), (30, 94, 84), (10, 95, 82), (3, 99, 130)):
         add_vitals(record, trial.id, now - timedelta(seconds=seconds), spo2, pulse)
     # A motion artefact is never part of it, however recent.
-    add_vitals(record, trial.id, now - timedelta(seconds=1), 60, 40,
-               flags=frozenset({QualityFlag.ARTIFACT}))
+    add_vitals(
+        record,
+        trial.id,
+        now - timedelta(seconds=1),
+        60,
+        40,
+        flags=frozenset({QualityFlag.ARTIFACT}),
+    )
     at = page(people.nurse).run()
     assert not at.exception
     [button] = [b for b in at.button if b.label.startswith(PREFILL)]
     assert button.label == PREFILL + "SpO2 96, Pulse 83)"
-    assert any("the median of the device's valid readings over the last minute" in c.value
-               and "SpO2: 4" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(
+        "the median of the device's valid readings over the last minute" in c.value
+        and "SpO2: 4" in c.value
+        for c in at.caption
+    ), [c.value for c in at.caption]
     button.click().run()
     # 94, 95, 96, 99 -> 95.5, charted half up as 96; 80, 82, 84, 130 -> 83.
     assert at.number_input(key=k(trial, "spo2")).value == 96
@@ -342,8 +388,15 @@ def test_prefill_from_device_is_marked(record: TrialRecord, people: People):
 
 def test_what_was_typed_stays_with_its_patient(record: TrialRecord, people: People):
     first = monitoring_trial(record, people, minutes_ago=5)
-    second = monitoring_trial(record, people, nhs="9000000009", mrn="H88", family="Other",
-                              bed="5A", device="sim:steady?seed=2")
+    second = monitoring_trial(
+        record,
+        people,
+        nhs="9000000009",
+        mrn="H88",
+        family="Other",
+        bed="5A",
+        device="sim:steady?seed=2",
+    )
     at = page(people.nurse).run()
     shown = at.selectbox[0].value
     typed_for = first if shown == first.id else second

@@ -34,8 +34,13 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     doctor = local_person(record, admin, "doc", "Doctor", Role.DOCTOR)
     patient = record.patients.register(
         doctor,
-        {"nhs_number": "9434765919", "hospital_number": "H77", "family_name": "Jones",
-         "given_name": "Sam", "date_of_birth": "1980-01-01"},
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "H77",
+            "family_name": "Jones",
+            "given_name": "Sam",
+            "date_of_birth": "1980-01-01",
+        },
     )
     trial = record.trials.plan(doctor, patient.id, 50, bed="4B")
     yield {"record": record, "physio": physio, "nurse": nurse, "doctor": doctor, "trial": trial}
@@ -63,17 +68,25 @@ def errors(at: AppTest) -> list[str]:
 
 
 def record_baseline(world: dict[str, Any]) -> None:
-    world["record"].assessments.record(world["physio"], world["trial"].id, {
-        "time_point": "baseline",
-        "assessed_at": world["record"].store.now() - timedelta(hours=5),
-        "ashworth": [
-            {"muscle_group": "hip_flexors", "side": "left", "label": "3"},
-            {"muscle_group": "hip_flexors", "side": "right", "label": "1+"},
-        ],
-        "penn_frequency": 3, "penn_severity": 2, "penn_recall_period": "last 24 hours",
-        "pain_nrs": 6, "stiffness_nrs": 8, "power_left_leg": 4,
-        "goals": [{"goal": "Stand to transfer", "rating": -1}],
-    })
+    world["record"].assessments.record(
+        world["physio"],
+        world["trial"].id,
+        {
+            "time_point": "baseline",
+            "assessed_at": world["record"].store.now() - timedelta(hours=5),
+            "ashworth": [
+                {"muscle_group": "hip_flexors", "side": "left", "label": "3"},
+                {"muscle_group": "hip_flexors", "side": "right", "label": "1+"},
+            ],
+            "penn_frequency": 3,
+            "penn_severity": 2,
+            "penn_recall_period": "last 24 hours",
+            "pain_nrs": 6,
+            "stiffness_nrs": 8,
+            "power_left_leg": 4,
+            "goals": [{"goal": "Stand to transfer", "rating": -1}],
+        },
+    )
 
 
 def test_a_nurse_cannot_open_the_scores_page(world):
@@ -97,7 +110,8 @@ def test_grid_offers_only_the_labels_of_the_chosen_scale(world):
         assert columns[side]["type_config"] == {"type": "selectbox", "options": list(MAS_LABELS)}
     # "5" is not offered on MAS; it is offered only on the 1-5 variant of the original scale.
     at.selectbox(key=f"scores_scale_{world['trial'].id}_baseline_new").select(
-        "original_ashworth_1_5").run()
+        "original_ashworth_1_5"
+    ).run()
     columns = json.loads(at.data_editor[0].proto.columns)
     assert columns["Left"]["type_config"]["options"] == ["1", "2", "3", "4", "5"]
 
@@ -106,10 +120,12 @@ def test_baseline_saved_as_labels_with_the_scale(world):
     trial = world["trial"]
     at = choose(open_page(world["physio"]), trial.id)
     context = f"{trial.id}_baseline_new"
-    at.session_state[f"ashworth_{context}"] = edits({0: {"Left": "1+", "Right": "2"},
-                                                     4: {"Right": "4"}})
+    at.session_state[f"ashworth_{context}"] = edits(
+        {0: {"Left": "1+", "Right": "2"}, 4: {"Right": "4"}}
+    )
     at.session_state[f"goals_{context}"] = edits(
-        {}, [{"Goal": "Walk to the bathroom", "Rating": "-1"}])
+        {}, [{"Goal": "Walk to the bathroom", "Rating": "-1"}]
+    )
     at.selectbox(key=f"penn_frequency_{context}").select(2)
     at.selectbox(key=f"penn_severity_{context}").select(1)
     at.text_input(key=f"penn_recall_{context}").input("last week")
@@ -122,10 +138,15 @@ def test_baseline_saved_as_labels_with_the_scale(world):
     [saved] = world["record"].assessments.list(trial.id)
     assert saved.time_point == "baseline" and saved.ashworth_scale == "modified_ashworth"
     assert [(s.muscle_group, s.side, s.label) for s in saved.ashworth] == [
-        ("hip_flexors", "left", "1+"), ("hip_flexors", "right", "2"),
-        ("ankle_plantarflexors", "right", "4")]
+        ("hip_flexors", "left", "1+"),
+        ("hip_flexors", "right", "2"),
+        ("ankle_plantarflexors", "right", "4"),
+    ]
     assert (saved.penn_frequency, saved.penn_severity, saved.penn_recall_period) == (
-        2, 1, "last week")
+        2,
+        1,
+        "last week",
+    )
     assert (saved.pain_nrs, saved.stiffness_nrs, saved.power_left_leg) == (6, None, 4)
     assert [(g.goal, g.rating) for g in saved.goals] == [("Walk to the bathroom", -1)]
 
@@ -137,8 +158,10 @@ def test_impossible_label_refused_with_the_records_message_and_kept(world):
     at.session_state[key] = edits({0: {"Left": "5"}})
     at.number_input(key=f"pain_nrs_{trial.id}_baseline_new").set_value(3)
     at.button[0].click().run()
-    assert "'5' is not a modified ashworth score (left hip flexors): use 0, 1, 1+, 2, 3, 4." \
+    assert (
+        "'5' is not a modified ashworth score (left hip flexors): use 0, 1, 1+, 2, 3, 4."
         in errors(at)
+    )
     assert world["record"].assessments.list(trial.id) == []
     # What was typed stays on the form.
     assert at.session_state[key]["edited_rows"] in ({0: {"Left": "5"}}, {"0": {"Left": "5"}})
@@ -180,9 +203,15 @@ def test_four_hour_form_shows_the_baseline_beside_each_field(world):
     assert grid.loc["knee_flexors", "Baseline left"] == "—"  # never 0
     assert grid.loc["hip_flexors", "Left"] is None  # the 4-hour value is still to be scored
     texts = [t.value for t in at.text]
-    for expected in ("Baseline: 3 — spasms more than once an hour", "Baseline: 2 — moderate",
-                     "Baseline: last 24 hours", "Baseline: 6", "Baseline: 8",
-                     "Baseline: 4 — against gravity and resistance", "Baseline: —"):
+    for expected in (
+        "Baseline: 3 — spasms more than once an hour",
+        "Baseline: 2 — moderate",
+        "Baseline: last 24 hours",
+        "Baseline: 6",
+        "Baseline: 8",
+        "Baseline: 4 — against gravity and resistance",
+        "Baseline: —",
+    ):
         assert expected in texts
     goals = at.data_editor[1].value
     assert list(goals["Goal"]) == ["Stand to transfer"]
@@ -220,7 +249,10 @@ def test_correction_needs_a_reason_and_supersedes(world):
     assert errors(at) == []
     [now] = world["record"].assessments.list(trial.id)
     assert (now.supersedes_id, now.correction_reason, now.pain_nrs) == (
-        first.id, "pain misheard", 5)
+        first.id,
+        "pain misheard",
+        5,
+    )
     assert now.ashworth == first.ashworth  # untouched fields carried over
 
 
@@ -229,9 +261,16 @@ def test_decided_trials_are_not_offered(world):
     trial = world["trial"]
     doctor = world["doctor"]
     record.trials.set_status(doctor, trial.id, TrialStatus.BASELINE)
-    record.trials.record_injection(doctor, trial.id, {
-        "dose_mcg": 50, "given_at": record.store.now() - timedelta(hours=5),
-        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Who"})
+    record.trials.record_injection(
+        doctor,
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": record.store.now() - timedelta(hours=5),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Who",
+        },
+    )
     record.trials.set_status(doctor, trial.id, TrialStatus.ASSESSED)
     assert len(open_page(world["physio"]).selectbox(key="scores_trial").options) == 1
     proof = record.users.confirm_password(doctor, PASSWORD, "decision")
@@ -257,8 +296,11 @@ def test_dates_in_the_ward_format_and_empty_cells_never_none(world):
     assert grid["Baseline left"].iloc[0] == "3" and grid["Baseline left"].iloc[1] == "—"
     assert "None" not in grid.drop(columns=["Left", "Right"]).to_string()
     assert any(c.value.startswith("—: not scored") for c in at.caption)
-    texts = [str(e.value) for kind in ("markdown", "caption", "info", "warning", "text")
-             for e in getattr(at, kind)]
+    texts = [
+        str(e.value)
+        for kind in ("markdown", "caption", "info", "warning", "text")
+        for e in getattr(at, kind)
+    ]
     assert not [t for t in texts if "None" in t]
 
 
@@ -266,9 +308,16 @@ def test_four_hour_scores_off_the_peak_need_the_reason_asked_for_beside_the_fiel
     """Scores typed as the 4-hour (peak) ones 35 minutes after the injection are refused with
     the reason asked for next to its box; with a reason they are kept, the reason with them."""
     record, trial = world["record"], world["trial"]
-    record.trials.record_injection(world["doctor"], trial.id, {
-        "dose_mcg": 50, "given_at": record.store.now() - timedelta(minutes=35),
-        "route": InjectionRoute.LUMBAR_PUNCTURE, "given_by": "Dr Jones"})
+    record.trials.record_injection(
+        world["doctor"],
+        trial.id,
+        {
+            "dose_mcg": 50,
+            "given_at": record.store.now() - timedelta(minutes=35),
+            "route": InjectionRoute.LUMBAR_PUNCTURE,
+            "given_by": "Dr Jones",
+        },
+    )
     at = choose(open_page(world["physio"]), trial.id, "4h")
     context = f"{trial.id}_4h_new"
     at.session_state[f"ashworth_{context}"] = edits({0: {"Left": "1", "Right": "0"}})

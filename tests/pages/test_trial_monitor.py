@@ -47,7 +47,9 @@ def numerics(at: AppTest) -> dict[str, tuple[str, str]]:
     """Each numeric of the tile: key -> (value shown, its classes)."""
     found = re.findall(
         r'<div class="(wb-num wb-k-(\w+)[^"]*)"><div class="wb-lab">.*?'
-        r'data-value="([^"]*)"', tile(at))
+        r'data-value="([^"]*)"',
+        tile(at),
+    )
     return {key: (value, classes) for classes, key, value in found}
 
 
@@ -56,15 +58,38 @@ def test_current_values_and_stale(record: TrialRecord, people: People):
     now = record.store.now()
     for seconds in range(120, 40, -1):
         add_vitals(record, trial.id, now - timedelta(seconds=seconds), 96, 70)
-    record.observations.record(people.nurse, trial.id, {
-        "measured_at": now - timedelta(minutes=1), "rr": 14, "spo2": 96, "on_oxygen": False,
-        "systolic": 122, "diastolic": 78, "pulse_rate": 71, "consciousness": "A",
-        "temp": 36.8, "side_effects": ["headache"],
-    })
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "spo2_low", AlarmEventType.RAISED, now - timedelta(seconds=10), Priority.HIGH,
-        AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 85 % or below",
-        {"parameter": "spo2", "level": "critical_desaturation", "value": 84}, "test")])
+    record.observations.record(
+        people.nurse,
+        trial.id,
+        {
+            "measured_at": now - timedelta(minutes=1),
+            "rr": 14,
+            "spo2": 96,
+            "on_oxygen": False,
+            "systolic": 122,
+            "diastolic": 78,
+            "pulse_rate": 71,
+            "consciousness": "A",
+            "temp": 36.8,
+            "side_effects": ["headache"],
+        },
+    )
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial.id,
+                "spo2_low",
+                AlarmEventType.RAISED,
+                now - timedelta(seconds=10),
+                Priority.HIGH,
+                AlarmKind.PHYSIOLOGICAL,
+                "Critical desaturation: SpO2 85 % or below",
+                {"parameter": "spo2", "level": "critical_desaturation", "value": 84},
+                "test",
+            )
+        ],
+    )
     judge_as_the_monitor(record, trial.id)  # the set's NEWS2 is the monitor's
     beat(record)
     at = page(people.nurse).run()

@@ -49,14 +49,14 @@ def test_register_plan_scale_two_needs_reason(record: TrialRecord, people: Peopl
     at.date_input[0].set_value("1970-02-03")
     button(at, "Register patient").click().run()
     assert not at.exception
-    assert any(md("Registered <B>EVANS</B>, Ann · NHS 943 476 5919") in s.value
-               for s in at.success)
+    assert any(md("Registered <B>EVANS</B>, Ann · NHS 943 476 5919") in s.value for s in at.success)
     radio = next(r for r in at.radio if r.label == "NEWS2 SpO2 scale")
     radio.set_value(2)
     button(at, "Plan trial").click().run()
     assert any("SpO2 scale 2 is only for confirmed hypercapnic" in e.value for e in at.error)
     next(t for t in at.text_area if t.label.startswith("Reason for scale 2")).input(
-        "COPD, target 88-92 % per Dr Who")
+        "COPD, target 88-92 % per Dr Who"
+    )
     button(at, "Plan trial").click().run()
     assert not at.exception
     trial = record.trials.list()[0]
@@ -71,9 +71,16 @@ def test_find_patient_shows_two_identifiers(record: TrialRecord, people: People)
 
 
 def test_doctor_records_injection_after_noon_with_warning(record: TrialRecord, people: People):
-    patient = record.patients.register(people.cns, {
-        "nhs_number": "9434765919", "hospital_number": "H1", "family_name": "Late",
-        "given_name": "Lu", "date_of_birth": "1980-01-01"})
+    patient = record.patients.register(
+        people.cns,
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "H1",
+            "family_name": "Late",
+            "given_name": "Lu",
+            "date_of_birth": "1980-01-01",
+        },
+    )
     record.trials.plan(people.cns, patient.id, 50, bed="2")
     at = page(people.doctor).run()
     button(at, "Start baseline observations").click().run()
@@ -89,9 +96,7 @@ def test_doctor_records_injection_after_noon_with_warning(record: TrialRecord, p
         assert any("after 12:00" in w.value for w in at.warning)
 
 
-def test_assign_simulator_and_close_window_refused_with_alarm(
-    record: TrialRecord, people: People
-):
+def test_assign_simulator_and_close_window_refused_with_alarm(record: TrialRecord, people: People):
     trial = monitoring_trial(record, people, device=None)
     raise_alarm(record, trial.id, record.store.now())
     at = page(people.cns).run()
@@ -111,9 +116,22 @@ def test_assign_simulator_and_close_window_refused_with_alarm(
     assert button(at, "Close the monitoring window").disabled
     assert not [t for t in at.text_area if t.label.startswith("Why close")]
     # Once the condition has ended (the engine resolves the alarm), the window closes.
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial.id, "spo2_low", AlarmEventType.RESOLVED, record.store.now(),
-        Priority.HIGH, AlarmKind.PHYSIOLOGICAL, "Critical desaturation: SpO2 84 %", {}, "test")])
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial.id,
+                "spo2_low",
+                AlarmEventType.RESOLVED,
+                record.store.now(),
+                Priority.HIGH,
+                AlarmKind.PHYSIOLOGICAL,
+                "Critical desaturation: SpO2 84 %",
+                {},
+                "test",
+            )
+        ],
+    )
     at.run()
     assert not [w for w in at.warning if "stays open" in w.value]
     button(at, "Close the monitoring window").click().run()
@@ -128,8 +146,11 @@ def test_a_doctor_closes_the_window_with_a_condition_present_by_saying_why(
     raise_alarm(record, trial.id, record.store.now())
     record.alarms.acknowledge(people.nurse, record.alarms.active()[0].id, "Seen, O2 on")
     at = page(people.doctor).run()
-    assert any(w.value.startswith("Still present (closing the window now needs your reason)")
-               and "\n- " + md("Critical desaturation: SpO2 84 %") in w.value for w in at.warning)
+    assert any(
+        w.value.startswith("Still present (closing the window now needs your reason)")
+        and "\n- " + md("Critical desaturation: SpO2 84 %") in w.value
+        for w in at.warning
+    )
     button(at, "Close the monitoring window").click().run()
     assert any("Record why the window closes" in e.value for e in at.error)
     assert record.trials.get(trial.id).status == TrialStatus.MONITORING.value

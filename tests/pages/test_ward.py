@@ -49,44 +49,78 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 # ----- the tile model ---------------------------------------------------------------------------
-def view(alarm_id: int, priority: str, *, acknowledged: bool = False, raised_s: float = 60,
-         last_event: str | None = None, last_s: float | None = None, rule: str = "spo2_low",
-         kind: str = "physiological", message: str = "Critical desaturation: SpO2 84 %",
-         evidence: dict[str, Any] | None = None) -> AlarmView:
+def view(
+    alarm_id: int,
+    priority: str,
+    *,
+    acknowledged: bool = False,
+    raised_s: float = 60,
+    last_event: str | None = None,
+    last_s: float | None = None,
+    rule: str = "spo2_low",
+    kind: str = "physiological",
+    message: str = "Critical desaturation: SpO2 84 %",
+    evidence: dict[str, Any] | None = None,
+) -> AlarmView:
     raised = NOW - timedelta(seconds=raised_s)
     return AlarmView(
-        id=alarm_id, trial_id=1, rule_id=rule, kind=kind, raised_at=raised, priority=priority,
-        message=message, evidence=evidence if evidence is not None else {"parameter": "spo2"},
+        id=alarm_id,
+        trial_id=1,
+        rule_id=rule,
+        kind=kind,
+        raised_at=raised,
+        priority=priority,
+        message=message,
+        evidence=evidence if evidence is not None else {"parameter": "spo2"},
         acknowledged=acknowledged,
         last_event=last_event or ("acknowledged" if acknowledged else "raised"),
         last_event_at=NOW - timedelta(seconds=last_s if last_s is not None else raised_s),
     )
 
 
-def latest(parameter: Parameter, value: float, seconds_ago: float,
-           source: str = "device") -> LatestValue:
-    return LatestValue(parameter=parameter.value, value=value,
-                       at=NOW - timedelta(seconds=seconds_ago), source=source, flags="")
+def latest(
+    parameter: Parameter, value: float, seconds_ago: float, source: str = "device"
+) -> LatestValue:
+    return LatestValue(
+        parameter=parameter.value,
+        value=value,
+        at=NOW - timedelta(seconds=seconds_ago),
+        source=source,
+        flags="",
+    )
 
 
 def test_beds_in_natural_order_with_no_bed_last():
     beds = ["D10", None, "D3", "4B", "D1", "4A", "", "d2", "10A", "9Z"]
     assert sorted(beds, key=natural_bed_key) == [
-        "4A", "4B", "9Z", "10A", "D1", "d2", "D3", "D10", None, ""
+        "4A",
+        "4B",
+        "9Z",
+        "10A",
+        "D1",
+        "d2",
+        "D3",
+        "D10",
+        None,
+        "",
     ]
 
 
 def test_banner_is_the_most_urgent_unacknowledged_alarm():
     # The older high alarm, acknowledged, must not hide the newer one still waiting.
-    severe = view(1, "high", acknowledged=True, raised_s=600,
-                  message="Severe desaturation: SpO2 86 %")
+    severe = view(
+        1, "high", acknowledged=True, raised_s=600, message="Severe desaturation: SpO2 86 %"
+    )
     critical = view(2, "high", raised_s=50, message="Critical desaturation: SpO2 84 %")
     medium = view(3, "medium", raised_s=20, rule="rr_low", evidence={"parameter": "rr"})
     low = view(4, "low", raised_s=5, rule="sensor_off", kind="technical", evidence={})
     banner = banner_of([severe, critical, medium, low], NOW)
     assert banner is not None
     assert (banner.headline, banner.acknowledged, banner.others) == (
-        "Critical desaturation: SpO2 84 %", False, 3)
+        "Critical desaturation: SpO2 84 %",
+        False,
+        3,
+    )
     # A medium waiting for acknowledgement outranks a high already acknowledged.
     assert most_urgent([severe, medium]) == medium
     # Among equals, the most recent raise or escalation first.
@@ -102,25 +136,36 @@ def test_banner_is_the_most_urgent_unacknowledged_alarm():
 
 def test_numbers_are_coloured_by_the_alarm_on_their_parameter():
     spo2 = view(1, "high", evidence={"parameter": "spo2", "value": 86})
-    bp_seen = view(2, "medium", acknowledged=True, rule="sbp_low",
-                   evidence={"parameter": "systolic", "value": 90})
+    bp_seen = view(
+        2,
+        "medium",
+        acknowledged=True,
+        rule="sbp_low",
+        evidence={"parameter": "systolic", "value": 90},
+    )
     news2 = view(3, "medium", rule="news2", evidence={"total": 5, "band": "medium"})
-    lost = view(4, "low", rule="device_lost", kind="technical",
-                evidence={"parameters": {"spo2": {"lost_for_s": 20}}})
+    lost = view(
+        4,
+        "low",
+        rule="device_lost",
+        kind="technical",
+        evidence={"parameters": {"spo2": {"lost_for_s": 20}}},
+    )
     coloured = alarms_by_numeric([spo2, bp_seen, news2, lost], frozenset({"news2"}))
     assert set(coloured) == {"spo2", "systolic", "news2"}  # a technical alarm colours none
-    values = {Parameter.SPO2: latest(Parameter.SPO2, 86, 2),
-              Parameter.SYSTOLIC: latest(Parameter.SYSTOLIC, 90, 120),
-              Parameter.DIASTOLIC: latest(Parameter.DIASTOLIC, 59, 120),
-              Parameter.PULSE_RATE: latest(Parameter.PULSE_RATE, 104, 2)}
+    values = {
+        Parameter.SPO2: latest(Parameter.SPO2, 86, 2),
+        Parameter.SYSTOLIC: latest(Parameter.SYSTOLIC, 90, 120),
+        Parameter.DIASTOLIC: latest(Parameter.DIASTOLIC, 59, 120),
+        Parameter.PULSE_RATE: latest(Parameter.PULSE_RATE, 104, 2),
+    }
     shown = value_numeric(Parameter.SPO2, "SpO2 %", values, NOW, 30, coloured.get("spo2"))
     assert (shown.text, shown.priority, shown.acknowledged) == ("86", "high", False)
     bp = bp_numeric(values, NOW, coloured.get("systolic"))
     assert (bp.text, bp.priority, bp.acknowledged) == ("90/59", "medium", True)
     pulse = value_numeric(Parameter.PULSE_RATE, "Pulse /min", values, NOW, 30, None)
     assert pulse.priority is None  # no alarm: plain
-    html = tile_html(_tile([shown, bp, pulse]), NOW - timedelta(minutes=30), NOW, 15,
-                     AXES, 30)
+    html = tile_html(_tile([shown, bp, pulse]), NOW - timedelta(minutes=30), NOW, 15, AXES, 30)
     assert 'class="wb-num wb-k-spo2 wb-p-high wb-unack"' in html
     assert 'class="wb-num wb-k-systolic wb-p-medium wb-ack"' in html
     assert 'class="wb-num wb-k-pulse_rate"' in html
@@ -131,10 +176,12 @@ def test_numbers_are_coloured_by_the_alarm_on_their_parameter():
 
 
 def test_stale_and_missing_values_are_never_shown_as_current():
-    values = {Parameter.SPO2: latest(Parameter.SPO2, 95, 190),
-              Parameter.PULSE_RATE: latest(Parameter.PULSE_RATE, 70, 29),
-              Parameter.RR: latest(Parameter.RR, 14, 600, source="manual"),
-              Parameter.SYSTOLIC: latest(Parameter.SYSTOLIC, 120, 1800)}
+    values = {
+        Parameter.SPO2: latest(Parameter.SPO2, 95, 190),
+        Parameter.PULSE_RATE: latest(Parameter.PULSE_RATE, 70, 29),
+        Parameter.RR: latest(Parameter.RR, 14, 600, source="manual"),
+        Parameter.SYSTOLIC: latest(Parameter.SYSTOLIC, 120, 1800),
+    }
     stale = value_numeric(Parameter.SPO2, "SpO2 %", values, NOW, 30, None)
     assert (stale.text, stale.detail, stale.stale) == ("STALE", "was 95, 3 min", True)
     fresh = value_numeric(Parameter.PULSE_RATE, "Pulse /min", values, NOW, 30, None)
@@ -158,10 +205,21 @@ def test_stale_and_missing_values_are_never_shown_as_current():
 
 
 def test_inop_line_is_the_device_technical_alarm_not_the_observation_round():
-    lost = view(1, "low", rule="device_lost", kind="technical", raised_s=40,
-                message="Monitor link lost: no readings from the oximeter. Check the device.")
-    overdue = view(2, "medium", rule="obs_overdue", kind="technical",
-                   message="Observation set overdue. Record a full set of observations.")
+    lost = view(
+        1,
+        "low",
+        rule="device_lost",
+        kind="technical",
+        raised_s=40,
+        message="Monitor link lost: no readings from the oximeter. Check the device.",
+    )
+    overdue = view(
+        2,
+        "medium",
+        rule="obs_overdue",
+        kind="technical",
+        message="Observation set overdue. Record a full set of observations.",
+    )
     inop = inop_of([overdue, lost], NOW, frozenset({"obs_overdue"}))
     assert inop is not None and (inop.headline, inop.age) == ("Monitor link lost", "40 s")
     assert inop_of([overdue], NOW, frozenset({"obs_overdue"})) is None
@@ -204,17 +262,38 @@ def _svg(image: str) -> str:
     return unquote(image.split("data:image/svg+xml,")[1].rstrip('">'))
 
 
-def _tile(numerics: list[Any], *, bed: str | None = "D1", trial_id: int = 1,
-          alarms: tuple[AlarmView, ...] = (), overdue: bool = False,
-          family: str = "Jones") -> BedTile:
+def _tile(
+    numerics: list[Any],
+    *,
+    bed: str | None = "D1",
+    trial_id: int = 1,
+    alarms: tuple[AlarmView, ...] = (),
+    overdue: bool = False,
+    family: str = "Jones",
+) -> BedTile:
     from observations.views import PatientView
 
-    patient = PatientView(id=1, nhs_number="9434765919", hospital_number="H77",
-                          family_name=family, given_name="Sam",
-                          date_of_birth=datetime(1980, 1, 1).date())
-    return BedTile(trial_id=trial_id, bed=bed, patient=patient, numerics=tuple(numerics),
-                   banner=banner_of(list(alarms), NOW), inop=None, devices="Oximeter: connected",
-                   due="Obs due", overdue=overdue, window=None, alarms=alarms)
+    patient = PatientView(
+        id=1,
+        nhs_number="9434765919",
+        hospital_number="H77",
+        family_name=family,
+        given_name="Sam",
+        date_of_birth=datetime(1980, 1, 1).date(),
+    )
+    return BedTile(
+        trial_id=trial_id,
+        bed=bed,
+        patient=patient,
+        numerics=tuple(numerics),
+        banner=banner_of(list(alarms), NOW),
+        inop=None,
+        devices="Oximeter: connected",
+        due="Obs due",
+        overdue=overdue,
+        window=None,
+        alarms=alarms,
+    )
 
 
 # ----- the page ---------------------------------------------------------------------------------
@@ -241,17 +320,38 @@ def numeric(tile: str, key: str) -> tuple[str, str, str]:
     """(classes, value, detail) of one numeric of a tile."""
     match = re.search(
         rf'<div class="(wb-num wb-k-{key}[^"]*)"[^>]*>.*?data-value="([^"]*)".*?'
-        r'<div class="wb-age">(.*?)</div>', tile)
+        r'<div class="wb-age">(.*?)</div>',
+        tile,
+    )
     assert match is not None, key
     return match.group(1), match.group(2), re.sub(r"<[^>]+>", "", match.group(3))
 
 
-def alarm(record: TrialRecord, trial_id: int, rule: str, priority: Priority, message: str,
-          at: datetime, evidence: dict[str, Any]) -> int:
-    record.alarms.record_events(record.users.service_actor(), [AlarmEventIn(
-        trial_id=trial_id, rule_id=rule, event=AlarmEventType.RAISED, at=at,
-        priority=priority, kind=AlarmKind.PHYSIOLOGICAL, message=message, evidence=evidence,
-        rule_set_version="test")])
+def alarm(
+    record: TrialRecord,
+    trial_id: int,
+    rule: str,
+    priority: Priority,
+    message: str,
+    at: datetime,
+    evidence: dict[str, Any],
+) -> int:
+    record.alarms.record_events(
+        record.users.service_actor(),
+        [
+            AlarmEventIn(
+                trial_id=trial_id,
+                rule_id=rule,
+                event=AlarmEventType.RAISED,
+                at=at,
+                priority=priority,
+                kind=AlarmKind.PHYSIOLOGICAL,
+                message=message,
+                evidence=evidence,
+                rule_set_version="test",
+            )
+        ],
+    )
     return next(a.id for a in record.alarms.active(trial_id) if a.rule_id == rule)
 
 
@@ -265,38 +365,102 @@ def test_empty_ward_says_so(record: TrialRecord, people: People):
 
 
 def test_ward_page_orders_colours_and_ages_every_bed(record: TrialRecord, people: People):
-    numbers = ["9434765919", "9000000009", "9000000017", "9000000025", "9000000033",
-               "9000000041", "9000000068", "9000000076", "9000000084", "9000000092",
-               "9000000106", "9000000114", "9000000122", "9000000130", "9000000149",
-               "9000000157"]
+    numbers = [
+        "9434765919",
+        "9000000009",
+        "9000000017",
+        "9000000025",
+        "9000000033",
+        "9000000041",
+        "9000000068",
+        "9000000076",
+        "9000000084",
+        "9000000092",
+        "9000000106",
+        "9000000114",
+        "9000000122",
+        "9000000130",
+        "9000000149",
+        "9000000157",
+    ]
     now = record.store.now()
     trials = {}
     for index, nhs in enumerate(numbers):
         bed = [10, 3, 1, 16, 2, 7, 12, 5, 9, 14, 4, 11, 6, 13, 8, 15][index]
-        trial = monitoring_trial(record, people, nhs=nhs, mrn=f"M{index}", bed=f"D{bed}",
-                                 family=f"Family{bed}", device=None, minutes_ago=10)
+        trial = monitoring_trial(
+            record,
+            people,
+            nhs=nhs,
+            mrn=f"M{index}",
+            bed=f"D{bed}",
+            family=f"Family{bed}",
+            device=None,
+            minutes_ago=10,
+        )
         trials[bed] = trial
         spo2 = 86 if bed == 5 else 96
         age = 95 if bed == 14 else 2  # D14's oximeter went quiet
-        add_vitals(record, trial.id, now - timedelta(seconds=age), spo2, 70,
-                   device=f"serial:/dev/ttyITB-D{bed}")
+        add_vitals(
+            record,
+            trial.id,
+            now - timedelta(seconds=age),
+            spo2,
+            70,
+            device=f"serial:/dev/ttyITB-D{bed}",
+        )
         judge_as_the_monitor(record, trial.id)
-    alarm(record, trials[5].id, "spo2_low", Priority.HIGH, "Severe desaturation: SpO2 86 %",
-          now - timedelta(minutes=2), {"parameter": "spo2", "value": 86})
-    seen = alarm(record, trials[7].id, "pulse_low", Priority.HIGH,
-                 "Severe bradycardia: pulse 38 /min", now - timedelta(minutes=6),
-                 {"parameter": "pulse_rate", "value": 38})
+    alarm(
+        record,
+        trials[5].id,
+        "spo2_low",
+        Priority.HIGH,
+        "Severe desaturation: SpO2 86 %",
+        now - timedelta(minutes=2),
+        {"parameter": "spo2", "value": 86},
+    )
+    seen = alarm(
+        record,
+        trials[7].id,
+        "pulse_low",
+        Priority.HIGH,
+        "Severe bradycardia: pulse 38 /min",
+        now - timedelta(minutes=6),
+        {"parameter": "pulse_rate", "value": 38},
+    )
     record.alarms.acknowledge(people.nurse, seen, "Doctor at the bedside")
-    alarm(record, trials[7].id, "spo2_low", Priority.HIGH, "Critical desaturation: SpO2 84 %",
-          now - timedelta(seconds=50), {"parameter": "spo2", "value": 84})
+    alarm(
+        record,
+        trials[7].id,
+        "spo2_low",
+        Priority.HIGH,
+        "Critical desaturation: SpO2 84 %",
+        now - timedelta(seconds=50),
+        {"parameter": "spo2", "value": 84},
+    )
     beat(record)
     at = page(people.nurse).run()
     assert not at.exception
     shown = tiles(at)
     order = [bed_of(t) for t in shown]
     # Unacknowledged high, then stale, then calm; each group in natural bed order.
-    assert order == ["D5", "D7", "D14", "D1", "D2", "D3", "D4", "D6", "D8", "D9", "D10",
-                     "D11", "D12", "D13", "D15", "D16"]
+    assert order == [
+        "D5",
+        "D7",
+        "D14",
+        "D1",
+        "D2",
+        "D3",
+        "D4",
+        "D6",
+        "D8",
+        "D9",
+        "D10",
+        "D11",
+        "D12",
+        "D13",
+        "D15",
+        "D16",
+    ]
     by_bed = dict(zip(order, shown, strict=True))
     d7 = by_bed["D7"]
     assert re.search(r'wb-banner wb-p-high wb-unack" data-acknowledged="false"', d7)
@@ -305,8 +469,7 @@ def test_ward_page_orders_colours_and_ages_every_bed(record: TrialRecord, people
     assert (classes, value) == ("wb-num wb-k-spo2 wb-p-high wb-unack", "86")
     assert re.fullmatch(r"\d s ago", detail)  # written 2 s before the page ran
     assert numeric(by_bed["D7"], "pulse_rate")[0] == "wb-num wb-k-pulse_rate wb-p-high wb-ack"
-    assert numeric(by_bed["D14"], "spo2") == ("wb-num wb-k-spo2 wb-stale", "STALE",
-                                              "was 96, 1 min")
+    assert numeric(by_bed["D14"], "spo2") == ("wb-num wb-k-spo2 wb-stale", "STALE", "was 96, 1 min")
     assert numeric(by_bed["D1"], "rr") == ("wb-num wb-k-rr wb-missing", MISSING, "none yet")
     assert "FAMILY7, Sam" in d7 and "NHS 900 000 0041" in d7  # two identifiers
     links = [e.proto.label for e in at.get("page_link")]
@@ -322,8 +485,9 @@ def test_a_tile_opens_its_trial_monitor(
     trial the address names, once."""
     monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # tests/monitor covers the service
     d10 = monitoring_trial(record, people, bed="D10", device=None)
-    d3 = monitoring_trial(record, people, nhs="9000000009", mrn="H88", family="Second", bed="D3",
-                          device=None)
+    d3 = monitoring_trial(
+        record, people, nhs="9000000009", mrn="H88", family="Second", bed="D3", device=None
+    )
     beat(record)
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
     at.session_state[ACTOR_KEY] = people.nurse
@@ -360,8 +524,10 @@ def test_ward_trend_asks_for_the_newest_buckets_then_the_whole_window(
     ids = (trial.id,)
 
     def lowest(clock: float) -> float:
-        return min(b.low for b in trends.get(record, ids, start, end, settings, clock)[
-            trial.id][Parameter.SPO2])
+        return min(
+            b.low
+            for b in trends.get(record, ids, start, end, settings, clock)[trial.id][Parameter.SPO2]
+        )
 
     assert lowest(0.0) == 96
     # A dip now, and a late reading of five minutes ago (a database that was away).

@@ -45,7 +45,13 @@ def alarm(
 ) -> AlarmEvent:
     evidence = {} if level is None else {"parameter": "spo2", "level": level}
     return AlarmEvent(
-        at(seconds), event, rule, Priority(priority), AlarmKind.PHYSIOLOGICAL, "", evidence,
+        at(seconds),
+        event,
+        rule,
+        Priority(priority),
+        AlarmKind.PHYSIOLOGICAL,
+        "",
+        evidence,
         "test",
     )
 
@@ -59,14 +65,27 @@ def rule_file(**lifecycle: Any) -> dict[str, Any]:
     return {
         "lifecycle": {"reminder_after_acknowledgement_s": {"high": 300, "medium": 900}},
         "rules": [
-            {"id": "spo2_low", "condition": {
-                "type": "limits", "parameter": "spo2", "direction": "low", "levels": [
-                    {"id": "desaturation", "limit": 93, "max_delay_s": 60},
-                    {"id": "severe_desaturation", "limit": 91, "max_delay_s": 30},
-                ]}},
-            {"id": "sbp_low", "condition": {
-                "type": "limits", "parameter": "systolic", "direction": "low", "levels": [
-                    {"id": "hypotension", "limit": 100}]}},
+            {
+                "id": "spo2_low",
+                "condition": {
+                    "type": "limits",
+                    "parameter": "spo2",
+                    "direction": "low",
+                    "levels": [
+                        {"id": "desaturation", "limit": 93, "max_delay_s": 60},
+                        {"id": "severe_desaturation", "limit": 91, "max_delay_s": 30},
+                    ],
+                },
+            },
+            {
+                "id": "sbp_low",
+                "condition": {
+                    "type": "limits",
+                    "parameter": "systolic",
+                    "direction": "low",
+                    "levels": [{"id": "hypotension", "limit": 100}],
+                },
+            },
             {"id": "sedation", "condition": {"type": "one_of", "parameter": "poss"}},
         ],
     }
@@ -92,8 +111,10 @@ def test_a_raise_61_s_after_or_of_another_rule_is_no_re_raise():
 
 def test_a_re_raise_counts_from_the_latest_resolve():
     events = [
-        alarm(0, E.RAISED), alarm(10, E.RESOLVED),
-        alarm(200, E.RAISED), alarm(300, E.RESOLVED),
+        alarm(0, E.RAISED),
+        alarm(10, E.RESOLVED),
+        alarm(200, E.RAISED),
+        alarm(300, E.RESOLVED),
         alarm(360, E.RAISED),  # 60 s after the second resolve: within
     ]
     assert [gap for _, _, gap in re_raises(events)] == [60.0]
@@ -266,8 +287,7 @@ def test_at_its_level_a_run_asks_for_the_alarm_showing_that_level_or_deeper():
 
 def test_at_level_figures_need_the_rule_match():
     readings = [spo2(0, 90), spo2(100, 96)]
-    coverage = level_coverage(SEVERE, readings, [], at(0), at(300), match="prefix",
-                              depths=DEPTHS)
+    coverage = level_coverage(SEVERE, readings, [], at(0), at(300), match="prefix", depths=DEPTHS)
     assert coverage.at_level is None
 
 

@@ -32,8 +32,9 @@ class Day:
     events: list[AlarmEvent]
 
 
-def _wander(rng: random.Random, seconds: int, targets: list[float], noise: float,
-            rho: float) -> list[float]:
+def _wander(
+    rng: random.Random, seconds: int, targets: list[float], noise: float, rho: float
+) -> list[float]:
     out: list[float] = []
     level, drift = targets[0], 0.0
     segment = max(1, seconds // len(targets))
@@ -69,16 +70,23 @@ def noisy_day(seed: int, seconds: int = 2400) -> Day:
             when, rule = acks.pop(0)
             events += engine.feed(Acknowledgement(when, rule, by="nurse"))
         if second % 900 == 0:  # the nurse's sets keep obs_overdue quiet
-            events += engine.feed(ObservationSet(t, rr=16, systolic=125, on_oxygen=False,
-                                                 consciousness=Consciousness.ALERT, temp=36.8))
+            events += engine.feed(
+                ObservationSet(
+                    t,
+                    rr=16,
+                    systolic=125,
+                    on_oxygen=False,
+                    consciousness=Consciousness.ALERT,
+                    temp=36.8,
+                )
+            )
         frame = {p: v[second] for p, v in values.items() if v[second] is not None}
         if frame:
             out = engine.feed_frame(t, frame)
         else:
             out = engine.feed_frame(t, {}, missing=(SPO2, PULSE), flags=flags)
         events += out
-        acks += [(e.time + timedelta(seconds=30), e.rule_id) for e in out
-                 if e.event in SOUNDING]
+        acks += [(e.time + timedelta(seconds=30), e.rule_id) for e in out if e.event in SOUNDING]
         acks.sort()
     events += engine.advance_to(T0 + timedelta(seconds=seconds))
     return Day(values, events)
@@ -128,7 +136,8 @@ def test_no_value_stays_in_an_alarm_zone_unalarmed_beyond_its_delay(seed: int) -
                 if second - run_start > grace:
                     assert active[second], (
                         f"seed {seed}: {cond.parameter.value} in {level.id} since "
-                        f"{run_start} s, unalarmed at {second} s")
+                        f"{run_start} s, unalarmed at {second} s"
+                    )
 
 
 @settings(deadline=None, max_examples=25, derandomize=True)
@@ -142,7 +151,8 @@ def test_no_alarm_is_raised_again_within_a_minute_of_clearing(seed: int) -> None
         elif event.event is AlarmEventType.RAISED and event.rule_id in cleared:
             gap = event.time - cleared[event.rule_id]
             assert gap >= timedelta(seconds=60), (
-                f"seed {seed}: {event.rule_id} raised {gap} after it cleared")
+                f"seed {seed}: {event.rule_id} raised {gap} after it cleared"
+            )
 
 
 def test_a_noisy_desaturation_is_one_alarm_not_a_flood() -> None:
@@ -167,12 +177,29 @@ def test_a_noisy_desaturation_is_one_alarm_not_a_flood() -> None:
 def _late_set_days() -> tuple[TrialEngine, TrialEngine]:
     """The same trial seen live (a set typed 8 minutes after it was measured) and rebuilt."""
     injection = Injection(T0, 50)
-    sets = [ObservationSet(T0 + timedelta(minutes=m), rr=16, spo2=97, on_oxygen=False,
-                           systolic=125, pulse_rate=70, consciousness=Consciousness.ALERT,
-                           temp=36.8) for m in (14, 29, 44)]
-    late = ObservationSet(T0 + timedelta(minutes=58), rr=22, spo2=94, on_oxygen=False,
-                          systolic=105, pulse_rate=95, consciousness=Consciousness.ALERT,
-                          temp=37.0)
+    sets = [
+        ObservationSet(
+            T0 + timedelta(minutes=m),
+            rr=16,
+            spo2=97,
+            on_oxygen=False,
+            systolic=125,
+            pulse_rate=70,
+            consciousness=Consciousness.ALERT,
+            temp=36.8,
+        )
+        for m in (14, 29, 44)
+    ]
+    late = ObservationSet(
+        T0 + timedelta(minutes=58),
+        rr=22,
+        spo2=94,
+        on_oxygen=False,
+        systolic=105,
+        pulse_rate=95,
+        consciousness=Consciousness.ALERT,
+        temp=37.0,
+    )
     live = TrialEngine(RULES, trial_id="live")
     live.feed(injection)
     for obs in sets:

@@ -12,9 +12,25 @@ from pathlib import Path
 from rules.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTPUT_COLUMNS = ["rr", "spo2", "spo2_scale", "on_oxygen", "sbp", "pulse", "consciousness",
-                  "temp", "rr_score", "spo2_score", "oxygen_score", "sbp_score", "pulse_score",
-                  "consciousness_score", "temp_score", "total", "band"]
+OUTPUT_COLUMNS = [
+    "rr",
+    "spo2",
+    "spo2_scale",
+    "on_oxygen",
+    "sbp",
+    "pulse",
+    "consciousness",
+    "temp",
+    "rr_score",
+    "spo2_score",
+    "oxygen_score",
+    "sbp_score",
+    "pulse_score",
+    "consciousness_score",
+    "temp_score",
+    "total",
+    "band",
+]
 
 
 def run(argv: list[str]) -> tuple[int, str, str]:
@@ -31,14 +47,18 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 # --- news2 --------------------------------------------------------------------------------------
 def test_news2_csv(tmp_path: Path) -> None:
-    path = write(tmp_path, "obs.csv", (
-        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
-        "16,97,1,0,120,70,A,37.0\n"
-        "8,91,1,1,90,40,V,35.0\n"
-        "18,97,2,1,120,70,A,37.0\n"
-        "16,97,1,0,220,70,A,37.0\n"
-        ",97,1,0,120,70,A,\n"
-    ))
+    path = write(
+        tmp_path,
+        "obs.csv",
+        (
+            "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+            "16,97,1,0,120,70,A,37.0\n"
+            "8,91,1,1,90,40,V,35.0\n"
+            "18,97,2,1,120,70,A,37.0\n"
+            "16,97,1,0,220,70,A,37.0\n"
+            ",97,1,0,120,70,A,\n"
+        ),
+    )
     code, out, err = run(["news2", str(path)])
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
@@ -46,24 +66,45 @@ def test_news2_csv(tmp_path: Path) -> None:
     assert rows[0]["total"] == "0"
     assert rows[0]["band"] == "low"
     # 3 + 3 + 2 + 3 + 3 + 3 + 3
-    assert [rows[1][c] for c in OUTPUT_COLUMNS[8:]] == ["3", "3", "2", "3", "3", "3", "3", "20",
-                                                        "high"]
+    assert [rows[1][c] for c in OUTPUT_COLUMNS[8:]] == [
+        "3",
+        "3",
+        "2",
+        "3",
+        "3",
+        "3",
+        "3",
+        "20",
+        "high",
+    ]
     # scale 2, 97 % on oxygen: 3, plus 2 for oxygen
-    assert (rows[2]["spo2_score"], rows[2]["oxygen_score"], rows[2]["total"],
-            rows[2]["band"]) == ("3", "2", "5", "medium")
+    assert (rows[2]["spo2_score"], rows[2]["oxygen_score"], rows[2]["total"], rows[2]["band"]) == (
+        "3",
+        "2",
+        "5",
+        "medium",
+    )
     assert (rows[3]["sbp_score"], rows[3]["total"], rows[3]["band"]) == ("3", "3", "low-medium")
     assert (rows[4]["rr_score"], rows[4]["temp_score"], rows[4]["total"], rows[4]["band"]) == (
-        "", "", "", "incomplete")
+        "",
+        "",
+        "",
+        "incomplete",
+    )
     assert rows[4]["spo2"] == "97"  # input columns echoed
 
 
 def test_news2_malformed_row_reported_with_line_number(tmp_path: Path) -> None:
-    path = write(tmp_path, "obs.csv", (
-        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
-        "16,97,1,0,120,70,A,37.0\n"
-        "16,97,1,0,120,70,X,37.0\n"
-        "16,ninety,1,0,120,70,A,37.0\n"
-    ))
+    path = write(
+        tmp_path,
+        "obs.csv",
+        (
+            "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+            "16,97,1,0,120,70,A,37.0\n"
+            "16,97,1,0,120,70,X,37.0\n"
+            "16,ninety,1,0,120,70,A,37.0\n"
+        ),
+    )
     code, out, err = run(["news2", str(path)])
     assert code == 1
     assert out == ""  # nothing half-written
@@ -79,9 +120,11 @@ def test_news2_missing_column(tmp_path: Path) -> None:
 
 
 def test_news2_refuses_a_fractional_integer_input(tmp_path: Path) -> None:
-    path = write(tmp_path, "obs.csv", (
-        "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
-        "16.5,97,1,0,120,70,A,37.0\n"))
+    path = write(
+        tmp_path,
+        "obs.csv",
+        ("rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n16.5,97,1,0,120,70,A,37.0\n"),
+    )
     code, _, err = run(["news2", str(path)])
     assert code == 1
     assert "line 2: rr" in err
@@ -127,8 +170,11 @@ def test_replay_prints_json_lines_in_time_order(tmp_path: Path) -> None:
     raised = lines[0]
     assert raised["message"].startswith("Critical desaturation: SpO2 85 % or below.")
     assert raised["evidence"]["level"] == "critical_desaturation"
-    assert raised["evidence"]["levels_met"] == ["desaturation", "severe_desaturation",
-                                                "critical_desaturation"]
+    assert raised["evidence"]["levels_met"] == [
+        "desaturation",
+        "severe_desaturation",
+        "critical_desaturation",
+    ]
     assert raised["evidence"]["value"] == 84
     assert raised["evidence"]["since"] == "2025-03-01T09:00:01+00:00"
     assert lines[1]["evidence"]["by"] == "replay"
@@ -142,14 +188,16 @@ def test_replay_fires_the_timers_of_an_instant_after_its_rows(tmp_path: Path) ->
     code, out, err = run(["replay", str(write(tmp_path, "t.csv", text))])
     assert code == 0, err
     assert [(json.loads(x)["time"], json.loads(x)["event"]) for x in out.splitlines()] == [
-        ("2025-03-01T09:00:06+00:00", "raised")]
+        ("2025-03-01T09:00:06+00:00", "raised")
+    ]
 
 
 def test_replay_keeps_the_input_offset(tmp_path: Path) -> None:
     code, utc, _ = run(["replay", str(write(tmp_path, "t.csv", TIMELINE))])
     assert code == 0
-    code, out, _ = run(["replay", str(write(tmp_path, "t.csv",
-                                            TIMELINE.replace("+00:00", "+01:00")))])
+    code, out, _ = run(
+        ["replay", str(write(tmp_path, "t.csv", TIMELINE.replace("+00:00", "+01:00")))]
+    )
     assert code == 0
     times = [json.loads(x)["time"] for x in out.splitlines()]
     assert times[0] == "2025-03-01T09:00:06+01:00"
@@ -157,9 +205,9 @@ def test_replay_keeps_the_input_offset(tmp_path: Path) -> None:
 
 
 def test_replay_runs_timers_to_the_last_row(tmp_path: Path) -> None:
-    text = ("time,parameter,value\n"
-            "2025-03-01T09:00:00+00:00,spo2,97\n"
-            "2025-03-01T09:00:30+00:00,rr,16\n")
+    text = (
+        "time,parameter,value\n2025-03-01T09:00:00+00:00,spo2,97\n2025-03-01T09:00:30+00:00,rr,16\n"
+    )
     code, out, _ = run(["replay", str(write(tmp_path, "t.csv", text))])
     assert code == 0
     assert [json.loads(x)["rule"] for x in out.splitlines()] == ["device_lost"]
@@ -207,27 +255,35 @@ def test_replay_flags_only_rows_and_observation_sets(tmp_path: Path) -> None:
 
 def test_replay_sensor_off_becomes_medium_after_a_minute(tmp_path: Path) -> None:
     rows = ["time,parameter,value,flags"]
-    rows += [f"2025-03-01T09:{s // 60:02d}:{s % 60:02d}+00:00,spo2,,sensor_disconnected"
-             for s in range(0, 66, 2)]
+    rows += [
+        f"2025-03-01T09:{s // 60:02d}:{s % 60:02d}+00:00,spo2,,sensor_disconnected"
+        for s in range(0, 66, 2)
+    ]
     code, out, err = run(["replay", str(write(tmp_path, "t.csv", "\n".join(rows) + "\n"))])
     assert code == 0, err
-    events = [(x["time"][11:19], x["event"], x["rule"], x["priority"])
-              for x in map(json.loads, out.splitlines())]
-    assert events == [("09:00:10", "raised", "sensor_off", "low"),
-                      ("09:01:00", "escalated", "sensor_off", "medium")]
+    events = [
+        (x["time"][11:19], x["event"], x["rule"], x["priority"])
+        for x in map(json.loads, out.splitlines())
+    ]
+    assert events == [
+        ("09:00:10", "raised", "sensor_off", "low"),
+        ("09:01:00", "escalated", "sensor_off", "medium"),
+    ]
 
 
 def test_replay_malformed_row_reported_with_line_number(tmp_path: Path) -> None:
-    text = TIMELINE.replace("2025-03-01T09:00:03+00:00,spo2,84,",
-                            "2025-03-01T09:00:03,spo2,84,")
+    text = TIMELINE.replace("2025-03-01T09:00:03+00:00,spo2,84,", "2025-03-01T09:00:03,spo2,84,")
     code, out, err = run(["replay", str(write(tmp_path, "t.csv", text))])
     assert code == 1
     assert out == ""
     assert "line 5:" in err
     assert "UTC offset" in err
-    for bad, where in [("spo3,84", "unknown parameter"), ("poss,7", "poss"),
-                       ("acknowledge,nonsense", "unknown rule id"),
-                       ("side_effect,hiccups", "unknown side effect")]:
+    for bad, where in [
+        ("spo3,84", "unknown parameter"),
+        ("poss,7", "poss"),
+        ("acknowledge,nonsense", "unknown rule id"),
+        ("side_effect,hiccups", "unknown side effect"),
+    ]:
         text = TIMELINE.replace("spo2,84,\n2025-03-01T09:00:04", f"{bad},\n2025-03-01T09:00:04", 1)
         code, _, err = run(["replay", str(write(tmp_path, "t.csv", text))])
         assert code == 1
@@ -246,13 +302,17 @@ def test_replay_with_other_rules(tmp_path: Path) -> None:
     assert rules.count("max_delay_s: 5\n") == 1  # the critical desaturation level
     stricter = rules.replace("max_delay_s: 5\n", "max_delay_s: 2\n")
     rules_path = write(tmp_path, "rules.yaml", stricter.replace("itbmon-default-2", "site-2"))
-    code, out, _ = run(["replay", str(write(tmp_path, "t.csv", TIMELINE)),
-                        "--rules", str(rules_path)])
+    code, out, _ = run(
+        ["replay", str(write(tmp_path, "t.csv", TIMELINE)), "--rules", str(rules_path)]
+    )
     assert code == 0
     first = json.loads(out.splitlines()[0])
-    assert (first["time"], first["rule"], first["evidence"]["level"],
-            first["evidence"]["rule_set_version"]) == (
-        "2025-03-01T09:00:03+00:00", "spo2_low", "critical_desaturation", "site-2")
+    assert (
+        first["time"],
+        first["rule"],
+        first["evidence"]["level"],
+        first["evidence"]["rule_set_version"],
+    ) == ("2025-03-01T09:00:03+00:00", "spo2_low", "critical_desaturation", "site-2")
 
 
 # --- check-config -------------------------------------------------------------------------------
@@ -265,26 +325,53 @@ def test_check_config_default_lists_every_level_of_every_rule() -> None:
     assert all(len(row) == 4 for row in rows)
     assert len(rows) == 28
     assert rows[:6] == [
-        ["spo2_low/desaturation", "medium", "physiological",
-         "counter 60 below 94 (decay 1/s), max 60 s, clears at >= 95 held 15 s"],
-        ["spo2_low/severe_desaturation", "high", "physiological",
-         "counter 25 below 92 (decay 1/s), not before 11 s, max 30 s, "
-         "or 3 entries within 60 s, clears at >= 93 held 15 s"],
-        ["spo2_low/critical_desaturation", "high", "physiological",
-         "max 5 s, clears at >= 87 held 15 s"],
-        ["pulse_low/bradycardia", "medium", "physiological",
-         "counter 60 below 51 (decay 3/s), max 30 s, clears at >= 54 held 60 s"],
-        ["pulse_low/severe_bradycardia", "high", "physiological",
-         "max 10 s, clears at >= 44 held 60 s"],
-        ["pulse_severe_high/severe_tachycardia", "high", "physiological",
-         "max 30 s, clears at <= 127 held 15 s"],
+        [
+            "spo2_low/desaturation",
+            "medium",
+            "physiological",
+            "counter 60 below 94 (decay 1/s), max 60 s, clears at >= 95 held 15 s",
+        ],
+        [
+            "spo2_low/severe_desaturation",
+            "high",
+            "physiological",
+            "counter 25 below 92 (decay 1/s), not before 11 s, max 30 s, "
+            "or 3 entries within 60 s, clears at >= 93 held 15 s",
+        ],
+        [
+            "spo2_low/critical_desaturation",
+            "high",
+            "physiological",
+            "max 5 s, clears at >= 87 held 15 s",
+        ],
+        [
+            "pulse_low/bradycardia",
+            "medium",
+            "physiological",
+            "counter 60 below 51 (decay 3/s), max 30 s, clears at >= 54 held 60 s",
+        ],
+        [
+            "pulse_low/severe_bradycardia",
+            "high",
+            "physiological",
+            "max 10 s, clears at >= 44 held 60 s",
+        ],
+        [
+            "pulse_severe_high/severe_tachycardia",
+            "high",
+            "physiological",
+            "max 30 s, clears at <= 127 held 15 s",
+        ],
     ]
     by_level = {row[0]: row[1:] for row in rows}
     assert by_level["sbp_low/severe_hypotension"] == ["high", "physiological", "each entry"]
     assert by_level["rr_low/slow_breathing"] == ["medium", "physiological", "each entry"]
     assert by_level["sedation/sedation"] == ["high", "physiological", "each entry"]
     assert [row[0] for row in rows if row[0].startswith("news2/")] == [
-        "news2/news2_red_score", "news2/news2_medium", "news2/news2_high"]
+        "news2/news2_red_score",
+        "news2/news2_medium",
+        "news2/news2_high",
+    ]
     assert by_level["news2/news2_high"] == ["high", "physiological", "each entry"]
     assert rows[-7:] == [
         ["device_lost/device_lost", "low", "technical", "delay 10 s"],
@@ -313,10 +400,14 @@ def test_check_config_bad_file_names_the_line(tmp_path: Path) -> None:
 def test_module_entry_point_runs() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "rules", "check-config", str(ROOT / "rules" / "default_rules.yaml")],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "obs_overdue/obs_overdue\tmedium\ttechnical\tdelay 300 s" in result.stdout
-    usage = subprocess.run([sys.executable, "-m", "rules"], cwd=ROOT, capture_output=True,
-                           text=True, check=False)
+    usage = subprocess.run(
+        [sys.executable, "-m", "rules"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert usage.returncode == 2

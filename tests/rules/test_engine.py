@@ -68,8 +68,10 @@ class Run:
         return out
 
     def summary(self) -> list[tuple[float, str, str, str]]:
-        return [((e.time - T0).total_seconds(), e.event.value, e.rule_id, e.priority.value)
-                for e in self.events]
+        return [
+            ((e.time - T0).total_seconds(), e.event.value, e.rule_id, e.priority.value)
+            for e in self.events
+        ]
 
     def of(self, rule: str) -> list[AlarmEvent]:
         return [e for e in self.events if e.rule_id == rule]
@@ -78,8 +80,12 @@ class Run:
         return [(e.time, e.event.value) for e in self.advance(seconds) if e.rule_id == rule]
 
 
-def stream(parameter: Parameter, values: Iterable[float | None], start: float = 0,
-           flags: frozenset[QualityFlag] = frozenset()) -> list[Reading]:
+def stream(
+    parameter: Parameter,
+    values: Iterable[float | None],
+    start: float = 0,
+    flags: frozenset[QualityFlag] = frozenset(),
+) -> list[Reading]:
     return [Reading(at(start + i), parameter, v, flags) for i, v in enumerate(values)]
 
 
@@ -87,8 +93,15 @@ def obs(seconds: float, **values: object) -> ObservationSet:
     return ObservationSet(at(seconds), **values)  # type: ignore[arg-type]
 
 
-NORMAL_SET = dict(rr=16.0, spo2=97.0, on_oxygen=False, systolic=120.0, pulse_rate=70.0,
-                  consciousness=Consciousness.ALERT, temp=37.0)
+NORMAL_SET = dict(
+    rr=16.0,
+    spo2=97.0,
+    on_oxygen=False,
+    systolic=120.0,
+    pulse_rate=70.0,
+    consciousness=Consciousness.ALERT,
+    temp=37.0,
+)
 
 
 # --- streamed SpO2 and pulse: nested levels, magnitude x duration ---------------------------------
@@ -123,10 +136,12 @@ def test_steady_value_raises_one_alarm_at_its_deepest_level(
     assert [e.rule_id for e in run.events if e.event.value == "raised"] == [rule]
 
 
-@pytest.mark.parametrize(("parameter", "value"), [(SPO2, 94), (SPO2, 100), (PULSE, 51),
-                                                  (PULSE, 90), (PULSE, 130)])
-def test_streamed_values_outside_every_level_raise_nothing(parameter: Parameter,
-                                                           value: float) -> None:
+@pytest.mark.parametrize(
+    ("parameter", "value"), [(SPO2, 94), (SPO2, 100), (PULSE, 51), (PULSE, 90), (PULSE, 130)]
+)
+def test_streamed_values_outside_every_level_raise_nothing(
+    parameter: Parameter, value: float
+) -> None:
     run = Run()
     run.feed_all(stream(parameter, [value] * 900))
     assert run.events == []
@@ -141,8 +156,11 @@ def test_timer_fires_on_time_without_a_later_event() -> None:
     assert [(e.time, e.rule_id) for e in raised] == [(at(5), "spo2_low")]
     assert raised[0].evidence["value"] == 84
     assert raised[0].evidence["level"] == "critical_desaturation"
-    assert raised[0].evidence["levels_met"] == ["desaturation", "severe_desaturation",
-                                                "critical_desaturation"]
+    assert raised[0].evidence["levels_met"] == [
+        "desaturation",
+        "severe_desaturation",
+        "critical_desaturation",
+    ]
     assert raised[0].rule_set_version == RULES.version
 
 
@@ -198,8 +216,10 @@ def test_88_with_a_one_second_dip_to_85_every_ten_seconds() -> None:
     run.feed_all(stream(SPO2, ([88] * 9 + [85]) * 30))
     # Severe: 4 %/s below 92 fills 25 in 6.25 s, decided at its 11 s minimum; the 1 s dips
     # never hold critical's 5 s.
-    assert run.summary() == [(11, "raised", "spo2_low", "high"), (131, "escalated", "spo2_low",
-                                                                  "high")]
+    assert run.summary() == [
+        (11, "raised", "spo2_low", "high"),
+        (131, "escalated", "spo2_low", "high"),
+    ]
     assert run.events[0].evidence["level"] == "severe_desaturation"
 
 
@@ -208,11 +228,16 @@ def test_worse_value_escalates_the_alarm_and_never_clears_it() -> None:
     run.feed_all(stream(SPO2, [93] * 70))  # desaturation at 60
     run.feed_all(stream(SPO2, [88] * 30, start=70))  # severe: 11 s in the zone, at 81
     run.feed_all(stream(SPO2, [84] * 10, start=100))  # critical: 5 s, at 105
-    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
-                             (81, "escalated", "spo2_low", "high"),
-                             (105, "reannunciated", "spo2_low", "high")]
+    assert run.summary() == [
+        (60, "raised", "spo2_low", "medium"),
+        (81, "escalated", "spo2_low", "high"),
+        (105, "reannunciated", "spo2_low", "high"),
+    ]
     assert [e.evidence["level"] for e in run.events] == [
-        "desaturation", "severe_desaturation", "critical_desaturation"]
+        "desaturation",
+        "severe_desaturation",
+        "critical_desaturation",
+    ]
 
 
 def test_shallower_level_waits_for_a_deeper_pending_one() -> None:
@@ -264,7 +289,8 @@ def test_the_cuff_pulse_is_not_the_streamed_pulse() -> None:
     for i in range(60):
         run.engine.feed_frame(at(i), {SPO2: 97, PULSE: 72})
         run.events += run.engine.feed_frame(
-            at(i), {Parameter.SYSTOLIC: 120, Parameter.DIASTOLIC: 70, PULSE: 35})
+            at(i), {Parameter.SYSTOLIC: 120, Parameter.DIASTOLIC: 70, PULSE: 35}
+        )
     run.advance(60)
     assert run.events == []
 
@@ -275,8 +301,10 @@ def test_level_clears_only_after_the_hold_past_its_clearing_value() -> None:
     run.feed_all(stream(SPO2, [92] * 40))  # raised at 30
     run.feed_all(stream(SPO2, [94] * 100, start=40))  # out of the zone, short of 95: stays
     run.feed_all(stream(SPO2, [96, 94] + [95] * 30, start=140))  # held from 142
-    assert run.summary() == [(30, "raised", "spo2_low", "medium"),
-                             (157, "resolved", "spo2_low", "medium")]
+    assert run.summary() == [
+        (30, "raised", "spo2_low", "medium"),
+        (157, "resolved", "spo2_low", "medium"),
+    ]
 
 
 def test_single_good_reading_does_not_clear_a_medium_alarm() -> None:
@@ -288,9 +316,11 @@ def test_single_good_reading_does_not_clear_a_medium_alarm() -> None:
 def test_alarm_raised_again_after_it_cleared() -> None:
     run = Run()
     run.feed_all(stream(SPO2, [92] * 40 + [96] * 80 + [92] * 40))
-    assert run.summary() == [(30, "raised", "spo2_low", "medium"),
-                             (55, "resolved", "spo2_low", "medium"),
-                             (150, "raised", "spo2_low", "medium")]
+    assert run.summary() == [
+        (30, "raised", "spo2_low", "medium"),
+        (55, "resolved", "spo2_low", "medium"),
+        (150, "raised", "spo2_low", "medium"),
+    ]
 
 
 # --- lifecycle ----------------------------------------------------------------------------------
@@ -300,8 +330,10 @@ def test_high_alarm_latches_until_acknowledged() -> None:
     assert run.summary() == [(5, "raised", "spo2_low", "high")]
     assert run.engine.active_alarms()[0].condition_present is False
     run.feed(Acknowledgement(at(40), "spo2_low", by="nurse A", note="repositioned"))
-    assert run.summary()[1:] == [(40, "acknowledged", "spo2_low", "high"),
-                                 (40, "resolved", "spo2_low", "high")]
+    assert run.summary()[1:] == [
+        (40, "acknowledged", "spo2_low", "high"),
+        (40, "resolved", "spo2_low", "high"),
+    ]
     assert run.events[1].evidence["by"] == "nurse A"
     assert run.engine.active_alarms() == []
 
@@ -313,8 +345,10 @@ def test_priority_does_not_drop_until_seen_then_shows_the_current_level() -> Non
     [alarm] = run.engine.active_alarms()
     assert (alarm.level, alarm.current_level) == ("critical_desaturation", "severe_desaturation")
     run.feed(Acknowledgement(at(36), "spo2_low", by="n"))
-    assert run.summary()[1:] == [(36, "acknowledged", "spo2_low", "high"),
-                                 (36, "changed", "spo2_low", "high")]
+    assert run.summary()[1:] == [
+        (36, "acknowledged", "spo2_low", "high"),
+        (36, "changed", "spo2_low", "high"),
+    ]
     assert run.events[-1].evidence["level"] == "severe_desaturation"
     run.feed_all(stream(SPO2, [94] * 20, start=36))  # severe clears at 36 + 15
     assert run.summary()[-1] == (51, "changed", "spo2_low", "medium")
@@ -354,8 +388,10 @@ def test_unacknowledged_medium_escalates_after_ten_minutes() -> None:
 def test_medium_resolves_when_cleared_without_acknowledgement() -> None:
     run = Run()
     run.feed_all(stream(SPO2, [93] * 61 + [96] * 20))
-    assert run.summary() == [(60, "raised", "spo2_low", "medium"),
-                             (76, "resolved", "spo2_low", "medium")]
+    assert run.summary() == [
+        (60, "raised", "spo2_low", "medium"),
+        (76, "resolved", "spo2_low", "medium"),
+    ]
 
 
 def test_entry_condition_sounds_again_only_for_a_higher_level() -> None:
@@ -377,8 +413,7 @@ def test_acknowledging_does_not_hide_a_new_side_effect() -> None:
     run.feed(Acknowledgement(at(5), "side_effect"))
     run.feed(obs(30, side_effects=frozenset({SideEffect.NAUSEA_VOMITING})))
     assert len(run.events) == 2
-    run.feed(obs(60, side_effects=frozenset({SideEffect.NAUSEA_VOMITING,
-                                             SideEffect.HEADACHE})))
+    run.feed(obs(60, side_effects=frozenset({SideEffect.NAUSEA_VOMITING, SideEffect.HEADACHE})))
     assert run.summary()[-1] == (60, "reannunciated", "side_effect", "low")
 
 
@@ -424,8 +459,10 @@ def test_silence_raises_device_lost_then_medium_then_resolves() -> None:
     run.feed_all(sorted(both, key=lambda r: r.time))
     assert run.engine.next_deadline() == at(15)
     run.advance(200)
-    assert run.summary() == [(15, "raised", "device_lost", "low"),
-                             (65, "escalated", "device_lost", "medium")]
+    assert run.summary() == [
+        (15, "raised", "device_lost", "low"),
+        (65, "escalated", "device_lost", "medium"),
+    ]
     run.feed(Reading(at(201), SPO2, 97))
     assert run.summary()[-1] == (65, "escalated", "device_lost", "medium")  # pulse still lost
     run.feed(Reading(at(202), PULSE, 70))
@@ -455,17 +492,27 @@ OXIMETER = frozenset({SPO2, PULSE})
 def test_assigned_oximeter_that_never_delivers_is_lost() -> None:
     run = Run()
     run.feed(DeviceLink(at(0), "serial:/dev/ox", ConnectionState.CONNECTING, OXIMETER))
-    run.feed(DeviceLink(at(2), "serial:/dev/ox", ConnectionState.DISCONNECTED, OXIMETER,
-                        "port not found"))
+    run.feed(
+        DeviceLink(
+            at(2), "serial:/dev/ox", ConnectionState.DISCONNECTED, OXIMETER, "port not found"
+        )
+    )
     run.advance(9.9)
     assert run.events == []  # the quiet time counts from the first link event
     run.advance(70)
-    assert run.summary() == [(10, "raised", "device_lost", "low"),
-                             (60, "escalated", "device_lost", "medium")]
+    assert run.summary() == [
+        (10, "raised", "device_lost", "low"),
+        (60, "escalated", "device_lost", "medium"),
+    ]
     evidence = run.events[0].evidence["parameters"]["spo2"]
-    assert evidence == {"last_reading": None, "lost_for_s": 10, "device": "serial:/dev/ox",
-                        "link": "disconnected", "link_since": at(2).isoformat(),
-                        "link_reason": "port not found"}
+    assert evidence == {
+        "last_reading": None,
+        "lost_for_s": 10,
+        "device": "serial:/dev/ox",
+        "link": "disconnected",
+        "link_since": at(2).isoformat(),
+        "link_reason": "port not found",
+    }
     run.feed(Reading(at(71), SPO2, 97), Reading(at(71), PULSE, 70))
     run.advance(71)
     assert run.summary()[-1] == (71, "resolved", "device_lost", "medium")
@@ -495,8 +542,10 @@ def test_probe_off_is_sensor_off_not_lost() -> None:
     run.feed_all(stream(SPO2, [97] * 5))
     off = frozenset({QualityFlag.NO_FINGER})
     run.feed_all(stream(SPO2, [None] * 120, start=5, flags=off))
-    assert run.summary() == [(15, "raised", "sensor_off", "low"),
-                             (65, "escalated", "sensor_off", "medium")]
+    assert run.summary() == [
+        (15, "raised", "sensor_off", "low"),
+        (65, "escalated", "sensor_off", "medium"),
+    ]
     run.feed(Reading(at(126), SPO2, 97))
     run.advance(126)
     assert run.summary()[-1] == (126, "resolved", "sensor_off", "medium")
@@ -508,9 +557,11 @@ def test_probe_refitted_and_searching_ends_sensor_off_and_watches_the_signal() -
     searching = frozenset({QualityFlag.SEARCHING})
     run.feed_all(stream(SPO2, [None] * 20, start=20, flags=searching))
     run.advance(40)
-    assert run.summary() == [(10, "raised", "sensor_off", "low"),
-                             (20, "resolved", "sensor_off", "low"),
-                             (35, "raised", "signal_unusable", "low")]
+    assert run.summary() == [
+        (10, "raised", "sensor_off", "low"),
+        (20, "resolved", "sensor_off", "low"),
+        (35, "raised", "signal_unusable", "low"),
+    ]
     assert run.events[-1].evidence["parameters"]["spo2"]["why"] == ["searching"]
 
 
@@ -519,8 +570,10 @@ def test_readings_arriving_but_none_usable_raise_a_technical_alarm_that_says_why
     run.feed_all(stream(SPO2, [97] * 5))
     poor = frozenset({QualityFlag.LOW_PERFUSION})
     run.feed_all(stream(SPO2, [88] * 70, start=5, flags=poor))
-    assert run.summary() == [(20, "raised", "signal_unusable", "low"),
-                             (65, "escalated", "signal_unusable", "medium")]
+    assert run.summary() == [
+        (20, "raised", "signal_unusable", "low"),
+        (65, "escalated", "signal_unusable", "medium"),
+    ]
     assert run.events[0].evidence["parameters"]["spo2"]["why"] == ["low_perfusion"]
     assert run.events[0].kind.value == "technical"
     run.feed(Reading(at(80), SPO2, 97))
@@ -555,8 +608,10 @@ def test_link_lost_while_probe_off_is_both() -> None:
     run = Run()
     run.feed_all(stream(SPO2, [None] * 3, flags=frozenset({QualityFlag.NO_FINGER})))
     run.advance(30)
-    assert run.summary() == [(10, "raised", "sensor_off", "low"),
-                             (12, "raised", "device_lost", "low")]
+    assert run.summary() == [
+        (10, "raised", "sensor_off", "low"),
+        (12, "raised", "device_lost", "low"),
+    ]
 
 
 # --- entries ------------------------------------------------------------------------------------
@@ -580,15 +635,15 @@ def test_link_lost_while_probe_off_is_both() -> None:
         ({"temp": 35.04}, "temp_low", "medium"),  # charted 35.0, as NEWS2 scores it
         ({"side_effects": frozenset({SideEffect.SLURRED_SPEECH})}, "side_effect_red", "high"),
         ({"side_effects": frozenset({SideEffect.ARM_WEAKNESS})}, "side_effect_red", "high"),
-        ({"side_effects": frozenset({SideEffect.DIFFICULTY_BREATHING})}, "side_effect_red",
-         "high"),
+        ({"side_effects": frozenset({SideEffect.DIFFICULTY_BREATHING})}, "side_effect_red", "high"),
         ({"side_effects": frozenset({SideEffect.SEIZURE})}, "side_effect_red", "high"),
         ({"side_effects": frozenset({SideEffect.DROWSINESS})}, "side_effect", "low"),
         ({"side_effects": frozenset({SideEffect.LETHARGY})}, "side_effect", "low"),
     ],
 )
-def test_entry_rule_raised_on_the_entry(values: dict[str, object], rule: str,
-                                        priority: str) -> None:
+def test_entry_rule_raised_on_the_entry(
+    values: dict[str, object], rule: str, priority: str
+) -> None:
     run = Run()
     run.feed(obs(100, **values))
     assert run.summary() == [(100, "raised", rule, priority)]
@@ -597,9 +652,16 @@ def test_entry_rule_raised_on_the_entry(values: dict[str, object], rule: str,
 @pytest.mark.parametrize(
     "values",
     [
-        {"systolic": 101.0}, {"systolic": 219.0}, {"rr": 12.0}, {"rr": 24.0},
-        {"consciousness": Consciousness.ALERT}, {"poss": Poss.SLIGHTLY_DROWSY},
-        {"poss": Poss.ASLEEP}, {"temp": 35.1}, {"temp": 35.05}, {"side_effects": frozenset()},
+        {"systolic": 101.0},
+        {"systolic": 219.0},
+        {"rr": 12.0},
+        {"rr": 24.0},
+        {"consciousness": Consciousness.ALERT},
+        {"poss": Poss.SLIGHTLY_DROWSY},
+        {"poss": Poss.ASLEEP},
+        {"temp": 35.1},
+        {"temp": 35.05},
+        {"side_effects": frozenset()},
     ],
 )
 def test_entry_values_outside_every_rule_raise_nothing(values: dict[str, object]) -> None:
@@ -640,8 +702,15 @@ def _with_injection(run: Run, baseline_sets: list[ObservationSet]) -> None:
 def test_sbp_drop_compares_with_pre_injection_median() -> None:
     run = Run()
     # Baseline window is the 15 min before the injection: 140 at -20 min is outside it.
-    _with_injection(run, [obs(-1200, systolic=140.0), obs(-600, systolic=128.0),
-                          obs(-300, systolic=132.0), obs(-120, systolic=130.0)])
+    _with_injection(
+        run,
+        [
+            obs(-1200, systolic=140.0),
+            obs(-600, systolic=128.0),
+            obs(-300, systolic=132.0),
+            obs(-120, systolic=130.0),
+        ],
+    )
     assert run.engine.baseline()[Parameter.SYSTOLIC] == 130
     run.feed(obs(600, systolic=111.0))  # 19 below
     assert run.events == []
@@ -672,8 +741,18 @@ def test_leg_weakness_two_grades_below_that_legs_baseline() -> None:
 def test_news2_medium_raised_on_a_complete_set() -> None:
     run = Run()
     # 2 + 1 + 0 + 1 + 1 + 0 + 0 = 5, no single 3
-    run.feed(obs(0, rr=22.0, spo2=94.0, on_oxygen=False, systolic=105.0, pulse_rate=95.0,
-                 consciousness=Consciousness.ALERT, temp=37.0))
+    run.feed(
+        obs(
+            0,
+            rr=22.0,
+            spo2=94.0,
+            on_oxygen=False,
+            systolic=105.0,
+            pulse_rate=95.0,
+            consciousness=Consciousness.ALERT,
+            temp=37.0,
+        )
+    )
     assert run.summary() == [(0, "raised", "news2", "medium")]
     assert run.events[0].evidence["total"] == 5
     assert run.events[0].evidence["level"] == "news2_medium"
@@ -682,8 +761,18 @@ def test_news2_medium_raised_on_a_complete_set() -> None:
 def test_news2_high_excludes_medium_and_red_score() -> None:
     run = Run()
     # 2 + 1 + 2 + 1 + 1 + 0 + 1 = 8
-    run.feed(obs(0, rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0, pulse_rate=95.0,
-                 consciousness=Consciousness.ALERT, temp=38.5))
+    run.feed(
+        obs(
+            0,
+            rr=24.0,
+            spo2=94.0,
+            on_oxygen=True,
+            systolic=105.0,
+            pulse_rate=95.0,
+            consciousness=Consciousness.ALERT,
+            temp=38.5,
+        )
+    )
     assert run.summary() == [(0, "raised", "news2", "high")]
     assert run.events[0].evidence["level"] == "news2_high"
     assert run.events[0].message.startswith("NEWS2 7 or more")
@@ -695,8 +784,18 @@ def test_news2_single_three_is_red_score() -> None:
     assert run.summary() == [(0, "raised", "news2", "medium")]
     assert run.events[0].evidence["level"] == "news2_red_score"
     # A worse band escalates the one NEWS2 alarm; a normal complete set ends it.
-    run.feed(obs(900, rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0, pulse_rate=95.0,
-                 consciousness=Consciousness.ALERT, temp=38.5))
+    run.feed(
+        obs(
+            900,
+            rr=24.0,
+            spo2=94.0,
+            on_oxygen=True,
+            systolic=105.0,
+            pulse_rate=95.0,
+            consciousness=Consciousness.ALERT,
+            temp=38.5,
+        )
+    )
     assert run.summary()[-1] == (900, "escalated", "news2", "high")
     run.feed(Acknowledgement(at(950), "news2"))
     run.feed(obs(1800, **NORMAL_SET))
@@ -721,8 +820,12 @@ def test_news2_takes_spo2_and_pulse_from_same_time_stream(reading_first: bool) -
     run.feed_all(events)
     assert [e.rule_id for e in run.events] == ["news2"]
     [score] = [s for s in run.engine.take_set_scores() if s.news2.total is not None]
-    assert (score.spo2, score.spo2_from, score.pulse, score.pulse_from) == (97, "device", 70,
-                                                                            "device")
+    assert (score.spo2, score.spo2_from, score.pulse, score.pulse_from) == (
+        97,
+        "device",
+        70,
+        "device",
+    )
 
 
 def test_news2_stream_reading_at_another_time_is_not_used() -> None:
@@ -742,19 +845,25 @@ def test_news2_scale_2_on_oxygen() -> None:
 
 # --- rebuild after a restart --------------------------------------------------------------------
 def test_replaying_the_record_rebuilds_the_same_state() -> None:
-    history: list[TrialEvent] = [*stream(SPO2, [97] * 5), *stream(SPO2, [88] * 20, start=5),
-                                 Acknowledgement(at(25), "spo2_low", by="n")]
+    history: list[TrialEvent] = [
+        *stream(SPO2, [97] * 5),
+        *stream(SPO2, [88] * 20, start=5),
+        Acknowledgement(at(25), "spo2_low", by="n"),
+    ]
     uninterrupted = Run()
     uninterrupted.feed_all(history)
     rebuilt = TrialEngine(RULES, trial_id="t1")
     assert rebuilt.replay(history, until=at(26)) == len(uninterrupted.events) + len(
-        uninterrupted.advance(26))
+        uninterrupted.advance(26)
+    )
     tail = [Reading(at(27 + i), SPO2, 84 if i > 100 else 88) for i in range(300)]
     expected = [e for ev in tail for e in uninterrupted.engine.feed(ev)]
     got = [e for ev in tail for e in rebuilt.feed(ev)]
     assert got == expected
     assert [(e.event.value, e.evidence["level"]) for e in got] == [
-        ("reannunciated", "critical_desaturation"), ("escalated", "critical_desaturation")]
+        ("reannunciated", "critical_desaturation"),
+        ("escalated", "critical_desaturation"),
+    ]
 
 
 def test_window_close_stops_the_schedule_and_device_watch() -> None:

@@ -39,10 +39,16 @@ OXIMETER = frozenset({Parameter.SPO2, Parameter.PULSE_RATE})
 # time, a delay, a hold or an escalation time, sometimes long silences.
 gaps = st.sampled_from([0, 0, 0.5, 1, 1, 1, 1, 2, 5, 9, 10, 11, 15, 30, 60, 120, 200, 700])
 flags = st.sampled_from(
-    [frozenset(), frozenset(), frozenset(), frozenset({QualityFlag.NO_FINGER}),
-     frozenset({QualityFlag.SENSOR_DISCONNECTED}), frozenset({QualityFlag.SEARCHING}),
-     frozenset({QualityFlag.LOW_PERFUSION, QualityFlag.ARTIFACT}),
-     frozenset({QualityFlag.LOW_BATTERY})]
+    [
+        frozenset(),
+        frozenset(),
+        frozenset(),
+        frozenset({QualityFlag.NO_FINGER}),
+        frozenset({QualityFlag.SENSOR_DISCONNECTED}),
+        frozenset({QualityFlag.SEARCHING}),
+        frozenset({QualityFlag.LOW_PERFUSION, QualityFlag.ARTIFACT}),
+        frozenset({QualityFlag.LOW_BATTERY}),
+    ]
 )
 # An oximeter frame: SpO2 and pulse (None: the frame has no value for it), its flags, and
 # whether its readings are handed over in reverse.
@@ -70,8 +76,12 @@ entry = st.one_of(
             poss=st.sampled_from([None, Poss.ASLEEP, Poss.FREQUENTLY_DROWSY]),
             power_left_leg=st.sampled_from([None, 5, 3, 2]),
             side_effects=st.sampled_from(
-                [None, frozenset(), frozenset({SideEffect.DIZZINESS}),
-                 frozenset({SideEffect.DIFFICULTY_BREATHING})]
+                [
+                    None,
+                    frozenset(),
+                    frozenset({SideEffect.DIZZINESS}),
+                    frozenset({SideEffect.DIFFICULTY_BREATHING}),
+                ]
             ),
         ),
     ),
@@ -116,8 +126,18 @@ def events_of(step: tuple, at: datetime, injected: bool) -> list[TrialEvent]:
     if kind == "late_set":
         # Measured earlier, typed now: the schedule counts it at its measured time.
         measured = max(T0, at - timedelta(seconds=step[1]))
-        return [ObservationSet(measured, rr=16.0, spo2=97.0, on_oxygen=False, systolic=120.0,
-                               pulse_rate=70.0, consciousness=Consciousness.ALERT, temp=37.0)]
+        return [
+            ObservationSet(
+                measured,
+                rr=16.0,
+                spo2=97.0,
+                on_oxygen=False,
+                systolic=120.0,
+                pulse_rate=70.0,
+                consciousness=Consciousness.ALERT,
+                temp=37.0,
+            )
+        ]
     if kind == "injection":
         return [] if injected else [Injection(at, 50)]
     if kind == "ack":
@@ -134,7 +154,8 @@ def check_wake_time(engine: TrialEngine) -> None:
     deadline = min((d for d, _ in engine._timers()), default=None)
     wake = engine.wake_time()
     assert deadline is None or (wake is not None and wake <= deadline), (
-        f"wake time {wake} after the next deadline {deadline}")
+        f"wake time {wake} after the next deadline {deadline}"
+    )
 
 
 def run(day: list[tuple], *, how: str = "readings", check: bool = False) -> Summary:
@@ -166,8 +187,9 @@ def run(day: list[tuple], *, how: str = "readings", check: bool = False) -> Summ
         if check and how == "frames":
             check_wake_time(engine)
     out += engine.advance_to(t + timedelta(hours=2))
-    return [(e.time, e.event.value, e.rule_id, e.priority.value, e.message, e.evidence)
-            for e in out]
+    return [
+        (e.time, e.event.value, e.rule_id, e.priority.value, e.message, e.evidence) for e in out
+    ]
 
 
 @settings(max_examples=300, deadline=None)
@@ -233,7 +255,8 @@ def test_first_reading_starts_the_silence_watch() -> None:
     assert engine.advance_to(T0 + timedelta(seconds=9)) == []
     lost = engine.advance_to(T0 + timedelta(seconds=10))
     assert [(e.time, e.rule_id, e.event.value, e.priority.value) for e in lost] == [
-        (T0 + timedelta(seconds=10), "device_lost", "raised", "low")]
+        (T0 + timedelta(seconds=10), "device_lost", "raised", "low")
+    ]
 
 
 def test_a_timer_due_at_an_instant_fires_after_the_events_of_that_instant() -> None:
@@ -264,4 +287,5 @@ def test_wake_time_stays_a_bound_while_readings_bring_a_decision_in() -> None:
     assert wake is not None and wake <= T0 + timedelta(seconds=9)
     raised = engine.advance_to(T0 + timedelta(seconds=9))
     assert [(e.time, e.event.value, e.evidence["level"]) for e in raised] == [
-        (T0 + timedelta(seconds=9), "raised", "critical_desaturation")]
+        (T0 + timedelta(seconds=9), "raised", "critical_desaturation")
+    ]

@@ -23,22 +23,44 @@ GIVEN = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 def scores(label: str, point: str, at: datetime) -> ScoresAt:
-    ashworth = AshworthAssessment(AshworthScale.MODIFIED, tuple(
-        AshworthScore(MuscleGroup.HIP_FLEXORS, side, label) for side in Side))
+    ashworth = AshworthAssessment(
+        AshworthScale.MODIFIED,
+        tuple(AshworthScore(MuscleGroup.HIP_FLEXORS, side, label) for side in Side),
+    )
     return ScoresAt(ashworth, None, (), judge_timing(point, at, GIVEN, WINDOW))
 
 
 def critical_desaturation() -> list[AlarmEventFact]:
     at = GIVEN + timedelta(hours=2)
-    evidence = {"parameter": "spo2", "level": "critical_desaturation", "direction": "low",
-                "value": 84, "levels_met": ["desaturation", "severe_desaturation",
-                                            "critical_desaturation"]}
+    evidence = {
+        "parameter": "spo2",
+        "level": "critical_desaturation",
+        "direction": "low",
+        "value": 84,
+        "levels_met": ["desaturation", "severe_desaturation", "critical_desaturation"],
+    }
     return [
-        AlarmEventFact(1, "spo2_low", "physiological", "raised", at, "high",
-                       "Critical desaturation: SpO2 85 % or below. Call for help.", evidence),
-        AlarmEventFact(1, "spo2_low", "physiological", "acknowledged", at + timedelta(seconds=40),
-                       "high", "Critical desaturation: SpO2 85 % or below. Call for help.",
-                       evidence, by="Nurse Ann"),
+        AlarmEventFact(
+            1,
+            "spo2_low",
+            "physiological",
+            "raised",
+            at,
+            "high",
+            "Critical desaturation: SpO2 85 % or below. Call for help.",
+            evidence,
+        ),
+        AlarmEventFact(
+            1,
+            "spo2_low",
+            "physiological",
+            "acknowledged",
+            at + timedelta(seconds=40),
+            "high",
+            "Critical desaturation: SpO2 85 % or below. Call for help.",
+            evidence,
+            by="Nurse Ann",
+        ),
     ]
 
 
@@ -55,10 +77,14 @@ def evaluate(after_label: str, signs: str, dose: float):
     events, sets = SIGNS[signs]
     safety = summarise_safety(events, sets, [], GIVEN + timedelta(hours=4))
     return evaluate_trial_day(
-        CONFIG, LIMITS, safety,
+        CONFIG,
+        LIMITS,
+        safety,
         baseline=scores("3", "baseline", GIVEN - timedelta(minutes=30)),
         after=scores(after_label, "4h", GIVEN + timedelta(hours=4)),
-        dose_mcg=dose, injected_at=GIVEN)
+        dose_mcg=dose,
+        injected_at=GIVEN,
+    )
 
 
 @pytest.mark.parametrize("signs", ["high alarm", "red flag", "POSS 3", "ACVPU V"])
@@ -74,14 +100,18 @@ def test_never_a_higher_dose_after_overdose_signs(signs: str, responded: bool, d
     assert "Repeat trial" not in step.text
 
 
-@pytest.mark.parametrize(("responded", "dose", "kind", "suggested"), [
-    (True, 50, "consider_responder", None),
-    (True, 100, "consider_responder", None),
-    (False, 50, "repeat_higher", 75),
-    (False, 100, "unsuitable_at_max", None),
-])
-def test_a_safe_day_follows_the_criterion(responded: bool, dose: float, kind: str,
-                                          suggested: float | None):
+@pytest.mark.parametrize(
+    ("responded", "dose", "kind", "suggested"),
+    [
+        (True, 50, "consider_responder", None),
+        (True, 100, "consider_responder", None),
+        (False, 50, "repeat_higher", 75),
+        (False, 100, "unsuitable_at_max", None),
+    ],
+)
+def test_a_safe_day_follows_the_criterion(
+    responded: bool, dose: float, kind: str, suggested: float | None
+):
     evaluation = evaluate("1" if responded else "3", "none", dose)
     assert evaluation.signs == ()
     step = evaluation.next_step
@@ -95,22 +125,31 @@ def test_overdose_signs_are_named_with_counts():
     evaluation = evaluate("1", "high alarm", 50)
     assert evaluation.signs == ("Critical desaturation (once)",)
     [condition] = evaluation.safety.conditions
-    assert (condition.count, condition.worst_value, condition.acknowledged_by,
-            condition.slowest_ack) == (1, 84, ("Nurse Ann",), timedelta(seconds=40))
+    assert (
+        condition.count,
+        condition.worst_value,
+        condition.acknowledged_by,
+        condition.slowest_ack,
+    ) == (1, 84, ("Nurse Ann",), timedelta(seconds=40))
     assert condition.longest_still_present  # never resolved in the record
 
 
 def test_peak_scores_outside_the_window_are_labelled_and_suggest_nothing():
     early = GIVEN + timedelta(minutes=35)
     timing = judge_timing("4h", early, GIVEN, WINDOW, "patient leaving early")
-    assert timing.label == ("outside the peak window: 0 h 35 min after injection — reason: "
-                            "patient leaving early")
+    assert timing.label == (
+        "outside the peak window: 0 h 35 min after injection — reason: patient leaving early"
+    )
     safety = summarise_safety([], [], [], GIVEN + timedelta(hours=4))
     evaluation = evaluate_trial_day(
-        CONFIG, LIMITS, safety,
+        CONFIG,
+        LIMITS,
+        safety,
         baseline=scores("3", "baseline", GIVEN - timedelta(minutes=30)),
         after=ScoresAt(scores("3", "4h", early).ashworth, None, (), timing),
-        dose_mcg=50, injected_at=GIVEN)
+        dose_mcg=50,
+        injected_at=GIVEN,
+    )
     assert "Caution — 4-hour scores: outside the peak window" in evaluation.hint_text
     assert evaluation.next_step.kind == "cannot_evaluate"
     assert evaluation.next_step.dose_mcg is None
@@ -118,12 +157,14 @@ def test_peak_scores_outside_the_window_are_labelled_and_suggest_nothing():
 
 def test_timing_of_baseline_and_window_edges():
     assert judge_timing("baseline", GIVEN - timedelta(minutes=25), GIVEN, WINDOW).label == (
-        "0 h 25 min before the injection")
+        "0 h 25 min before the injection"
+    )
     late = judge_timing("baseline", GIVEN + timedelta(minutes=10), GIVEN, WINDOW)
     assert late.problem and late.label == (
-        "not a pre-injection baseline: taken 0 h 10 min after the injection")
+        "not a pre-injection baseline: taken 0 h 10 min after the injection"
+    )
     for hours, inside in ((3.5, True), (6.5, True), (3.49, False), (6.51, False)):
-        assert judge_timing("4h", GIVEN + timedelta(hours=hours), GIVEN,
-                            WINDOW).in_window is inside
+        assert judge_timing("4h", GIVEN + timedelta(hours=hours), GIVEN, WINDOW).in_window is inside
     assert judge_timing("4h", GIVEN, None, WINDOW).label == (
-        "timing not known: no injection recorded")
+        "timing not known: no injection recorded"
+    )

@@ -29,16 +29,21 @@ LIMITS = DoseLimits(max_mcg=100, min_interval_h=24)  # the record's limits.yaml 
 MAS = AshworthScale.MODIFIED
 L, R = Side.LEFT, Side.RIGHT
 HIP_F, HIP_A, KNEE_F, KNEE_E, ANKLE = (
-    MuscleGroup.HIP_FLEXORS, MuscleGroup.HIP_ADDUCTORS, MuscleGroup.KNEE_FLEXORS,
-    MuscleGroup.KNEE_EXTENSORS, MuscleGroup.ANKLE_PLANTARFLEXORS)
+    MuscleGroup.HIP_FLEXORS,
+    MuscleGroup.HIP_ADDUCTORS,
+    MuscleGroup.KNEE_FLEXORS,
+    MuscleGroup.KNEE_EXTENSORS,
+    MuscleGroup.ANKLE_PLANTARFLEXORS,
+)
 
 
 def assess(scale: AshworthScale, *scores: tuple[MuscleGroup, Side, str]) -> AshworthAssessment:
     return AshworthAssessment(scale, tuple(AshworthScore(m, s, label) for m, s, label in scores))
 
 
-@pytest.mark.parametrize(("label", "value"), [("0", 0), ("1", 1), ("1+", 1.5), ("2", 2),
-                                              ("3", 3), ("4", 4)])
+@pytest.mark.parametrize(
+    ("label", "value"), [("0", 0), ("1", 1), ("1+", 1.5), ("2", 2), ("3", 3), ("4", 4)]
+)
 def test_default_mas_mapping(label: str, value: float) -> None:
     assert ashworth_value(label, MAS, CONFIG) == value
 
@@ -64,59 +69,80 @@ def test_mean_reduction_compares_only_muscles_scored_twice() -> None:
     assert comparison.baseline_mean == pytest.approx((3 + 3 + 4) / 3)
     assert comparison.after_mean == pytest.approx((1.5 + 2 + 2) / 3)
     assert comparison.reduction == pytest.approx(4.5 / 3)
-    assert set(comparison.left_out) == {(HIP_A, L, "not scored at baseline"),
-                                        (KNEE_F, R, "not scored later")}
+    assert set(comparison.left_out) == {
+        (HIP_A, L, "not scored at baseline"),
+        (KNEE_F, R, "not scored later"),
+    }
 
 
 def test_mixing_scales_is_refused() -> None:
     with pytest.raises(MixedScalesError, match="never mixed"):
-        compare_lower_limb(assess(MAS, (HIP_F, L, "2")),
-                           assess(AshworthScale.ORIGINAL, (HIP_F, L, "1")), CONFIG)
+        compare_lower_limb(
+            assess(MAS, (HIP_F, L, "2")), assess(AshworthScale.ORIGINAL, (HIP_F, L, "1")), CONFIG
+        )
 
 
 def test_default_criterion_hint_met_and_not_met() -> None:
     before = assess(MAS, (HIP_F, L, "3"), (KNEE_E, L, "2"))
-    met = responder_hint(CONFIG, baseline=before,
-                         after=assess(MAS, (HIP_F, L, "2"), (KNEE_E, L, "1")))
+    met = responder_hint(
+        CONFIG, baseline=before, after=assess(MAS, (HIP_F, L, "2"), (KNEE_E, L, "1"))
+    )
     assert (met.criterion, met.met, met.kind) == ("mean_lower_limb_reduction", True, "hint")
     assert "Gilmartin 2000" in met.source
-    not_met = responder_hint(CONFIG, baseline=before,
-                             after=assess(MAS, (HIP_F, L, "2"), (KNEE_E, L, "1+")))
+    not_met = responder_hint(
+        CONFIG, baseline=before, after=assess(MAS, (HIP_F, L, "2"), (KNEE_E, L, "1+"))
+    )
     assert not_met.met is False  # reduction 0.75
     assert not_met.figures["ashworth_reduction"] == pytest.approx(0.75)
 
 
 def test_hint_names_the_muscles_left_out() -> None:
-    hint = responder_hint(CONFIG, baseline=assess(MAS, (HIP_F, L, "3"), (ANKLE, R, "3")),
-                          after=assess(MAS, (HIP_F, L, "1")))
+    hint = responder_hint(
+        CONFIG,
+        baseline=assess(MAS, (HIP_F, L, "3"), (ANKLE, R, "3")),
+        after=assess(MAS, (HIP_F, L, "1")),
+    )
     assert hint.met is True
     assert hint.left_out == ("right ankle_plantarflexors (not scored later)",)
 
 
 def test_no_common_muscle_cannot_be_evaluated() -> None:
-    hint = responder_hint(CONFIG, baseline=assess(MAS, (HIP_F, L, "3")),
-                          after=assess(MAS, (HIP_F, R, "1")))
+    hint = responder_hint(
+        CONFIG, baseline=assess(MAS, (HIP_F, L, "3")), after=assess(MAS, (HIP_F, R, "1"))
+    )
     assert hint.met is None
 
 
 def test_two_point_criterion_by_ashworth_or_penn() -> None:
     before = assess(MAS, (HIP_F, L, "3"))
     small = assess(MAS, (HIP_F, L, "2"))
-    by_penn = responder_hint(CONFIG, criterion="two_point_reduction", baseline=before,
-                             after=small, penn_baseline=3, penn_after=1)
+    by_penn = responder_hint(
+        CONFIG,
+        criterion="two_point_reduction",
+        baseline=before,
+        after=small,
+        penn_baseline=3,
+        penn_after=1,
+    )
     assert by_penn.met is True
     assert "Meythaler" in by_penn.source
-    neither = responder_hint(CONFIG, criterion="two_point_reduction", baseline=before,
-                             after=small, penn_baseline=3, penn_after=2)
+    neither = responder_hint(
+        CONFIG,
+        criterion="two_point_reduction",
+        baseline=before,
+        after=small,
+        penn_baseline=3,
+        penn_after=2,
+    )
     assert neither.met is False
-    by_ashworth = responder_hint(CONFIG, criterion="two_point_reduction", baseline=before,
-                                 after=assess(MAS, (HIP_F, L, "1")))
+    by_ashworth = responder_hint(
+        CONFIG, criterion="two_point_reduction", baseline=before, after=assess(MAS, (HIP_F, L, "1"))
+    )
     assert by_ashworth.met is True
 
 
 def test_goal_based_hint() -> None:
-    hint = responder_hint(CONFIG, criterion="goal_based", goal_achievable=True,
-                          gas_ratings=[0, 1])
+    hint = responder_hint(CONFIG, criterion="goal_based", goal_achievable=True, gas_ratings=[0, 1])
     assert hint.met is True
     assert hint.figures["gas_t_score"] == pytest.approx(50 + 10 / math.sqrt(0.7 * 2 + 1.2))
     assert responder_hint(CONFIG, criterion="goal_based").met is None
@@ -147,8 +173,11 @@ def test_gas_refuses_out_of_range_and_empty() -> None:
 def test_next_dose_suggestion() -> None:
     injected = datetime(2025, 3, 1, 10, 30, tzinfo=UTC)
     step = next_dose_suggestion(50, injected, CONFIG, LIMITS)
-    assert (step.dose_mcg, step.not_before, step.kind) == (75, injected + timedelta(hours=24),
-                                                           "hint")
+    assert (step.dose_mcg, step.not_before, step.kind) == (
+        75,
+        injected + timedelta(hours=24),
+        "hint",
+    )
     assert next_dose_suggestion(75, injected, CONFIG, LIMITS).dose_mcg == 100
     capped = next_dose_suggestion(90, injected, CONFIG, LIMITS)
     assert capped.dose_mcg == 100

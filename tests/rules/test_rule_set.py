@@ -19,9 +19,24 @@ from rules.rule_set import (
 from vocabulary import AlarmKind, Priority, QualityFlag
 
 DEFAULT_IDS = [
-    "spo2_low", "pulse_low", "pulse_severe_high", "sbp_low", "sbp_drop", "rr_low", "rr_high",
-    "consciousness", "sedation", "temp_low", "side_effect_red", "side_effect", "leg_weakness",
-    "news2", "device_lost", "sensor_off", "signal_unusable", "obs_overdue",
+    "spo2_low",
+    "pulse_low",
+    "pulse_severe_high",
+    "sbp_low",
+    "sbp_drop",
+    "rr_low",
+    "rr_high",
+    "consciousness",
+    "sedation",
+    "temp_low",
+    "side_effect_red",
+    "side_effect",
+    "leg_weakness",
+    "news2",
+    "device_lost",
+    "sensor_off",
+    "signal_unusable",
+    "obs_overdue",
 ]
 
 # The clinical table of the default rules, level by level (mildest first):
@@ -48,13 +63,29 @@ ENTERED = {
     "rr_high": [("fast_breathing", 25, "high")],
     "temp_low": [("hypothermia", 35.0, "medium")],
 }
-DIRECTIONS = {"spo2_low": "low", "pulse_low": "low", "pulse_severe_high": "high",
-              "sbp_low": "low", "rr_low": "low", "rr_high": "high", "temp_low": "low"}
-NEWS2_LEVELS = [("news2_red_score", "low-medium", "medium"), ("news2_medium", "medium", "medium"),
-                ("news2_high", "high", "high")]
+DIRECTIONS = {
+    "spo2_low": "low",
+    "pulse_low": "low",
+    "pulse_severe_high": "high",
+    "sbp_low": "low",
+    "rr_low": "low",
+    "rr_high": "high",
+    "temp_low": "low",
+}
+NEWS2_LEVELS = [
+    ("news2_red_score", "low-medium", "medium"),
+    ("news2_medium", "medium", "medium"),
+    ("news2_high", "high", "high"),
+]
 # Single-level rules: rule -> priority.
-SINGLE = {"sbp_drop": "medium", "consciousness": "high", "sedation": "high",
-          "side_effect_red": "high", "side_effect": "low", "leg_weakness": "medium"}
+SINGLE = {
+    "sbp_drop": "medium",
+    "consciousness": "high",
+    "sedation": "high",
+    "side_effect_red": "high",
+    "side_effect": "low",
+    "leg_weakness": "medium",
+}
 # Technical rules: rule -> (delay s, priority, escalated priority, escalate after s).
 TECHNICAL = {
     "device_lost": (10, "low", "medium", 60),
@@ -211,15 +242,25 @@ def test_default_limits_match_the_clinical_table() -> None:
         got = []
         for level in cond.levels:
             counter = level.counter
-            got.append((
-                level.id, level.limit, level.priority.value,
-                ((counter.reference, counter.threshold, counter.decay_per_s)
-                 if counter is not None else None,
-                 level.min_duration_s, level.max_delay_s,
-                 (level.repeat_entries, level.repeat_within_s)
-                 if level.repeat_entries is not None else None),
-                level.clears_at, level.hold_s,
-            ))
+            got.append(
+                (
+                    level.id,
+                    level.limit,
+                    level.priority.value,
+                    (
+                        (counter.reference, counter.threshold, counter.decay_per_s)
+                        if counter is not None
+                        else None,
+                        level.min_duration_s,
+                        level.max_delay_s,
+                        (level.repeat_entries, level.repeat_within_s)
+                        if level.repeat_entries is not None
+                        else None,
+                    ),
+                    level.clears_at,
+                    level.hold_s,
+                )
+            )
             assert level.message.strip() and level.rationale.strip(), level.id
         assert got == expected, rule_id
     for rule_id, expected in ENTERED.items():
@@ -238,7 +279,8 @@ def test_default_news2_rule_is_one_alarm_with_three_levels() -> None:
     assert isinstance(cond, News2Condition)
     assert [(lv.id, lv.band, lv.priority.value) for lv in cond.levels] == NEWS2_LEVELS
     assert [(lv.id, lv.priority.value) for lv in rule.levels] == [
-        (level_id, priority) for level_id, _, priority in NEWS2_LEVELS]
+        (level_id, priority) for level_id, _, priority in NEWS2_LEVELS
+    ]
 
 
 def test_default_levelled_rules_give_priority_and_message_on_their_levels_only() -> None:
@@ -268,7 +310,8 @@ def test_default_technical_rules_and_their_escalation() -> None:
         assert rule.message and rule.message.strip(), rule_id
         cond = rule.condition
         assert getattr(cond, "escalate_to", None) == (
-            Priority(escalate_to) if escalate_to else None), rule_id
+            Priority(escalate_to) if escalate_to else None
+        ), rule_id
         assert getattr(cond, "escalate_after_s", None) == after, rule_id
         expected_levels = [(rule_id, priority)]
         if escalate_to is not None:
@@ -284,8 +327,12 @@ def test_default_technical_rules_and_their_escalation() -> None:
     assert not sensor_off.no_value
     assert unusable.no_value
     assert set(unusable.flags) == {
-        QualityFlag.SEARCHING, QualityFlag.LOW_PERFUSION, QualityFlag.ARTIFACT,
-        QualityFlag.QUESTIONABLE, QualityFlag.INVALID, QualityFlag.LOW_SIGNAL,
+        QualityFlag.SEARCHING,
+        QualityFlag.LOW_PERFUSION,
+        QualityFlag.ARTIFACT,
+        QualityFlag.QUESTIONABLE,
+        QualityFlag.INVALID,
+        QualityFlag.LOW_SIGNAL,
         QualityFlag.IMPLAUSIBLE,
     }
     assert set(unusable.flags).isdisjoint(sensor_off.flags)
@@ -293,16 +340,18 @@ def test_default_technical_rules_and_their_escalation() -> None:
 
 def test_default_lifecycle_baseline_and_schedule_numbers() -> None:
     rules = default_rule_set()
-    assert rules.lifecycle.escalate_unacknowledged_after_s == {Priority.HIGH: 120,
-                                                                Priority.MEDIUM: 600}
-    assert rules.lifecycle.reminder_after_acknowledgement_s == {Priority.HIGH: 300,
-                                                                 Priority.MEDIUM: 900}
+    assert rules.lifecycle.escalate_unacknowledged_after_s == {
+        Priority.HIGH: 120,
+        Priority.MEDIUM: 600,
+    }
+    assert rules.lifecycle.reminder_after_acknowledgement_s == {
+        Priority.HIGH: 300,
+        Priority.MEDIUM: 900,
+    }
     assert not hasattr(rules.lifecycle, "reannunciate_after_s")
-    assert rules.schedule.due_after_injection_min == [15, 30, 45, 60, 90, 120, 150, 180, 210,
-                                                      240]
+    assert rules.schedule.due_after_injection_min == [15, 30, 45, 60, 90, 120, 150, 180, 210, 240]
     assert rules.schedule.then_every_min == 60
-    assert rules.schedule.news2_next_due_within_min == {"high": 15, "medium": 60,
-                                                        "low-medium": 60}
+    assert rules.schedule.news2_next_due_within_min == {"high": 15, "medium": 60, "low-medium": 60}
     assert rules.baseline.window_before_injection_min == 15
     assert rules.baseline.set_within_before_injection_min == 60
     assert rules.monitoring_window.default_min == 240
@@ -312,11 +361,15 @@ def test_default_lifecycle_baseline_and_schedule_numbers() -> None:
 def test_minimal_file_loads() -> None:
     rules = parse_rule_set(HEAD + SPO2 + RR + NEWS2 + LOST + SEDATION)
     assert rules.rule_ids == ["spo2_low", "rr_low", "news2", "device_lost", "sedation"]
-    assert [lv.id for lv in rules.rule("spo2_low").levels] == ["desaturation",
-                                                               "critical_desaturation"]
+    assert [lv.id for lv in rules.rule("spo2_low").levels] == [
+        "desaturation",
+        "critical_desaturation",
+    ]
     assert rules.rule("spo2_low").streamed and not rules.rule("rr_low").streamed
     assert [(lv.id, lv.priority) for lv in rules.rule("device_lost").levels] == [
-        ("device_lost", Priority.LOW), ("device_lost_medium", Priority.MEDIUM)]
+        ("device_lost", Priority.LOW),
+        ("device_lost_medium", Priority.MEDIUM),
+    ]
 
 
 def test_a_high_limit_and_its_levels_load() -> None:
@@ -328,14 +381,24 @@ def test_a_high_limit_and_its_levels_load() -> None:
 # --- nested levels -------------------------------------------------------------------------------
 def test_levels_are_nested_mildest_first() -> None:
     text = HEAD + SPO2.replace("limit: 85", "limit: 93").replace("clears_at: 87", "clears_at: 95")
-    assert problems(text) == [(32, "level 'critical_desaturation' must lie beyond 'desaturation' "
-                                   "(below 93): levels are nested, mildest first")]
+    assert problems(text) == [
+        (
+            32,
+            "level 'critical_desaturation' must lie beyond 'desaturation' "
+            "(below 93): levels are nested, mildest first",
+        )
+    ]
     # Deepest first is refused too (and the reversed levels name their own lines).
     reversed_levels = HEAD + SPO2.replace("limit: 93", "limit: 80").replace(
-        "clears_at: 95", "clears_at: 82")
+        "clears_at: 95", "clears_at: 82"
+    )
     assert problems(reversed_levels) == [
-        (32, "level 'critical_desaturation' must lie beyond 'desaturation' (below 80): levels "
-             "are nested, mildest first")]
+        (
+            32,
+            "level 'critical_desaturation' must lie beyond 'desaturation' (below 80): levels "
+            "are nested, mildest first",
+        )
+    ]
 
 
 def test_levels_of_a_high_limit_are_nested_upwards() -> None:
@@ -350,20 +413,30 @@ def test_levels_of_a_high_limit_are_nested_upwards() -> None:
           hold_s: 15
 """  # lines 30-37
     assert problems(HEAD + PULSE_HIGH + deeper) == [
-        (31, "level 'severe_tachycardia' must lie beyond 'tachycardia' (above 120): levels are "
-             "nested, mildest first")]
+        (
+            31,
+            "level 'severe_tachycardia' must lie beyond 'tachycardia' (above 120): levels are "
+            "nested, mildest first",
+        )
+    ]
 
 
 def test_a_deeper_level_cannot_have_a_lower_priority() -> None:
     text = HEAD + SPO2.replace("priority: high", "priority: low")
-    assert problems(text) == [(33, "level 'critical_desaturation' is deeper than 'desaturation' "
-                                   "and cannot have a lower priority")]
+    assert problems(text) == [
+        (
+            33,
+            "level 'critical_desaturation' is deeper than 'desaturation' "
+            "and cannot have a lower priority",
+        )
+    ]
 
 
 def test_clears_at_must_lie_outside_the_limit() -> None:
     at_the_limit = HEAD + SPO2.replace("clears_at: 95", "clears_at: 93")
     assert problems(at_the_limit) == [
-        (29, "clears_at 93 must lie outside the limit 93 (hysteresis)")]
+        (29, "clears_at 93 must lie outside the limit 93 (hysteresis)")
+    ]
     inside = HEAD + SPO2.replace("clears_at: 87", "clears_at: 84")
     assert problems(inside) == [(37, "clears_at 84 must lie outside the limit 85 (hysteresis)")]
     high = HEAD + PULSE_HIGH.replace("clears_at: 115", "clears_at: 121")
@@ -373,85 +446,121 @@ def test_clears_at_must_lie_outside_the_limit() -> None:
 def test_counter_reference_must_lie_outside_the_limit() -> None:
     text = HEAD + SPO2.replace("reference: 94", "reference: 93")
     assert problems(text) == [
-        (27, "reference 93 must lie outside the limit 93, so every value in the zone counts")]
+        (27, "reference 93 must lie outside the limit 93, so every value in the zone counts")
+    ]
     assert parse_rule_set(HEAD + SPO2.replace("reference: 94", "reference: 96"))
 
 
 @pytest.mark.parametrize("name", ["max_delay_s", "clears_at", "hold_s"])
 def test_a_streamed_level_needs_a_maximum_delay_and_its_clearing(name: str) -> None:
     # Taken off the deepest level (its lines 36-38); the error names the level's line (31).
-    line = {"max_delay_s": "          max_delay_s: 5\n", "clears_at": "          clears_at: 87\n",
-            "hold_s": "          hold_s: 15\n"}[name]
+    line = {
+        "max_delay_s": "          max_delay_s: 5\n",
+        "clears_at": "          clears_at: 87\n",
+        "hold_s": "          hold_s: 15\n",
+    }[name]
     head, deepest = SPO2.split("        - id: critical_desaturation\n")
     text = HEAD + head + "        - id: critical_desaturation\n" + deepest.replace(line, "")
     assert problems(text) == [
-        (31, f"level 'critical_desaturation' of a streamed parameter needs {name}")]
+        (31, f"level 'critical_desaturation' of a streamed parameter needs {name}")
+    ]
 
 
 def test_timing_fields_are_refused_on_an_entered_parameter() -> None:
-    timed = RR.replace("          rationale: r\n        - id: respiratory_depression",
-                       "          rationale: r\n          max_delay_s: 30\n"
-                       "          clears_at: 13\n        - id: respiratory_depression")
+    timed = RR.replace(
+        "          rationale: r\n        - id: respiratory_depression",
+        "          rationale: r\n          max_delay_s: 30\n"
+        "          clears_at: 13\n        - id: respiratory_depression",
+    )
     streamed = "(pulse_rate, spo2)"
     assert problems(HEAD + timed) == [
-        (27, f"rr is judged on each entry: max_delay_s only applies to streamed parameters "
-             f"{streamed}"),
-        (28, f"rr is judged on each entry: clears_at only applies to streamed parameters "
-             f"{streamed}"),
+        (
+            27,
+            f"rr is judged on each entry: max_delay_s only applies to streamed parameters "
+            f"{streamed}",
+        ),
+        (
+            28,
+            f"rr is judged on each entry: clears_at only applies to streamed parameters {streamed}",
+        ),
     ]
-    counted = RR.replace("limit: 8\n", "limit: 8\n          counter: {reference: 9, threshold: 5, "
-                                       "decay_per_s: 1}\n")
+    counted = RR.replace(
+        "limit: 8\n", "limit: 8\n          counter: {reference: 9, threshold: 5, decay_per_s: 1}\n"
+    )
     assert problems(HEAD + counted) == [
-        (29, f"rr is judged on each entry: counter only applies to streamed parameters "
-             f"{streamed}")]
+        (29, f"rr is judged on each entry: counter only applies to streamed parameters {streamed}")
+    ]
 
 
 def test_repeat_entries_and_minimum_duration_are_checked() -> None:
     lone = HEAD + SPO2.replace("max_delay_s: 60", "max_delay_s: 60\n          repeat_entries: 3")
     assert problems(lone) == [(22, "repeat_entries and repeat_within_s go together")]
-    too_long = HEAD + SPO2.replace("max_delay_s: 60",
-                                   "max_delay_s: 60\n          min_duration_s: 61")
+    too_long = HEAD + SPO2.replace(
+        "max_delay_s: 60", "max_delay_s: 60\n          min_duration_s: 61"
+    )
     assert problems(too_long) == [(29, "min_duration_s cannot exceed max_delay_s")]
-    no_counter = HEAD + SPO2.replace("max_delay_s: 5\n",
-                                     "max_delay_s: 5\n          min_duration_s: 2\n")
+    no_counter = HEAD + SPO2.replace(
+        "max_delay_s: 5\n", "max_delay_s: 5\n          min_duration_s: 2\n"
+    )
     assert problems(no_counter) == [(37, "min_duration_s only bounds a counter's decision")]
-    ok = SPO2.replace("max_delay_s: 60", "max_delay_s: 60\n          min_duration_s: 11\n"
-                                         "          repeat_entries: 3\n"
-                                         "          repeat_within_s: 60")
+    ok = SPO2.replace(
+        "max_delay_s: 60",
+        "max_delay_s: 60\n          min_duration_s: 11\n"
+        "          repeat_entries: 3\n"
+        "          repeat_within_s: 60",
+    )
     assert parse_rule_set(HEAD + ok).rule_ids == ["spo2_low"]
 
 
 def test_one_limits_rule_per_parameter_and_direction() -> None:
-    second = SPO2.replace("id: spo2_low", "id: spo2_deep").replace(
-        "id: desaturation", "id: deep_1").replace("id: critical_desaturation", "id: deep_2")
+    second = (
+        SPO2.replace("id: spo2_low", "id: spo2_deep")
+        .replace("id: desaturation", "id: deep_1")
+        .replace("id: critical_desaturation", "id: deep_2")
+    )
     assert problems(HEAD + SPO2 + second) == [
-        (42, "spo2 low already has its alarm in rule 'spo2_low': one alarm per parameter and "
-             "direction; add a level there")]
+        (
+            42,
+            "spo2 low already has its alarm in rule 'spo2_low': one alarm per parameter and "
+            "direction; add a level there",
+        )
+    ]
     # The other direction is another alarm.
-    high = PULSE_HIGH.replace("parameter: pulse_rate", "parameter: spo2").replace(
-        "limit: 120", "limit: 100").replace("clears_at: 115", "clears_at: 99")
+    high = (
+        PULSE_HIGH.replace("parameter: pulse_rate", "parameter: spo2")
+        .replace("limit: 120", "limit: 100")
+        .replace("clears_at: 115", "clears_at: 99")
+    )
     assert parse_rule_set(HEAD + SPO2 + high).rule_ids == ["spo2_low", "pulse_high"]
 
 
 def test_level_ids_share_one_namespace_with_rule_ids() -> None:
     clash = RR.replace("id: slow_breathing", "id: desaturation")
     assert problems(HEAD + SPO2 + clash) == [
-        (47, "duplicate id 'desaturation' (first at rules[0].levels[0])")]
+        (47, "duplicate id 'desaturation' (first at rules[0].levels[0])")
+    ]
     assert problems(HEAD + SPO2 + SPO2) == [
         (39, "duplicate id 'spo2_low' (first at rules[0])"),
-        (42, "spo2 low already has its alarm in rule 'spo2_low': one alarm per parameter and "
-             "direction; add a level there"),
+        (
+            42,
+            "spo2 low already has its alarm in rule 'spo2_low': one alarm per parameter and "
+            "direction; add a level there",
+        ),
         (47, "duplicate id 'desaturation' (first at rules[0].levels[0])"),
         (56, "duplicate id 'critical_desaturation' (first at rules[0].levels[1])"),
     ]
 
 
 def test_priority_and_message_go_on_the_levels_of_a_levelled_rule() -> None:
-    text = HEAD + RR.replace("    rationale: r\n    condition",
-                             "    priority: high\n    message: m\n    rationale: r\n    condition",
-                             1)
-    assert problems(text) == [(16, "a limits rule gives its priority on each level"),
-                              (17, "a limits rule gives its message on each level")]
+    text = HEAD + RR.replace(
+        "    rationale: r\n    condition",
+        "    priority: high\n    message: m\n    rationale: r\n    condition",
+        1,
+    )
+    assert problems(text) == [
+        (16, "a limits rule gives its priority on each level"),
+        (17, "a limits rule gives its message on each level"),
+    ]
     news2 = HEAD + NEWS2.replace("    rationale: r\n", "    priority: high\n    rationale: r\n", 1)
     assert problems(news2) == [(16, "a news2 rule gives its priority on each level")]
     level_without = HEAD + RR.replace("          message: m\n", "", 1)
@@ -460,27 +569,33 @@ def test_priority_and_message_go_on_the_levels_of_a_levelled_rule() -> None:
 
 def test_a_single_level_rule_needs_its_priority_and_message() -> None:
     assert problems(HEAD + SEDATION.replace("    priority: high\n", "")) == [
-        (14, "missing 'priority'")]
+        (14, "missing 'priority'")
+    ]
     assert problems(HEAD + LOST.replace("    message: m\n", "")) == [(14, "missing 'message'")]
 
 
 def test_a_limits_rule_takes_no_delay() -> None:
     text = HEAD + SPO2.replace("    rationale: r\n", "    delay_s: 5\n    rationale: r\n", 1)
     assert problems(text) == [
-        (16, "a limits rule takes no delay_s; its timing goes on each level (max_delay_s)")]
+        (16, "a limits rule takes no delay_s; its timing goes on each level (max_delay_s)")
+    ]
     entry = HEAD + SEDATION.replace("    priority: high\n", "    delay_s: 5\n    priority: high\n")
     assert problems(entry) == [
-        (16, "a one_of rule takes no delay_s; its timing goes nowhere: judged on each entry")]
+        (16, "a one_of rule takes no delay_s; its timing goes nowhere: judged on each entry")
+    ]
 
 
 def test_old_band_rules_get_a_helpful_message() -> None:
     hint = "bands were replaced by nested levels (type: limits, or news2, with levels)"
     assert problems(HEAD + SPO2.replace("type: limits", "type: range")) == [
-        (17, f"unknown condition type 'range'; {hint}")]
+        (17, f"unknown condition type 'range'; {hint}")
+    ]
     assert problems(HEAD + NEWS2.replace("type: news2", "type: news2_band")) == [
-        (17, f"unknown condition type 'news2_band'; {hint}")]
-    old_lifecycle = HEAD.replace("reminder_after_acknowledgement_s: {high: 300, medium: 900}",
-                                 "reannunciate_after_s: 120")
+        (17, f"unknown condition type 'news2_band'; {hint}")
+    ]
+    old_lifecycle = HEAD.replace(
+        "reminder_after_acknowledgement_s: {high: 300, medium: 900}", "reannunciate_after_s: 120"
+    )
     assert problems(old_lifecycle + SPO2) == [
         (2, "missing 'reminder_after_acknowledgement_s'"),
         (4, "unknown key 'reannunciate_after_s' (misspelt?)"),
@@ -491,21 +606,25 @@ def test_old_band_rules_get_a_helpful_message() -> None:
 
 def test_news2_levels_go_from_the_mildest_band_and_rise_in_priority() -> None:
     swapped = HEAD + NEWS2.replace("band: low-medium", "band: x").replace(
-        "band: high", "band: low-medium").replace("band: x", "band: high")
+        "band: high", "band: low-medium"
+    ).replace("band: x", "band: high")
     assert problems(swapped) == [
-        (19, "NEWS2 levels go from the mildest band to the worst, each band once")]
+        (19, "NEWS2 levels go from the mildest band to the worst, each band once")
+    ]
     lower = HEAD + NEWS2.replace("band: high, priority: high", "band: high, priority: low")
     assert problems(lower) == [(19, "a worse NEWS2 band cannot have a lower priority")]
 
 
 def test_technical_escalation_is_checked() -> None:
     assert problems(HEAD + LOST.replace("escalate_to: medium", "escalate_to: low")) == [
-        (18, "escalate_to low is not above the rule's priority")]
+        (18, "escalate_to low is not above the rule's priority")
+    ]
     assert problems(HEAD + LOST.replace("      escalate_after_s: 60\n", "")) == [
-        (15, "escalate_to and escalate_after_s go together")]
-    assert problems(HEAD + LOST.replace("parameters: [spo2, pulse_rate]",
-                                        "parameters: [spo2, rr]")) == [
-        (17, "'rr' is not streamed; only pulse_rate, spo2 can be lost or flagged")]
+        (15, "escalate_to and escalate_after_s go together")
+    ]
+    assert problems(
+        HEAD + LOST.replace("parameters: [spo2, pulse_rate]", "parameters: [spo2, rr]")
+    ) == [(17, "'rr' is not streamed; only pulse_rate, spo2 can be lost or flagged")]
 
 
 @pytest.mark.parametrize(
@@ -516,8 +635,12 @@ def test_technical_escalation_is_checked() -> None:
         ("direction: low", "direction: down", 20, "direction: 'down' is not allowed"),
         ("max_delay_s: 5\n", "max_delay_s: -5\n", 36, "max_delay_s: Input should be greater"),
         ("max_delay_s: 5\n", "max_delay: 5\n", 36, "unknown key 'max_delay' (misspelt?)"),
-        ("kind: physiological", "kind: technical", 15,
-         "a limits condition is physiological, not technical"),
+        (
+            "kind: physiological",
+            "kind: technical",
+            15,
+            "a limits condition is physiological, not technical",
+        ),
         ("id: desaturation", "id: Desaturation", 22, "id: String should match pattern"),
     ],
 )
@@ -528,8 +651,11 @@ def test_every_error_names_its_line(old: str, new: str, line: int, message: str)
 
 
 def test_many_problems_are_all_listed_each_with_its_line() -> None:
-    text = HEAD + SPO2.replace("clears_at: 95", "clears_at: 93").replace(
-        "priority: high", "priority: low") + RR.replace("id: rr_low", "id: spo2_low")
+    text = (
+        HEAD
+        + SPO2.replace("clears_at: 95", "clears_at: 93").replace("priority: high", "priority: low")
+        + RR.replace("id: rr_low", "id: spo2_low")
+    )
     assert [line for line, _ in problems(text)] == [29, 33, 39]
 
 

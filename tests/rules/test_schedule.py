@@ -79,8 +79,11 @@ def test_late_set_exactly_at_the_next_due_time_meets_the_overdue_one() -> None:
     assert schedule.record_set(m(30)) == m(15)
     assert schedule.next_due == m(45)  # the next due time after the set
     statuses = {d.time: (d.status, d.met_at) for d in schedule.due_times(m(31))}
-    assert statuses == {m(15): (DueStatus.LATE, m(30)), m(30): (DueStatus.MISSED, None),
-                        m(45): (DueStatus.DUE, None)}
+    assert statuses == {
+        m(15): (DueStatus.LATE, m(30)),
+        m(30): (DueStatus.MISSED, None),
+        m(45): (DueStatus.DUE, None),
+    }
     assert schedule.missed_due_times(m(31)) == [m(30)]
 
 
@@ -119,8 +122,11 @@ def test_a_set_typed_late_meets_the_due_time_of_its_measured_time() -> None:
     # due times are worked out again as if the sets had come in measured order.
     assert schedule.record_set(m(14)) == m(15)
     statuses = {d.time: (d.status, d.met_at) for d in schedule.due_times(m(41))}
-    assert statuses == {m(15): (DueStatus.MET, m(14)), m(30): (DueStatus.LATE, m(40)),
-                        m(45): (DueStatus.DUE, None)}
+    assert statuses == {
+        m(15): (DueStatus.MET, m(14)),
+        m(30): (DueStatus.LATE, m(40)),
+        m(45): (DueStatus.DUE, None),
+    }
     assert schedule.missed_due_times(m(41)) == []
     assert schedule.next_due == m(45)
     assert schedule.last_set == m(40)
@@ -132,8 +138,11 @@ def test_a_set_typed_late_can_take_the_due_time_another_set_met() -> None:
     assert schedule.record_set(m(10)) == m(15)  # measured before: it met 15 on time
     statuses = {d.time: (d.status, d.met_at) for d in schedule.due_times(m(21))}
     # ... and the set of 20 is now a set in the window of 30.
-    assert statuses == {m(15): (DueStatus.MET, m(10)), m(30): (DueStatus.MET, m(20)),
-                        m(45): (DueStatus.DUE, None)}
+    assert statuses == {
+        m(15): (DueStatus.MET, m(10)),
+        m(30): (DueStatus.MET, m(20)),
+        m(45): (DueStatus.DUE, None),
+    }
     assert schedule.next_due == m(45)
 
 
@@ -141,8 +150,10 @@ def test_a_set_typed_late_can_take_the_due_time_another_set_met() -> None:
 # and the NEWS2 band it scored, if complete.
 recorded_sets = st.lists(
     st.tuples(
-        st.one_of(st.sampled_from([-5, 0, 15, 30, 45, 60, 85, 90, 240, 300]),
-                  st.integers(-10, 800).map(lambda n: n / 2)),
+        st.one_of(
+            st.sampled_from([-5, 0, 15, 30, 45, 60, 85, 90, 240, 300]),
+            st.integers(-10, 800).map(lambda n: n / 2),
+        ),
         st.sampled_from([None, "low", "low-medium", "medium", "high"]),
     ),
     max_size=25,
@@ -158,8 +169,12 @@ def _record(schedule: ObservationSchedule, sets: list[tuple[float, str | None]])
 
 
 def _state(schedule: ObservationSchedule, now: datetime) -> tuple[object, ...]:
-    return (schedule.due_times(now), schedule.missed_due_times(now), schedule.next_due,
-            schedule.last_set)
+    return (
+        schedule.due_times(now),
+        schedule.missed_due_times(now),
+        schedule.next_due,
+        schedule.last_set,
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -192,7 +207,9 @@ def test_a_score_at_the_injection_instant_counts_the_same_whenever_it_is_typed()
     assert typed_late.record_set(m(0)) is None
     typed_late.news2_scored(m(0), "high")
     assert [(d.time, d.status, d.met_at, d.source) for d in typed_late.due_times(m(21))] == [
-        (m(15), DueStatus.LATE, m(20), "schedule"), (m(30), DueStatus.DUE, None, "schedule")]
+        (m(15), DueStatus.LATE, m(20), "schedule"),
+        (m(30), DueStatus.DUE, None, "schedule"),
+    ]
     assert _state(typed_late, m(60)) == _state(in_order, m(60))
 
 
@@ -226,8 +243,16 @@ def test_news2_medium_within_the_hour_only_matters_when_sooner() -> None:
 
 
 def _set(minutes: float) -> ObservationSet:
-    return ObservationSet(m(minutes), rr=16.0, spo2=97.0, on_oxygen=False, systolic=120.0,
-                          pulse_rate=70.0, consciousness=Consciousness.ALERT, temp=37.0)
+    return ObservationSet(
+        m(minutes),
+        rr=16.0,
+        spo2=97.0,
+        on_oxygen=False,
+        systolic=120.0,
+        pulse_rate=70.0,
+        consciousness=Consciousness.ALERT,
+        temp=37.0,
+    )
 
 
 def test_obs_overdue_raised_five_minutes_after_due_and_resolved_by_next_set() -> None:
@@ -238,19 +263,20 @@ def test_obs_overdue_raised_five_minutes_after_due_and_resolved_by_next_set() ->
     assert engine.advance_to(m(20) - timedelta(seconds=1)) == []
     raised = engine.advance_to(m(20))
     assert [(e.time, e.event.value, e.rule_id, e.priority.value) for e in raised] == [
-        (m(20), "raised", "obs_overdue", "medium")]
+        (m(20), "raised", "obs_overdue", "medium")
+    ]
     assert raised[0].evidence["due"] == m(15).isoformat()
     assert engine.missed_observation_due_times() == [m(15)]
     resolved = engine.feed(_set(22))
     assert [(e.time, e.event.value, e.rule_id) for e in resolved] == [
-        (m(22), "resolved", "obs_overdue")]
+        (m(22), "resolved", "obs_overdue")
+    ]
     assert engine.next_observation_due() == m(30)  # the late set met 15 only
     assert engine.missed_observation_due_times() == []
     assert engine.next_deadline() == m(35)
     assert engine.advance_to(m(35) - timedelta(seconds=1)) == []
     again = engine.advance_to(m(35))
-    assert [(e.time, e.event.value, e.rule_id) for e in again] == [
-        (m(35), "raised", "obs_overdue")]
+    assert [(e.time, e.event.value, e.rule_id) for e in again] == [(m(35), "raised", "obs_overdue")]
     assert again[0].evidence["due"] == m(30).isoformat()
 
 
@@ -263,16 +289,19 @@ def test_engine_lists_every_missed_due_time() -> None:
     assert engine.missed_observation_due_times() == [m(15), m(30)]
     assert engine.next_observation_due() == m(60)
     statuses = {d.time: d.status for d in engine.observation_due_times()}
-    assert statuses == {m(15): DueStatus.MISSED, m(30): DueStatus.MISSED, m(45): DueStatus.LATE,
-                        m(60): DueStatus.DUE}
+    assert statuses == {
+        m(15): DueStatus.MISSED,
+        m(30): DueStatus.MISSED,
+        m(45): DueStatus.LATE,
+        m(60): DueStatus.DUE,
+    }
 
 
 def test_obs_overdue_escalates_after_ten_minutes_unacknowledged() -> None:
     engine = TrialEngine(RULES)
     engine.feed(Injection(INJ, 50))
     events = engine.advance_to(m(30))
-    assert [(e.time, e.event.value) for e in events] == [(m(20), "raised"),
-                                                         (m(30), "escalated")]
+    assert [(e.time, e.event.value) for e in events] == [(m(20), "raised"), (m(30), "escalated")]
 
 
 def test_acknowledged_overdue_stays_silent_until_a_set_is_recorded() -> None:
@@ -285,11 +314,15 @@ def test_acknowledged_overdue_stays_silent_until_a_set_is_recorded() -> None:
     assert engine.advance_to(m(100)) == []
     [alarm] = engine.active_alarms()
     assert (alarm.rule_id, alarm.acknowledged_at, alarm.condition_present) == (
-        "obs_overdue", m(21), True)
+        "obs_overdue",
+        m(21),
+        True,
+    )
     assert engine.missed_observation_due_times() == [m(15), m(30), m(45), m(60), m(90)]
     resolved = engine.feed(_set(101))  # late for 90
     assert [(e.time, e.event.value, e.rule_id) for e in resolved] == [
-        (m(101), "resolved", "obs_overdue")]
+        (m(101), "resolved", "obs_overdue")
+    ]
     assert engine.next_observation_due() == m(120)
 
 
@@ -309,8 +342,18 @@ def test_news2_high_set_makes_next_due_sooner_in_the_engine() -> None:
     engine.feed(Injection(INJ, 50))
     for due in (15, 30, 45, 60):
         engine.feed(_set(due))
-    engine.feed(ObservationSet(m(65), rr=24.0, spo2=94.0, on_oxygen=True, systolic=105.0,
-                               pulse_rate=95.0, consciousness=Consciousness.ALERT, temp=38.5))
+    engine.feed(
+        ObservationSet(
+            m(65),
+            rr=24.0,
+            spo2=94.0,
+            on_oxygen=True,
+            systolic=105.0,
+            pulse_rate=95.0,
+            consciousness=Consciousness.ALERT,
+            temp=38.5,
+        )
+    )
     assert engine.next_observation_due() == m(80)
 
 

@@ -58,7 +58,8 @@ def test_missing_a_set_raises_exactly_obs_overdue_at_the_right_second() -> None:
     ]
     assert [a.evidence["due"] for a in out if a.event.value == "raised"] == [
         (injection + timedelta(minutes=60)).isoformat(),
-        (injection + timedelta(minutes=90)).isoformat()]
+        (injection + timedelta(minutes=90)).isoformat(),
+    ]
     assert engine.missed_observation_due_times() == [injection + timedelta(minutes=90)]
 
 
@@ -72,11 +73,18 @@ def _overdose(events: list[TrialEvent], injection: datetime) -> list[TrialEvent]
         elif isinstance(event, Reading) and event.parameter is Parameter.SPO2:
             changed.append(Reading(event.time, Parameter.SPO2, 89.0 + event.time.second % 2))
         elif isinstance(event, ObservationSet):
-            changed.append(ObservationSet(
-                event.time, rr=7.0, on_oxygen=False, systolic=event.systolic,
-                consciousness=Consciousness.VOICE, temp=event.temp, poss=Poss.FREQUENTLY_DROWSY,
-                side_effects=frozenset(),
-            ))
+            changed.append(
+                ObservationSet(
+                    event.time,
+                    rr=7.0,
+                    on_oxygen=False,
+                    systolic=event.systolic,
+                    consciousness=Consciousness.VOICE,
+                    temp=event.temp,
+                    poss=Poss.FREQUENTLY_DROWSY,
+                    side_effects=frozenset(),
+                )
+            )
         else:
             changed.append(event)
     return changed
@@ -93,8 +101,9 @@ def test_respiratory_depression_raises_its_alarms_at_the_right_second() -> None:
     # SpO2 alternates 89/90 from the onset: 25 %-seconds below 92 are reached at 10 s, and the
     # severe level is decided at its 11 s minimum (the desaturation level is met with it).
     spo2 = onset + timedelta(seconds=11)
-    summary = [(a.time, a.event.value, a.rule_id, a.priority.value, a.evidence.get("level"))
-               for a in out]
+    summary = [
+        (a.time, a.event.value, a.rule_id, a.priority.value, a.evidence.get("level")) for a in out
+    ]
     assert summary == [
         (spo2, "raised", "spo2_low", "high", "severe_desaturation"),
         (spo2 + timedelta(minutes=2), "escalated", "spo2_low", "high", "severe_desaturation"),
@@ -102,9 +111,15 @@ def test_respiratory_depression_raises_its_alarms_at_the_right_second() -> None:
         (first_set, "raised", "consciousness", "high", None),
         (first_set, "raised", "sedation", "high", None),
         (first_set, "raised", "news2", "high", "news2_high"),
-        *[(first_set + timedelta(minutes=2), "escalated", rule, "high", level)
-          for rule, level in (("rr_low", "respiratory_depression"), ("consciousness", None),
-                              ("sedation", None), ("news2", "news2_high"))],
+        *[
+            (first_set + timedelta(minutes=2), "escalated", rule, "high", level)
+            for rule, level in (
+                ("rr_low", "respiratory_depression"),
+                ("consciousness", None),
+                ("sedation", None),
+                ("news2", "news2_high"),
+            )
+        ],
     ]
     assert out[0].evidence["levels_met"] == ["desaturation", "severe_desaturation"]
     assert out[0].evidence["decided_by"] == "counter reached 25"
@@ -129,5 +144,6 @@ def test_replay_output_is_valid_json_with_every_key(tmp_path: Path) -> None:
     direct = [alarm for event in events for alarm in engine.feed(event)]
     direct += engine.advance_to(events[-1].time)
     assert [(x["time"], x["event"], x["rule"], x["priority"]) for x in lines] == [
-        (a.time.isoformat(), a.event.value, a.rule_id, a.priority.value) for a in direct]
+        (a.time.isoformat(), a.event.value, a.rule_id, a.priority.value) for a in direct
+    ]
     assert ("raised", "spo2_low") in [(x["event"], x["rule"]) for x in lines]

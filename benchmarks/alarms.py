@@ -1,7 +1,7 @@
 """Alarm burden of simulated trial days: ``python -m benchmarks alarms [options]``.
 
 Replays the demo trial day through ``rules.engine.TrialEngine``, without a database: the walk
-of ``observations.demo_day.DemoWalk``, which is exactly what ``python -m observations demo-trial
+of ``monitor.demo_day.DemoWalk``, which is exactly what ``python -m monitor demo-trial
 --scenario S`` records (the simulator's oximeter and cuff at 1 Hz from 30 minutes before the
 10:00 injection, observation sets a minute before each due time, the demo nurse acknowledging
 every annunciation after 45 s (high), 90 s (medium) or 120 s (low), the window closed at
@@ -38,7 +38,7 @@ import yaml
 
 from devices.measurement import DeviceEvent, Measurement
 from devices.simulator import Scenario
-from observations.demo_day import DEVICE_ON, INJECTED_AT, WINDOW_CLOSED, DemoWalk
+from monitor.demo_day import DEVICE_ON, INJECTED_AT, WINDOW_CLOSED, DemoWalk
 from observations.ward_time import ward_time_to_utc
 from rules.alarm_burden import Match, alarm_burden, reminder_intervals, streamed_levels
 from rules.engine import TrialEngine

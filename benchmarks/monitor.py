@@ -46,11 +46,11 @@ import yaml
 from devices.measurement import DeviceEvent, Measurement
 from devices.protocols import PROTOCOLS
 from devices.sources import Source
+from monitor.engine_feed import record_readings
 from monitor.service import MonitorService, MonitorSettings, share_the_gil
 from monitor.trial_watch import TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
-from observations.engine_feed import record_readings
 from observations.nhs_number import nhs_test_numbers
 from observations.record import TrialRecord
 from observations.settings import Settings

@@ -22,8 +22,8 @@ from pathlib import Path
 from unittest import mock
 from zoneinfo import ZoneInfo
 
+from monitor import demo_day
 from monitor.what_if import what_if
-from observations import demo_day
 from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings

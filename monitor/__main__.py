@@ -3,6 +3,12 @@
 Streams every device assigned to a trial in monitoring (against the database named by
 ITBMON_DATABASE_URL, or the embedded SQLite file), until interrupted.
 
+``python -m monitor demo-trial [--scenario NAME]`` records a complete simulated trial day
+(yesterday) in the record and prints its id on the last line of stdout (monitor/demo_day.py):
+the simulator's devices, the rules engine and a demo nurse's acknowledgements, for training,
+reviews and the alarm benchmark. It asks for no sign-in: it is run by whoever looks after the
+server, and its patient is fictional (an NHS test number, named DEMO).
+
 ``python -m monitor what-if --rules CANDIDATE.yaml [--trial ID ...] [--since DATE]
 [--out report.csv|report.pdf]`` replays finished trial days from the record through the rule
 set in force and the candidate rule file and lists every alarm the candidate sounds later or
@@ -24,6 +30,7 @@ import io
 import logging
 import signal
 import sys
+import time
 
 from monitor.service import MonitorService
 from observations import log_privacy
@@ -129,9 +136,54 @@ def _what_if(argv: list[str]) -> int:
         record.close()
 
 
+def _demo_trial(argv: list[str]) -> int:
+    from monitor.demo_day import record_demo_day
+
+    parser = argparse.ArgumentParser(
+        prog="python -m monitor demo-trial",
+        description="Record a complete simulated trial day (yesterday) and print its id.",
+    )
+    parser.add_argument(
+        "--scenario",
+        choices=DEMO_SCENARIOS,
+        default="overdose",
+        help="the simulator's day (default: overdose, so alarms are raised and acknowledged)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        record = TrialRecord.open()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        started = time.monotonic()
+        summary = record_demo_day(record, scenario=args.scenario)
+    finally:
+        record.close()
+    trial = summary.trial
+    zone = record.settings.ward_timezone
+    given = (
+        f"{trial.injection.dose_mcg} mcg at {format_ward(trial.injection.given_at, zone)}"
+        if trial.injection
+        else "no injection"
+    )
+    # Only the id goes to stdout (scripts read it); the rest is for the person at the terminal.
+    print(
+        f"Recorded demo trial {trial.id} ({args.scenario}): {trial.patient.identifiers}; "
+        f"{given}; {summary.readings} readings, {summary.observation_sets} observation sets, "
+        f"{summary.alarm_events} alarm events, {summary.acknowledgements} acknowledgements; "
+        f"status {trial.status}, no decision yet ({time.monotonic() - started:.1f} s).",
+        file=sys.stderr,
+    )
+    print(trial.id)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["what-if"]:
         return _what_if(argv[1:])
+    if argv[:1] == ["demo-trial"]:
+        return _demo_trial(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m monitor",
         description=__doc__,

@@ -37,10 +37,10 @@ from devices.sources import (
     sim_options,
     streamed_parameters,
 )
+from monitor.engine_feed import record_readings
 from monitor.reading_buffer import ReadingBuffer
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
-from observations.engine_feed import record_readings
 from observations.errors import RecordError
 from observations.record import TrialRecord
 from observations.set_scores import ScheduleJudgementIn, SetScoreIn

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from devices.measurement import ConnectionChange, Measurement
-from observations.alarms import AlarmEventIn
-from observations.engine_feed import (
+from monitor.engine_feed import (
     ENGINE_PARAMETERS,
     engine_frame,
     engine_link,
@@ -43,6 +42,7 @@ from observations.engine_feed import (
     record_schedule,
     record_set_score,
 )
+from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
 from observations.set_scores import KnownJudgement, ScheduleJudgementIn, SetScoreIn
 from observations.views import TrialView

@@ -4,7 +4,6 @@ migrate       create or upgrade the schema and grant the app's role (SQLite: als
               start; PostgreSQL: as ITBMON_MIGRATION_DATABASE_URL, docs/postgresql.md)
 trials        list trials: id, patient identifiers, date, dose, status (signed in)
 export        one trial as pdf, csv, fhir or hl7 (signed in)
-demo-trial    record a complete simulated trial day (yesterday) and print its id
 users add     add an account (passwords at a prompt, or --password-stdin and
               --admin-password-stdin / ITBMON_ADMIN_PASSWORD without a terminal)
 audit verify  check the audit trail's hash chain [--anchor FILE: and that the entry
@@ -18,9 +17,11 @@ Listing trials needs a clinical role (administrators see no patient data); expor
 role allowed to export (doctor, nurse specialist, physiotherapist). A refusal prints why on
 stderr, nothing on stdout, and exits with status 2.
 
-demo-trial, migrate, audit verify and backup ask for no sign-in: they are run by whoever
-looks after the server, who can read the database's files anyway; the demo's patient is
-fictional and audit verify prints entry ids and hashes only (backup: observations/backup.py).
+migrate, audit verify and backup ask for no sign-in: they are run by whoever
+looks after the server, who can read the database's files anyway; audit verify prints entry
+ids and hashes only (backup: observations/backup.py). A simulated trial day for training is
+recorded by ``python -m monitor demo-trial``: it runs the simulator and the rules, which the
+record does not know.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ import argparse
 import getpass
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,27 +161,6 @@ def _export(record: TrialRecord, args: argparse.Namespace, actor: Actor) -> int:
     return 0
 
 
-def _demo_trial(record: TrialRecord, args: argparse.Namespace) -> int:
-    from observations.demo_day import record_demo_day
-
-    started = time.monotonic()
-    summary = record_demo_day(record, scenario=args.scenario)
-    trial = summary.trial
-    zone = record.settings.ward_timezone
-    assert trial.injection is not None
-    # Only the id goes to stdout (scripts read it); the rest is for the person at the terminal.
-    print(
-        f"Recorded demo trial {trial.id} ({args.scenario}): {trial.patient.identifiers}; "
-        f"{trial.injection.dose_mcg} mcg at {format_ward(trial.injection.given_at, zone)}; "
-        f"{summary.readings} readings, {summary.observation_sets} observation sets, "
-        f"{summary.alarm_events} alarm events, {summary.acknowledgements} acknowledgements; "
-        f"status {trial.status}, no decision yet ({time.monotonic() - started:.1f} s).",
-        file=sys.stderr,
-    )
-    print(trial.id)
-    return 0
-
-
 def _users(record: TrialRecord, args: argparse.Namespace) -> int:
     """``users add``. Passwords come from a prompt at a terminal, or from stdin (one line each:
     the administrator's first, then the new account's) or, for the administrator, from
@@ -309,15 +288,6 @@ def main(argv: list[str]) -> int:
     export.add_argument("--format", choices=("pdf", "csv", "fhir", "hl7"), required=True)
     export.add_argument("--out", required=True)
     _credential_options(export)
-    demo = commands.add_parser(
-        "demo-trial", help="record a complete simulated trial day and print its id"
-    )
-    demo.add_argument(
-        "--scenario",
-        choices=("overdose", "steady", "artefact", "probe-off", "link-loss"),
-        default="overdose",
-        help="the simulator's day (default: overdose, so alarms are raised and acknowledged)",
-    )
     users = commands.add_parser("users", help="manage accounts")
     users_commands = users.add_subparsers(dest="users_command", required=True)
     add = users_commands.add_parser("add", help="add an account")
@@ -369,7 +339,6 @@ def main(argv: list[str]) -> int:
         handler = {
             "trials": _as_person("python -m observations trials", _trials),
             "export": _as_person("python -m observations export", _export),
-            "demo-trial": _demo_trial,
             "users": _users,
             "audit": _audit,
         }[args.command]

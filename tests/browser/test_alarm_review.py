@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from observations.demo_day import record_demo_day
+from monitor.demo_day import record_demo_day
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.ward_time import to_ward

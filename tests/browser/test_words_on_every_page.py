@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from observations.demo_day import record_demo_day
+from monitor.demo_day import record_demo_day
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from tests.browser.harness import WAIT_MS, artefacts, launch, serving, sign_in

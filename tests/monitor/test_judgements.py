@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from devices.measurement import Measurement, build_measurement
+from monitor.engine_feed import record_readings
 from monitor.service import MonitorService
 from monitor.trial_watch import TrialWatch
 from observations.database import create_record_engine, migrate
-from observations.engine_feed import record_readings
 from observations.record import TrialRecord
 from observations.settings import Settings
 from observations.views import TrialView

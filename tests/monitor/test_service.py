@@ -220,8 +220,8 @@ def test_rebuild_feeds_each_instant_in_the_live_order(record: TrialRecord):
     """A dip that clears exactly as its delay ends raises nothing live (SpO2 comes first in a
     frame); the rebuilt engine must agree, not raise a latched alarm that never was."""
     from devices.measurement import build_measurement
+    from monitor.engine_feed import record_readings
     from monitor.trial_watch import TrialWatch
-    from observations.engine_feed import record_readings
     from rules import Injection
     from tests.monitor.test_scenarios import rules_with_delays
 

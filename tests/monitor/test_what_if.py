@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from monitor.__main__ import main
+from monitor.demo_day import record_demo_day
 from monitor.what_if import finished_trials, recorded_day, replay, what_if
-from observations.demo_day import record_demo_day
 from observations.record import TrialRecord
 from observations.store import Actor
 from rules.events import Reading

@@ -35,12 +35,13 @@ def run(
     stdin: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    module: str = "observations",
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ITBMON_")}
     environment.update({"ITBMON_DATA_DIR": str(data), **(env or {})})
     options: dict[str, Any] = {"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}
     return subprocess.run(
-        [sys.executable, "-m", "observations", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -67,7 +68,7 @@ def audit_actions(data: Path, username: str) -> list[str]:
 def ward(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A record with one simulated trial day and one account per role."""
     data = tmp_path_factory.mktemp("ward") / "data"
-    demo = run(data, "demo-trial", "--scenario", "steady")
+    demo = run(data, "demo-trial", "--scenario", "steady", module="monitor")
     assert demo.returncode == 0, demo.stderr
     record = open_record(data)
     try:

@@ -95,7 +95,7 @@ def test_report_stays_one_page_however_much_was_recorded(
 def test_overdose_demo_day_leads_with_critical_desaturation_and_red_flags(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from observations.demo_day import record_demo_day
+    from monitor.demo_day import record_demo_day
     from observations.settings import load_settings
 
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))

@@ -194,7 +194,7 @@ def candidate_text(*changes: tuple[str, str]) -> str:
 @pytest.fixture
 def demo(world: dict[str, Any]) -> dict[str, Any]:
     """The fixture's ward, and yesterday's overdose demo day recorded and finished."""
-    from observations.demo_day import record_demo_day
+    from monitor.demo_day import record_demo_day
 
     summary = record_demo_day(world["record"], scenario="overdose")
     patient = summary.trial.patient

@@ -1,4 +1,4 @@
-"""`python -m observations demo-trial`: a whole simulated day in the record, ready for review.
+"""`python -m monitor demo-trial`: a whole simulated day in the record, ready for review.
 
 Runs the command line against a fresh record (SQLite, and PostgreSQL when a server is given)
 and checks the day from the record's side: its times, its content, its authors, and that the
@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from devices.simulator import Scenario
-from observations import demo_day
-from observations.__main__ import main
-from observations.demo_day import DEVICE_ON, DOSE_MCG, WINDOW_CLOSED, DemoWalk
-from observations.engine_feed import engine_set
+from monitor import demo_day
+from monitor.__main__ import main as monitor_command
+from monitor.demo_day import DEVICE_ON, DOSE_MCG, WINDOW_CLOSED, DemoWalk
+from monitor.engine_feed import engine_set
+from observations.__main__ import main as record_command
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.views import TrialView
@@ -43,7 +44,7 @@ def test_demo_trial_records_a_finished_day_that_exports(
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ITBMON_DATABASE_URL", database_url)
     monkeypatch.delenv("ITBMON_TIMEZONE", raising=False)
-    assert main(["demo-trial"]) == 0
+    assert monitor_command(["demo-trial"]) == 0
     out = capsys.readouterr()
     # Only the id on stdout, so a script can capture it; the summary goes to stderr.
     trial_id = int(out.out.strip())
@@ -71,7 +72,7 @@ def test_demo_trial_records_a_finished_day_that_exports(
     for fmt, suffix in (("pdf", "pdf"), ("csv", "csv"), ("fhir", "json"), ("hl7", "hl7")):
         path = tmp_path / f"trial.{suffix}"
         args = ["export", "--trial", str(trial_id), "--format", fmt, "--out", str(path)]
-        assert main(args) == 0, fmt
+        assert record_command(args) == 0, fmt
         data = path.read_bytes()
         assert data, fmt
         if fmt == "pdf":

@@ -1,4 +1,4 @@
-"""A complete simulated trial day, recorded in the past: ``python -m observations demo-trial``.
+"""A complete simulated trial day, recorded in the past: ``python -m monitor demo-trial``.
 
 Yesterday, ward time: the demo patient's baseline scores and observations, a 50 mcg bolus at
 10:00, the simulator's oximeter and cuff at 1 Hz from 09:30, observation sets at the schedule's
@@ -29,8 +29,7 @@ from typing import Any
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Scenario, Simulator
 from devices.sources import parse_source, streamed_parameters
-from observations.demo import register_demo_patient
-from observations.engine_feed import (
+from monitor.engine_feed import (
     engine_judgements,
     engine_link,
     engine_readings,
@@ -38,6 +37,7 @@ from observations.engine_feed import (
     record_alarm_event,
     record_readings,
 )
+from observations.demo import register_demo_patient
 from observations.entries import ReadingIn
 from observations.errors import Refused
 from observations.record import TrialRecord

@@ -115,11 +115,16 @@ ACTION_WORDS = {
 }
 
 
-def require(actor: Actor, action: str) -> None:
+def may(actor: Actor, action: str) -> bool:
+    """Whether the role table lets ``actor`` do ``action``: what `require` enforces, asked
+    beforehand (a screen shows or hides a button by it)."""
     if actor.is_service:
-        if action in SERVICE_ACTIONS:
-            return
-    elif actor.roles & PERMISSIONS.get(action, frozenset()):
+        return action in SERVICE_ACTIONS
+    return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
+
+
+def require(actor: Actor, action: str) -> None:
+    if may(actor, action):
         return
     allowed = ", ".join(sorted(r.value.replace("_", " ") for r in PERMISSIONS.get(action, ())))
     who = f" ({allowed})" if allowed else ""

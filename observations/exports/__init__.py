@@ -13,7 +13,7 @@ from observations.exports.fhir_export import snapshot_bundle, trial_fhir_bundle
 from observations.exports.hl7_export import snapshot_oru, trial_hl7_oru
 from observations.exports.snapshot import TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
-from observations.store import PERMISSIONS, Actor, require
+from observations.store import PERMISSIONS, Actor, may, require
 from vocabulary import Role
 
 ExportFormat = Literal["pdf", "csv", "fhir", "hl7"]
@@ -28,7 +28,7 @@ EXPORT_ROLES: frozenset[Role] = PERMISSIONS[EXPORT_ACTION]
 
 
 def may_export(actor: Actor) -> bool:
-    return not actor.is_service and bool(actor.roles & EXPORT_ROLES)
+    return may(actor, EXPORT_ACTION)
 
 
 def export_for(record: TrialRecord, actor: Actor, trial_id: int, fmt: ExportFormat) -> bytes:

@@ -69,6 +69,16 @@ def parse_source(text: str) -> Source:
     raise SourceError(f"unknown device source kind {kind!r}: use ble:, serial: or sim:")
 
 
+def source_problem(text: str) -> str | None:
+    """Why this source text cannot be used, in words for the person who typed it; None if it
+    can. The record asks this before it assigns a device (it does not import devices)."""
+    try:
+        parse_source(text)
+    except SourceError as bad:
+        return str(bad)
+    return None
+
+
 def streamed_parameters(source: Source) -> frozenset[Parameter]:
     """What this source is expected to send continuously (its silence means it is lost).
 

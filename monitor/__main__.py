@@ -32,6 +32,7 @@ import signal
 import sys
 import time
 
+from devices.sources import source_problem
 from monitor.service import MonitorService
 from observations import log_privacy
 from observations.demo import DEMO_SCENARIOS, create_demo_trial
@@ -151,7 +152,7 @@ def _demo_trial(argv: list[str]) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        record = TrialRecord.open()
+        record = TrialRecord.open(device_sources=source_problem)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -210,7 +211,7 @@ def main(argv: list[str]) -> int:
     )
     log_privacy.install()  # no patient data in the log, uncaught errors included
     try:
-        record = TrialRecord.open()
+        record = TrialRecord.open(device_sources=source_problem)
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

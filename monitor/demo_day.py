@@ -28,7 +28,7 @@ from typing import Any
 
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement
 from devices.simulator import Scenario, Simulator
-from devices.sources import parse_source, streamed_parameters
+from devices.sources import parse_source, source_problem, streamed_parameters
 from monitor.engine_feed import (
     engine_judgements,
     engine_link,
@@ -512,7 +512,7 @@ class _DemoDay(DemoWalk):
     def __init__(self, live: TrialRecord, scenario: Scenario, injection_at: datetime) -> None:
         self.live = live
         self.clock = SimulatedClock(injection_at + REGISTERED)
-        self.day = TrialRecord(live.store.engine, live.settings, self.clock)
+        self.day = TrialRecord(live.store.engine, live.settings, self.clock, source_problem)
         self.clinician_actor = live.users.demo_clinician()
         self.nurse_actor = live.users.demo_nurse()
         self.service = live.users.service_actor()

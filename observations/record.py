@@ -18,19 +18,26 @@ from observations.services import Services
 from observations.set_scores import SetScores
 from observations.settings import Settings, load_settings
 from observations.store import Clock, Store, utc_now
-from observations.trials import Trials
+from observations.trials import DeviceSourceCheck, Trials
 from observations.users import Users
 
 
 class TrialRecord:
     """Open with ``TrialRecord.open()``: creates and migrates the database on first start."""
 
-    def __init__(self, engine: Engine, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Clock = utc_now,
+        device_sources: DeviceSourceCheck | None = None,
+    ) -> None:
         self.settings = settings
+        self.device_sources = device_sources
         self.store = Store(engine, settings.ward_timezone, clock)
         self.users = Users(self.store)
         self.patients = Patients(self.store)
-        self.trials = Trials(self.store)
+        self.trials = Trials(self.store, device_sources)
         self.readings = Readings(self.store)
         self.observations = ObservationSets(self.store)
         self.assessments = Assessments(self.store)
@@ -44,10 +51,17 @@ class TrialRecord:
         self.services = Services(self.store)
 
     @classmethod
-    def open(cls, settings: Settings | None = None, clock: Clock = utc_now) -> TrialRecord:
+    def open(
+        cls,
+        settings: Settings | None = None,
+        clock: Clock = utc_now,
+        device_sources: DeviceSourceCheck | None = None,
+    ) -> TrialRecord:
+        """``device_sources``: the devices' check of a source text before it is assigned
+        (`devices.sources.source_problem`), given by whoever has the devices at hand."""
         settings = settings or load_settings()
         load_limits()  # a broken limits file stops the start, not the first entry of the day
-        return cls(open_engine(settings), settings, clock)
+        return cls(open_engine(settings), settings, clock, device_sources)
 
     def close(self) -> None:
         self.store.engine.dispose()

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from devices.sources import source_problem
 from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
 from observations.settings import Settings
@@ -47,7 +48,8 @@ def record(database_url: str, clock: FakeClock, tmp_path: Path) -> Iterator[Tria
     engine = create_record_engine(database_url)
     migrate(engine)
     settings = Settings(data_dir=tmp_path, database_url=database_url, ward_timezone=LONDON)
-    trial_record = TrialRecord(engine, settings, clock)
+    # As the dashboard and the monitor open it: with the devices' check of a source text.
+    trial_record = TrialRecord(engine, settings, clock, device_sources=source_problem)
     yield trial_record
     trial_record.close()
 

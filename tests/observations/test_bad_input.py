@@ -220,3 +220,42 @@ def test_a_device_source_that_cannot_be_used_is_refused_when_assigned(
         InvalidEntry,
         words,
     )
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [
+        ("sim:dragons", ("unknown simulator scenario 'dragons'",)),
+        ("sim:steady?speed=fast", ("speed",)),
+        ("bluetooth:AA:BB", ("unknown device source kind 'bluetooth'",)),
+        ("ble:", ("must be ble:ADDRESS",)),
+        ("usb-oximeter", ("Choose a device",)),
+    ],
+)
+def test_a_device_source_the_devices_cannot_use_is_refused_in_their_words(
+    record: TrialRecord, staff: Staff, trial: int, source: str, words: tuple[str, ...]
+):
+    # The record is opened as the dashboard and the monitor open it: with the devices' check.
+    message = refused(
+        record,
+        lambda: record.trials.assign_device(staff.nurse, trial, source, "Oximeter"),
+        InvalidEntry,
+        *words,
+    )
+    assert "This device cannot be used" in message or "Choose a device" in message
+
+
+def test_without_the_devices_check_the_record_still_refuses_text_that_is_no_source(
+    record: TrialRecord, staff: Staff, trial: int
+):
+    # A record opened by a program without the devices (the record's own command line) keeps
+    # its own check of the shape; what the devices would say is then the monitor's to show.
+    bare = TrialRecord(record.store.engine, record.settings, record.store.clock)
+    refused(
+        bare,
+        lambda: bare.trials.assign_device(staff.nurse, trial, "usb-oximeter", "Oximeter"),
+        InvalidEntry,
+        "Choose a device",
+    )
+    assigned = bare.trials.assign_device(staff.nurse, trial, "sim:dragons", "Oximeter")
+    assert assigned.source == "sim:dragons"

@@ -1,8 +1,9 @@
 """Words every layer shares: parameters, units, codes, flags, priorities, statuses.
 
 No dependencies beyond the standard library, so devices/, rules/, observations/, monitor/ and
-pages/ can all import it without pulling each other in. Clinical *numbers* (thresholds, delays,
-schedules) do not live here: they live in the rules configuration with their rationale.
+screens/ can all import it without pulling each other in. Clinical *numbers* (thresholds, delays,
+schedules) do not live here: they live in the rules configuration with their rationale, and the
+plausible ranges and the quiet time in measurement_limits.yaml beside this file.
 """
 
 from __future__ import annotations
@@ -250,6 +251,19 @@ SIDE_EFFECT_LABELS: dict[SideEffect, str] = {
     SideEffect.LETHARGY: "Lethargy",
     SideEffect.DIFFICULTY_BREATHING: "Difficulty breathing",
     SideEffect.SEIZURE: "Seizure",
+}
+
+
+# The Medical Research Council grades of muscle power (Aids to the Examination of the Peripheral
+# Nervous System, MRC 1976), in the words the forms offer: the scale's codes and its limits
+# (0-5, the record's entry range), shown as "3 — against gravity".
+MRC_POWER_LABELS: dict[int, str] = {
+    0: "no contraction",
+    1: "flicker",
+    2: "movement with gravity eliminated",
+    3: "against gravity",
+    4: "against gravity and resistance",
+    5: "normal",
 }
 
 

@@ -6,15 +6,15 @@ desaturation, NIBP every 15 minutes, an observation set at every due time, alarm
 acknowledged and resolved. Then it times, over N runs each:
 
 - ``chart``: one refresh of the live monitor's timeline, as the page does it
-  (`pages.charts.trial_timeline_figure`: the record query, min/max downsampling, the plotly
+  (`screens.charts.trial_timeline_figure`: the record query, min/max downsampling, the plotly
   figure) plus its serialisation as Streamlit sends it (`plotly.io.to_json`), whose length is
   the chart payload;
-- ``trial_monitor_page``: a whole run of pages/trial_monitor.py under Streamlit's AppTest
+- ``trial_monitor_page``: a whole run of screens/trial_monitor.py under Streamlit's AppTest
   (tiles, alarm panel, schedule, chart; AppTest's own overhead included);
-- ``ward_page``: a whole run of pages/ward.py with ``--beds`` trials (default 16), each with
+- ``ward_page``: a whole run of screens/ward.py with ``--beds`` trials (default 16), each with
   the same H hours of readings, and the number of SQL statements one run sends;
 - ``ward_refresh``: what the ward's one-second refresh does on the server for those beds
-  (`pages.ward_beds.ward_tiles_model`: every query, the tile model, and each tile's HTML),
+  (`screens.ward_beds.ward_tiles_model`: every query, the tile model, and each tile's HTML),
   with the 30-minute trends cached as between two chart refreshes, and with the trend query
   (once every chart_refresh_seconds); the SELECT statements of each;
 - ``reading_to_screen``: a reading written into the record (as the monitor writes it) until
@@ -87,6 +87,9 @@ def _seed_trial(
     """One trial of ``hours`` up to now, written through the record API as the monitor does."""
     from observations.alarms import AlarmEventIn
     from observations.entries import ReadingIn
+    from observations.limits import default_window_minutes
+    from rules.rule_set import default_rule_set
+    from rules.simulation import due_after_injection_min
     from vocabulary import AlarmEventType, AlarmKind, Parameter, Priority, QualityFlag
 
     rng = random.Random(seed)
@@ -118,8 +121,10 @@ def _seed_trial(
             "given_by": "Dr Bench",
         },
     )
-    if hours > 4:
-        record.trials.extend_window(cns, trial, math.ceil((hours - 4) * 60), "peak effect late")
+    window_min = default_window_minutes()  # the rules' monitoring window, as the record runs it
+    if hours * 60 > window_min:
+        late = math.ceil(hours * 60 - window_min)
+        record.trials.extend_window(cns, trial, late, "peak effect late")
 
     dip = injected + timedelta(hours=min(3.0, hours * 0.6))  # a 15 s desaturation
     probe_off = injected + timedelta(hours=min(1.0, hours * 0.3))  # 60 s flagged, no value
@@ -152,8 +157,8 @@ def _seed_trial(
             readings = []
     record.readings.add(service, readings)
 
-    dues = [-20, 15, 30, 45, 60, 90, 120, 150, 180, 210, 240]
-    dues += list(range(300, int(hours * 60), 60))
+    # A baseline set 20 minutes before the injection, then one at each of the rules' due times.
+    dues = [-20.0, *due_after_injection_min(default_rule_set(), hours * 60)]
     for minutes in dues:
         at = injected + timedelta(minutes=minutes - 1)
         if at >= now:
@@ -259,13 +264,13 @@ def _counted_statements(engine: Any) -> Iterator[list[str]]:
 
 
 def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
-    """The ward's one-second refresh on the server, as `pages/ward.py` runs it in its timed
+    """The ward's one-second refresh on the server, as `screens/ward.py` runs it in its timed
     fragment: the queries, the tile model and each tile's HTML (Streamlit's own sending of
     the elements is in ``ward_page``)."""
-    from pages.bed_tiles import tile_html
-    from pages.display import load_display_settings
-    from pages.ward_beds import FULL_TREND_EVERY_SECONDS, trend_window, ward_tiles_model
-    from pages.ward_beds import ward_trend_store as trends
+    from screens.bed_tiles import tile_html
+    from screens.display import load_display_settings
+    from screens.ward_beds import FULL_TREND_EVERY_SECONDS, trend_window, ward_tiles_model
+    from screens.ward_beds import ward_trend_store as trends
     from vocabulary import Parameter
 
     settings = load_display_settings()
@@ -324,7 +329,7 @@ def _ward_refresh(record: Any, repeat: int) -> dict[str, Any]:
     minute += [held[i % len(held)] for i in range(per_minute - len(minute))]
     mixed = _percentiles(minute)
     return {
-        "what": "pages.ward_beds.ward_tiles_model + every tile's HTML (the timed fragment's "
+        "what": "screens.ward_beds.ward_tiles_model + every tile's HTML (the timed fragment's "
         "work on the server, without Streamlit's sending of the elements)",
         "html_bytes": html_bytes,
         **{
@@ -474,9 +479,9 @@ def main(argv: list[str]) -> int:
 
     from observations.record import TrialRecord
     from observations.settings import load_settings
-    from pages.charts import trial_timeline_figure
-    from pages.display import load_display_settings
-    from pages.shared import ACTOR_KEY, get_record
+    from screens.charts import trial_timeline_figure
+    from screens.display import load_display_settings
+    from screens.shared import ACTOR_KEY, get_record
     from vocabulary import Role
 
     get_record.clear()
@@ -515,7 +520,7 @@ def main(argv: list[str]) -> int:
 
     def page_run(name: str) -> Callable[[], Any]:
         def run() -> Any:
-            at = AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+            at = AppTest.from_file(str(ROOT / "screens" / name), default_timeout=120)
             at.session_state[ACTOR_KEY] = people["nurse"]
             at.run()
             if at.exception:
@@ -586,12 +591,12 @@ def main(argv: list[str]) -> int:
             **_percentiles(apptest_overhead),
         },
         "trial_monitor_page": {
-            "what": "whole pages/trial_monitor.py run under AppTest (its overhead included)",
+            "what": "whole screens/trial_monitor.py run under AppTest (its overhead included)",
             "select_statements_per_run": len(monitor_statements),
             **_percentiles(monitor_page),
         },
         "ward_page": {
-            "what": f"whole pages/ward.py run under AppTest, {args.beds} beds",
+            "what": f"whole screens/ward.py run under AppTest, {args.beds} beds",
             "beds": args.beds,
             "select_statements_per_run": len(statements),
             **_percentiles(ward_page),

@@ -11,41 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from measurement_limits import PlausibleRange, plausible_ranges, quiet_time_s
 from vocabulary import Parameter
 
+# Plausible ranges and the quiet time are measurement_limits.yaml (beside vocabulary.py), the one
+# table the record's entry checks and the rules' "device link lost" alarm read as well.
+DEFAULT_PLAUSIBLE_RANGES: Mapping[Parameter, PlausibleRange] = plausible_ranges()
 
-@dataclass(frozen=True)
-class PlausibleRange:
-    """Inclusive physiological limits; outside them a value is a decoding or device fault."""
-
-    low: float
-    high: float
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
-
-
-# Plausible values: SpO2 0-100 %, pulse 20-300 /min, systolic 40-300, diastolic 15-200 mmHg.
-# Mean arterial pressure (about diastolic + a third of the pulse pressure) below 20 or above
-# 250 mmHg is not compatible with a patient on a ward bed; perfusion index is a percentage.
-# Pleth is in device units and has no physiological range.
-DEFAULT_PLAUSIBLE_RANGES: Mapping[Parameter, PlausibleRange] = MappingProxyType(
-    {
-        Parameter.SPO2: PlausibleRange(0, 100),
-        Parameter.PULSE_RATE: PlausibleRange(20, 300),
-        Parameter.SYSTOLIC: PlausibleRange(40, 300),
-        Parameter.DIASTOLIC: PlausibleRange(15, 200),
-        Parameter.MEAN_ARTERIAL: PlausibleRange(20, 250),
-        Parameter.PERFUSION_INDEX: PlausibleRange(0, 100),
-    }
-)
-
-# The technical alarm "device link lost" (rules/default_rules.yaml; IEC 60601-1-8 technical
-# alarm condition) is no reading at all for longer than the protocol's quiet time. Streaming
-# oximeters send 1-100 readings/s, so 10 s of silence is never
-# normal. Cuffs and spot-check devices send a reading only when a measurement is taken (every N
-# minutes), so silence is their normal state: no watchdog (None).
-DEFAULT_QUIET_TIME_S = 10.0
+# A streaming device silent for the quiet time is stale (and its `device_lost` alarm is raised by
+# the rules after the same time). Cuffs and spot-check devices send a reading only when a
+# measurement is taken (every N minutes), so silence is their normal state: no watchdog (None).
+DEFAULT_QUIET_TIME_S = quiet_time_s()
 DEFAULT_QUIET_TIMES_S: Mapping[str, float | None] = MappingProxyType(
     {
         "plx-continuous": DEFAULT_QUIET_TIME_S,

@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from devices.measurement import ConnectionChange, DeviceEvent, Measurement, build_measurement
-from devices.settings import DEFAULT_SETTINGS, DeviceSettings
+from devices.settings import DEFAULT_QUIET_TIME_S, DEFAULT_SETTINGS, DeviceSettings
 from vocabulary import ConnectionState, Parameter, QualityFlag
 
 OXIMETER_PROTOCOL = "sim-oximeter"
@@ -45,7 +45,7 @@ class SimulatorTiming:
     """Shape of the simulated day; defaults chosen so each episode shows within minutes."""
 
     reading_interval_s: int = 1  # continuous oximeters notify every 1-4 s
-    nibp_every_min: float = 15.0  # the observation schedule: BP every 15 min in the first hour
+    nibp_every_min: float = 15.0  # the simulated cuff's own cycle, as a nurse sets it on a cuff
     nibp_first_after_s: int = 30
     nibp_inflation_s: int = 35  # cuff inflating ("measuring") before the result
     episode_first_after_s: int = 120  # first artefact / probe-off / link-loss episode
@@ -106,8 +106,10 @@ class Simulator:
         self.settings = settings
         self.oximeter_source = source or f"sim:{self.scenario}"
         self.cuff_source = f"{self.oximeter_source}/nibp"
+        # The simulated oximeter streams, so it has a quiet time even where a test's settings
+        # switched the watchdog off: then the table's own.
         quiet = settings.quiet_time_for("plx-continuous")
-        self.quiet_time_s = quiet if quiet is not None else 10.0
+        self.quiet_time_s = quiet if quiet is not None else DEFAULT_QUIET_TIME_S
 
     # ------------------------------------------------------------------ pacing
 

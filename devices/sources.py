@@ -98,7 +98,7 @@ class SimOptions:
 
     speed: float = 1.0
     seed: int = 0
-    nibp_every_min: float = 15.0
+    nibp_every_min: float = SimulatorTiming().nibp_every_min
 
 
 def sim_options(source: Source) -> SimOptions:
@@ -109,7 +109,7 @@ def sim_options(source: Source) -> SimOptions:
     return SimOptions(
         speed=_number(options, "speed", 1.0),
         seed=int(seed),
-        nibp_every_min=_number(options, "nibp", 15.0),
+        nibp_every_min=_number(options, "nibp", SimOptions.nibp_every_min),
     )
 
 

@@ -10,10 +10,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from measurement_limits import load_measurement_limits
 from rules.responder import DoseLimits
 from rules.rule_set import load_rule_set
+from vocabulary import LABELS, MRC_POWER_LABELS, UNITS
 
 LIMITS_FILE = Path(__file__).with_name("limits.yaml")
+# The entry key of the four limbs' MRC power (observations/entries.py).
+POWER_ENTRY = "power"
 # Overrides accounts.idle_lock_minutes (browser tests lock the screen after seconds, not 15 min).
 IDLE_LOCK_ENV = "ITBMON_IDLE_LOCK_MINUTES"
 
@@ -122,6 +126,43 @@ class Limits(BaseModel):
     trial_day: TrialDayLimits
     text: dict[str, TextKind]
     accounts: AccountLimits
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entry_ranges_written_once(cls, data: Any) -> Any:
+        """The measured values' ranges are measurement_limits.yaml and MRC power runs over
+        vocabulary.MRC_POWER_LABELS: read from there into ``entry``, and refused here."""
+        if not isinstance(data, dict):
+            return data
+        entry = data.get("entry")
+        if not isinstance(entry, dict):
+            return data
+        shared = load_measurement_limits()
+        owned = {p.value for p in shared.ranges} | {POWER_ENTRY}
+        copies = sorted(owned & set(entry))
+        if copies:
+            raise ValueError(
+                f"entry.{', entry.'.join(copies)} is not set here: measured values' ranges are "
+                "measurement_limits.yaml and MRC power is vocabulary.MRC_POWER_LABELS"
+            )
+        read: dict[str, Any] = {
+            p.value: {
+                "label": LABELS[p],
+                "unit": UNITS[p].display,
+                "min": r.low,
+                "max": r.high,
+                "rationale": shared.rationales[p],
+            }
+            for p, r in shared.ranges.items()
+        }
+        read[POWER_ENTRY] = {
+            "label": "MRC power",
+            "unit": "",
+            "min": min(MRC_POWER_LABELS),
+            "max": max(MRC_POWER_LABELS),
+            "rationale": "The MRC grades (vocabulary.MRC_POWER_LABELS).",
+        }
+        return {**data, "entry": {**entry, **read}}
 
     @model_validator(mode="before")
     @classmethod

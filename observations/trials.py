@@ -20,7 +20,7 @@ from observations.errors import FieldProblem, InvalidEntry, NotFound, NotPermitt
 from observations.free_text import clean_text, collect_text, max_chars
 from observations.limits import default_window_minutes, load_limits
 from observations.schema import DeviceAssignment, Injection, Patient, Trial, WindowExtension
-from observations.store import PERMISSIONS, Actor, Store, require
+from observations.store import Actor, Store, may, require
 from observations.views import (
     DeviceAssignmentView,
     InjectionResult,
@@ -95,7 +95,7 @@ def _window_may_close(
     if not present:
         return {}
     listed = "; ".join(a.headline for a in present)
-    if not actor.roles & PERMISSIONS["trial.close_with_conditions"]:
+    if not may(actor, "trial.close_with_conditions"):
         raise NotPermitted(
             f"The monitoring window cannot close while these are still present: {listed}. "
             f"{actor.username} may not close it sooner: a doctor may, recording why. "

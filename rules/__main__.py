@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from measurement_limits import PlausibleRange, plausible_ranges
 from rules.news2 import SCORE_NAMES, score_news2
 from rules.replay import TimelineError, replay_timeline
 from rules.rule_set import LimitsCondition, Rule, RuleSet, RuleSetError, load_rule_set
-from vocabulary import AlarmKind, Consciousness
+from vocabulary import AlarmKind, Consciousness, Parameter
 
 NEWS2_INPUT_COLUMNS = (
     "rr",
@@ -29,14 +30,19 @@ NEWS2_INPUT_COLUMNS = (
     "temp",
 )
 NEWS2_OUTPUT_COLUMNS = (*SCORE_NAMES, "total", "band")
-# Plausible ranges: anything outside is a typing error, not a patient.
-_LIMITS = {
-    "rr": (0, 100),
-    "spo2": (0, 100),
-    "sbp": (0, 350),
-    "pulse": (0, 350),
-    "temp": (20.0, 45.0),
+# The CSV's columns as the vocabulary names them; their plausible ranges (outside: a typing
+# error, not a patient) are measurement_limits.yaml, the ranges the record's entries use.
+_PARAMETERS = {
+    "rr": Parameter.RR,
+    "spo2": Parameter.SPO2,
+    "sbp": Parameter.SYSTOLIC,
+    "pulse": Parameter.PULSE_RATE,
+    "temp": Parameter.TEMP,
 }
+
+
+def _limits(name: str) -> PlausibleRange:
+    return plausible_ranges()[_PARAMETERS[name]]
 
 
 class InputError(ValueError):
@@ -53,9 +59,9 @@ def _integer(text: str, name: str, line: int) -> int | None:
         raise InputError(line, f"{name}: {text!r} is not a number") from None
     if not number.is_integer():
         raise InputError(line, f"{name}: {text!r} must be a whole number")
-    low, high = _LIMITS[name]
-    if not low <= number <= high:
-        raise InputError(line, f"{name}: {text} is outside {low}-{high}")
+    limits = _limits(name)
+    if not limits.contains(number):
+        raise InputError(line, f"{name}: {text} is outside {limits.low:g}-{limits.high:g}")
     return int(number)
 
 
@@ -76,9 +82,11 @@ def _news2_row(row: dict[str, str], line: int) -> dict[str, str]:
             temp = float(cell["temp"])
         except ValueError:
             raise InputError(line, f"temp: {cell['temp']!r} is not a number") from None
-        low, high = _LIMITS["temp"]
-        if not low <= temp <= high:
-            raise InputError(line, f"temp: {cell['temp']} is outside {low}-{high} °C")
+        limits = _limits("temp")
+        if not limits.contains(temp):
+            raise InputError(
+                line, f"temp: {cell['temp']} is outside {limits.low:g}-{limits.high:g} °C"
+            )
     result = score_news2(
         rr=_integer(cell["rr"], "rr", line),
         spo2=_integer(cell["spo2"], "spo2", line),

@@ -25,6 +25,7 @@ from rules.events import (
 )
 from rules.rule_set import RuleSet
 from vocabulary import (
+    MRC_POWER_LABELS,
     NON_DISQUALIFYING_FLAGS,
     STREAMED_PARAMETERS,
     Consciousness,
@@ -238,8 +239,9 @@ def _manual_value(parameter: str, value: str, line: int) -> Any:
             raise TimelineError(line, f"{parameter} cannot be negative ({value})")
         return number
     if parameter in POWER:
-        if value not in {"0", "1", "2", "3", "4", "5"}:
-            raise TimelineError(line, f"{parameter}: MRC power is 0-5, not {value!r}")
+        if value not in {str(grade) for grade in MRC_POWER_LABELS}:
+            low, high = min(MRC_POWER_LABELS), max(MRC_POWER_LABELS)
+            raise TimelineError(line, f"{parameter}: MRC power is {low}-{high}, not {value!r}")
         return int(value)
     if parameter == "consciousness":
         try:

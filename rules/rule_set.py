@@ -12,12 +12,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from measurement_limits import quiet_time_s
 from rules.yaml_lines import LinedYaml, YamlSyntaxError, load_with_lines
 from vocabulary import (
     LEG_POWER_PARAMETERS,
     PRIORITY_RANK,
+    RED_FLAG_SIDE_EFFECTS,
     STREAMED_PARAMETERS,
     AlarmKind,
     Consciousness,
@@ -135,9 +137,31 @@ class OneOfCondition(_Strict):
     order: list[str] | None = None
 
 
+# Groups of side effects a rule may name instead of listing them: which effects are red flags
+# is the vocabulary's (RED_FLAG_SIDE_EFFECTS, from the patient leaflets), read by the safety
+# summary and the report as well, so the alarm and the report never disagree.
+SIDE_EFFECT_GROUPS: dict[str, tuple[SideEffect, ...]] = {
+    "red_flags": tuple(s for s in SideEffect if s in RED_FLAG_SIDE_EFFECTS),
+    "not_red_flags": tuple(s for s in SideEffect if s not in RED_FLAG_SIDE_EFFECTS),
+}
+
+
 class SideEffectCondition(_Strict):
     type: Literal["side_effect"]
+    # A list of side effects, or the name of a group (SIDE_EFFECT_GROUPS).
     items: list[SideEffect] = Field(min_length=1)
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value not in SIDE_EFFECT_GROUPS:
+            raise ValueError(
+                f"unknown group {value!r}: {' or '.join(SIDE_EFFECT_GROUPS)}, or a list of "
+                "side effects"
+            )
+        return list(SIDE_EFFECT_GROUPS[value])
 
 
 class PowerDropCondition(_Strict):
@@ -412,6 +436,8 @@ def pydantic_problem(error: Any, lined: LinedYaml) -> ConfigProblem:
             )
     elif kind == "literal_error":
         message = f"{field}: {error['input']!r} is not allowed; {error['msg']}"
+    elif kind == "value_error" and "error" in error.get("ctx", {}):
+        message = f"{field}: {error['ctx']['error']}"  # our own words, without pydantic's prefix
     else:
         message = f"{field}: {error['msg']}"
     return ConfigProblem(lined.line_of(location), _where(location, lined.data), message)
@@ -629,6 +655,18 @@ def _semantic_problems(model: RuleSetModel, lined: LinedYaml) -> list[ConfigProb
     return problems
 
 
+def _quiet_time_read(data: dict[str, Any]) -> None:
+    """A `no_reading` rule waits the devices' quiet time (measurement_limits.yaml), the time
+    after which the devices themselves call the link stale, unless the file gives its own
+    delay_s (a test running its devices with a shorter quiet time); the shipped rule file gives
+    none (tests/test_written_once.py)."""
+    rules = data.get("rules")
+    for rule in rules if isinstance(rules, list) else []:
+        condition = rule.get("condition") if isinstance(rule, dict) else None
+        if isinstance(condition, dict) and condition.get("type") == "no_reading":
+            rule.setdefault("delay_s", quiet_time_s())
+
+
 def parse_rule_set(text: str, source: str = "<rules>") -> RuleSet:
     """Validate rule-set YAML text; raises RuleSetError listing every problem with its line."""
     try:
@@ -639,6 +677,7 @@ def parse_rule_set(text: str, source: str = "<rules>") -> RuleSet:
         raise RuleSetError(
             source, [ConfigProblem(1, "", "expected a mapping with version, lifecycle, ..., rules")]
         )
+    _quiet_time_read(lined.data)
     try:
         model = RuleSetModel.model_validate(lined.data)
     except ValidationError as exc:

@@ -1,8 +1,8 @@
 """Observation schedule after the injection.
 
-Due times count from the injection (+15, +30, ... +240 min by default, then hourly until the
-window is closed); the NEWS2 minimum frequency (RCP 2017) brings the next one forward. Meeting a
-due time:
+Due times count from the injection, as the rule file's `schedule` lists them
+(rules/default_rules.yaml), then every `then_every_min` until the window is closed; the NEWS2
+minimum frequency (RCP 2017) brings the next one forward. Meeting a due time:
 
 - a set in (previous due time, due time] meets that due time; a set exactly at a due time
   counts for that due time only (it is not in the next one's window);

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rules.events import (
     Acknowledgement,
@@ -19,9 +19,23 @@ from rules.events import (
     WindowClosed,
     WindowExtension,
 )
+from rules.rule_set import RuleSet, default_rule_set
+from rules.schedule import ObservationSchedule
 from vocabulary import Consciousness, Parameter, Poss
 
-DEFAULT_DUE_MIN = (15, 30, 45, 60, 90, 120, 150, 180, 210, 240)
+
+def due_after_injection_min(rules: RuleSet, until_min: float) -> tuple[float, ...]:
+    """The schedule's due times (minutes after the injection) up to `until_min`, as the
+    rules' observation schedule generates them: the simulation never writes its own."""
+    injection = datetime(2000, 1, 1, tzinfo=UTC)  # any instant: only the offsets are kept
+    schedule = ObservationSchedule(rules.schedule)
+    schedule.start(injection)
+    end = injection + timedelta(minutes=until_min)
+    return tuple(
+        (due.time - injection).total_seconds() / 60
+        for due in schedule.due_times(end)
+        if due.time <= end
+    )
 
 
 def normal_day(
@@ -29,14 +43,22 @@ def normal_day(
     *,
     seed: int = 0,
     baseline_min: float = 20,
-    after_injection_min: float = 241,
-    sets_at_min: tuple[float, ...] = DEFAULT_DUE_MIN,
+    after_injection_min: float | None = None,
+    sets_at_min: tuple[float, ...] | None = None,
     set_early_min: float = 2,
     dose_mcg: float = 50,
+    rules: RuleSet | None = None,
 ) -> list[TrialEvent]:
     """A patient who tolerates the dose: 1 Hz SpO2 and pulse in the normal range, a baseline
     set 10 minutes before the injection, and a full set `set_early_min` before every due time.
-    Sets take SpO2 and pulse from the stream reading at the same second."""
+    Sets take SpO2 and pulse from the stream reading at the same second. By default the day
+    runs a minute past the rules' monitoring window and a set meets each of the rules' due
+    times in it."""
+    rules = rules or default_rule_set()
+    if after_injection_min is None:
+        after_injection_min = rules.monitoring_window.default_min + 1
+    if sets_at_min is None:
+        sets_at_min = due_after_injection_min(rules, after_injection_min)
     rng = random.Random(seed)  # noqa: S311 -- simulated vitals, not security
     injection = start + timedelta(minutes=baseline_min)
     end = injection + timedelta(minutes=after_injection_min)

@@ -14,21 +14,38 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = ("vocabulary", "devices", "rules", "observations", "monitor", "pages", "dashboard")
+OURS = (
+    "vocabulary",
+    "measurement_limits",
+    "devices",
+    "rules",
+    "observations",
+    "monitor",
+    "screens",
+    "dashboard",
+)
 
 # What each floor may import of ours and of the libraries that are one floor's business.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "vocabulary": frozenset(),
-    "devices": frozenset({"vocabulary"}),
-    "rules": frozenset({"vocabulary"}),
-    "observations": frozenset({"vocabulary", "rules", "sqlalchemy", "alembic"}),
-    "monitor": frozenset({"vocabulary", "devices", "rules", "observations"}),
-    "pages": frozenset({"vocabulary", "rules", "observations", "streamlit", "plotly"}),
-    "dashboard": frozenset({"vocabulary", "observations", "pages", "monitor", "streamlit"}),
+    # The plausible ranges and the quiet time: read by devices, rules and the record alike.
+    "measurement_limits": frozenset({"vocabulary"}),
+    "devices": frozenset({"vocabulary", "measurement_limits"}),
+    "rules": frozenset({"vocabulary", "measurement_limits"}),
+    "observations": frozenset(
+        {"vocabulary", "measurement_limits", "rules", "sqlalchemy", "alembic"}
+    ),
+    "monitor": frozenset({"vocabulary", "measurement_limits", "devices", "rules", "observations"}),
+    "screens": frozenset(
+        {"vocabulary", "measurement_limits", "rules", "observations", "streamlit", "plotly"}
+    ),
+    "dashboard": frozenset(
+        {"vocabulary", "measurement_limits", "observations", "screens", "monitor", "streamlit"}
+    ),
 }
 # Named exceptions, each with its reason: a module of a floor above that a floor may use.
 ALSO_MAY_IMPORT: dict[str, dict[str, str]] = {
-    "pages": {
+    "screens": {
         # Trial set-up lists serial ports, scans for Bluetooth devices and checks a typed
         # source with the devices' own words before the record is asked to assign it.
         "devices.serial_port": "device discovery on Trial set-up",
@@ -61,8 +78,8 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def _production_files() -> list[Path]:
-    files = [ROOT / "vocabulary.py", ROOT / "dashboard.py"]
-    for floor in ("devices", "rules", "observations", "monitor", "pages"):
+    files = [ROOT / "vocabulary.py", ROOT / "measurement_limits.py", ROOT / "dashboard.py"]
+    for floor in ("devices", "rules", "observations", "monitor", "screens"):
         files += sorted((ROOT / floor).rglob("*.py"))
     return files
 
@@ -90,9 +107,10 @@ def test_every_import_goes_down_the_floors():
 def test_the_check_sees_an_arrow_pointing_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # The check itself: a record module importing the devices is caught, even inside a function.
     fake_root = tmp_path / "tree"
-    for floor in ("devices", "rules", "observations", "monitor", "pages"):
+    for floor in ("devices", "rules", "observations", "monitor", "screens"):
         (fake_root / floor).mkdir(parents=True)
     (fake_root / "vocabulary.py").write_text("")
+    (fake_root / "measurement_limits.py").write_text("import vocabulary\n")
     (fake_root / "dashboard.py").write_text("import streamlit\n")
     (fake_root / "observations" / "trials.py").write_text(
         "def check(text):\n    from devices.sources import parse_source\n    return parse_source\n"
@@ -106,10 +124,10 @@ def test_the_check_sees_an_arrow_pointing_up(tmp_path: Path, monkeypatch: pytest
 @pytest.mark.parametrize(
     ("module", "never"),
     [
-        ("observations.record", ("devices", "monitor", "pages", "streamlit")),
-        ("rules.engine", ("devices", "observations", "monitor", "pages", "sqlalchemy")),
-        ("devices.sources", ("rules", "observations", "monitor", "pages", "sqlalchemy")),
-        ("monitor.service", ("pages", "streamlit")),
+        ("observations.record", ("devices", "monitor", "screens", "streamlit")),
+        ("rules.engine", ("devices", "observations", "monitor", "screens", "sqlalchemy")),
+        ("devices.sources", ("rules", "observations", "monitor", "screens", "sqlalchemy")),
+        ("monitor.service", ("screens", "streamlit")),
     ],
 )
 def test_importing_a_floor_loads_nothing_above_it(module: str, never: tuple[str, ...]):

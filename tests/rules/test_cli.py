@@ -130,6 +130,36 @@ def test_news2_refuses_a_fractional_integer_input(tmp_path: Path) -> None:
     assert "line 2: rr" in err
 
 
+def test_news2_ranges_are_the_records(tmp_path: Path) -> None:
+    """The command refuses what the record refuses (measurement_limits.yaml): a rate of 90 and
+    a temperature of 44.0 °C, which its own table once let through, are typing errors here too;
+    the edges of each range are accepted."""
+    from measurement_limits import plausible_ranges
+    from vocabulary import Parameter
+
+    ranges = plausible_ranges()
+    rr, temp, sbp = ranges[Parameter.RR], ranges[Parameter.TEMP], ranges[Parameter.SYSTOLIC]
+    header = "rr,spo2,spo2_scale,on_oxygen,sbp,pulse,consciousness,temp\n"
+    edges = write(
+        tmp_path,
+        "edges.csv",
+        header + f"{rr.high:g},97,1,0,120,70,A,{temp.low:.1f}\n{rr.low:g},97,1,0,120,70,A,"
+        f"{temp.high:.1f}\n",
+    )
+    code, _, err = run(["news2", str(edges)])
+    assert code == 0, err
+    path = write(
+        tmp_path,
+        "obs.csv",
+        header + "90,97,1,0,120,70,A,37.0\n16,97,1,0,120,70,A,44.0\n16,97,1,0,350,70,A,37.0\n",
+    )
+    code, out, err = run(["news2", str(path)])
+    assert code == 1 and out == ""
+    assert f"line 2: rr: 90 is outside {rr.low:g}-{rr.high:g}" in err
+    assert f"line 3: temp: 44.0 is outside {temp.low:g}-{temp.high:g} °C" in err
+    assert f"line 4: sbp: 350 is outside {sbp.low:g}-{sbp.high:g}" in err
+
+
 # --- replay -------------------------------------------------------------------------------------
 TIMELINE = """\
 time,parameter,value,flags

@@ -12,6 +12,7 @@ from rules.rule_set import (
     News2Condition,
     NoReadingCondition,
     RuleSetError,
+    SideEffectCondition,
     default_rule_set,
     load_rule_set,
     parse_rule_set,
@@ -196,13 +197,12 @@ LOST = """\
       parameters: [spo2, pulse_rate]
       escalate_to: medium
       escalate_after_s: 60
-    delay_s: 10
     priority: low
     kind: technical
     escalate_unacknowledged: false
     message: m
     rationale: r
-"""  # after HEAD alone, lines 14-25: condition 15, escalate_to 18
+"""  # after HEAD alone, lines 14-24: condition 15, escalate_to 18
 
 SEDATION = """\
   - id: sedation
@@ -686,3 +686,47 @@ def test_a_rule_file_that_is_not_text_is_refused_with_its_line(tmp_path):
     with pytest.raises(RuleSetError) as refused:
         load_rule_set(path)
     assert "line 2" in str(refused.value) and "not UTF-8" in str(refused.value)
+
+
+def test_device_lost_waits_the_devices_quiet_time() -> None:
+    """The quiet time is measurement_limits.yaml's: a no_reading rule without a delay of its
+    own reads it (the shipped file gives none); a test's file may shorten it, as it shortens
+    its devices' quiet time."""
+    from measurement_limits import load_measurement_limits
+
+    quiet = load_measurement_limits().quiet_time_s
+    [lost] = [r for r in parse_rule_set(HEAD + LOST).rules if r.id == "device_lost"]
+    assert lost.delay_s == quiet
+    own = HEAD + LOST.replace("    priority: low\n", "    delay_s: 1\n    priority: low\n")
+    [fast] = [r for r in parse_rule_set(own).rules if r.id == "device_lost"]
+    assert fast.delay_s == 1
+    assert problems(own.replace("delay_s: 1", "delay_s: -1")) == [
+        (20, "negative delay -1 s: a delay is how long a condition must hold")
+    ]
+
+
+def test_side_effect_rules_name_the_vocabularys_groups() -> None:
+    """Which side effects are red flags is vocabulary.RED_FLAG_SIDE_EFFECTS: the shipped rules
+    name the group, so the alarm and the report's red flags cannot disagree."""
+    from vocabulary import RED_FLAG_SIDE_EFFECTS, SideEffect
+
+    by_id = {r.id: r.condition for r in default_rule_set().rules}
+    red, other = by_id["side_effect_red"], by_id["side_effect"]
+    assert isinstance(red, SideEffectCondition) and isinstance(other, SideEffectCondition)
+    assert set(red.items) == RED_FLAG_SIDE_EFFECTS
+    assert set(other.items) == set(SideEffect) - RED_FLAG_SIDE_EFFECTS
+    rule = """\
+  - id: effects
+    condition: {type: side_effect, items: red_flag}
+    priority: high
+    kind: physiological
+    message: m
+    rationale: r
+"""
+    assert problems(HEAD + rule) == [
+        (
+            15,
+            "items: unknown group 'red_flag': red_flags or not_red_flags, or a list of side "
+            "effects",
+        )
+    ]

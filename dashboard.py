@@ -16,22 +16,40 @@ nothing refreshes (just after signing in).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import secrets
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 from observations import log_privacy
 from observations.errors import RecordError
 from observations.settings import ConfigurationError
-from pages.alarm_bar import alarm_bar
-from pages.alarm_tone import idle_timer
-from pages.lock_screen import lock_screen
-from pages.markdown_text import md
-from pages.shared import (
+from screens import (
+    accounts,
+    alarm_review,
+    audit,
+    decision,
+    observation_entry,
+    review,
+    scores,
+    trial_monitor,
+    trial_setup,
+    trials,
+    ward,
+)
+from screens.alarm_bar import alarm_bar
+from screens.alarm_tone import idle_timer
+from screens.display import load_display_settings
+from screens.lock_screen import lock_screen
+from screens.markdown_text import md
+from screens.shared import (
     FRAME_KEY,
     FRESH_SIGN_IN_KEY,
     IDLE_RUN_KEY,
@@ -47,7 +65,7 @@ from pages.shared import (
     sign_in_as,
     sign_out,
 )
-from pages.sign_in import sign_in_screen
+from screens.sign_in import sign_in_screen
 from vocabulary import Role
 
 st.set_page_config(
@@ -77,41 +95,73 @@ def embedded_monitor() -> object:
 embedded_monitor()
 
 ALL = frozenset(Role)
-# Which roles see which page; the record enforces every action again whatever a page shows.
 CLINICAL = frozenset({Role.NURSE, Role.NURSE_SPECIALIST, Role.DOCTOR})
-PAGES: list[tuple[str, str, str, frozenset[Role]]] = [
-    ("pages/ward.py", "Ward overview", ":material/grid_view:", ALL - {Role.ADMIN}),
-    ("pages/trial_monitor.py", "Trial monitor", ":material/monitor_heart:", ALL - {Role.ADMIN}),
-    ("pages/observation_entry.py", "Observations", ":material/edit_note:", CLINICAL),
-    ("pages/trial_setup.py", "Trial set-up", ":material/medication:", CLINICAL),
-    (
-        "pages/scores.py",
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One page of the navigation: its drawing function, its name and who sees it."""
+
+    render: Callable[..., None]
+    title: str
+    icon: str
+    roles: frozenset[Role]
+
+    @property
+    def url_path(self) -> str:
+        """The page's address, its module's name ("ward", "trial_monitor"): the addresses
+        people have bookmarked and the ward tiles' links (…/trial_monitor?trial=12)."""
+        return self.render.__module__.rsplit(".", 1)[-1]
+
+
+# Which roles see which page: the only such list. Pages do not check roles again; the record
+# enforces every action whatever a page shows (observations.store.may/require).
+PAGES: list[Screen] = [
+    Screen(ward.render, "Ward overview", ":material/grid_view:", ALL - {Role.ADMIN}),
+    Screen(trial_monitor.render, "Trial monitor", ":material/monitor_heart:", ALL - {Role.ADMIN}),
+    Screen(observation_entry.render, "Observations", ":material/edit_note:", CLINICAL),
+    Screen(trial_setup.render, "Trial set-up", ":material/medication:", CLINICAL),
+    Screen(
+        scores.render,
         "Spasticity scores",
         ":material/accessibility_new:",
         frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST}),
     ),
-    (
-        "pages/review.py",
+    Screen(
+        review.render,
         "4-hour review",
         ":material/fact_check:",
         frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST}),
     ),
-    (
-        "pages/decision.py",
+    Screen(
+        decision.render,
         "Decision",
         ":material/gavel:",
         frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST}),
     ),
-    ("pages/trials.py", "All trials", ":material/list_alt:", ALL - {Role.ADMIN}),
-    ("pages/accounts.py", "Accounts", ":material/manage_accounts:", frozenset({Role.ADMIN})),
-    (
-        "pages/alarm_review.py",
+    Screen(trials.render, "All trials", ":material/list_alt:", ALL - {Role.ADMIN}),
+    Screen(accounts.render, "Accounts", ":material/manage_accounts:", frozenset({Role.ADMIN})),
+    Screen(
+        alarm_review.render,
         "Alarm review",
         ":material/notifications_active:",
         frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN}),
     ),
-    ("pages/audit.py", "Audit trail", ":material/history:", frozenset({Role.ADMIN, Role.DOCTOR})),
+    Screen(audit.render, "Audit trail", ":material/history:", frozenset({Role.ADMIN, Role.DOCTOR})),
 ]
+
+
+def page_callable(screen: Screen, given: dict[str, Any]) -> Callable[[], None]:
+    """``screen.render`` called with what it names among ``given`` (record, actor, settings,
+    monitor: the trial monitor's page, which the ward's tiles link to)."""
+    wanted = list(inspect.signature(screen.render).parameters)
+
+    def run() -> None:
+        screen.render(**{name: given[name] for name in wanted})
+
+    return run
+
+
 SSO_LOGOUT_KEY = "sso_logout_wanted"
 
 
@@ -159,28 +209,36 @@ check_idle(activity=not st.session_state.pop(IDLE_RUN_KEY, False))
 actor = current_actor()
 locked = screen_locked()
 working = actor is not None and not locked
-mine = [roles for _, _, _, roles in PAGES if actor is not None and actor.roles & roles]
-first_allowed = next((i for i, (*_, roles) in enumerate(PAGES) if roles in mine), 0)
+first_allowed = next(
+    (i for i, p in enumerate(PAGES) if actor is not None and actor.roles & p.roles), 0
+)
+given: dict[str, Any] = {"record": record, "actor": actor, "settings": load_display_settings()}
 pages = [
     st.Page(
-        path,
-        title=title,
-        icon=icon,
+        page_callable(screen, given),
+        title=screen.title,
+        icon=screen.icon,
+        url_path=screen.url_path,
         default=index == first_allowed,
-        visibility="visible" if working and actor is not None and actor.roles & roles else "hidden",
+        visibility="visible"
+        if working and actor is not None and actor.roles & screen.roles
+        else "hidden",
     )
-    for index, (path, title, icon, roles) in enumerate(PAGES)
+    for index, screen in enumerate(PAGES)
 ]
+given["monitor"] = next(
+    page for page, screen in zip(pages, PAGES, strict=True) if screen.render is trial_monitor.render
+)
 navigation = st.navigation(pages, position="sidebar" if working else "hidden")
 on_screen = next(i for i, page in enumerate(pages) if page.title == navigation.title)
-allowed = working and actor is not None and bool(actor.roles & PAGES[on_screen][3])
+allowed = working and actor is not None and bool(actor.roles & PAGES[on_screen].roles)
 if working and actor is not None:
     with st.sidebar:
         st.write(f"Signed in as **{md(actor.username)}**")
         st.caption(", ".join(sorted(r.value.replace("_", " ") for r in actor.roles)))
         st.button("Sign out", icon=":material/logout:", on_click=_explicit_sign_out)
 # The bar reads which page is on screen and whether to show patient details.
-st.session_state[PAGE_ON_SCREEN_KEY] = Path(PAGES[on_screen][0]).stem  # "ward", ...
+st.session_state[PAGE_ON_SCREEN_KEY] = PAGES[on_screen].url_path  # "ward", ...
 st.session_state[FRAME_KEY] = True
 # Each screen's run ends by itself, not with st.stop(): Streamlit forgets the timed refreshes a
 # run did not draw only when the run ends normally. A refresh of the screen just left, still
@@ -200,9 +258,9 @@ else:
         st.switch_page(pages[first_allowed])  # just signed in: nothing refreshes yet
     elif not allowed:
         st.title("Choose a page", anchor=False)
-        st.caption(f"{PAGES[on_screen][1]} is not among the pages of your role.")
-        for page, (_, _, _, roles) in zip(pages, PAGES, strict=True):
-            if actor.roles & roles:
+        st.caption(f"{PAGES[on_screen].title} is not among the pages of your role.")
+        for page, screen in zip(pages, PAGES, strict=True):
+            if actor.roles & screen.roles:
                 st.page_link(page)  # the browser changes page (never the server: H-15)
     else:
         st.session_state.pop(FRESH_SIGN_IN_KEY, None)

@@ -9,9 +9,9 @@ acknowledged and resolved. Then it times, over N runs each:
   (`screens.charts.trial_timeline_figure`: the record query, min/max downsampling, the plotly
   figure) plus its serialisation as Streamlit sends it (`plotly.io.to_json`), whose length is
   the chart payload;
-- ``trial_monitor_page``: a whole run of screens/trial_monitor.py under Streamlit's AppTest
+- ``trial_monitor_page``: a whole run of dashboard.py at the trial monitor under Streamlit's AppTest
   (tiles, alarm panel, schedule, chart; AppTest's own overhead included);
-- ``ward_page``: a whole run of screens/ward.py with ``--beds`` trials (default 16), each with
+- ``ward_page``: a whole run of dashboard.py at the ward with ``--beds`` trials (default 16), each with
   the same H hours of readings, and the number of SQL statements one run sends;
 - ``ward_refresh``: what the ward's one-second refresh does on the server for those beds
   (`screens.ward_beds.ward_tiles_model`: every query, the tile model, and each tile's HTML),
@@ -520,8 +520,11 @@ def main(argv: list[str]) -> int:
 
     def page_run(name: str) -> Callable[[], Any]:
         def run() -> Any:
-            at = AppTest.from_file(str(ROOT / "screens" / name), default_timeout=120)
+            # The app as a browser opens it: dashboard.py at the page's address (a page module
+            # alone only defines its render function).
+            at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
             at.session_state[ACTOR_KEY] = people["nurse"]
+            at.switch_page(f"screens/{name}")
             at.run()
             if at.exception:
                 raise RuntimeError(f"{name}: {at.exception[0].message}")

@@ -15,9 +15,11 @@ import streamlit as st
 from observations.errors import RecordError
 from observations.free_text import max_chars
 from observations.limits import load_limits
+from observations.record import TrialRecord
+from observations.store import Actor
 from observations.ward_time import format_ward
-from pages.markdown_text import md
-from pages.shared import get_record, require_roles, show_problem
+from screens.markdown_text import md
+from screens.shared import show_problem
 from vocabulary import Role
 
 ROLE_NAMES = {r: r.value.replace("_", " ") for r in Role}
@@ -43,7 +45,7 @@ def add_key(name: str) -> str:
     return f"{name}-{st.session_state.get(ADD_ROUND_KEY, 0)}"
 
 
-def add_account() -> None:
+def add_account(record: TrialRecord, actor: Actor) -> None:
     state = st.session_state
     try:
         user = record.users.create(
@@ -68,7 +70,7 @@ def add_account() -> None:
     )
 
 
-def change_account(username: str) -> None:
+def change_account(record: TrialRecord, actor: Actor, username: str) -> None:
     state = st.session_state
     roles = set(state.get(f"change-roles-{username}", []))
     active = bool(state.get(f"change-active-{username}", True))
@@ -90,7 +92,7 @@ def change_account(username: str) -> None:
     state[CHANGED_KEY] = ("done", f"Account '{md(username)}' changed at {now}: {'; '.join(parts)}.")
 
 
-def unlock_account(username: str) -> None:
+def unlock_account(record: TrialRecord, actor: Actor, username: str) -> None:
     try:
         record.users.unlock(actor, username)
     except RecordError as error:
@@ -114,79 +116,85 @@ def outcome(flash_key: str) -> None:
         show_problem(payload)
 
 
-actor = require_roles({Role.ADMIN})
-record = get_record()
-
-st.title("Accounts")
-users = record.users.all()
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "Username": u.username,
-                "Name": u.display_name,
-                "Roles": roles_text(u.roles.split(",")),
-                "Active": "yes" if u.active else "no",
-            }
-            for u in users
-        ],
-        columns=["Username", "Name", "Roles", "Active"],
-    ),
-    hide_index=True,
-    width="stretch",
-    placeholder="—",
-)
-
-st.subheader("Add an account")
-# Keyed widgets rather than a form: after an account is added they are new and empty; after a
-# refusal they keep what was typed so the administrator can put right what was wrong.
-st.text_input(
-    "Username",
-    key=add_key("add-username"),
-    help="lower-case, e.g. j.smith",
-    max_chars=max_chars("username"),
-)
-st.text_input("Full name", key=add_key("add-name"), max_chars=max_chars("name"))
-st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=add_key("add-roles"))
-st.text_input(
-    "First password",
-    type="password",
-    key=add_key("add-password"),
-    help=f"At least {load_limits().accounts.min_password_length} characters (three random "
-    "words work); not the username, not a common password.",
-)
-button, message = st.columns([1, 3])
-button.button("Add account", on_click=add_account, icon=":material/person_add:")
-with message:
-    outcome(ADDED_KEY)
-
-st.subheader("Change an account")
-if users:
-    chosen = st.selectbox("Account", [u.username for u in users], key="change-account")
-    current = next(u for u in users if u.username == chosen)
-    # Keys carry the account, so one account's settings are never shown under another.
-    roles_key = f"change-roles-{chosen}"
-    if roles_key not in st.session_state:
-        st.session_state[roles_key] = [Role(r) for r in current.roles.split(",") if r]
-    st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=roles_key)
-    st.checkbox("Active (may sign in)", value=current.active, key=f"change-active-{chosen}")
-    st.text_input(
-        "New password (leave empty to keep)", type="password", key=change_password_key(chosen)
+def render(record: TrialRecord, actor: Actor) -> None:
+    """The accounts page (the navigation shows it to administrators only)."""
+    st.title("Accounts")
+    users = record.users.all()
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Username": u.username,
+                    "Name": u.display_name,
+                    "Roles": roles_text(u.roles.split(",")),
+                    "Active": "yes" if u.active else "no",
+                }
+                for u in users
+            ],
+            columns=["Username", "Name", "Roles", "Active"],
+        ),
+        hide_index=True,
+        width="stretch",
+        placeholder="—",
     )
-    failures = record.users.failed_attempts(chosen)
-    if failures:
-        st.warning(
-            f"{failures} wrong password(s) counted against this account since its last "
-            "sign-in: further attempts are slowed (at most a minute each).",
-            icon=":material/lock_clock:",
-        )
-        st.button(
-            "Clear the wrong-password count",
-            on_click=unlock_account,
-            args=(chosen,),
-            icon=":material/lock_open:",
-        )
+
+    st.subheader("Add an account")
+    # Keyed widgets rather than a form: after an account is added they are new and empty; after a
+    # refusal they keep what was typed so the administrator can put right what was wrong.
+    st.text_input(
+        "Username",
+        key=add_key("add-username"),
+        help="lower-case, e.g. j.smith",
+        max_chars=max_chars("username"),
+    )
+    st.text_input("Full name", key=add_key("add-name"), max_chars=max_chars("name"))
+    st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=add_key("add-roles"))
+    st.text_input(
+        "First password",
+        type="password",
+        key=add_key("add-password"),
+        help=f"At least {load_limits().accounts.min_password_length} characters (three random "
+        "words work); not the username, not a common password.",
+    )
     button, message = st.columns([1, 3])
-    button.button("Save changes", on_click=change_account, args=(chosen,), icon=":material/save:")
+    button.button(
+        "Add account", on_click=add_account, args=(record, actor), icon=":material/person_add:"
+    )
     with message:
-        outcome(CHANGED_KEY)
+        outcome(ADDED_KEY)
+
+    st.subheader("Change an account")
+    if users:
+        chosen = st.selectbox("Account", [u.username for u in users], key="change-account")
+        current = next(u for u in users if u.username == chosen)
+        # Keys carry the account, so one account's settings are never shown under another.
+        roles_key = f"change-roles-{chosen}"
+        if roles_key not in st.session_state:
+            st.session_state[roles_key] = [Role(r) for r in current.roles.split(",") if r]
+        st.multiselect("Roles", list(Role), format_func=ROLE_NAMES.get, key=roles_key)
+        st.checkbox("Active (may sign in)", value=current.active, key=f"change-active-{chosen}")
+        st.text_input(
+            "New password (leave empty to keep)", type="password", key=change_password_key(chosen)
+        )
+        failures = record.users.failed_attempts(chosen)
+        if failures:
+            st.warning(
+                f"{failures} wrong password(s) counted against this account since its last "
+                "sign-in: further attempts are slowed (at most a minute each).",
+                icon=":material/lock_clock:",
+            )
+            st.button(
+                "Clear the wrong-password count",
+                on_click=unlock_account,
+                args=(record, actor, chosen),
+                icon=":material/lock_open:",
+            )
+        button, message = st.columns([1, 3])
+        button.button(
+            "Save changes",
+            on_click=change_account,
+            args=(record, actor, chosen),
+            icon=":material/save:",
+        )
+        with message:
+            outcome(CHANGED_KEY)

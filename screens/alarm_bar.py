@@ -28,15 +28,17 @@ from observations.errors import RecordError
 from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.record import TrialRecord
-from observations.store import PERMISSIONS, Actor
+from observations.store import Actor, may
 from observations.views import AlarmView, TrialView
 from observations.ward_time import format_ward
-from pages.alarm_tone import alarm_tone
-from pages.bed_tiles import MISSING, natural_bed_key, urgency_of_alarm
-from pages.display import DisplaySettings, load_display_settings
-from pages.markdown_text import html_text, md
-from pages.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
-from pages.shared import (
+from rules.reminders import AcknowledgedAlarm, reminder_due, reminder_interval
+from rules.urgency import alarm_urgency, most_urgent_first
+from screens.alarm_tone import alarm_tone
+from screens.bed_tiles import MISSING, natural_bed_key
+from screens.display import DisplaySettings, load_display_settings
+from screens.markdown_text import html_text, md
+from screens.nurse_view import age_seconds, format_age, get_rule_set, trial_heading
+from screens.shared import (
     PAGE_ON_SCREEN_KEY,
     PATIENT_ON_SCREEN_KEY,
     current_actor,
@@ -44,8 +46,7 @@ from pages.shared import (
     screen_locked,
     show_problem,
 )
-from rules.reminders import AcknowledgedAlarm, reminder_due, reminder_interval
-from vocabulary import Priority, Role, TrialStatus
+from vocabulary import CLINICAL_ROLES, Priority, TrialStatus
 
 PRIORITY_WORDS = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 PRIORITY_ICONS = {
@@ -53,7 +54,7 @@ PRIORITY_ICONS = {
     "medium": ":material/warning:",
     "low": ":material/info:",
 }
-WARD_PAGE = "ward"  # url path of pages/ward.py: the bar is one line there
+WARD_PAGE = "ward"  # url path of screens/ward.py: the bar is one line there
 # When this screen last gave each bed (trial id) its soft reminder: the reminder is the
 # screen's business, so each screen keeps its own.
 REMINDED_KEY = "alarm_bar_reminded"
@@ -68,13 +69,15 @@ QUICK_PHRASES = (
     "Nurse in charge informed",
 )
 NO_PHRASE = "(none: write below)"
-# IEC 60601-1-8 colours (pages/assets/alarm_bar.css); only escaped text goes into the HTML.
+# The bar's container on every page (its CSS class: st-key-itbmon-alarm-bar).
+ALARM_BAR_KEY = "itbmon-alarm-bar"
+# IEC 60601-1-8 colours (screens/assets/alarm_bar.css); only escaped text goes into the HTML.
 BAR_CSS = (Path(__file__).with_name("assets") / "alarm_bar.css").read_text(encoding="utf-8")
 
 
-# ----- ordering (pure): the ward's one urgency order, pages.bed_tiles ------------------------
+# ----- ordering: the ward's one urgency order (rules/urgency.py) -------------------------------
 def _most_urgent_first(alarm: AlarmView) -> tuple[float, ...]:
-    return tuple(-x for x in urgency_of_alarm(alarm))
+    return tuple(-x for x in alarm_urgency(alarm))
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def beds_in_alarm(
     for alarm in alarms:
         grouped.setdefault(alarm.trial_id, []).append(alarm)
     result = [
-        BedAlarms(trial_id, beds.get(trial_id), tuple(sorted(mine, key=_most_urgent_first)))
+        BedAlarms(trial_id, beds.get(trial_id), tuple(most_urgent_first(mine)))
         for trial_id, mine in grouped.items()
     ]
     result.sort(
@@ -247,7 +250,7 @@ def state_words(alarm: AlarmView, zone: Any) -> str:
     return words
 
 
-# The one helper (pages/markdown_text.py), under the name this module's callers know.
+# The one helper (screens/markdown_text.py), under the name this module's callers know.
 markdown_text = md
 
 
@@ -348,7 +351,7 @@ def alarm_bar(record: TrialRecord) -> None:
     def live_bar() -> None:
         _draw_bar(record, settings)
 
-    with st.container(key="itbmon-alarm-bar"):
+    with st.container(key=ALARM_BAR_KEY):
         live_bar()
 
 
@@ -357,7 +360,7 @@ def _draw_bar(record: TrialRecord, settings: DisplaySettings) -> None:
     if actor is None:
         return  # a refresh asked for just before a sign-out: the sign-in screen has no bar
     # Locked, or an administrator (accounts, not patients): beds and conditions only.
-    anonymous = screen_locked() or not actor.roles - {Role.ADMIN}
+    anonymous = screen_locked() or not actor.roles & CLINICAL_ROLES
     page = st.session_state.get(PAGE_ON_SCREEN_KEY)
     one_line = page == WARD_PAGE and not anonymous
     now = record.store.now()
@@ -494,7 +497,7 @@ def acknowledge_bed_form(record: TrialRecord, actor: Actor, bed: BedAlarms, wher
     waiting = bed.waiting
     if not waiting:
         return
-    if not actor.roles & PERMISSIONS.get("alarm.acknowledge", frozenset()):
+    if not may(actor, "alarm.acknowledge"):
         st.caption("Your role cannot acknowledge alarms: call the nurse in charge.")
         return
     top = Priority(waiting[0].priority)  # waiting alarms are most urgent first

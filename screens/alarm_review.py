@@ -1,6 +1,6 @@
 """Alarm review: the ward's alarm figures over a range of ward dates, for the people who own the
 alarm rules (clinical risk management, DCB0129/DCB0160), and what a changed rule file would
-have done on the recorded trial days of those dates (pages/what_if_view.py).
+have done on the recorded trial days of those dates (screens/what_if_view.py).
 
 Figures only: no patient is named here, a trial is its id and its bed. Layout only; every
 figure and its definition come from observations/alarm_review.py.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -17,14 +18,14 @@ import streamlit as st
 
 from observations.alarm_review import AlarmReview
 from observations.errors import RecordError
+from observations.record import TrialRecord
+from observations.store import Actor
 from observations.ward_time import format_ward, to_ward
-from pages.display import load_display_settings
-from pages.markdown_text import html_text
-from pages.shared import MISSING, get_record, require_roles, show_problem
-from pages.what_if_view import duration_text, what_if_section
-from vocabulary import Role
+from screens.display import DisplaySettings
+from screens.markdown_text import html_text
+from screens.shared import MISSING, show_problem
+from screens.what_if_view import duration_text, what_if_section
 
-REVIEW_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.ADMIN})
 RAISES_COLOUR = "#1f77b4"
 ANNUNCIATIONS_COLOUR = "#ff7f0e"
 UNUSABLE_COLOUR = "#d62728"
@@ -37,7 +38,7 @@ def percent_text(fraction: float | None) -> str:
     return MISSING if fraction is None else f"{100 * fraction:.1f} %"
 
 
-def period_text(first: datetime, last: datetime) -> str:
+def period_text(first: datetime, last: datetime, zone: ZoneInfo) -> str:
     """'03 Dec 2026 09:30 GMT to 14:10:00 GMT', the date said once when it is the same."""
     same_day = to_ward(first, zone).date() == to_ward(last, zone).date()
     return f"{format_ward(first, zone)} to {format_ward(last, zone, with_date=not same_day)}"
@@ -202,7 +203,7 @@ def acknowledgement_table(review: AlarmReview) -> None:
     )
 
 
-def stream_section(review: AlarmReview) -> None:
+def stream_section(review: AlarmReview, zone: ZoneInfo) -> None:
     st.subheader("Unusable oximeter stream per device", anchor=False)
     if not review.streams:
         st.caption("No SpO2 or pulse reading was recorded in these dates.")
@@ -236,7 +237,7 @@ def stream_section(review: AlarmReview) -> None:
                     "Device": s.source_device,
                     "Trial": s.trial_id,
                     "Bed": bed_text(s.bed),
-                    "Readings": period_text(s.first, s.last),
+                    "Readings": period_text(s.first, s.last, zone),
                     "Streamed": duration_text(s.streamed_s),
                     "Unusable": duration_text(s.unusable_s),
                     "Unusable share": percent_text(s.unusable_fraction),
@@ -259,59 +260,59 @@ def stream_section(review: AlarmReview) -> None:
     )
 
 
-actor = require_roles(REVIEW_ROLES)
-record = get_record()
-zone = record.settings.ward_timezone
+def render(record: TrialRecord, actor: Actor, settings: DisplaySettings) -> None:
+    zone = record.settings.ward_timezone
 
-st.title("Alarm review")
-st.caption(
-    "How often the ward was called, by which rules and beds, and how fast alarms were "
-    "acknowledged: for reviewing the alarm rules with the hazard log. Figures only: they "
-    "name no patient (a trial is its id and its bed). A raise is a new alarm; "
-    "an annunciation is every time it sounded (raised, re-annunciated, escalated)."
-)
-today = to_ward(record.store.now(), zone).date()
-picked = st.date_input(
-    "Ward dates, from / to",
-    value=(today.replace(day=1), today),  # the month so far
-    max_value=today,
-    format="DD/MM/YYYY",
-    key="alarm_review_dates",
-)
-if not isinstance(picked, tuple) or len(picked) != 2:
-    st.info("Choose the last day of the period.")
-    st.stop()
-display = load_display_settings()
-first_day: date = picked[0]
-last_day: date = picked[1]
-try:
-    # A busy ward's day is hundreds of thousands of readings: a second or two per day of range.
-    with st.spinner("Counting the alarms and the oximeters' readings..."):
-        review = record.alarm_review.review(actor, first_day, last_day, display.gap_after_seconds)
-except RecordError as error:
-    show_problem(error)
-    st.stop()
+    st.title("Alarm review")
+    st.caption(
+        "How often the ward was called, by which rules and beds, and how fast alarms were "
+        "acknowledged: for reviewing the alarm rules with the hazard log. Figures only: they "
+        "name no patient (a trial is its id and its bed). A raise is a new alarm; "
+        "an annunciation is every time it sounded (raised, re-annunciated, escalated)."
+    )
+    today = to_ward(record.store.now(), zone).date()
+    picked = st.date_input(
+        "Ward dates, from / to",
+        value=(today.replace(day=1), today),  # the month so far
+        max_value=today,
+        format="DD/MM/YYYY",
+        key="alarm_review_dates",
+    )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        st.info("Choose the last day of the period.")
+        return
+    first_day: date = picked[0]
+    last_day: date = picked[1]
+    try:
+        # A busy ward's day is hundreds of thousands of readings: a second or two per day of range.
+        with st.spinner("Counting the alarms and the oximeters' readings..."):
+            review = record.alarm_review.review(
+                actor, first_day, last_day, settings.gap_after_seconds
+            )
+    except RecordError as error:
+        show_problem(error)
+        return
 
-st.caption(
-    f"{format_ward(review.start, zone)} to {format_ward(review.end, zone)} "
-    f"({len(review.days)} ward date{'s' if len(review.days) != 1 else ''})."
-)
-waiting = sum(t.waiting for t in review.acknowledgement)
-never = sum(t.never_acknowledged for t in review.acknowledgement)
-for column, (label, value) in zip(
-    st.columns(5),
-    (
-        ("Raises", review.raises),
-        ("Annunciations", review.annunciations),
-        ("Escalations", review.escalations),
-        ("Never acknowledged", never),
-        ("Waiting now", waiting),
-    ),
-    strict=True,
-):
-    column.metric(label, value)
-burden_charts(review)
-acknowledgement_table(review)
-rules_table(review)
-stream_section(review)
-what_if_section(record, actor, first_day, last_day, display)
+    st.caption(
+        f"{format_ward(review.start, zone)} to {format_ward(review.end, zone)} "
+        f"({len(review.days)} ward date{'s' if len(review.days) != 1 else ''})."
+    )
+    waiting = sum(t.waiting for t in review.acknowledgement)
+    never = sum(t.never_acknowledged for t in review.acknowledgement)
+    for column, (label, value) in zip(
+        st.columns(5),
+        (
+            ("Raises", review.raises),
+            ("Annunciations", review.annunciations),
+            ("Escalations", review.escalations),
+            ("Never acknowledged", never),
+            ("Waiting now", waiting),
+        ),
+        strict=True,
+    ):
+        column.metric(label, value)
+    burden_charts(review)
+    acknowledgement_table(review)
+    rules_table(review)
+    stream_section(review, zone)
+    what_if_section(record, actor, first_day, last_day, settings)

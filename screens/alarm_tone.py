@@ -1,6 +1,6 @@
 """The alarm tone of a screen and its idle-lock timer: two small browser components.
 
-The tone (pages/assets/alarm_tone.js) plays IEC 60601-1-8 bursts with Web Audio for every
+The tone (screens/assets/alarm_tone.js) plays IEC 60601-1-8 bursts with Web Audio for every
 unacknowledged high or medium alarm, offers "Pause audio" with a countdown (a new alarm ends the
 pause), says "Sound off - click to enable" when the browser blocks sound, plays the soft
 reminder, and covers the page with a red banner when the server stops refreshing it. Its state
@@ -18,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.display import DisplaySettings
+from screens.display import DisplaySettings
 
 ASSETS = Path(__file__).with_name("assets")
 TONE_KEY = "itbmon-alarm-tone"

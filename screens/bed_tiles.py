@@ -2,8 +2,8 @@
 
 Pure presentation: it takes what the record holds (trials, newest values, active alarms, the
 monitor's NEWS2 and due times, device states, the mini trend) and returns plain data and
-HTML with every text escaped (pages/markdown_text.py); `pages/ward_beds.py` asks the record,
-`pages/ward.py` puts the tiles on the page. Urgency order and colours live here, in one place.
+HTML with every text escaped (screens/markdown_text.py); `screens/ward_beds.py` asks the record,
+`screens/ward.py` puts the tiles on the page. Urgency order and colours live here, in one place.
 
 Colours follow IEC 60601-1-8's alarm signal colours (red for high priority, yellow/amber for
 medium, cyan for low); an alarm waiting for acknowledgement is drawn filled and, when high or
@@ -24,45 +24,18 @@ from observations.nhs_number import is_test_number
 from observations.readings import TrendBucket
 from observations.views import AlarmView, LatestValue, PatientView, TrialView
 from observations.ward_time import format_ward
-from pages.markdown_text import html_text
-from vocabulary import PRIORITY_RANK, STREAMED_PARAMETERS, AlarmKind, Parameter, Priority
+from rules.urgency import alarm_urgency, bed_urgency, most_urgent, sounded_at
+from screens.markdown_text import html_text
+from vocabulary import STREAMED_PARAMETERS, AlarmKind, Parameter
 
 MISSING = "—"
 NEWS2_KEY = "news2"  # the NEWS2 numeric: its alarm has no parameter, its rule is the NEWS2 rule
 
-# ----- presentation, in one place: colours and urgency ----------------------------------------
+# ----- presentation, in one place: colours (the urgency order: rules/urgency.py) ------------
 # IEC 60601-1-8 signal colours on a dark tile (a central station's contrast).
 PRIORITY_COLOURS: dict[str, str] = {"high": "#ff3b30", "medium": "#ffb300", "low": "#22d3ee"}
 PRIORITY_WORDS: dict[str, str] = {"high": "HIGH", "medium": "MEDIUM", "low": "LOW"}
 TREND_COLOURS: dict[Parameter, str] = {Parameter.SPO2: "#8ab4f8", Parameter.PULSE_RATE: "#7bd88f"}
-
-
-def rank(priority: str) -> int:
-    """High 3, medium 2, low 1; an unknown word ranks lowest rather than failing the ward."""
-    try:
-        return PRIORITY_RANK[Priority(priority)]
-    except ValueError:
-        return 0
-
-
-_ANNOUNCING = frozenset({"raised", "escalated", "reannunciated"})
-
-
-def sounded_at(alarm: AlarmView) -> datetime:
-    """When the alarm last called for attention: its last raise, escalation or re-annunciation
-    (an acknowledgement or a silent easing keeps the time it was raised)."""
-    return alarm.last_event_at if alarm.last_event in _ANNOUNCING else alarm.raised_at
-
-
-def urgency_of_alarm(alarm: AlarmView) -> tuple[int, int, float]:
-    """Unacknowledged before acknowledged, then higher priority, then the most recent call."""
-    return (0 if alarm.acknowledged else 1, rank(alarm.priority), sounded_at(alarm).timestamp())
-
-
-def most_urgent(alarms: Iterable[AlarmView]) -> AlarmView | None:
-    """The bed's most urgent UNACKNOWLEDGED alarm (highest priority, then most recent raise or
-    escalation); if every alarm is acknowledged, the most urgent acknowledged one."""
-    return max(alarms, key=urgency_of_alarm, default=None)
 
 
 def natural_bed_key(bed: str | None) -> tuple[int, tuple[tuple[int, int | str], ...]]:
@@ -134,10 +107,8 @@ class BedTile:
 
     @property
     def urgency(self) -> tuple[int, int, int, int]:
-        """Unacknowledged priority, then any alarm's priority, then overdue, then stale."""
-        waiting = max((rank(a.priority) for a in self.alarms if not a.acknowledged), default=0)
-        anything = max((rank(a.priority) for a in self.alarms), default=0)
-        return (waiting, anything, int(self.overdue), int(self.stale))
+        """The ward's order of beds (rules/urgency.py)."""
+        return bed_urgency(self.alarms, overdue=self.overdue, stale=self.stale)
 
     @property
     def state(self) -> str:
@@ -202,7 +173,7 @@ def alarms_by_numeric(
         if key is None:
             continue
         held = found.get(key)
-        if held is None or urgency_of_alarm(alarm) > urgency_of_alarm(held):
+        if held is None or alarm_urgency(alarm) > alarm_urgency(held):
             found[key] = alarm
     return found
 
@@ -340,7 +311,7 @@ def due_line(
 
 
 # ----- HTML -----------------------------------------------------------------------------------
-# Every text from the record escaped by the one HTML helper (pages/markdown_text.py).
+# Every text from the record escaped by the one HTML helper (screens/markdown_text.py).
 _e = html_text
 
 

@@ -22,9 +22,9 @@ from plotly.subplots import make_subplots
 
 from observations.record import TrialRecord
 from observations.views import TrialView
-from pages.display import DisplaySettings
-from pages.markdown_text import html_text
-from pages.nurse_view import set_scores
+from screens.display import DisplaySettings
+from screens.markdown_text import html_text
+from screens.nurse_view import set_scores
 from vocabulary import (
     LABELS,
     SIDE_EFFECT_LABELS,

@@ -11,6 +11,7 @@ outcome. The password is asked again before the signature.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -21,36 +22,34 @@ from observations.exports.snapshot import (
 )
 from observations.free_text import max_chars
 from observations.limits import dose_limits
-from observations.store import Actor, Reauthentication
+from observations.record import TrialRecord
+from observations.store import Actor, Reauthentication, may
 from observations.views import DecisionView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
-from pages.markdown_text import md
-from pages.safety_view import show_safety
-from pages.shared import (
-    INTENDED_USE,
-    choose_trial,
-    get_record,
-    require_roles,
-    role_may,
-    show_problem,
-)
 from rules.evaluation import TrialDayEvaluation
 from rules.responder import (
     FOLLOW_UP_OUTCOMES,
     follow_up_suggestion,
     load_responder_config,
 )
-from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, Role, TrialStatus
+from screens.markdown_text import md
+from screens.safety_view import show_safety
+from screens.shared import (
+    INTENDED_USE,
+    choose_trial,
+    show_problem,
+)
+from vocabulary import DECISION_OUTCOME_LABELS, DecisionOutcome, TrialStatus
 
 
-def confirm_with_hospital_sign_in(actor: Actor) -> Reauthentication:
+def confirm_with_hospital_sign_in(record: TrialRecord, actor: Actor) -> Reauthentication:
     """The identity provider's word that this person signed in just now: its issuer and
     subject, and when it authenticated them (auth_time, else the token's issue time)."""
     claims = st.user if getattr(st.user, "is_logged_in", False) else {}
     stamp = claims.get("auth_time") or claims.get("iat")
     if not stamp:
         raise RecordError("Confirm with the hospital account first: nothing was signed.")
-    return get_record().users.confirm_external(
+    return record.users.confirm_external(
         actor,
         str(claims.get("iss") or ""),
         str(claims.get("sub") or ""),
@@ -59,7 +58,6 @@ def confirm_with_hospital_sign_in(actor: Actor) -> Reauthentication:
     )
 
 
-DECISION_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST})
 FLASH_KEY = "decision_message"
 
 
@@ -69,7 +67,9 @@ def up_to_minute(moment: datetime) -> datetime:
     return whole if whole == moment else whole + timedelta(minutes=1)
 
 
-def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
+def show_decision(
+    record: TrialRecord, trial: TrialView, decision: DecisionView | None, zone: ZoneInfo
+) -> None:
     if decision is None:
         st.error("This trial is marked decided but no decision is in the record.")
         return
@@ -96,7 +96,7 @@ def show_decision(trial: TrialView, decision: DecisionView | None) -> None:
         )
 
 
-def show_evaluation(evaluation: TrialDayEvaluation) -> None:
+def show_evaluation(evaluation: TrialDayEvaluation, zone: ZoneInfo) -> None:
     """The same evaluation as the Review page and the report: the suggested next step (never a
     higher dose after signs of overdose), the hint it rests on, and the day's safety."""
     step = evaluation.next_step
@@ -114,183 +114,188 @@ def show_evaluation(evaluation: TrialDayEvaluation) -> None:
     show_safety(evaluation, zone, "conditions_decision", "Every event is on the Review page.")
 
 
-# ----- page -------------------------------------------------------------------------------------
-actor = require_roles(DECISION_ROLES)
-record = get_record()
-zone = record.settings.ward_timezone
-config = load_responder_config()
+def render(record: TrialRecord, actor: Actor) -> None:
+    """The suggestion, the day's safety, and (for a doctor) the signed decision."""
+    zone = record.settings.ward_timezone
+    config = load_responder_config()
 
-st.title("Responder decision")
-st.caption(INTENDED_USE)
-st.caption("The decision is the team's, signed by a doctor. The software only suggests.")
-message = st.session_state.pop(FLASH_KEY, None)
-if message:
-    st.success(message)
+    st.title("Responder decision")
+    st.caption(INTENDED_USE)
+    st.caption("The decision is the team's, signed by a doctor. The software only suggests.")
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message:
+        st.success(message)
 
-statuses = {TrialStatus.MONITORING, TrialStatus.ASSESSED, TrialStatus.DECIDED}
-trial = choose_trial(record.trials.list(statuses=statuses), "decision_trial")
-if trial is None:
-    st.info("Choose the trial. Trials in monitoring, assessed or decided are listed.")
-    st.stop()
+    statuses = {TrialStatus.MONITORING, TrialStatus.ASSESSED, TrialStatus.DECIDED}
+    trial = choose_trial(record.trials.list(statuses=statuses), "decision_trial")
+    if trial is None:
+        st.info("Choose the trial. Trials in monitoring, assessed or decided are listed.")
+        return
 
-injection = trial.injection
-if injection is not None:
-    st.write(
-        f"Dose given: {injection.dose_mcg} mcg at {format_ward(injection.given_at, zone)}"
-        f" · stage: {trial.status}"
-    )
+    injection = trial.injection
+    if injection is not None:
+        st.write(
+            f"Dose given: {injection.dose_mcg} mcg at {format_ward(injection.given_at, zone)}"
+            f" · stage: {trial.status}"
+        )
 
-if trial.status == TrialStatus.DECIDED.value:
-    show_decision(trial, record.decisions.for_trial(trial.id))
-    st.stop()
+    if trial.status == TrialStatus.DECIDED.value:
+        show_decision(record, trial, record.decisions.for_trial(trial.id), zone)
+        return
 
-if trial.status == TrialStatus.MONITORING.value:
-    st.warning(
-        "This trial is still in monitoring: the monitoring window must be closed first (Trial "
-        "set-up page) before the decision is signed. Window ends "
-        f"{format_ward(trial.window_end, zone)}."
-    )
-    if role_may(actor, "trial.status"):
-        unacknowledged = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
-        if unacknowledged:
-            st.error(
-                f"{len(unacknowledged)} alarm(s) not acknowledged: the window cannot be "
-                "closed until every alarm is acknowledged."
-            )
-        if st.button(
-            "Mark assessed (monitoring finished)",
-            disabled=bool(unacknowledged),
-            key=f"mark_assessed_{trial.id}",
-        ):
-            try:
-                record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
-            except RecordError as error:
-                show_problem(error)
-            else:
-                st.session_state[FLASH_KEY] = "The trial is marked assessed."
-                st.rerun()
-    st.stop()
-
-evaluation = evaluation_of(take_snapshot(record, trial.id), config)
-show_evaluation(evaluation)
-st.caption("Review the scores, vital signs and every alarm on the Review page first.")
-
-if Role.DOCTOR not in actor.roles:
-    st.info("Only a doctor signs the decision.")
-    st.stop()
-
-outcome = st.radio(
-    "Outcome",
-    list(DecisionOutcome),
-    format_func=DECISION_OUTCOME_LABELS.get,
-    index=None,
-    key=f"outcome_{trial.id}",
-)
-rationale = st.text_area(
-    "Rationale (the team's reasons)", key=f"rationale_{trial.id}", max_chars=max_chars("note")
-)
-
-blocked = outcome is None
-follow_up = outcome in FOLLOW_UP_OUTCOMES
-plan_now = False
-next_dose: int | None = None
-not_before_day = not_before_time = None
-if follow_up:
-    assert outcome is not None
-    # The outcome's own suggestion: +25 mcg for a re-trial, the same dose when inconclusive.
-    planned = (
-        follow_up_suggestion(outcome, injection.dose_mcg, injection.given_at, config, dose_limits())
-        if injection is not None
-        else None
-    )
-    default_dose = planned.dose_mcg if planned else None
-    if planned is not None and planned.dose_mcg is None:
-        st.error(f"{planned.explanation} Choose another outcome.")
-        blocked = True
-    if outcome is DecisionOutcome.RETRIAL_HIGHER and evaluation.signs:
-        # Never offer a higher dose after signs of overdose: the doctor types it, knowingly.
-        default_dose = None
+    if trial.status == TrialStatus.MONITORING.value:
         st.warning(
-            "Signs of overdose were seen on this day ("
-            + "; ".join(evaluation.signs)
-            + "): no higher dose is suggested. If the team decides on one, enter it.",
-            icon=":material/warning:",
+            "This trial is still in monitoring: the monitoring window must be closed first (Trial "
+            "set-up page) before the decision is signed. Window ends "
+            f"{format_ward(trial.window_end, zone)}."
         )
-    st.subheader("Next trial")
-    keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
-    next_dose = st.number_input(
-        "Next trial dose (mcg)",
-        value=int(default_dose) if default_dose else None,
-        step=5,
-        key=f"next_dose_{keys}",
-    )
-    earliest = (
-        up_to_minute(to_ward(planned.not_before, zone)) if planned and planned.not_before else None
-    )
-    day, clock = st.columns(2)
-    not_before_day = day.date_input(
-        "Not before (date)",
-        value=earliest.date() if earliest else None,
-        key=f"not_before_day_{keys}",
-    )
-    not_before_time = clock.time_input(
-        "Not before (ward time)",
-        value=earliest.time() if earliest else None,
-        step=60,
-        key=f"not_before_time_{keys}",
-    )
-    plan_now = st.checkbox(
-        "Plan the follow-up trial now (same patient, linked to this trial)",
-        value=True,
-        key=f"plan_now_{keys}",
-    )
-    if trial.spo2_scale == 2:
-        st.caption("The follow-up trial keeps SpO2 scale 2 and its recorded reason.")
+        if may(actor, "trial.status"):
+            unacknowledged = [a for a in record.alarms.active(trial.id) if not a.acknowledged]
+            if unacknowledged:
+                st.error(
+                    f"{len(unacknowledged)} alarm(s) not acknowledged: the window cannot be "
+                    "closed until every alarm is acknowledged."
+                )
+            if st.button(
+                "Mark assessed (monitoring finished)",
+                disabled=bool(unacknowledged),
+                key=f"mark_assessed_{trial.id}",
+            ):
+                try:
+                    record.trials.set_status(actor, trial.id, TrialStatus.ASSESSED)
+                except RecordError as error:
+                    show_problem(error)
+                else:
+                    st.session_state[FLASH_KEY] = "The trial is marked assessed."
+                    st.rerun()
+        return
 
-with_password = record.users.signs_with_password(actor)
-if with_password:
-    password = st.text_input(
-        "Your password, to sign", type="password", key=f"sign_password_{trial.id}"
+    evaluation = evaluation_of(take_snapshot(record, trial.id), config)
+    show_evaluation(evaluation, zone)
+    st.caption("Review the scores, vital signs and every alarm on the Review page first.")
+
+    if not may(actor, "decision.sign"):
+        st.info("Only a doctor signs the decision.")
+        return
+
+    outcome = st.radio(
+        "Outcome",
+        list(DecisionOutcome),
+        format_func=DECISION_OUTCOME_LABELS.get,
+        index=None,
+        key=f"outcome_{trial.id}",
     )
-else:
-    st.caption(
-        "You signed in with your hospital account: signing asks it to confirm you "
-        "afresh (a hospital sign-in within the last two minutes)."
+    rationale = st.text_area(
+        "Rationale (the team's reasons)", key=f"rationale_{trial.id}", max_chars=max_chars("note")
     )
-    st.button("Confirm with the hospital account", on_click=st.login, key=f"sso_confirm_{trial.id}")
-if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{trial.id}"):
-    assert outcome is not None
-    try:
-        next_not_before: datetime | None = None
-        if follow_up:
-            if not_before_day is None or not_before_time is None:
-                raise RecordError("Enter the earliest date and time for the next trial.")
-            next_not_before = ward_time_to_utc(
-                datetime.combine(not_before_day, not_before_time), zone
+
+    blocked = outcome is None
+    follow_up = outcome in FOLLOW_UP_OUTCOMES
+    plan_now = False
+    next_dose: int | None = None
+    not_before_day = not_before_time = None
+    if follow_up:
+        assert outcome is not None
+        # The outcome's own suggestion: +25 mcg for a re-trial, the same dose when inconclusive.
+        planned = (
+            follow_up_suggestion(
+                outcome, injection.dose_mcg, injection.given_at, config, dose_limits()
             )
-        proof = (
-            record.users.confirm_password(actor, password, "decision")
-            if with_password
-            else confirm_with_hospital_sign_in(actor)
+            if injection is not None
+            else None
         )
-        signed = record.decisions.sign(
-            actor,
-            trial.id,
-            outcome,
-            rationale,
-            reauthentication=proof,
-            next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
-            next_not_before=next_not_before,
-            plan_follow_up=follow_up and plan_now,
+        default_dose = planned.dose_mcg if planned else None
+        if planned is not None and planned.dose_mcg is None:
+            st.error(f"{planned.explanation} Choose another outcome.")
+            blocked = True
+        if outcome is DecisionOutcome.RETRIAL_HIGHER and evaluation.signs:
+            # Never offer a higher dose after signs of overdose: the doctor types it, knowingly.
+            default_dose = None
+            st.warning(
+                "Signs of overdose were seen on this day ("
+                + "; ".join(evaluation.signs)
+                + "): no higher dose is suggested. If the team decides on one, enter it.",
+                icon=":material/warning:",
+            )
+        st.subheader("Next trial")
+        keys = f"{trial.id}_{outcome.value}"  # defaults follow the chosen outcome
+        next_dose = st.number_input(
+            "Next trial dose (mcg)",
+            value=int(default_dose) if default_dose else None,
+            step=5,
+            key=f"next_dose_{keys}",
         )
-    except RecordError as error:
-        show_problem(error)
+        earliest = (
+            up_to_minute(to_ward(planned.not_before, zone))
+            if planned and planned.not_before
+            else None
+        )
+        day, clock = st.columns(2)
+        not_before_day = day.date_input(
+            "Not before (date)",
+            value=earliest.date() if earliest else None,
+            key=f"not_before_day_{keys}",
+        )
+        not_before_time = clock.time_input(
+            "Not before (ward time)",
+            value=earliest.time() if earliest else None,
+            step=60,
+            key=f"not_before_time_{keys}",
+        )
+        plan_now = st.checkbox(
+            "Plan the follow-up trial now (same patient, linked to this trial)",
+            value=True,
+            key=f"plan_now_{keys}",
+        )
+        if trial.spo2_scale == 2:
+            st.caption("The follow-up trial keeps SpO2 scale 2 and its recorded reason.")
+
+    with_password = record.users.signs_with_password(actor)
+    if with_password:
+        password = st.text_input(
+            "Your password, to sign", type="password", key=f"sign_password_{trial.id}"
+        )
     else:
-        done = f"Decision signed: {DECISION_OUTCOME_LABELS[outcome]}."
-        if signed.follow_up is not None:
-            done += (
-                f" Follow-up trial {signed.follow_up.id} planned at "
-                f"{signed.follow_up.planned_dose_mcg} mcg."
+        st.caption(
+            "You signed in with your hospital account: signing asks it to confirm you "
+            "afresh (a hospital sign-in within the last two minutes)."
+        )
+        st.button(
+            "Confirm with the hospital account", on_click=st.login, key=f"sso_confirm_{trial.id}"
+        )
+    if st.button("Sign decision", type="primary", disabled=blocked, key=f"sign_{trial.id}"):
+        assert outcome is not None
+        try:
+            next_not_before: datetime | None = None
+            if follow_up:
+                if not_before_day is None or not_before_time is None:
+                    raise RecordError("Enter the earliest date and time for the next trial.")
+                next_not_before = ward_time_to_utc(
+                    datetime.combine(not_before_day, not_before_time), zone
+                )
+            proof = (
+                record.users.confirm_password(actor, password, "decision")
+                if with_password
+                else confirm_with_hospital_sign_in(record, actor)
             )
-        st.session_state[FLASH_KEY] = done
-        st.rerun()
+            signed = record.decisions.sign(
+                actor,
+                trial.id,
+                outcome,
+                rationale,
+                reauthentication=proof,
+                next_dose_mcg=int(next_dose) if follow_up and next_dose is not None else None,
+                next_not_before=next_not_before,
+                plan_follow_up=follow_up and plan_now,
+            )
+        except RecordError as error:
+            show_problem(error)
+        else:
+            done = f"Decision signed: {DECISION_OUTCOME_LABELS[outcome]}."
+            if signed.follow_up is not None:
+                done += (
+                    f" Follow-up trial {signed.follow_up.id} planned at "
+                    f"{signed.follow_up.planned_dose_mcg} mcg."
+                )
+            st.session_state[FLASH_KEY] = done
+            st.rerun()

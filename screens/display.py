@@ -5,10 +5,11 @@ Validated at start-up; a wrong value stops the page with the file and line of th
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rules.yaml_lines import YamlSyntaxError, load_with_lines
 
@@ -41,7 +42,7 @@ class DisplaySettings(BaseModel):
     ward_trend_spo2_axis: tuple[float, float]
     ward_trend_pulse_axis: tuple[float, float]
     ward_trend_rationale: str = Field(min_length=1)
-    # The frame of every page (pages/alarm_bar.py, pages/alarm_tone.py).
+    # The frame of every page (screens/alarm_bar.py, screens/alarm_tone.py).
     audio_pause_seconds: float = Field(gt=0, le=120)
     high_burst_every_seconds: float = Field(ge=2.5, le=15)
     medium_burst_every_seconds: float = Field(ge=2.5, le=30)
@@ -50,11 +51,26 @@ class DisplaySettings(BaseModel):
     tone_rationale: str = Field(min_length=1)
     alarm_bar_box_px: int = Field(ge=60, le=600)
     alarm_bar_rationale: str = Field(min_length=1)
-    # The alarm review page's what-if section (pages/what_if_view.py).
+    # The alarm review page's what-if section (screens/what_if_view.py).
     what_if_upload_kb: int = Field(ge=16, le=1024)
     what_if_timeline_row_px: int = Field(ge=12, le=80)
     what_if_timeline_min_px: int = Field(ge=120, le=1200)
     what_if_rationale: str = Field(min_length=1)
+    # Colours of scores (screens/news2_chart.py, screens/observation_entry.py, screens/review.py).
+    news2_score_colours: dict[int, str]
+    tone_reduced_colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    tone_increased_colour: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    score_colours_rationale: str = Field(min_length=1)
+
+    @field_validator("news2_score_colours")
+    @classmethod
+    def _every_parameter_score(cls, colours: dict[int, str]) -> dict[int, str]:
+        if sorted(colours) != [0, 1, 2, 3]:
+            raise ValueError("give a colour for each parameter score 0, 1, 2 and 3")
+        for colour in colours.values():
+            if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+                raise ValueError(f"{colour!r} is not a colour like #f08080")
+        return colours
 
 
 def parse_display_settings(text: str, source: str) -> DisplaySettings:

@@ -13,7 +13,7 @@ from observations.errors import RecordError
 from observations.limits import idle_lock_minutes
 from observations.record import TrialRecord
 from observations.store import Actor
-from pages.shared import show_problem, unlock
+from screens.shared import show_problem, unlock
 
 
 def lock_screen(record: TrialRecord, actor: Actor) -> None:

@@ -23,7 +23,6 @@ import streamlit as st
 from observations.set_scores import SetScoreView
 from observations.views import ObservationSetView
 from observations.ward_time import format_ward, to_ward
-from pages.markdown_text import html_text
 from rules.news2 import (
     News2Band,
     score_consciousness,
@@ -35,11 +34,12 @@ from rules.news2 import (
     score_temp,
     whole_number,
 )
+from screens.display import load_display_settings
+from screens.markdown_text import html_text
 
 MISSING = "—"
-# The RCP 2017 chart's shading of a parameter's score. Text stays dark on each (contrast at
-# least 4.5:1), so the value reads on a dim ward screen.
-SCORE_COLOURS: dict[int, str] = {3: "#f08080", 2: "#f9b872", 1: "#fff1a0", 0: "#ffffff"}
+# The RCP 2017 chart's shading of a parameter's score (display.yaml, with its rationale).
+SCORE_COLOURS: dict[int, str] = load_display_settings().news2_score_colours
 # The total row takes the colour of the response its band asks for (RCP 2017 clinical
 # response): >= 7 high, 5-6 medium, a single 3 low-medium, otherwise low.
 BAND_COLOURS: dict[str, str] = {

@@ -16,11 +16,10 @@ import streamlit as st
 from observations.record import TrialRecord
 from observations.services import DeviceStateView
 from observations.set_scores import NOT_YET_SCORED, ScheduleJudgementView, SetScoreView
-from observations.store import PERMISSIONS, Actor
 from observations.views import ObservationSetView, TrialView
 from observations.ward_time import format_ward
-from pages.shared import get_record
 from rules import News2Result, RuleSet, load_rule_set
+from screens.shared import get_record
 from vocabulary import ConnectionState, TrialStatus
 
 SELECTED_TRIAL_KEY = "selected_trial_id"
@@ -187,11 +186,6 @@ def device_state_text(state: DeviceStateView, now: datetime, label: str | None =
         return f"{name}: {word}, no reading since the monitor started{reason}"
     age = format_age(age_seconds(state.last_reading_at, now))
     return f"{name}: {word}, last reading {age} ago{reason}"
-
-
-def allowed(actor: Actor, action: str) -> bool:
-    """Whether the record's role table lets ``actor`` do ``action`` (to show or hide a button)."""
-    return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
 
 
 # The address parameter naming the trial a page opens with (a ward tile's link).

@@ -11,6 +11,7 @@ source. The decision is the team's, signed on the Decision page.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -18,37 +19,39 @@ import streamlit as st
 from observations.exports import export_for, may_export
 from observations.exports.snapshot import (
     evaluation_of,
+    peak_window,
     take_snapshot,
 )
+from observations.record import TrialRecord
 from observations.set_scores import SetScoreView
+from observations.store import Actor
 from observations.views import AssessmentView, ObservationSetView, TrialView
 from observations.ward_time import format_ward, to_ward
-from pages.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
-from pages.display import load_display_settings
-from pages.markdown_text import md
-from pages.nurse_view import score_text, set_scores
-from pages.safety_view import show_safety
-from pages.shared import (
-    INTENDED_USE,
-    MISSING,
-    choose_trial,
-    get_record,
-    load_muscle_groups,
-    muscle_name,
-    require_roles,
-    shown,
-)
 from rules import DueStatus
 from rules.evaluation import TrialDayEvaluation
 from rules.responder import (
     AshworthAssessment,
     AshworthScore,
     MixedScalesError,
+    ResponderConfig,
     ResponderHint,
     compare_lower_limb,
     gas_t_score,
     load_responder_config,
     lower_limb_mean,
+)
+from screens.charts import CHART_PARAMETERS, PRIORITY_COLOURS, Marker, News2Point, timeline_figure
+from screens.display import DisplaySettings
+from screens.markdown_text import md
+from screens.nurse_view import score_text, set_scores
+from screens.safety_view import show_safety
+from screens.shared import (
+    INTENDED_USE,
+    MISSING,
+    choose_trial,
+    load_muscle_groups,
+    muscle_name,
+    shown,
 )
 from vocabulary import (
     LABELS,
@@ -60,15 +63,11 @@ from vocabulary import (
     AssessmentTimePoint,
     MuscleGroup,
     Parameter,
-    Role,
     Side,
     SideEffect,
     TrialStatus,
 )
 
-REVIEW_ROLES = frozenset({Role.DOCTOR, Role.NURSE_SPECIALIST, Role.PHYSIOTHERAPIST})
-LESS_TONE = "background-color: #d4edda"  # green: tone reduced
-MORE_TONE = "background-color: #f8d7da"  # red: tone increased
 MARKED_EVENTS = (AlarmEventType.RAISED.value, AlarmEventType.ESCALATED.value)
 
 
@@ -83,7 +82,7 @@ def latest(assessments: list[AssessmentView], point: AssessmentTimePoint) -> Ass
 Columns = list[tuple[str, AssessmentView | None]]
 
 
-def extra_heading(view: AssessmentView, injected: datetime | None) -> str:
+def extra_heading(view: AssessmentView, injected: datetime | None, zone: ZoneInfo) -> str:
     """'Extra 12:10 (+2 h 10 min)': ward time, and time since the injection when known."""
     heading = f"Extra {to_ward(view.assessed_at, zone):%H:%M}"
     if injected is not None:
@@ -98,14 +97,22 @@ def time_point_columns(
     after: AssessmentView | None,
     extras: list[AssessmentView],
     injected: datetime | None,
+    zone: ZoneInfo,
 ) -> Columns:
-    """Baseline, the extra time points and 4 hours, in time order (extras beside the two)."""
-    four_at = after.assessed_at if after else (injected + timedelta(hours=4) if injected else None)
+    """Baseline, the extra time points and 4 hours, in time order (extras beside the two).
+    Before the 4-hour scores are taken, their column stands where the peak window opens
+    (observations/limits.yaml, trial_day): extras taken inside it come after the column."""
+    if after is not None:
+        four_at: datetime | None = after.assessed_at
+    elif injected is not None:
+        four_at = injected + timedelta(hours=peak_window().start_h)
+    else:
+        four_at = None
     columns: Columns = [("Baseline", baseline)]
     late: Columns = []
     seen: dict[str, int] = {}
     for view in extras:
-        heading = extra_heading(view, injected)
+        heading = extra_heading(view, injected, zone)
         seen[heading] = seen.get(heading, 0) + 1
         if seen[heading] > 1:  # two extra assessments in one minute stay two columns
             heading += f" #{seen[heading]}"
@@ -128,7 +135,12 @@ def number(value: float | None, places: int = 2) -> str:
 
 
 def muscle_reduction(
-    muscle: MuscleGroup, side: Side, before: str, after: str, scale: AshworthScale
+    muscle: MuscleGroup,
+    side: Side,
+    before: str,
+    after: str,
+    scale: AshworthScale,
+    config: ResponderConfig,
 ) -> float | None:
     """One muscle's reduction under the declared mapping, computed by rules/ (lower limb only)."""
     if muscle not in LOWER_LIMB_MUSCLES:
@@ -155,7 +167,7 @@ def labels_of(view: AssessmentView | None) -> dict[tuple[str, str], str]:
     return {(s.muscle_group, s.side): s.label for s in view.ashworth} if view else {}
 
 
-def ashworth_section(columns: Columns) -> None:
+def ashworth_section(columns: Columns, config: ResponderConfig, settings: DisplaySettings) -> None:
     st.subheader("Ashworth per muscle")
     views = dict(columns)
     baseline, after = views["Baseline"], views["4 hours"]
@@ -176,7 +188,9 @@ def ashworth_section(columns: Columns) -> None:
             later = after_labels.get((muscle, side.value))
             reduction = None
             if before is not None and later is not None and not mixed:
-                reduction = muscle_reduction(MuscleGroup(muscle), side, before, later, scale)
+                reduction = muscle_reduction(
+                    MuscleGroup(muscle), side, before, later, scale, config
+                )
             reductions.append(reduction)
             row = {"Muscle group": muscle_name(muscle), "Side": side.value}
             for heading, _ in columns:
@@ -184,9 +198,12 @@ def ashworth_section(columns: Columns) -> None:
             rows.append({**row, "Reduction": reduction_text(reduction)})
     frame = pd.DataFrame(rows)
 
+    less = f"background-color: {settings.tone_reduced_colour}"
+    more = f"background-color: {settings.tone_increased_colour}"
+
     def colour(_: pd.Series) -> list[str]:
         return [
-            LESS_TONE if r is not None and r > 0 else MORE_TONE if r is not None and r < 0 else ""
+            less if r is not None and r > 0 else more if r is not None and r < 0 else ""
             for r in reductions
         ]
 
@@ -222,7 +239,9 @@ def ashworth_section(columns: Columns) -> None:
         )
 
 
-def mean_section(baseline: AssessmentView | None, after: AssessmentView | None) -> None:
+def mean_section(
+    baseline: AssessmentView | None, after: AssessmentView | None, config: ResponderConfig
+) -> None:
     st.subheader("Lower-limb mean")
     if any(
         a is not None and a.ashworth_scale == AshworthScale.MODIFIED.value
@@ -321,7 +340,7 @@ def hint_text(hint: ResponderHint) -> str:
     )
 
 
-def timing_section(evaluation: TrialDayEvaluation) -> None:
+def timing_section(evaluation: TrialDayEvaluation, zone: ZoneInfo) -> None:
     """When each compared set of scores was taken, relative to the injection."""
     for name, timing in (
         ("Baseline", evaluation.baseline_timing),
@@ -355,7 +374,7 @@ def hint_section(evaluation: TrialDayEvaluation) -> None:
                 st.text(hint_text(hint))
 
 
-def safety_section(evaluation: TrialDayEvaluation) -> None:
+def safety_section(evaluation: TrialDayEvaluation, zone: ZoneInfo) -> None:
     """First on the page: what was seen that weighs against a higher dose, and the next step."""
     st.subheader("Safety on the trial day")
     step = evaluation.next_step
@@ -369,7 +388,7 @@ def safety_section(evaluation: TrialDayEvaluation) -> None:
     show_safety(evaluation, zone, "conditions_review", "Every event is listed below.")
 
 
-def export_section(trial: TrialView) -> None:
+def export_section(record: TrialRecord, actor: Actor, trial: TrialView) -> None:
     """The report and the CSV, made when clicked; the record audits each export."""
     if not may_export(actor):
         return
@@ -395,11 +414,17 @@ def export_section(trial: TrialView) -> None:
     )
 
 
-def local(moment: datetime) -> datetime:
+def local(moment: datetime, zone: ZoneInfo) -> datetime:
     return to_ward(moment, zone).replace(tzinfo=None)
 
 
-def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
+def day_section(
+    record: TrialRecord,
+    trial: TrialView,
+    assessments: list[AssessmentView],
+    settings: DisplaySettings,
+) -> None:
+    zone = record.settings.ward_timezone
     st.subheader("The day: vital signs, alarms and side effects")
     frame = record.readings.timeline(trial.id, CHART_PARAMETERS)
     sets = record.observations.list(trial.id)
@@ -423,31 +448,30 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
     for obs in sets:
         score = scores.get(obs.id)
         if score is not None and score.total is not None:
-            news2.append(News2Point(local(obs.measured_at), score.total))
+            news2.append(News2Point(local(obs.measured_at, zone), score.total))
         for item in obs.side_effects or []:
             side_effects.append(
                 Marker(
-                    local(obs.measured_at),
+                    local(obs.measured_at, zone),
                     SIDE_EFFECT_LABELS.get(SideEffect(item), item),
                     "#d62728",
                 )
             )
     alarms = [
         Marker(
-            local(e.at),
+            local(e.at, zone),
             f"{e.priority.upper()}: {e.message}",
             PRIORITY_COLOURS.get(e.priority, "#888"),
         )
         for e in events
         if e.event in MARKED_EVENTS
     ]
-    settings = load_display_settings()
     figure = timeline_figure(
         frame,
-        injection_at=local(injected) if injected else None,
-        window_end=local(trial.window_end) if trial.window_end else None,
-        start=local(start),
-        end=local(end),
+        injection_at=local(injected, zone) if injected else None,
+        window_end=local(trial.window_end, zone) if trial.window_end else None,
+        start=local(start, zone),
+        end=local(end, zone),
         news2=news2,
         alarms=alarms,
         side_effects=side_effects,
@@ -455,9 +479,9 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
         gap_seconds=settings.gap_after_seconds,
     )
     for view in assessments:  # the scores beside the vital signs
-        figure.add_vline(x=local(view.assessed_at), line={"color": "#555", "dash": "dot"})
+        figure.add_vline(x=local(view.assessed_at, zone), line={"color": "#555", "dash": "dot"})
         figure.add_annotation(
-            x=local(view.assessed_at),
+            x=local(view.assessed_at, zone),
             y=0.0,
             yref="paper",
             text=f"{view.time_point} scores",
@@ -468,7 +492,7 @@ def day_section(trial: TrialView, assessments: list[AssessmentView]) -> None:
     st.plotly_chart(figure, key="review_timeline", config={"displaylogo": False})
     if frame.empty:
         st.caption("No vital signs recorded for this trial.")
-    observations_section(trial, sets, scores)
+    observations_section(record, trial, sets, scores)
 
     st.markdown("**Alarms**")
     if events:
@@ -518,10 +542,14 @@ def parameter_label(name: str) -> str:
 
 
 def observations_section(
-    trial: TrialView, sets: list[ObservationSetView], scores: dict[int, SetScoreView]
+    record: TrialRecord,
+    trial: TrialView,
+    sets: list[ObservationSetView],
+    scores: dict[int, SetScoreView],
 ) -> None:
     """Each set's NEWS2, the due times met, late and missed, and the patient's baseline, all
     as the monitor judged them (never worked out again here)."""
+    zone = record.settings.ward_timezone
     st.markdown("**Observation sets (NEWS2 as scored by the monitor)**")
     if sets:
         st.dataframe(
@@ -570,46 +598,45 @@ def observations_section(
         st.caption("Pre-injection baseline: none (no readings or set before the injection).")
 
 
-# ----- page -------------------------------------------------------------------------------------
-actor = require_roles(REVIEW_ROLES)
-record = get_record()
-zone = record.settings.ward_timezone
-config = load_responder_config()
+def render(record: TrialRecord, actor: Actor, settings: DisplaySettings) -> None:
+    """Scores side by side, the hint, the day's safety and its timeline, for one trial."""
+    zone = record.settings.ward_timezone
+    config = load_responder_config()
 
-st.title("4-hour review")
-st.caption(INTENDED_USE)
-trials = [t for t in record.trials.list() if t.status != TrialStatus.CANCELLED.value]
-trial = choose_trial(trials, "review_trial")
-if trial is None:
-    st.info("Choose the trial to review.")
-    st.stop()
-if trial.injection is not None:
-    st.write(
-        f"{trial.injection.dose_mcg} mcg given "
-        f"{format_ward(trial.injection.given_at, zone)} · stage: {trial.status}"
+    st.title("4-hour review")
+    st.caption(INTENDED_USE)
+    trials = [t for t in record.trials.list() if t.status != TrialStatus.CANCELLED.value]
+    trial = choose_trial(trials, "review_trial")
+    if trial is None:
+        st.info("Choose the trial to review.")
+        return
+    if trial.injection is not None:
+        st.write(
+            f"{trial.injection.dose_mcg} mcg given "
+            f"{format_ward(trial.injection.given_at, zone)} · stage: {trial.status}"
+        )
+
+    assessments = record.assessments.list(trial.id)
+    baseline = latest(assessments, AssessmentTimePoint.BASELINE)
+    after = latest(assessments, AssessmentTimePoint.FOUR_HOURS)
+    extras = [a for a in assessments if a.time_point == AssessmentTimePoint.OTHER.value]
+    columns = time_point_columns(
+        baseline, after, extras, trial.injection.given_at if trial.injection else None, zone
     )
+    if after is None:
+        st.warning("The 4-hour scores are not recorded yet (Scores page).")
 
-assessments = record.assessments.list(trial.id)
-baseline = latest(assessments, AssessmentTimePoint.BASELINE)
-after = latest(assessments, AssessmentTimePoint.FOUR_HOURS)
-extras = [a for a in assessments if a.time_point == AssessmentTimePoint.OTHER.value]
-columns = time_point_columns(
-    baseline, after, extras, trial.injection.given_at if trial.injection else None
-)
-if after is None:
-    st.warning("The 4-hour scores are not recorded yet (Scores page).")
+    evaluation = evaluation_of(take_snapshot(record, trial.id), config)
+    export_section(record, actor, trial)
+    safety_section(evaluation, zone)
+    timing_section(evaluation, zone)
 
-evaluation = evaluation_of(take_snapshot(record, trial.id), config)
-export_section(trial)
-safety_section(evaluation)
-timing_section(evaluation)
-
-scores, day = st.columns([1, 1])
-with scores:
-    ashworth_section(columns)
-    mean_section(baseline, after)
-    measures_section(columns)
-    goals_section(columns)
-    hint_section(evaluation)
-with day:
-    day_section(trial, assessments)
+    scores, day = st.columns([1, 1])
+    with scores:
+        ashworth_section(columns, config, settings)
+        mean_section(baseline, after, config)
+        measures_section(columns)
+        goals_section(columns)
+        hint_section(evaluation)
+    with day:
+        day_section(record, trial, assessments, settings)

@@ -17,16 +17,18 @@ import streamlit as st
 from observations.errors import InvalidEntry, RecordError
 from observations.free_text import max_chars
 from observations.limits import load_limits
+from observations.record import TrialRecord
+from observations.store import Actor
+from observations.trials import OPEN_STATUSES
 from observations.views import AssessmentView, TrialView
 from observations.ward_time import format_ward, to_ward, ward_time_to_utc
-from pages.shared import (
+from screens.shared import (
     INTENDED_USE,
     MISSING,
+    MRC_POWER,
     choose_trial,
-    get_record,
     load_muscle_groups,
     muscle_name,
-    require_roles,
     show_problem,
     shown,
 )
@@ -36,14 +38,10 @@ from vocabulary import (
     AshworthScale,
     AssessmentTimePoint,
     Parameter,
-    Role,
     Side,
-    TrialStatus,
 )
 
-SCORE_ROLES = frozenset({Role.PHYSIOTHERAPIST, Role.NURSE_SPECIALIST})
 FLASH_KEY = "scores_saved_message"
-OPEN = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING, TrialStatus.ASSESSED}
 TIME_POINT_NAMES = {
     AssessmentTimePoint.BASELINE: "Baseline (before the injection)",
     AssessmentTimePoint.FOUR_HOURS: "4 hours (peak)",
@@ -68,14 +66,6 @@ PENN_FREQUENCY = {
     4: "4 — spasms more than ten times an hour",
 }
 PENN_SEVERITY = {1: "1 — mild", 2: "2 — moderate", 3: "3 — severe"}
-MRC_POWER = {
-    0: "0 — no contraction",
-    1: "1 — flicker",
-    2: "2 — movement with gravity eliminated",
-    3: "3 — against gravity",
-    4: "4 — against gravity and resistance",
-    5: "5 — normal",
-}
 POWER_FIELDS = (
     Parameter.POWER_LEFT_LEG,
     Parameter.POWER_RIGHT_LEG,
@@ -167,306 +157,312 @@ def slot_of(field: str) -> str:
 
 
 # ----- page -------------------------------------------------------------------------------------
-actor = require_roles(SCORE_ROLES)
-record = get_record()
-zone = record.settings.ward_timezone
-muscles_configured = [m.value for m in load_muscle_groups()]
+def render(record: TrialRecord, actor: Actor) -> None:
+    """The scores form of one open trial at one time point, the baseline beside it."""
+    zone = record.settings.ward_timezone
+    muscles_configured = [m.value for m in load_muscle_groups()]
 
-st.title("Spasticity scores")
-st.caption(INTENDED_USE)
-saved = st.session_state.pop(FLASH_KEY, None)
-if saved:
-    st.success(saved)
+    st.title("Spasticity scores")
+    st.caption(INTENDED_USE)
+    saved = st.session_state.pop(FLASH_KEY, None)
+    if saved:
+        st.success(saved)
 
-trial: TrialView | None = choose_trial(record.trials.list(statuses=OPEN), "scores_trial")
-if trial is None:
-    st.info("Choose the trial to score. Only trials not yet decided or cancelled are listed.")
-    st.stop()
-
-point = st.radio(
-    "Time point",
-    list(AssessmentTimePoint),
-    format_func=TIME_POINT_NAMES.get,
-    horizontal=True,
-    key=f"scores_point_{trial.id}",
-)
-assessments = record.assessments.list(trial.id)
-baseline = latest(assessments, AssessmentTimePoint.BASELINE)
-later = point is not AssessmentTimePoint.BASELINE
-
-current: AssessmentView | None
-if point is AssessmentTimePoint.OTHER:
-    extras = {a.id: a for a in assessments if a.time_point == point.value}
-    pick = st.selectbox(
-        "Extra assessment",
-        [None, *extras],
-        format_func=lambda i: (
-            "New extra assessment"
-            if i is None
-            else f"Scored {format_ward(extras[i].assessed_at, zone)}"
-        ),
-        key=f"scores_extra_{trial.id}",
+    trial: TrialView | None = choose_trial(
+        record.trials.list(statuses=OPEN_STATUSES), "scores_trial"
     )
-    current = extras.get(pick) if pick is not None else None
-else:
-    current = latest(assessments, point)
+    if trial is None:
+        st.info("Choose the trial to score. Only trials not yet decided or cancelled are listed.")
+        return
 
-if current is not None:
-    st.info(
-        f"{TIME_POINT_NAMES[AssessmentTimePoint(current.time_point)]} scores were recorded for "
-        f"{format_ward(current.assessed_at, zone)}. Saving again corrects them: the earlier "
-        "entry stays in the audit trail and a reason is required."
+    point = st.radio(
+        "Time point",
+        list(AssessmentTimePoint),
+        format_func=TIME_POINT_NAMES.get,
+        horizontal=True,
+        key=f"scores_point_{trial.id}",
     )
-if later and baseline is None:
-    st.warning("No baseline scores are recorded for this trial: nothing to compare against.")
+    assessments = record.assessments.list(trial.id)
+    baseline = latest(assessments, AssessmentTimePoint.BASELINE)
+    later = point is not AssessmentTimePoint.BASELINE
 
-# Widget keys carry trial, time point and entry, so nothing typed for one patient or one time
-# point is ever carried into another.
-context = f"{trial.id}_{point.value}_{current.id if current else 'new'}"
-shown_baseline = baseline if later else None
+    current: AssessmentView | None
+    if point is AssessmentTimePoint.OTHER:
+        extras = {a.id: a for a in assessments if a.time_point == point.value}
+        pick = st.selectbox(
+            "Extra assessment",
+            [None, *extras],
+            format_func=lambda i: (
+                "New extra assessment"
+                if i is None
+                else f"Scored {format_ward(extras[i].assessed_at, zone)}"
+            ),
+            key=f"scores_extra_{trial.id}",
+        )
+        current = extras.get(pick) if pick is not None else None
+    else:
+        current = latest(assessments, point)
 
-scale_default = current or shown_baseline
-scales = list(AshworthScale)
-scale = st.selectbox(
-    "Ashworth scale used",
-    scales,
-    format_func=SCALE_NAMES.get,
-    index=scales.index(AshworthScale(scale_default.ashworth_scale)) if scale_default else 0,
-    key=f"scores_scale_{context}",
-)
-if shown_baseline is not None and shown_baseline.ashworth_scale != scale.value:
-    st.warning(
-        f"The baseline was scored on the "
-        f"{SCALE_NAMES[AshworthScale(shown_baseline.ashworth_scale)]} scale. Scales are never "
-        "mixed: the review will not compare them."
+    if current is not None:
+        st.info(
+            f"{TIME_POINT_NAMES[AssessmentTimePoint(current.time_point)]} scores were recorded for "
+            f"{format_ward(current.assessed_at, zone)}. Saving again corrects them: the earlier "
+            "entry stays in the audit trail and a reason is required."
+        )
+    if later and baseline is None:
+        st.warning("No baseline scores are recorded for this trial: nothing to compare against.")
+
+    # Widget keys carry trial, time point and entry, so nothing typed for one patient or one time
+    # point is ever carried into another.
+    context = f"{trial.id}_{point.value}_{current.id if current else 'new'}"
+    shown_baseline = baseline if later else None
+
+    scale_default = current or shown_baseline
+    scales = list(AshworthScale)
+    scale = st.selectbox(
+        "Ashworth scale used",
+        scales,
+        format_func=SCALE_NAMES.get,
+        index=scales.index(AshworthScale(scale_default.ashworth_scale)) if scale_default else 0,
+        key=f"scores_scale_{context}",
     )
+    if shown_baseline is not None and shown_baseline.ashworth_scale != scale.value:
+        st.warning(
+            f"The baseline was scored on the "
+            f"{SCALE_NAMES[AshworthScale(shown_baseline.ashworth_scale)]} scale. Scales are never "
+            "mixed: the review will not compare them."
+        )
 
-recorded_muscles = {s.muscle_group for a in (current, shown_baseline) if a for s in a.ashworth}
-muscles = muscles_configured + sorted(recorded_muscles - set(muscles_configured))
-slots: dict[str, Any] = {}
+    recorded_muscles = {s.muscle_group for a in (current, shown_baseline) if a for s in a.ashworth}
+    muscles = muscles_configured + sorted(recorded_muscles - set(muscles_configured))
+    slots: dict[str, Any] = {}
 
-with st.form(f"scores_form_{context}"):
-    slots["top"] = st.empty()
-    when = to_ward(current.assessed_at if current else record.store.now(), zone)
-    day, clock = st.columns(2)
-    assessed_day = day.date_input(
-        "Date assessed (ward)", value=when.date(), format="DD/MM/YYYY", key=f"day_{context}"
-    )
-    assessed_time = clock.time_input(
-        "Time assessed (ward time)",
-        value=when.time().replace(second=0, microsecond=0),
-        step=60,
-        key=f"time_{context}",
-    )
-    slots["assessed_at"] = st.empty()
-    timing_reason = ""
-    if point is AssessmentTimePoint.FOUR_HOURS:
-        day_limits = load_limits().trial_day
-        timing_reason = st.text_input(
-            f"Only if taken outside the peak window ({day_limits.peak_window_start_hours:g} to "
-            f"{day_limits.peak_window_end_hours:g} hours after the injection): why then",
-            key=f"timing_reason_{context}",
+    with st.form(f"scores_form_{context}"):
+        slots["top"] = st.empty()
+        when = to_ward(current.assessed_at if current else record.store.now(), zone)
+        day, clock = st.columns(2)
+        assessed_day = day.date_input(
+            "Date assessed (ward)", value=when.date(), format="DD/MM/YYYY", key=f"day_{context}"
+        )
+        assessed_time = clock.time_input(
+            "Time assessed (ward time)",
+            value=when.time().replace(second=0, microsecond=0),
+            step=60,
+            key=f"time_{context}",
+        )
+        slots["assessed_at"] = st.empty()
+        timing_reason = ""
+        if point is AssessmentTimePoint.FOUR_HOURS:
+            day_limits = load_limits().trial_day
+            timing_reason = st.text_input(
+                f"Only if taken outside the peak window ({day_limits.peak_window_start_hours:g} to "
+                f"{day_limits.peak_window_end_hours:g} hours after the injection): why then",
+                key=f"timing_reason_{context}",
+                max_chars=max_chars("note"),
+            )
+            slots["timing_reason"] = st.empty()
+
+        st.subheader("Ashworth per muscle group")
+        options = list(ASHWORTH_LABELS[scale])
+        side_config = {
+            column: st.column_config.SelectboxColumn(column, options=options, help=MAS_HELP)
+            for column in SIDE_COLUMNS.values()
+        }
+        order = (
+            ["Muscle group", "Baseline left", "Left", "Baseline right", "Right"]
+            if shown_baseline is not None
+            else ["Muscle group", "Left", "Right"]
+        )
+        grid = st.data_editor(
+            ashworth_frame(muscles, current, shown_baseline),
+            key=f"ashworth_{context}",
+            column_config={
+                **side_config,
+                "Baseline left": st.column_config.TextColumn("Baseline left"),
+                "Baseline right": st.column_config.TextColumn("Baseline right"),
+            },
+            column_order=order,
+            disabled=["Muscle group", "Baseline left", "Baseline right"],
+            hide_index=True,
+            num_rows="fixed",
+            width="stretch",
+            placeholder=MISSING,  # an empty cell is not scored, never "None"
+        )
+        st.caption(
+            f"{MISSING}: not scored. Choose a grade in a cell; leave it empty if not scored."
+        )
+        slots["ashworth"] = st.empty()
+
+        st.subheader("Spasms (Penn)")
+
+        def baseline_of(attribute: str, names: dict[int, str] | None = None) -> str | None:
+            if shown_baseline is None:
+                return None if not later else MISSING
+            value = getattr(shown_baseline, attribute)
+            return (
+                MISSING if value is None else names.get(value, str(value)) if names else str(value)
+            )
+
+        penn_options = list(PENN_FREQUENCY)
+        penn_frequency = beside_baseline(
+            lambda: st.selectbox(
+                "Penn spasm frequency",
+                penn_options,
+                format_func=PENN_FREQUENCY.get,
+                index=choice_index(penn_options, current.penn_frequency if current else None),
+                placeholder=f"{MISSING} not scored",
+                key=f"penn_frequency_{context}",
+            ),
+            baseline_of("penn_frequency", PENN_FREQUENCY),
+        )
+        slots["penn_frequency"] = st.empty()
+        severity_options = list(PENN_SEVERITY)
+        penn_severity = beside_baseline(
+            lambda: st.selectbox(
+                "Penn spasm severity (only when there are spasms)",
+                severity_options,
+                format_func=PENN_SEVERITY.get,
+                index=choice_index(severity_options, current.penn_severity if current else None),
+                placeholder=f"{MISSING} not scored",
+                key=f"penn_severity_{context}",
+            ),
+            baseline_of("penn_severity", PENN_SEVERITY),
+        )
+        slots["penn_severity"] = st.empty()
+        recall = beside_baseline(
+            lambda: st.text_input(
+                "Recall period for spasms",
+                value=(current.penn_recall_period or "") if current else "",
+                placeholder="e.g. the last 24 hours",
+                key=f"penn_recall_{context}",
+                max_chars=max_chars("label"),
+            ),
+            baseline_of("penn_recall_period"),
+        )
+        slots["penn_recall_period"] = st.empty()
+
+        st.subheader("Pain and stiffness (0-10)")
+        nrs: dict[str, int | None] = {}
+        for name, label in (("pain_nrs", "Pain (0-10)"), ("stiffness_nrs", "Stiffness (0-10)")):
+            nrs[name] = beside_baseline(
+                lambda name=name, label=label: st.number_input(
+                    label,
+                    value=getattr(current, name) if current else None,
+                    step=1,
+                    placeholder=f"{MISSING} not scored",
+                    key=f"{name}_{context}",
+                ),
+                baseline_of(name),
+            )
+            slots[name] = st.empty()
+
+        st.subheader("Muscle power (MRC)")
+        power_options = list(MRC_POWER)
+        power: dict[str, int | None] = {}
+        for parameter in POWER_FIELDS:
+            name = parameter.value
+            power[name] = beside_baseline(
+                lambda name=name, parameter=parameter: st.selectbox(
+                    LABELS[parameter],
+                    power_options,
+                    format_func=MRC_POWER.get,
+                    index=choice_index(power_options, getattr(current, name) if current else None),
+                    placeholder=f"{MISSING} not scored",
+                    key=f"{name}_{context}",
+                ),
+                baseline_of(name, MRC_POWER),
+            )
+            slots[name] = st.empty()
+
+        st.subheader("Goals (Goal Attainment Scaling, -2 to +2)")
+        goals = st.data_editor(
+            goals_frame(current, shown_baseline),
+            key=f"goals_{context}",
+            column_config={
+                "Goal": st.column_config.TextColumn("Goal", max_chars=max_chars("goal")),
+                "Baseline rating": st.column_config.TextColumn("Baseline rating"),
+                "Rating": st.column_config.SelectboxColumn(
+                    "Rating",
+                    options=list(GAS_LABELS),
+                    help="Against the expected level agreed beforehand: 0 as expected, "
+                    "+1/+2 better, -1/-2 worse.",
+                ),
+            },
+            column_order=["Goal", "Baseline rating", "Rating"] if later else ["Goal", "Rating"],
+            disabled=["Baseline rating"],
+            hide_index=True,
+            num_rows="dynamic",
+            width="stretch",
+            placeholder=MISSING,
+        )
+        slots["goals"] = st.empty()
+
+        note = st.text_area(
+            "Notes",
+            value=(current.note or "") if current else "",
+            key=f"note_{context}",
             max_chars=max_chars("note"),
         )
-        slots["timing_reason"] = st.empty()
+        slots["note"] = st.empty()
+        reason = ""
+        if current is not None:
+            reason = st.text_input(
+                "Reason for the correction", key=f"reason_{context}", max_chars=max_chars("note")
+            )
+            slots["reason"] = st.empty()
+        submitted = st.form_submit_button("Correct scores" if current else "Save scores")
 
-    st.subheader("Ashworth per muscle group")
-    options = list(ASHWORTH_LABELS[scale])
-    side_config = {
-        column: st.column_config.SelectboxColumn(column, options=options, help=MAS_HELP)
-        for column in SIDE_COLUMNS.values()
-    }
-    order = (
-        ["Muscle group", "Baseline left", "Left", "Baseline right", "Right"]
-        if shown_baseline is not None
-        else ["Muscle group", "Left", "Right"]
-    )
-    grid = st.data_editor(
-        ashworth_frame(muscles, current, shown_baseline),
-        key=f"ashworth_{context}",
-        column_config={
-            **side_config,
-            "Baseline left": st.column_config.TextColumn("Baseline left"),
-            "Baseline right": st.column_config.TextColumn("Baseline right"),
-        },
-        column_order=order,
-        disabled=["Muscle group", "Baseline left", "Baseline right"],
-        hide_index=True,
-        num_rows="fixed",
-        width="stretch",
-        placeholder=MISSING,  # an empty cell is not scored, never "None"
-    )
-    st.caption(f"{MISSING}: not scored. Choose a grade in a cell; leave it empty if not scored.")
-    slots["ashworth"] = st.empty()
-
-    st.subheader("Spasms (Penn)")
-
-    def baseline_of(attribute: str, names: dict[int, str] | None = None) -> str | None:
-        if shown_baseline is None:
-            return None if not later else MISSING
-        value = getattr(shown_baseline, attribute)
-        return MISSING if value is None else names.get(value, str(value)) if names else str(value)
-
-    penn_options = list(PENN_FREQUENCY)
-    penn_frequency = beside_baseline(
-        lambda: st.selectbox(
-            "Penn spasm frequency",
-            penn_options,
-            format_func=PENN_FREQUENCY.get,
-            index=choice_index(penn_options, current.penn_frequency if current else None),
-            placeholder=f"{MISSING} not scored",
-            key=f"penn_frequency_{context}",
-        ),
-        baseline_of("penn_frequency", PENN_FREQUENCY),
-    )
-    slots["penn_frequency"] = st.empty()
-    severity_options = list(PENN_SEVERITY)
-    penn_severity = beside_baseline(
-        lambda: st.selectbox(
-            "Penn spasm severity (only when there are spasms)",
-            severity_options,
-            format_func=PENN_SEVERITY.get,
-            index=choice_index(severity_options, current.penn_severity if current else None),
-            placeholder=f"{MISSING} not scored",
-            key=f"penn_severity_{context}",
-        ),
-        baseline_of("penn_severity", PENN_SEVERITY),
-    )
-    slots["penn_severity"] = st.empty()
-    recall = beside_baseline(
-        lambda: st.text_input(
-            "Recall period for spasms",
-            value=(current.penn_recall_period or "") if current else "",
-            placeholder="e.g. the last 24 hours",
-            key=f"penn_recall_{context}",
-            max_chars=max_chars("label"),
-        ),
-        baseline_of("penn_recall_period"),
-    )
-    slots["penn_recall_period"] = st.empty()
-
-    st.subheader("Pain and stiffness (0-10)")
-    nrs: dict[str, int | None] = {}
-    for name, label in (("pain_nrs", "Pain (0-10)"), ("stiffness_nrs", "Stiffness (0-10)")):
-        nrs[name] = beside_baseline(
-            lambda name=name, label=label: st.number_input(
-                label,
-                value=getattr(current, name) if current else None,
-                step=1,
-                placeholder=f"{MISSING} not scored",
-                key=f"{name}_{context}",
-            ),
-            baseline_of(name),
-        )
-        slots[name] = st.empty()
-
-    st.subheader("Muscle power (MRC)")
-    power_options = list(MRC_POWER)
-    power: dict[str, int | None] = {}
-    for parameter in POWER_FIELDS:
-        name = parameter.value
-        power[name] = beside_baseline(
-            lambda name=name, parameter=parameter: st.selectbox(
-                LABELS[parameter],
-                power_options,
-                format_func=MRC_POWER.get,
-                index=choice_index(power_options, getattr(current, name) if current else None),
-                placeholder=f"{MISSING} not scored",
-                key=f"{name}_{context}",
-            ),
-            baseline_of(name, MRC_POWER),
-        )
-        slots[name] = st.empty()
-
-    st.subheader("Goals (Goal Attainment Scaling, -2 to +2)")
-    goals = st.data_editor(
-        goals_frame(current, shown_baseline),
-        key=f"goals_{context}",
-        column_config={
-            "Goal": st.column_config.TextColumn("Goal", max_chars=max_chars("goal")),
-            "Baseline rating": st.column_config.TextColumn("Baseline rating"),
-            "Rating": st.column_config.SelectboxColumn(
-                "Rating",
-                options=list(GAS_LABELS),
-                help="Against the expected level agreed beforehand: 0 as expected, "
-                "+1/+2 better, -1/-2 worse.",
-            ),
-        },
-        column_order=["Goal", "Baseline rating", "Rating"] if later else ["Goal", "Rating"],
-        disabled=["Baseline rating"],
-        hide_index=True,
-        num_rows="dynamic",
-        width="stretch",
-        placeholder=MISSING,
-    )
-    slots["goals"] = st.empty()
-
-    note = st.text_area(
-        "Notes",
-        value=(current.note or "") if current else "",
-        key=f"note_{context}",
-        max_chars=max_chars("note"),
-    )
-    slots["note"] = st.empty()
-    reason = ""
-    if current is not None:
-        reason = st.text_input(
-            "Reason for the correction", key=f"reason_{context}", max_chars=max_chars("note")
-        )
-        slots["reason"] = st.empty()
-    submitted = st.form_submit_button("Correct scores" if current else "Save scores")
-
-if submitted:
-    ashworth = [
-        {"muscle_group": row["muscle"], "side": side.value, "label": label}
-        for row in grid.to_dict("records")
-        for side, column in SIDE_COLUMNS.items()
-        if (label := cell(row.get(column))) is not None
-    ]
-    goal_rows = [
-        {"goal": cell(row.get("Goal")) or "", "rating": cell(row.get("Rating"))}
-        for row in goals.to_dict("records")
-        if cell(row.get("Goal")) is not None or cell(row.get("Rating")) is not None
-    ]
-    try:
-        moment: datetime = ward_time_to_utc(datetime.combine(assessed_day, assessed_time), zone)
-        data: dict[str, Any] = {
-            "time_point": point.value,
-            "assessed_at": moment,
-            "ashworth_scale": scale.value,
-            "ashworth": ashworth,
-            "penn_frequency": penn_frequency,
-            "penn_severity": penn_severity,
-            "penn_recall_period": recall.strip() or None,
-            **nrs,
-            **power,
-            "goals": goal_rows,
-            "note": note or None,
-            "timing_reason": timing_reason.strip() or None,
-        }
-        if current is None:
-            view = record.assessments.record(actor, trial.id, data)
+    if submitted:
+        ashworth = [
+            {"muscle_group": row["muscle"], "side": side.value, "label": label}
+            for row in grid.to_dict("records")
+            for side, column in SIDE_COLUMNS.items()
+            if (label := cell(row.get(column))) is not None
+        ]
+        goal_rows = [
+            {"goal": cell(row.get("Goal")) or "", "rating": cell(row.get("Rating"))}
+            for row in goals.to_dict("records")
+            if cell(row.get("Goal")) is not None or cell(row.get("Rating")) is not None
+        ]
+        try:
+            moment: datetime = ward_time_to_utc(datetime.combine(assessed_day, assessed_time), zone)
+            data: dict[str, Any] = {
+                "time_point": point.value,
+                "assessed_at": moment,
+                "ashworth_scale": scale.value,
+                "ashworth": ashworth,
+                "penn_frequency": penn_frequency,
+                "penn_severity": penn_severity,
+                "penn_recall_period": recall.strip() or None,
+                **nrs,
+                **power,
+                "goals": goal_rows,
+                "note": note or None,
+                "timing_reason": timing_reason.strip() or None,
+            }
+            if current is None:
+                record.assessments.record(actor, trial.id, data)
+            else:
+                record.assessments.correct(actor, current.id, data, reason)
+        except InvalidEntry as error:
+            by_slot: dict[str, list[str]] = {}
+            for problem in error.problems:
+                where = slot_of(problem.field)
+                by_slot.setdefault(where if where in slots else "top", []).append(problem.message)
+            count = len(error.problems)
+            by_slot.setdefault("top", []).insert(
+                0,
+                f"Not saved: {count} problem{'s' if count > 1 else ''}, shown beside the fields. "
+                "What you entered is kept.",
+            )
+            for where, messages in by_slot.items():
+                with slots[where].container():
+                    for message in messages:
+                        st.error(message)
+        except RecordError as error:
+            with slots["top"].container():
+                show_problem(error)
         else:
-            view = record.assessments.correct(actor, current.id, data, reason)
-    except InvalidEntry as error:
-        by_slot: dict[str, list[str]] = {}
-        for problem in error.problems:
-            where = slot_of(problem.field)
-            by_slot.setdefault(where if where in slots else "top", []).append(problem.message)
-        count = len(error.problems)
-        by_slot.setdefault("top", []).insert(
-            0,
-            f"Not saved: {count} problem{'s' if count > 1 else ''}, shown beside the fields. "
-            "What you entered is kept.",
-        )
-        for where, messages in by_slot.items():
-            with slots[where].container():
-                for message in messages:
-                    st.error(message)
-    except RecordError as error:
-        with slots["top"].container():
-            show_problem(error)
-    else:
-        done = "corrected" if current else "saved"
-        st.session_state[FLASH_KEY] = f"{TIME_POINT_NAMES[point]} scores {done}."
-        st.rerun()
+            done = "corrected" if current else "saved"
+            st.session_state[FLASH_KEY] = f"{TIME_POINT_NAMES[point]} scores {done}."
+            st.rerun()

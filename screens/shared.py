@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
 import yaml
 
+from devices.sources import source_problem
 from observations.errors import InvalidEntry, RecordError
 from observations.limits import idle_lock_minutes
 from observations.record import TrialRecord
 from observations.store import Actor
 from observations.views import TrialView
-from vocabulary import MuscleGroup, Role
+from vocabulary import MRC_POWER_LABELS, MuscleGroup
 
 INTENDED_USE = (
     "ITB Trial Monitor is an aid to ward observation during an intrathecal baclofen trial. "
@@ -43,7 +44,8 @@ FRESH_SIGN_IN_KEY = "fresh_sign_in"
 @st.cache_resource
 def get_record() -> TrialRecord:
     """One record (engine and connection pool) per server process, shared by every tab."""
-    return TrialRecord.open()
+    # With the devices' own check of a source text typed or chosen on Trial set-up.
+    return TrialRecord.open(device_sources=source_problem)
 
 
 # The trials whose opening this session has audited (once per session and trial).
@@ -154,23 +156,6 @@ def unlock(actor: Actor) -> None:
     sign_in_as(actor)
 
 
-def require_roles(roles: Iterable[Role]) -> Actor:
-    """Stop the page unless the signed-in person holds one of ``roles`` (defence in depth)."""
-    actor = current_actor()
-    allowed = frozenset(roles)
-    if actor is None:
-        # Reached without the front door: a screen reconnecting to a restarted server at a
-        # page's address runs that page alone. The link reopens the app at its front door
-        # (a new session: nobody is signed in here, nothing is lost).
-        st.error("Please sign in.")
-        st.markdown("[:material/login: Open the sign-in page](./)")
-        st.stop()
-    if not actor.roles & allowed:
-        st.error("Your role does not give access to this page.")
-        st.stop()
-    return actor
-
-
 def show_problem(error: RecordError) -> None:
     """A refused action in the words of the record; field problems listed one per line."""
     if isinstance(error, InvalidEntry) and len(error.problems) > 1:
@@ -182,6 +167,9 @@ def show_problem(error: RecordError) -> None:
 # ----- helpers for the scores, review and decision pages ----------------------------------------
 MISSING = "—"  # a value not recorded is shown as missing, never as 0
 SCORES_CONFIG = Path(__file__).with_name("scores.yaml")
+# The MRC (Medical Research Council) muscle power grades, as the scores and observation forms
+# offer them.
+MRC_POWER = {grade: f"{grade} — {words}" for grade, words in MRC_POWER_LABELS.items()}
 
 
 def shown(value: object) -> str:
@@ -220,7 +208,7 @@ def choose_trial(trials: list[TrialView], key: str) -> TrialView | None:
 
 
 def load_muscle_groups(path: Path = SCORES_CONFIG) -> tuple[MuscleGroup, ...]:
-    """The configured Ashworth grid rows (pages/scores.yaml); refuses unknown names."""
+    """The configured Ashworth grid rows (screens/scores.yaml); refuses unknown names."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     names = data.get("muscle_groups") if isinstance(data, dict) else None
     if not isinstance(names, list) or not names:
@@ -239,13 +227,6 @@ def load_muscle_groups(path: Path = SCORES_CONFIG) -> tuple[MuscleGroup, ...]:
 
 def muscle_name(muscle: str) -> str:
     return muscle.replace("_", " ").capitalize()
-
-
-def role_may(actor: Actor, action: str) -> bool:
-    """Whether the record's role table lets ``actor`` do ``action`` (to show or hide a button)."""
-    from observations.store import PERMISSIONS
-
-    return bool(actor.roles & PERMISSIONS.get(action, frozenset()))
 
 
 def live_fragment(run_every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:

@@ -12,7 +12,7 @@ from observations.errors import RecordError
 from observations.free_text import max_chars
 from observations.limits import load_limits
 from observations.record import TrialRecord
-from pages.shared import FRESH_SIGN_IN_KEY, INTENDED_USE, show_problem, sign_in_as
+from screens.shared import FRESH_SIGN_IN_KEY, INTENDED_USE, show_problem, sign_in_as
 from vocabulary import Role
 
 SIGNED_OUT_REASON_KEY = "signed_out_reason"

@@ -11,15 +11,16 @@ from __future__ import annotations
 import streamlit as st
 
 from observations.record import TrialRecord
+from observations.store import Actor
 from observations.views import TrialView
 from observations.ward_time import format_ward
-from pages.alarm_bar import bed_alarms
-from pages.bed_tiles import tile_html, ward_css
-from pages.charts import trial_timeline_figure
-from pages.display import DisplaySettings, load_display_settings
-from pages.markdown_text import md
-from pages.news2_chart import show_news2_chart
-from pages.nurse_view import (
+from screens.alarm_bar import bed_alarms
+from screens.bed_tiles import tile_html, ward_css
+from screens.charts import trial_timeline_figure
+from screens.display import DisplaySettings
+from screens.markdown_text import md
+from screens.news2_chart import show_news2_chart
+from screens.nurse_view import (
     MISSING,
     age_seconds,
     choose_patient_trial,
@@ -28,9 +29,9 @@ from pages.nurse_view import (
     observation_schedule,
     set_scores,
 )
-from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
-from pages.ward_beds import trend_window, ward_tiles_model
-from vocabulary import Parameter, Role, TrialStatus
+from screens.shared import INTENDED_USE, live_fragment
+from screens.ward_beds import trend_window, ward_tiles_model
+from vocabulary import Parameter, TrialStatus
 
 VIEWS = {"Whole trial": None, "Last 60 min": 60, "Last 15 min": 15}
 ALARMS_SEEN_KEY = "monitor-alarms-seen"
@@ -110,57 +111,53 @@ def timeline(
     )
 
 
-actor = require_roles(set(Role) - {Role.ADMIN})
-record = get_record()
-settings = load_display_settings()
-st.html(ward_css())  # the bed tile's look, as on the ward overview
-st.html(MONITOR_CSS)
-trials = [
-    t
-    for t in record.trials.list()
-    if t.status != TrialStatus.CANCELLED.value and t.status != TrialStatus.PLANNED.value
-]
-with st.container(key="monitor-head"):
-    st.title("Trial monitor", anchor=False)
-if not trials:
-    st.info("No trial has started yet. Plan one and record its injection on Trial set-up.")
-    st.stop()
-trial_id = choose_patient_trial(trials, "monitor-trial-choice")
-trial = record.trials.get(trial_id)
-zone = record.settings.ward_timezone
-if trial.injection is not None:
-    st.caption(
-        f"{trial.injection.dose_mcg} mcg given {format_ward(trial.injection.given_at, zone)} "
-        f"by {md(trial.injection.given_by)} · window until {format_ward(trial.window_end, zone)} · "
-        f"NEWS2 SpO2 scale {trial.spo2_scale} · stage: {trial.status}"
-    )
-else:
-    st.caption(f"No injection yet · stage: {trial.status}")
+def render(record: TrialRecord, actor: Actor, settings: DisplaySettings) -> None:
+    """One patient's monitor: the trial named in the address (a ward tile's link) or chosen."""
+    st.html(ward_css())  # the bed tile's look, as on the ward overview
+    st.html(MONITOR_CSS)
+    trials = [
+        t
+        for t in record.trials.list()
+        if t.status != TrialStatus.CANCELLED.value and t.status != TrialStatus.PLANNED.value
+    ]
+    with st.container(key="monitor-head"):
+        st.title("Trial monitor", anchor=False)
+    if not trials:
+        st.info("No trial has started yet. Plan one and record its injection on Trial set-up.")
+        return
+    trial_id = choose_patient_trial(trials, "monitor-trial-choice")
+    trial = record.trials.get(trial_id)
+    zone = record.settings.ward_timezone
+    if trial.injection is not None:
+        st.caption(
+            f"{trial.injection.dose_mcg} mcg given {format_ward(trial.injection.given_at, zone)} "
+            f"by {md(trial.injection.given_by)} · "
+            f"window until {format_ward(trial.window_end, zone)} · "
+            f"NEWS2 SpO2 scale {trial.spo2_scale} · stage: {trial.status}"
+        )
+    else:
+        st.caption(f"No injection yet · stage: {trial.status}")
 
+    @live_fragment(run_every=settings.numbers_refresh_seconds)
+    def live_patient() -> None:
+        patient_at_a_glance(record, record.trials.get(trial_id), settings)
 
-@live_fragment(run_every=settings.numbers_refresh_seconds)
-def live_patient() -> None:
-    patient_at_a_glance(record, record.trials.get(trial_id), settings)
+    # First screen, top to bottom: this patient's numbers and waiting alarm (the tile), then this
+    # patient's alarms in full with the one form that acknowledges them; the trend below.
+    live_patient()
+    bed_alarms(record, actor, trial_id)
+    view = st.radio("Timeline", list(VIEWS), horizontal=True)
 
+    @live_fragment(run_every=settings.chart_refresh_seconds)
+    def live_chart() -> None:
+        timeline(record, record.trials.get(trial_id), settings, VIEWS[view])
 
-# First screen, top to bottom: this patient's numbers and waiting alarm (the tile), then this
-# patient's alarms in full with the one form that acknowledges them; the trend below.
-live_patient()
-bed_alarms(record, actor, trial_id)
-view = st.radio("Timeline", list(VIEWS), horizontal=True)
-
-
-@live_fragment(run_every=settings.chart_refresh_seconds)
-def live_chart() -> None:
-    timeline(record, record.trials.get(trial_id), settings, VIEWS[view])
-
-
-live_chart()
-with st.expander("NEWS2 chart (RCP layout)", icon=":material/table_chart:"):
-    show_news2_chart(
-        record.observations.list(trial.id),
-        set_scores(trial, record),
-        spo2_scale=trial.spo2_scale,
-        zone=zone,
-    )
-st.caption(INTENDED_USE)
+    live_chart()
+    with st.expander("NEWS2 chart (RCP layout)", icon=":material/table_chart:"):
+        show_news2_chart(
+            record.observations.list(trial.id),
+            set_scores(trial, record),
+            spo2_scale=trial.spo2_scale,
+            zone=zone,
+        )
+    st.caption(INTENDED_USE)

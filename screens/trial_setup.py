@@ -9,14 +9,17 @@ import streamlit as st
 from observations.demo import DEMO_SCENARIOS, create_demo_trial
 from observations.errors import RecordError
 from observations.free_text import fit_text, max_chars
+from observations.record import TrialRecord
+from observations.store import Actor, may
 from observations.views import TrialView
 from observations.ward_time import format_ward, ward_time_to_utc
-from pages.markdown_text import md
-from pages.nurse_view import SELECTED_TRIAL_KEY, allowed, trial_heading, trial_label
-from pages.shared import INTENDED_USE, get_record, require_roles, show_problem
-from vocabulary import InjectionRoute, Role, TrialStatus
+from screens.markdown_text import md
+from screens.nurse_view import SELECTED_TRIAL_KEY, trial_heading, trial_label
+from screens.shared import INTENDED_USE, show_problem
+from vocabulary import InjectionRoute, TrialStatus
 
-OPEN = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING}
+# The stages this page sets up (devices, injection, the window); an assessed trial is done here.
+SET_UP_STAGES = {TrialStatus.PLANNED, TrialStatus.BASELINE, TrialStatus.MONITORING}
 ROUTES = {InjectionRoute.LUMBAR_PUNCTURE: "Lumbar puncture", InjectionRoute.CATHETER: "Catheter"}
 
 
@@ -41,7 +44,7 @@ def said(where: str | None) -> None:
         st.warning(warning, icon=":material/warning:")
 
 
-def patient_section() -> None:
+def patient_section(record: TrialRecord, actor: Actor) -> None:
     st.subheader("1 · Patient")
     said("patient")
     text = st.text_input(
@@ -57,7 +60,7 @@ def patient_section() -> None:
             columns[0].text(patient.identifiers)
             if columns[1].button("Choose", key=f"choose-{patient.id}"):
                 st.session_state["setup-patient"] = patient.id
-    if not allowed(actor, "patient.register"):
+    if not may(actor, "patient.register"):
         return
     with st.expander("Register a new patient"), st.form("register"):
         nhs = st.text_input("NHS number", max_chars=max_chars("identifier"))
@@ -86,9 +89,9 @@ def patient_section() -> None:
                 done(f"Registered {md(patient.identifiers)}.", "patient")
 
 
-def plan_section() -> None:
+def plan_section(record: TrialRecord, actor: Actor) -> None:
     patient_id = st.session_state.get("setup-patient")
-    if patient_id is None or not allowed(actor, "trial.plan"):
+    if patient_id is None or not may(actor, "trial.plan"):
         return
     patient = record.patients.get(patient_id)
     st.subheader("2 · Plan a trial")
@@ -125,20 +128,20 @@ def plan_section() -> None:
     said("plan")
 
 
-def devices_section(trial: TrialView) -> None:
+def devices_section(record: TrialRecord, actor: Actor, trial: TrialView) -> None:
     st.subheader("Devices")
     said("devices")
     for assignment in record.trials.active_assignments(trial.id):
         columns = st.columns([5, 1])
         columns[0].text(f"{assignment.label} ({assignment.source})")
-        if allowed(actor, "device.assign") and columns[1].button("End", key=f"end-{assignment.id}"):
+        if may(actor, "device.assign") and columns[1].button("End", key=f"end-{assignment.id}"):
             try:
                 record.trials.end_assignment(actor, assignment.id)
             except RecordError as error:
                 show_problem(error)
             else:
                 done(f"{md(assignment.label)} no longer streams for this trial.", "devices")
-    if not allowed(actor, "device.assign"):
+    if not may(actor, "device.assign"):
         return
     options: dict[str, str] = {
         f"sim:{s}?seed={trial.id}": f"Simulator: {s}" for s in DEMO_SCENARIOS
@@ -180,10 +183,10 @@ def devices_section(trial: TrialView) -> None:
                 done(f"{md(options[source])} assigned.", "devices")
 
 
-def injection_section(trial: TrialView) -> None:
+def injection_section(record: TrialRecord, actor: Actor, trial: TrialView) -> None:
     zone = record.settings.ward_timezone
     said("baseline")
-    if trial.status == TrialStatus.PLANNED.value and allowed(actor, "trial.status"):
+    if trial.status == TrialStatus.PLANNED.value and may(actor, "trial.status"):
         st.subheader("Baseline")
         if st.button("Start baseline observations"):
             try:
@@ -199,7 +202,7 @@ def injection_section(trial: TrialView) -> None:
         )
         said("injection")  # the after-noon or dose warning, beside the injection it concerns
         return
-    if not allowed(actor, "injection.record"):
+    if not may(actor, "injection.record"):
         st.caption("A doctor records the injection.")
         return
     st.subheader("Injection")
@@ -236,14 +239,14 @@ def injection_section(trial: TrialView) -> None:
                 )
 
 
-def window_section(trial: TrialView) -> None:
+def window_section(record: TrialRecord, actor: Actor, trial: TrialView) -> None:
     said("window")  # also once the window has closed and the section is gone
     if trial.status != TrialStatus.MONITORING.value:
         return
     zone = record.settings.ward_timezone
     st.subheader("Monitoring window")
     st.write(f"Window ends {format_ward(trial.window_end, zone)}.")
-    if allowed(actor, "trial.extend_window"):
+    if may(actor, "trial.extend_window"):
         with st.form("extend"):
             minutes = st.number_input("Extend by (minutes)", value=60, step=15)
             reason = st.text_input("Why", max_chars=max_chars("note"))
@@ -254,11 +257,11 @@ def window_section(trial: TrialView) -> None:
                     show_problem(error)
                 else:
                     done(f"Window extended by {minutes} min.", "window")
-    if allowed(actor, "trial.status"):
-        close_window(trial)
+    if may(actor, "trial.status"):
+        close_window(record, actor, trial)
 
 
-def close_window(trial: TrialView) -> None:
+def close_window(record: TrialRecord, actor: Actor, trial: TrialView) -> None:
     """The close button; while a physiological condition is still present, a doctor gives the
     reason (recorded with their name) and anyone else reads why the window stays open. The
     record checks it all again, and refuses while an alarm is unacknowledged."""
@@ -266,7 +269,7 @@ def close_window(trial: TrialView) -> None:
     reason = None
     if present:
         listed = "\n".join(f"- {md(a.headline)}" for a in present)
-        if not allowed(actor, "trial.close_with_conditions"):
+        if not may(actor, "trial.close_with_conditions"):
             st.warning(
                 "The monitoring window stays open while these conditions are still present:"
                 f"\n{listed}\n\nIt can be closed once they have ended; a doctor may close it "
@@ -297,47 +300,51 @@ DEMO_ACTIONS = (
     "device.assign",
     "injection.record",
 )
-actor = require_roles(set(Role) - {Role.ADMIN})
-record = get_record()
-st.title("Trial set-up")
-st.caption(INTENDED_USE)
 
-said("demo")
-with st.expander("Start a demo trial (test patient, simulator)"):
-    # Written as the person who asks, so the record checks every step and the audit names
-    # them: registering, planning, assigning the simulator and recording the injection.
-    if all(allowed(actor, action) for action in DEMO_ACTIONS):
-        scenario = st.selectbox("Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose"))
-        if st.button("Start a demo trial"):
-            try:
-                demo = create_demo_trial(record, actor, scenario=scenario)
-            except RecordError as error:
-                show_problem(error)
-            else:
-                st.session_state[SELECTED_TRIAL_KEY] = demo.id
-                done(f"Demo trial started: {md(trial_heading(demo))}.", "demo")
-    else:
-        st.caption("A doctor starts demo trials (they include recording an injection).")
 
-patient_section()
-plan_section()
+def render(record: TrialRecord, actor: Actor) -> None:
+    """Patient, plan, then the chosen trial's devices, injection and monitoring window."""
+    st.title("Trial set-up")
+    st.caption(INTENDED_USE)
 
-trials = record.trials.list(statuses=OPEN)
-if trials:
-    st.divider()
-    by_id = {t.id: t for t in trials}
-    chosen = st.session_state.get(SELECTED_TRIAL_KEY)
-    trial_id = st.selectbox(
-        "Trial to set up",
-        list(by_id),
-        index=list(by_id).index(chosen) if chosen in by_id else 0,
-        format_func=lambda i: trial_label(by_id[i]),
-    )
-    st.session_state[SELECTED_TRIAL_KEY] = trial_id
-    trial = by_id[trial_id]
-    st.text(trial_heading(trial))
-    devices_section(trial)
-    injection_section(trial)
-    window_section(trial)
-# A message whose section has gone (the window closed: the trial left this page's list).
-said(None)
+    said("demo")
+    with st.expander("Start a demo trial (test patient, simulator)"):
+        # Written as the person who asks, so the record checks every step and the audit names
+        # them: registering, planning, assigning the simulator and recording the injection.
+        if all(may(actor, action) for action in DEMO_ACTIONS):
+            scenario = st.selectbox(
+                "Scenario", DEMO_SCENARIOS, index=DEMO_SCENARIOS.index("overdose")
+            )
+            if st.button("Start a demo trial"):
+                try:
+                    demo = create_demo_trial(record, actor, scenario=scenario)
+                except RecordError as error:
+                    show_problem(error)
+                else:
+                    st.session_state[SELECTED_TRIAL_KEY] = demo.id
+                    done(f"Demo trial started: {md(trial_heading(demo))}.", "demo")
+        else:
+            st.caption("A doctor starts demo trials (they include recording an injection).")
+
+    patient_section(record, actor)
+    plan_section(record, actor)
+
+    trials = record.trials.list(statuses=SET_UP_STAGES)
+    if trials:
+        st.divider()
+        by_id = {t.id: t for t in trials}
+        chosen = st.session_state.get(SELECTED_TRIAL_KEY)
+        trial_id = st.selectbox(
+            "Trial to set up",
+            list(by_id),
+            index=list(by_id).index(chosen) if chosen in by_id else 0,
+            format_func=lambda i: trial_label(by_id[i]),
+        )
+        st.session_state[SELECTED_TRIAL_KEY] = trial_id
+        trial = by_id[trial_id]
+        st.text(trial_heading(trial))
+        devices_section(record, actor, trial)
+        injection_section(record, actor, trial)
+        window_section(record, actor, trial)
+    # A message whose section has gone (the window closed: the trial left this page's list).
+    said(None)

@@ -1,8 +1,8 @@
 """Ward overview as a central station: every bed in monitoring at a glance, most urgent first,
 its numbers refreshed every second and its 30-minute trend every few seconds.
 
-The beds come from the record through `pages.ward_beds` (every bed at once), the tiles are
-drawn by `pages.bed_tiles` (model, HTML, CSS); this page puts them in a grid. A tile opens its
+The beds come from the record through `screens.ward_beds` (every bed at once), the tiles are
+drawn by `screens.bed_tiles` (model, HTML, CSS); this page puts them in a grid. A tile opens its
 trial monitor: it is a link, so the browser changes page (never the server from inside the timed
 refresh: hazard H-15).
 """
@@ -10,16 +10,17 @@ refresh: hazard H-15).
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from observations.record import TrialRecord
 from observations.ward_time import format_ward
-from pages.bed_tiles import grid_rows_css, tile_html, ward_css
-from pages.display import DisplaySettings, load_display_settings
-from pages.markdown_text import md
-from pages.nurse_view import OPEN_TRIAL_PARAM
-from pages.shared import INTENDED_USE, get_record, live_fragment, require_roles
-from pages.ward_beds import trend_window, ward_tiles_model
-from vocabulary import Parameter, Role
+from screens.bed_tiles import grid_rows_css, tile_html, ward_css
+from screens.display import DisplaySettings
+from screens.markdown_text import md
+from screens.nurse_view import OPEN_TRIAL_PARAM
+from screens.shared import INTENDED_USE, live_fragment
+from screens.ward_beds import trend_window, ward_tiles_model
+from vocabulary import Parameter
 
 
 def monitor_link_label(bed: str | None) -> str:
@@ -30,7 +31,7 @@ def monitor_link_label(bed: str | None) -> str:
     return "Monitor of a patient with no bed"
 
 
-def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
+def show_ward(record: TrialRecord, settings: DisplaySettings, monitor: StreamlitPage) -> None:
     now = record.store.now()
     tiles = ward_tiles_model(record, settings, now)
     if not tiles:
@@ -61,24 +62,21 @@ def show_ward(record: TrialRecord, settings: DisplaySettings) -> None:
                 # The browser changes page, never the server from inside this timed refresh
                 # (hazard H-15); the trial monitor opens the trial named in the address.
                 st.page_link(
-                    "pages/trial_monitor.py",
+                    monitor,
                     label=monitor_link_label(tile.bed),
                     query_params={OPEN_TRIAL_PARAM: str(tile.trial_id)},
                 )
 
 
-actor = require_roles(set(Role) - {Role.ADMIN})
-record = get_record()
-settings = load_display_settings()
-st.html(ward_css())
-with st.container(key="ward-head"):
-    st.title("Ward overview")
+def render(record: TrialRecord, settings: DisplaySettings, monitor: StreamlitPage) -> None:
+    """The ward's central station; ``monitor`` is the trial monitor page each tile opens."""
+    st.html(ward_css())
+    with st.container(key="ward-head"):
+        st.title("Ward overview")
 
+    @live_fragment(run_every=settings.numbers_refresh_seconds)
+    def live_tiles() -> None:
+        show_ward(record, settings, monitor)
 
-@live_fragment(run_every=settings.numbers_refresh_seconds)
-def live_tiles() -> None:
-    show_ward(record, settings)
-
-
-live_tiles()
-st.caption(INTENDED_USE)
+    live_tiles()
+    st.caption(INTENDED_USE)

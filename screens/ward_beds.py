@@ -1,8 +1,8 @@
 """The ward's beds from the record: every bed in monitoring as a tile model, most urgent first.
 
 A handful of statements for the whole ward each second; the 30-minute trend of every bed in
-one statement, kept for chart_refresh_seconds. Layout is in `pages.bed_tiles` (tiles) and
-`pages/ward.py` (the page).
+one statement, kept for chart_refresh_seconds. Layout is in `screens.bed_tiles` (tiles) and
+`screens/ward.py` (the page).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from observations.readings import TrendBucket
 from observations.record import TrialRecord
 from observations.set_scores import SetScoreView
 from observations.views import AlarmView, LatestValue, ObservationSetView, TrialView
-from pages.bed_tiles import (
+from rules.rule_set import News2Condition, ObservationOverdueCondition
+from screens.bed_tiles import (
     BedTile,
     Numeric,
     alarms_by_numeric,
@@ -31,9 +32,8 @@ from pages.bed_tiles import (
     ward_order,
     window_of,
 )
-from pages.display import DisplaySettings
-from pages.nurse_view import device_state_text, get_rule_set, last_complete_news2
-from rules.rule_set import News2Condition, ObservationOverdueCondition
+from screens.display import DisplaySettings
+from screens.nurse_view import device_state_text, get_rule_set, last_complete_news2
 from vocabulary import Parameter, TrialStatus
 
 TILE_PARAMETERS = (

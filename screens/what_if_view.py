@@ -26,14 +26,14 @@ import streamlit as st
 from monitor.what_if import WhatIf, csv_report, day_label, finished_trials, pdf_report, what_if
 from observations.errors import RecordError
 from observations.record import TrialRecord
-from observations.store import Actor
+from observations.store import Actor, may
 from observations.ward_time import format_ward, to_ward
-from pages.charts import PRIORITY_COLOURS
-from pages.display import DisplaySettings
-from pages.markdown_text import MISSING, html_text, md
-from pages.shared import role_may, show_problem
 from rules.rule_set import ConfigProblem, RuleSet, RuleSetError, load_rule_set, parse_rule_set
 from rules.what_if import Change, DayResult, Difference, SideFigures, episodes, rules_of
+from screens.charts import PRIORITY_COLOURS
+from screens.display import DisplaySettings
+from screens.markdown_text import MISSING, html_text, md
+from screens.shared import show_problem
 
 RESULT_KEY = "what_if_result"  # the last replay of this session, kept across reruns
 UPLOAD_KEY = "what_if_candidate"
@@ -56,12 +56,6 @@ def duration_text(seconds: float | None) -> str:
         return f"{sign}{whole // 60} min {whole % 60:02d} s"
     minutes = round(whole / 60)
     return f"{sign}{minutes // 60} h {minutes % 60:02d} min"
-
-
-def may_replay(actor: Actor) -> bool:
-    """The record's rule (``alarm.what_if``): the alarm times of a bed are clinical data, for
-    the clinical roles, not for administrators."""
-    return role_may(actor, "alarm.what_if")
 
 
 def load_candidate(name: str, data: bytes) -> RuleSet:
@@ -384,7 +378,7 @@ def what_if_section(
     settings: DisplaySettings,
 ) -> None:
     st.subheader("What if the rules changed?", anchor=False)
-    if not may_replay(actor):
+    if not may(actor, "alarm.what_if"):  # a bed's alarm times are clinical data
         st.info(
             "Replaying recorded trial days needs a clinical role: the alarm times of a bed "
             "on a day are clinical data about its patient. A doctor or nurse specialist can "
@@ -558,7 +552,6 @@ __all__ = [
     "duration_text",
     "figures_table",
     "load_candidate",
-    "may_replay",
     "replay_for",
     "show_report",
     "timeline_figure",

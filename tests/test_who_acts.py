@@ -7,8 +7,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCTION = ("dashboard.py", "pages", "monitor", "observations", "devices", "rules")
-SCREENS = ("dashboard.py", "pages")
+PRODUCTION = ("dashboard.py", "screens", "monitor", "observations", "devices", "rules")
+SCREENS = ("dashboard.py", "screens")
 SYSTEM_IDENTITIES = {"service_actor", "demo_clinician", "demo_nurse"}
 
 

@@ -144,7 +144,7 @@ def beat(record: TrialRecord) -> None:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
     return tmp_path / "data"

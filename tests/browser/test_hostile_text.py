@@ -1,6 +1,6 @@
 """Hostile text in a real browser (Debian's chromium, headless): shown as typed, never live.
 
-First, every construct of Streamlit's Markdown (tests/pages/test_hostile_text.py CONSTRUCTS)
+First, every construct of Streamlit's Markdown (tests/screens/test_hostile_text.py CONSTRUCTS)
 through the one helper into every kind of element that renders Markdown or HTML, each looked at
 in the page: no link, image, LaTeX, icon, emoji, heading, list, table or formatting made of it,
 and its text on the screen character for character. Then the app: a patient named
@@ -45,7 +45,7 @@ from tests.browser.harness import (
     whole_page,
 )
 from tests.browser.seed import DEVICE, People, add_vitals, beat, make_people
-from tests.pages.test_hostile_text import CONSTRUCTS
+from tests.screens.test_hostile_text import CONSTRUCTS
 from vocabulary import AlarmEventType, AlarmKind, InjectionRoute, Priority, TrialStatus
 
 __all__ = ["artefacts"]  # a fixture, used by name
@@ -57,7 +57,7 @@ ELEMENTS_APP = """
 import json, sys
 from pathlib import Path
 import streamlit as st
-from pages.markdown_text import html_text, md
+from screens.markdown_text import html_text, md
 
 constructs = json.loads(Path(sys.argv[1]).read_text())
 kind = st.query_params.get("kind", "markdown")

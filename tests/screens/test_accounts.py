@@ -10,17 +10,16 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
-from pages.markdown_text import md
-from pages.shared import ACTOR_KEY
+from screens.markdown_text import md
 from tests.browser.seed import People, data_dir, people, record  # noqa: F401  (fixtures)
+from tests.screens.apps import open_at
 from vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(actor: object) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "accounts.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("accounts", actor)
     return at.run()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +15,12 @@ from streamlit.testing.v1 import AppTest
 from observations.record import TrialRecord
 from observations.settings import load_settings
 from observations.ward_time import format_ward, to_ward
-from pages.shared import ACTOR_KEY
 from tests.accounts import sign_in_as
 from tests.browser.seed import People, add_vitals, monitoring_trial, raise_alarm
+from tests.screens.apps import on_page, open_at, turned_away
 from vocabulary import Priority, QualityFlag, Role
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "alarm_review.py")
 # The patient's identifiers: none may appear anywhere on the page.
 NHS, MRN, FAMILY, GIVEN = "9434765919", "H7Q7", "Quixote", "Sam"
 IDENTIFIERS = (NHS, "943 476 5919", MRN, FAMILY, FAMILY.upper(), "01 Jan 1980", "1980-01-01")
@@ -32,10 +31,13 @@ BED = "<b>4B</b>"  # typed by a person: data, never markup, in the charts too
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
-    record = TrialRecord.open(load_settings())
+    # The world is written at one instant of the record's clock (however long writing it
+    # takes): the acknowledgement 5 min after its alarm is 5 min 00 s.
+    instant = datetime.now(UTC)
+    record = TrialRecord.open(load_settings(), clock=lambda: instant)
     people = People(
         *(
             sign_in_as(record, name, role)
@@ -86,8 +88,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
 
 
 def open_page(record: TrialRecord, actor: Any) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("alarm_review", actor)
     at.run()
     assert not at.exception
     if at.date_input:
@@ -104,14 +105,15 @@ def charts(at: AppTest) -> list[dict[str, Any]]:
 
 
 def everything_shown(at: AppTest) -> str:
-    """All the text of the page: its words, its tables' cells, its charts' figures."""
+    """All the text of the page (not the frame's alarm bar, the same on every page): its words,
+    its tables' cells, its charts' figures."""
     words = [
         e.value
         for kind in ("title", "markdown", "caption", "subheader", "info", "error", "warning")
-        for e in at.get(kind)
+        for e in on_page(at, kind)
     ]
-    words += [f"{m.label} {m.value}" for m in at.metric]
-    words += [frame.value.to_csv() for frame in at.dataframe]
+    words += [f"{m.label} {m.value}" for m in on_page(at, "metric")]
+    words += [frame.value.to_csv() for frame in on_page(at, "dataframe")]
     words += [json.dumps(spec) for spec in charts(at)]
     return "\n".join(str(w) for w in words)
 
@@ -150,7 +152,7 @@ def test_the_figures_and_no_patient_identifier(world: dict[str, Any], who: str):
 @pytest.mark.parametrize("who", ["nurse", "physio"])
 def test_other_roles_are_refused(world: dict[str, Any], who: str):
     at = open_page(world["record"], getattr(world["people"], who))
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert turned_away(at)
     assert not at.dataframe and not at.metric and not at.get("plotly_chart")
 
 
@@ -221,9 +223,9 @@ def test_a_lengthened_delay_lists_the_alarms_sounded_later_with_their_delay(
     demo: dict[str, Any],
 ):
     from monitor.what_if import what_if
-    from pages.what_if_view import duration_text
     from rules.rule_set import default_rule_set, parse_rule_set
     from rules.what_if import Change
+    from screens.what_if_view import duration_text
 
     record, trial = demo["record"], demo["demo_trial"]
     at = upload(
@@ -301,8 +303,8 @@ def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
 ):
     import io
 
-    from pages.markdown_text import md
     from rules.__main__ import run_check_config
+    from screens.markdown_text import md
 
     text = candidate_text(("limit: 131", "limit: fast"))
     broken = tmp_path / "broken.yaml"
@@ -317,7 +319,7 @@ def test_a_broken_candidate_shows_check_configs_line_numbered_errors(
         assert md(line) in error
     assert "line ?" not in error
     # Nothing replayed, nothing audited, nothing offered.
-    assert not at.get("download_button") and not at.selectbox
+    assert not at.get("download_button") and not on_page(at, "selectbox")
     assert not demo["record"].audit.entries(action_prefix="view.what_if")
 
 

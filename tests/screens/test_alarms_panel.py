@@ -19,8 +19,9 @@ from observations.alarms import check_reminder
 from observations.limits import IDLE_LOCK_ENV, idle_lock_minutes, load_limits
 from observations.record import TrialRecord
 from observations.services import DeviceStateView
+from observations.store import Actor
 from observations.views import AlarmView
-from pages.alarm_bar import (
+from screens.alarm_bar import (
     REMINDED_KEY,
     beds_in_alarm,
     condition_only,
@@ -30,10 +31,10 @@ from pages.alarm_bar import (
     reminder_choices,
     reminder_defaults,
 )
-from pages.bed_tiles import natural_bed_key
-from pages.display import DisplaySettingsError, load_display_settings, parse_display_settings
-from pages.nurse_view import device_state_text
-from pages.shared import ACTOR_KEY, IDLE_RUN_KEY, LAST_SEEN_KEY, LOCKED_KEY, PATIENT_ON_SCREEN_KEY
+from screens.bed_tiles import natural_bed_key
+from screens.display import DisplaySettingsError, load_display_settings, parse_display_settings
+from screens.nurse_view import device_state_text
+from screens.shared import ACTOR_KEY, IDLE_RUN_KEY, LAST_SEEN_KEY, LOCKED_KEY, PATIENT_ON_SCREEN_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
     beat,
@@ -43,7 +44,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
-from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
+from tests.screens.apps import open_at
 from vocabulary import Priority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +56,11 @@ def no_embedded_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # the test writes the alarms
 
 
-def app(actor: object) -> AppTest:
-    """The whole app (dashboard.py: the frame and the page), signed in as ``actor``."""
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
-    return at
+def app(actor: Actor, page: str | None = None) -> AppTest:
+    """The whole app (dashboard.py: the frame and the page) at the address of ``page`` (None:
+    the person's first page), signed in as ``actor``; each test says itself whether a monitor
+    has reported."""
+    return open_at(page, actor, monitor_running=False)
 
 
 def view(
@@ -139,14 +140,14 @@ def test_locked_screen_words_and_markdown_escaping():
 
 # ----- the bar on every page -------------------------------------------------------------------
 PAGES = [
-    "pages/ward.py",
-    "pages/trial_monitor.py",
-    "pages/observation_entry.py",
-    "pages/trial_setup.py",
-    "pages/review.py",
-    "pages/decision.py",
-    "pages/trials.py",
-    "pages/audit.py",
+    "screens/ward.py",
+    "screens/trial_monitor.py",
+    "screens/observation_entry.py",
+    "screens/trial_setup.py",
+    "screens/review.py",
+    "screens/decision.py",
+    "screens/trials.py",
+    "screens/audit.py",
 ]
 
 
@@ -164,10 +165,9 @@ def test_every_page_has_the_bar_and_its_tone(record: TrialRecord, people: People
     )
     raise_alarm(record, trial.id, now - timedelta(seconds=20))
     beat(record)
-    at = app(people.doctor).run()
-    at.switch_page(path).run()
+    at = app(people.doctor, Path(path).stem).run()
     assert not at.exception
-    if path == "pages/ward.py":  # one line; the beds' alarms open from a button
+    if path == "screens/ward.py":  # one line; the beds' alarms open from a button
         [line] = [h.proto.body for h in at.get("html") if "itbmon-line one" in h.proto.body]
         assert "Bed 4B" in line and "Critical desaturation: SpO2 84 %" in line
         assert "+1 other" in line and "NOT ACKNOWLEDGED" in line
@@ -183,8 +183,7 @@ def test_ward_bar_is_one_line_with_the_beds_behind_a_button(record: TrialRecord,
     trial = monitoring_trial(record, people)
     raise_alarm(record, trial.id, record.store.now())
     beat(record)
-    at = app(people.nurse).run()
-    at.switch_page("pages/ward.py").run()
+    at = app(people.nurse, "ward").run()
     assert not at.exception
     lines = [h.proto.body for h in at.get("html") if "itbmon-line one" in h.proto.body]
     assert len(lines) == 1 and "Bed 4B" in lines[0] and "Critical desaturation" in lines[0]
@@ -206,8 +205,7 @@ def test_acknowledge_all_of_a_beds_alarms_with_one_required_note(
     )
     raise_alarm(record, trial.id, now)
     beat(record)
-    at = app(people.nurse).run()
-    at.switch_page("pages/trial_monitor.py").run()
+    at = app(people.nurse, "trial_monitor").run()
     submit = "FormSubmitter:ack-bar-1-Acknowledge all of this bed's alarms (2)"
     at.button(key=submit).click().run()
     assert not at.exception
@@ -241,8 +239,7 @@ def test_a_common_action_alone_is_a_note_and_low_alarms_offer_no_reminder(
         priority=Priority.LOW,
     )
     beat(record)
-    at = app(people.nurse).run()
-    at.switch_page("pages/trial_monitor.py").run()
+    at = app(people.nurse, "trial_monitor").run()
     assert tone(at)["alarms"] == []  # low: shown, never sounded
     with pytest.raises(KeyError):
         at.selectbox(key="ack-bar-1-remind")  # low never reminds
@@ -503,14 +500,14 @@ def test_device_state_counts_from_the_last_reading():
 
 def test_display_settings_errors_name_the_line():
     text = (
-        (ROOT / "pages" / "display.yaml")
+        (ROOT / "screens" / "display.yaml")
         .read_text()
         .replace("stale_after_seconds: 30", "stale_after_seconds: -5")
     )
     with pytest.raises(DisplaySettingsError, match=r"line 5: stale_after_seconds"):
         parse_display_settings(text, "display.yaml")
     loud = (
-        (ROOT / "pages" / "display.yaml")
+        (ROOT / "screens" / "display.yaml")
         .read_text()
         .replace("audio_pause_seconds: 120", "audio_pause_seconds: 300")
     )

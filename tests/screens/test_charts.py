@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.io
 
 from observations.views import InjectionView, PatientView, TrialView
-from pages.charts import PANELS, Marker, News2Point, timeline_figure, timeline_span
+from screens.charts import PANELS, Marker, News2Point, timeline_figure, timeline_span
 
 START = datetime(2026, 3, 1, 8, 0)  # ward wall-clock time, as the page hands it to plotly
 INJECTED = START + timedelta(minutes=30)

@@ -10,9 +10,9 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from pages.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY
+from screens.shared import ACTOR_KEY, LAST_SEEN_KEY, LOCKED_KEY
 from tests.accounts import local_person
-from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
+from tests.screens.apps import open_at, turned_away
 from vocabulary import Role
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # tests/monitor covers the service
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
     return tmp_path / "data"
@@ -89,36 +89,38 @@ def test_wrong_password_then_sign_in_shows_trials(people: dict):
     at.button[0].click().run()
     assert not at.exception
     assert [s.value for s in at.subheader] != ["Sign in"]
-    at.switch_page("pages/trials.py").run()
+    at = open_at("trials", people["nurse"]).run()
     row = at.dataframe[0].value.iloc[0]
     assert row["NHS number"] == "943 476 5919" and row["Hospital number"] == "H77"
     # Markup in a name is data, shown as text in the table, never run.
     assert row["Patient"] == "<SCRIPT>ALERT('X')</SCRIPT>, Sam"
 
 
-def test_nurse_navigation_has_no_admin_pages(people: dict):
-    at = app()
-    at.session_state[ACTOR_KEY] = people["nurse"]
-    at.run()
-    assert at.title[0].value != "Sign in"
-    for page in ("pages/accounts.py", "pages/audit.py"):
-        # Not in the nurse's menu; reached by its address, the page is not run at all.
-        at.switch_page(page).run()
-        assert not at.exception
-        assert at.title[0].value == "Choose a page"
-        assert not at.dataframe
-        links = [e.proto.label for e in at.get("page_link")]
-        assert "Ward overview" in links and "Accounts" not in links
-
-
-@pytest.mark.parametrize("page", ["accounts.py", "audit.py"])
-def test_admin_pages_guard_themselves_if_reached(people: dict, page: str):
-    # Defence in depth: even opened directly, the page stops for a nurse.
-    at = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=60)
-    at.session_state[ACTOR_KEY] = people["nurse"]
-    at.run()
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+@pytest.mark.parametrize("page", ["accounts", "audit"])
+def test_nurse_navigation_has_no_admin_pages(people: dict, page: str):
+    # Not in the nurse's menu; reached by its address, the page is not run at all.
+    at = open_at(page, people["nurse"]).run()
+    assert not at.exception
+    assert turned_away(at)
     assert not at.dataframe
+    links = [e.proto.label for e in at.get("page_link")]
+    assert "Ward overview" in links and "Accounts" not in links
+
+
+PAGE_MODULES = sorted(
+    path.stem
+    for path in (ROOT / "screens").glob("*.py")
+    if "\ndef render(" in path.read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("module", PAGE_MODULES)
+def test_a_page_module_run_by_itself_draws_nothing(people: dict, module: str):
+    """A page is its render function, called by dashboard.py with the record and the signed-in
+    person: loading its module (even run as a script) draws nothing and reads no record."""
+    at = AppTest.from_file(str(ROOT / "screens" / f"{module}.py"), default_timeout=60).run()
+    assert not at.exception
+    assert not at.main.children and not at.sidebar.children
 
 
 def test_admin_sees_accounts_but_not_patients(people: dict):
@@ -126,19 +128,12 @@ def test_admin_sees_accounts_but_not_patients(people: dict):
     at.session_state[ACTOR_KEY] = people["admin"]
     at.run()
     assert at.title[0].value == "Accounts"
-    at.switch_page("pages/trials.py").run()
-    assert at.title[0].value == "Choose a page" and not at.dataframe
-    direct = AppTest.from_file(str(ROOT / "pages" / "trials.py"), default_timeout=60)
-    direct.session_state[ACTOR_KEY] = people["admin"]
-    direct.run()
-    assert [e.value for e in direct.error] == ["Your role does not give access to this page."]
+    at = open_at("trials", people["admin"]).run()
+    assert turned_away(at) and not at.dataframe
 
 
 def test_audit_page_filters_and_exports(people: dict):
-    at = app()
-    at.session_state[ACTOR_KEY] = people["admin"]
-    at.run()
-    at.switch_page("pages/audit.py").run()
+    at = open_at("audit", people["admin"]).run()
     assert not at.exception
     at.text_input[2].input("patient.").run()
     table = at.dataframe[0].value
@@ -157,10 +152,7 @@ def test_idle_session_is_locked_not_signed_out(people: dict):
 
 
 def test_signing_out_keeps_the_page_and_the_next_person_signs_in_there(people: dict):
-    at = app()
-    at.session_state[ACTOR_KEY] = people["nurse"]
-    at.run()
-    at.switch_page("pages/trials.py").run()
+    at = open_at("trials", people["nurse"]).run()
     at.sidebar.button[0].click().run()  # Sign out
     assert [s.value for s in at.subheader] == ["Sign in"]
     assert [i.value for i in at.info] == ["You have signed out."]
@@ -171,22 +163,24 @@ def test_signing_out_keeps_the_page_and_the_next_person_signs_in_there(people: d
     assert at.title[0].value == "Trials" and at.dataframe  # the same page, signed in again
 
 
-def test_a_page_reached_without_the_front_door_links_back_to_it(people: dict):
-    """A ward screen reconnecting to a restarted server at a page's address runs that page
-    alone: it shows no patient data and links to the sign-in page, never a dead end."""
-    at = AppTest.from_file(str(ROOT / "pages" / "ward.py"), default_timeout=60).run()
-    assert [e.value for e in at.error] == ["Please sign in."]
-    assert any("](./)" in m.value and "sign-in page" in m.value for m in at.markdown)
-    assert not at.get("html")  # no tile, no patient
+def test_a_page_address_opened_before_sign_in_asks_for_it_then_opens_the_page(people: dict):
+    """A ward screen reconnecting to a restarted server at a page's address: the sign-in, no
+    patient data, then the page of that address (no pages/ directory beside dashboard.py, so
+    Streamlit never runs a page's module alone, without the sign-in)."""
+    at = open_at("trials").run()
+    assert [s.value for s in at.subheader] == ["Sign in"]
+    assert not at.dataframe and "943 476 5919" not in str(at.main)
+    at.text_input[0].input("nurse")
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert at.title[0].value == "Trials" and at.dataframe
+    assert not (ROOT / "pages").exists()
 
 
 def test_a_disabled_account_is_signed_out_at_its_next_run(people: dict):
     """The screen holds only its sign-in: the administrator disabling the nurse ends it, and
     the nurse's next run (a click, a refresh) is the sign-in screen, with the reason."""
-    at = app()
-    at.session_state[ACTOR_KEY] = people["nurse"]
-    at.run()
-    at.switch_page("pages/trials.py").run()
+    at = open_at("trials", people["nurse"]).run()
     assert at.dataframe
     record = TrialRecord.open(load_settings())
     record.users.change(people["admin"], "nurse", active=False)
@@ -209,10 +203,7 @@ def test_a_made_up_actor_in_the_session_is_not_signed_in(people: dict):
 
 
 def test_the_admins_audit_page_withholds_clinical_details(people: dict):
-    at = app()
-    at.session_state[ACTOR_KEY] = people["admin"]
-    at.run()
-    at.switch_page("pages/audit.py").run()
+    at = open_at("audit", people["admin"]).run()
     table = at.dataframe[0].value
     registered = table[table["action"] == "patient.register"]
     assert len(registered) == 1

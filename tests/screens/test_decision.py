@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from pages.markdown_text import md
-from pages.shared import ACTOR_KEY
+from screens.markdown_text import md
 from tests.accounts import local_person
+from tests.screens.apps import open_at, turned_away
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -32,7 +32,7 @@ PASSWORD = "ward seven tea"
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
@@ -140,8 +140,7 @@ def overdose_signs(world: dict[str, Any], trial: Any) -> None:
 
 
 def open_on(actor: Any, trial_id: int | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "decision.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("decision", actor)
     at.run()
     if trial_id is not None:
         at.selectbox(key="decision_trial").select(trial_id).run()
@@ -159,7 +158,7 @@ def fill(at: AppTest, trial_id: int, outcome: DecisionOutcome, password: str) ->
 def test_roles_without_a_say_cannot_open_the_decision_page(world, role):
     injected(world)
     at = open_on(world[role])
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert turned_away(at)
     assert not at.selectbox and not at.radio
 
 

@@ -1,7 +1,7 @@
 """Text typed by people (and named by devices) shows as typed on every page: never as a link, an
 image, HTML, a heading, a colour, LaTeX or an icon.
 
-The helpers (pages/markdown_text.py) first, on every construct of Streamlit's Markdown; then a
+The helpers (screens/markdown_text.py) first, on every construct of Streamlit's Markdown; then a
 record seeded with hostile names, MRN, beds, "given by", device labels, alarm text and evidence,
 notes, reasons, goals and a display name, and every page opened through the app's front door
 (dashboard.py) by a role that may see it. Each Markdown-rendering text of the page (bodies,
@@ -28,11 +28,10 @@ from observations.entries import ReadingIn
 from observations.errors import InvalidEntry
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from pages.markdown_text import MISSING, WORD_JOINER, html_text, md
-from pages.shared import ACTOR_KEY
+from screens.markdown_text import MISSING, WORD_JOINER, html_text, md
 from tests.accounts import GROUPS, TEST_ISSUER
 from tests.browser.seed import DEVICE, make_people
-from tests.pages.frame import every_run_through_the_frame  # noqa: F401 (autouse)
+from tests.screens.apps import open_at
 from vocabulary import AlarmEventType, AlarmKind, InjectionRoute, Parameter, Priority, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,7 +189,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         patch.setenv("ITBMON_DATA_DIR", str(data))
         patch.delenv("ITBMON_DATABASE_URL", raising=False)
         patch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # the test writes what a monitor would
-        from pages.shared import get_record
+        from screens.shared import get_record
 
         get_record.clear()
         record = TrialRecord.open(load_settings())
@@ -413,7 +412,7 @@ def html_problems(body: str) -> list[str]:
 def markdown_texts(at: AppTest) -> list[tuple[str, str]]:
     """Every text of the page that Streamlit renders as Markdown: (where, text)."""
     found: list[tuple[str, str]] = []
-    for node in at._tree:  # AppTest has no public walk of every node
+    for node in (*at.main, *at.sidebar, *at.toast):  # each block walks its children too
         proto = getattr(node, "proto", None)
         if proto is None:
             continue
@@ -483,26 +482,26 @@ def page_problems(at: AppTest) -> tuple[list[str], bool]:
 # "dr.evil" is a doctor signed in by single sign-on, with a hostile display name (and an
 # e-mail-like username, as single sign-on gives).
 PAGES = [
-    ("pages/ward.py", "nurse", None),
-    ("pages/trial_monitor.py", "nurse", "a"),
-    ("pages/trial_monitor.py", "doctor", "b"),
-    ("pages/observation_entry.py", "nurse", "a"),
-    ("pages/trial_setup.py", "doctor", "a"),
-    ("pages/scores.py", "physio", "b"),
-    ("pages/review.py", "physio", "a"),
-    ("pages/review.py", "doctor", "b"),
-    ("pages/decision.py", "dr.evil", "b"),
-    ("pages/trials.py", "nurse", None),
-    ("pages/audit.py", "dr.evil", None),
-    ("pages/accounts.py", "admin", None),
-    ("pages/alarm_review.py", "doctor", None),
+    ("screens/ward.py", "nurse", None),
+    ("screens/trial_monitor.py", "nurse", "a"),
+    ("screens/trial_monitor.py", "doctor", "b"),
+    ("screens/observation_entry.py", "nurse", "a"),
+    ("screens/trial_setup.py", "doctor", "a"),
+    ("screens/scores.py", "physio", "b"),
+    ("screens/review.py", "physio", "a"),
+    ("screens/review.py", "doctor", "b"),
+    ("screens/decision.py", "dr.evil", "b"),
+    ("screens/trials.py", "nurse", None),
+    ("screens/audit.py", "dr.evil", None),
+    ("screens/accounts.py", "admin", None),
+    ("screens/alarm_review.py", "doctor", None),
 ]
 CHOOSERS = {
-    "pages/trial_monitor.py": "monitor-trial-choice",
-    "pages/observation_entry.py": "obs-trial-choice",
-    "pages/scores.py": "scores_trial",
-    "pages/review.py": "review_trial",
-    "pages/decision.py": "decision_trial",
+    "screens/trial_monitor.py": "monitor-trial-choice",
+    "screens/observation_entry.py": "obs-trial-choice",
+    "screens/scores.py": "scores_trial",
+    "screens/review.py": "review_trial",
+    "screens/decision.py": "decision_trial",
 }
 
 
@@ -515,12 +514,10 @@ def test_every_page_shows_hostile_text_as_text(
     world: dict[str, Any], path: str, who: str, trial: str | None
 ):
     actor = world["doctor"] if who == "dr.evil" else getattr(world["people"], who)
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
-    if path == "pages/trial_setup.py" and trial is not None:
+    at = open_at(Path(path).stem, actor, monitor_running=False)
+    if path == "screens/trial_setup.py" and trial is not None:
         at.session_state["selected_trial_id"] = world[trial].id
     at.run()
-    at.switch_page(path).run()
     assert not at.exception, at.exception
     if trial is not None and path in CHOOSERS:
         at.selectbox(key=CHOOSERS[path]).set_value(world[trial].id).run()
@@ -542,10 +539,7 @@ def test_the_acknowledgement_toast_names_the_bed_as_typed(
     toasts: list[str] = []
     monkeypatch.setattr(streamlit, "toast", lambda body, **_: toasts.append(str(body)))
     a = world["a"]
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = world["people"].nurse
-    at.run()
-    at.switch_page("pages/trial_monitor.py").run()
+    at = open_at("trial_monitor", world["people"].nurse, monitor_running=False).run()
     at.selectbox(key="monitor-trial-choice").set_value(a.id).run()
     at.text_area(key=f"ack-bar-{a.id}-note").input(NOTE)
     at.button(key=f"FormSubmitter:ack-bar-{a.id}-Acknowledge this bed's alarm (1)").click().run()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from observations.set_scores import SetScoreView
 from observations.views import ObservationSetView
-from pages.news2_chart import ROWS, SCORE_COLOURS, news2_chart_html
+from screens.news2_chart import ROWS, SCORE_COLOURS, news2_chart_html
 
 ZONE = ZoneInfo("Europe/London")
 START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.ward_time import format_ward
-from pages.shared import ACTOR_KEY
+from screens.news2_chart import SCORE_COLOURS
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
     add_vitals,
@@ -22,14 +21,14 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     record,
 )
 from tests.judgements import judge_as_the_monitor
+from tests.screens.apps import WardClock, open_at, turned_away, ward_clock  # noqa: F401
 from vocabulary import Consciousness, QualityFlag
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(actor: object) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "observation_entry.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("observation_entry", actor)
     return at
 
 
@@ -98,7 +97,10 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     assert any("NEWS2 incomplete" in i.value for i in at.info)
     no_none_shown(at)
     at.number_input(key=k(trial, "rr")).set_value(7).run()
-    assert any(":red[**3**]" in m.value for m in at.markdown)
+    # Respiration 7/min scores 3, shaded as on the NEWS2 chart (display.yaml), written too.
+    [parts] = [h.proto.body for h in at.get("html") if "itbmon-news2-parts" in h.proto.body]
+    assert f'Respiration <b style="background:{SCORE_COLOURS[3]};' in parts
+    assert parts.split("Respiration ")[1].split("</b>")[0].endswith(">3")
     # What is still missing, in the form's words rather than the scorer's names.
     assert any(
         i.value.startswith("NEWS2 incomplete — missing: SpO2, air or oxygen, systolic BP")
@@ -139,20 +141,22 @@ def test_news2_shown_as_filled_then_saved(record: TrialRecord, people: People):
     assert "Monitor's NEWS2 0 (low)" in done, done
 
 
-def test_measured_now_is_the_moment_of_save(record: TrialRecord, people: People):
+def test_measured_now_is_the_moment_of_save(
+    ward_clock: WardClock, record: TrialRecord, people: People
+):
     trial = monitoring_trial(record, people, minutes_ago=5)
     at = page(people.nurse).run()
     opened = record.store.now()
     assert at.radio(key=k(trial, "when")).value == "Now (at Save)"
     assert not at.date_input  # no time to type unless "earlier"
-    time.sleep(1.2)  # the page stands a while before the nurse saves
+    ward_clock.advance(90)  # the page stands a while before the nurse saves
     at.number_input(key=k(trial, "rr")).set_value(18)
     before = record.store.now()
     save(at)
     after = record.store.now()
     [saved] = record.observations.list(trial.id)
     assert before <= saved.measured_at <= after
-    assert saved.measured_at - opened > timedelta(seconds=1)
+    assert saved.measured_at - opened > timedelta(seconds=90)
 
 
 def test_earlier_shows_ward_date_and_time(record: TrialRecord, people: People):
@@ -411,7 +415,7 @@ def test_what_was_typed_stays_with_its_patient(record: TrialRecord, people: Peop
 
 
 def test_prefill_refuses_values_gone_stale_since_the_page_was_drawn(
-    record: TrialRecord, people: People
+    ward_clock: WardClock, record: TrialRecord, people: People
 ):
     trial = monitoring_trial(record, people, minutes_ago=5)
     drawn_from = record.store.now() - timedelta(seconds=27)
@@ -419,7 +423,7 @@ def test_prefill_refuses_values_gone_stale_since_the_page_was_drawn(
     at = page(people.nurse).run()
     button = next(b for b in at.button if b.label.startswith(PREFILL))
     # By the click the oximeter's last values have passed the 30 s stale limit.
-    time.sleep(max(0.0, 31 - (datetime.now(UTC) - drawn_from).total_seconds()))
+    ward_clock.advance(max(0.0, 31 - (record.store.now() - drawn_from).total_seconds()))
     button.click().run()
     assert at.number_input(key=k(trial, "spo2")).value is None
     assert any("no longer current" in e.value for e in at.error)
@@ -443,4 +447,4 @@ def test_due_and_missed_sets_are_the_monitor_s(record: TrialRecord, people: Peop
 def test_physiotherapist_cannot_enter(record: TrialRecord, people: People):
     monitoring_trial(record, people)
     at = page(people.physio).run()
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert turned_away(at)

@@ -14,10 +14,10 @@ from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from pages.markdown_text import md
-from pages.shared import ACTOR_KEY
+from screens.markdown_text import md
 from tests.accounts import local_person
 from tests.judgements import judge_as_the_monitor
+from tests.screens.apps import on_page, open_at, turned_away
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
@@ -45,7 +45,7 @@ def scores(point: str, at: Any, labels: dict[tuple[str, str], str], **more: Any)
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
@@ -165,8 +165,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def open_review(actor: Any, trial_id: int | None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "review.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("review", actor)
     at.run()
     if trial_id is not None:
         at.selectbox(key="review_trial").select(trial_id).run()
@@ -191,7 +190,7 @@ def table(at: AppTest, name: str) -> Any:
 
 def test_a_nurse_cannot_open_the_review(world):
     at = open_review(world["nurse"], None)
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert turned_away(at)
     assert not at.dataframe
 
 
@@ -239,7 +238,7 @@ def test_hint_names_its_source_and_is_not_the_decision(world):
         )
     )
     assert hint.endswith(md("Source: Gilmartin 2000; US label studies (cerebral origin)."))
-    assert not at.button  # nothing to sign or decide here
+    assert not on_page(at, "button")  # nothing to sign or decide here
     record = world["record"]
     assert record.decisions.for_trial(world["trial"].id) is None
     assert record.trials.get(world["trial"].id).status == TrialStatus.MONITORING.value

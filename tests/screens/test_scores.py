@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from observations.record import TrialRecord
 from observations.settings import load_settings
-from pages.shared import ACTOR_KEY
 from tests.accounts import local_person
+from tests.screens.apps import open_at, turned_away
 from vocabulary import LOWER_LIMB_MUSCLES, MAS_LABELS, InjectionRoute, Role, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ PASSWORD = "ward seven tea"
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from pages.shared import get_record
+    from screens.shared import get_record
 
     get_record.clear()
     record = TrialRecord.open(load_settings())
@@ -48,8 +48,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def open_page(actor: Any) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "scores.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("scores", actor)
     return at.run()
 
 
@@ -91,7 +90,7 @@ def record_baseline(world: dict[str, Any]) -> None:
 
 def test_a_nurse_cannot_open_the_scores_page(world):
     at = open_page(world["nurse"])
-    assert errors(at) == ["Your role does not give access to this page."]
+    assert turned_away(at)
     assert not at.data_editor and not at.selectbox
 
 

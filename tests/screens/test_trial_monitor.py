@@ -14,8 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from observations.alarms import AlarmEventIn
 from observations.record import TrialRecord
-from pages.charts import downsample_min_max, with_gaps
-from pages.shared import ACTOR_KEY
+from screens.charts import downsample_min_max, with_gaps
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
     add_vitals,
@@ -27,14 +26,14 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     record,
 )
 from tests.judgements import judge_as_the_monitor
+from tests.screens.apps import open_at
 from vocabulary import AlarmEventType, AlarmKind, Priority
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(actor: object) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "trial_monitor.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("trial_monitor", actor)
     return at
 
 

@@ -12,8 +12,7 @@ from streamlit.testing.v1 import AppTest
 from observations.alarms import AlarmEventIn
 from observations.errors import Refused
 from observations.record import TrialRecord
-from pages.markdown_text import md
-from pages.shared import ACTOR_KEY
+from screens.markdown_text import md
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
     data_dir,
@@ -22,14 +21,14 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     raise_alarm,
     record,
 )
+from tests.screens.apps import open_at
 from vocabulary import AlarmEventType, AlarmKind, Priority, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def page(actor: object) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "trial_setup.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
+    at = open_at("trial_setup", actor)
     return at
 
 

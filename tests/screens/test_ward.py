@@ -1,6 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests/browser/seed.py)
-"""Ward overview as a central station: the tile model (pages/bed_tiles.py) and the page
-(AppTest on pages/ward.py)."""
+"""Ward overview as a central station: the tile model (screens/bed_tiles.py) and the page
+(AppTest on screens/ward.py)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from streamlit.testing.v1 import AppTest
 from observations.alarms import AlarmEventIn
 from observations.readings import TrendBucket
 from observations.record import TrialRecord
+from observations.store import Actor
 from observations.views import AlarmView, LatestValue
-from pages.bed_tiles import (
+from rules.urgency import most_urgent
+from screens.bed_tiles import (
     MISSING,
     BedTile,
     alarms_by_numeric,
     banner_of,
     bp_numeric,
     inop_of,
-    most_urgent,
     natural_bed_key,
     news2_numeric,
     sparkline,
@@ -31,7 +32,7 @@ from pages.bed_tiles import (
     value_numeric,
     ward_order,
 )
-from pages.shared import ACTOR_KEY
+from screens.shared import ACTOR_KEY
 from tests.browser.seed import (  # noqa: F401  (fixtures)
     People,
     add_vitals,
@@ -42,6 +43,7 @@ from tests.browser.seed import (  # noqa: F401  (fixtures)
     record,
 )
 from tests.judgements import judge_as_the_monitor
+from tests.screens.apps import open_at
 from vocabulary import AlarmEventType, AlarmKind, Parameter, Priority
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,13 +299,10 @@ def _tile(
 
 
 # ----- the page ---------------------------------------------------------------------------------
-def page(actor: object, name: str = "ward.py") -> AppTest:
-    """The page as the app runs it: through dashboard.py (a nurse's first page is the ward),
-    whose navigation the tiles' links name."""
-    path = ROOT / "dashboard.py" if name == "ward.py" else ROOT / "pages" / name
-    at = AppTest.from_file(str(path), default_timeout=60)
-    at.session_state[ACTOR_KEY] = actor
-    return at
+def page(actor: Actor) -> AppTest:
+    """The ward overview as the app runs it, at its address through dashboard.py, whose
+    navigation the tiles' links name."""
+    return open_at("ward", actor)
 
 
 def tiles(at: AppTest) -> list[str]:
@@ -483,7 +482,6 @@ def test_a_tile_opens_its_trial_monitor(
     """A tile is a link to the trial monitor naming its trial: the browser changes page (never
     the server from inside the timed refresh: hazard H-15), and the trial monitor opens the
     trial the address names, once."""
-    monkeypatch.setenv("ITBMON_EMBEDDED_MONITOR", "0")  # tests/monitor covers the service
     d10 = monitoring_trial(record, people, bed="D10", device=None)
     d3 = monitoring_trial(
         record, people, nhs="9000000009", mrn="H88", family="Second", bed="D3", device=None
@@ -499,8 +497,7 @@ def test_a_tile_opens_its_trial_monitor(
     assert [link.query_string for link in links] == [f"trial={d3.id}", f"trial={d10.id}"]
     assert not [b for b in at.button if "onitor" in b.label]  # no server-side switch
     # Opened with ?trial=D10's id: the trial monitor shows D10, then forgets the address.
-    monitor = AppTest.from_file(str(ROOT / "pages" / "trial_monitor.py"), default_timeout=60)
-    monitor.session_state[ACTOR_KEY] = people.nurse
+    monitor = open_at("trial_monitor", people.nurse)
     monitor.query_params["trial"] = str(d10.id)
     monitor.run()
     assert not monitor.exception
@@ -511,8 +508,8 @@ def test_a_tile_opens_its_trial_monitor(
 def test_ward_trend_asks_for_the_newest_buckets_then_the_whole_window(
     record: TrialRecord, people: People
 ):
-    from pages.display import load_display_settings
-    from pages.ward_beds import FULL_TREND_EVERY_SECONDS, WardTrends, trend_window
+    from screens.display import load_display_settings
+    from screens.ward_beds import FULL_TREND_EVERY_SECONDS, WardTrends, trend_window
 
     settings = load_display_settings()
     trial = monitoring_trial(record, people, bed="D1", device=None)
@@ -542,7 +539,10 @@ def test_ward_trend_asks_for_the_newest_buckets_then_the_whole_window(
 
 
 def test_admin_is_turned_away(record: TrialRecord, people: People):
-    at = AppTest.from_file(str(ROOT / "pages" / "ward.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = people.admin
-    at.run()  # the page reached alone: it guards itself
-    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    monitoring_trial(record, people, bed="D7", device=None)
+    at = open_at("ward", people.admin).run()  # the ward's address, typed by an administrator
+    assert not at.exception
+    assert at.title[0].value == "Choose a page"
+    assert (not tiles(at) and not at.get("page_link")) or all(
+        "Monitor of" not in link.proto.label for link in at.get("page_link")
+    )

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+NO_TESTS_COLLECTED = 5  # pytest's exit status when a run selects no test
 
 
 def _requirements_digest(requirements: str) -> str:
@@ -70,8 +71,26 @@ def test(args: list[str]) -> int:
     layout = subprocess.call(  # noqa: S603
         [str(PYTHON), "-m", "ruff", "format", "--check", "."], cwd=ROOT
     )
-    tests = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)  # noqa: S603
+    pytest = [str(PYTHON), "-m", "pytest"]
+    # Two runs. First everything that can share the machine, one pytest-xdist worker per core;
+    # then, one at a time, what must have it alone: the browser tests (a real Chromium and
+    # server, waiting at a person's pace) and the tests marked `alone` (one stops and restarts
+    # the PostgreSQL server every other store test uses).
+    shared = subprocess.call(  # noqa: S603
+        [*pytest, "-n", "auto", "--dist", "worksteal", "-m", "not browser and not alone", *args],
+        cwd=ROOT,
+    )
+    alone = subprocess.call([*pytest, "-m", "browser or alone", *args], cwd=ROOT)  # noqa: S603
+    tests = _tests_status(shared, alone)
     return tests or lint or layout
+
+
+def _tests_status(*runs: int) -> int:
+    # pytest's 5 is "no test selected": fine for one run (arguments naming only browser tests,
+    # say), a failure when no run selected anything.
+    if all(code == NO_TESTS_COLLECTED for code in runs):
+        return NO_TESTS_COLLECTED
+    return next((code for code in runs if code not in (0, NO_TESTS_COLLECTED)), 0)
 
 
 COMMANDS = {"run": run, "test": test}

@@ -594,12 +594,12 @@ def main(argv: list[str]) -> int:
             **_percentiles(apptest_overhead),
         },
         "trial_monitor_page": {
-            "what": "whole screens/trial_monitor.py run under AppTest (its overhead included)",
+            "what": "dashboard.py at the trial monitor, one whole run under AppTest (its overhead included)",
             "select_statements_per_run": len(monitor_statements),
             **_percentiles(monitor_page),
         },
         "ward_page": {
-            "what": f"whole screens/ward.py run under AppTest, {args.beds} beds",
+            "what": f"dashboard.py at the ward, one whole run under AppTest, {args.beds} beds",
             "beds": args.beds,
             "select_statements_per_run": len(statements),
             **_percentiles(ward_page),

@@ -9,8 +9,8 @@ acknowledged and resolved. Then it times, over N runs each:
   (`screens.charts.trial_timeline_figure`: the record query, min/max downsampling, the plotly
   figure) plus its serialisation as Streamlit sends it (`plotly.io.to_json`), whose length is
   the chart payload;
-- ``trial_monitor_page``: a whole run of dashboard.py at the trial monitor under Streamlit's AppTest
-  (tiles, alarm panel, schedule, chart; AppTest's own overhead included);
+- ``trial_monitor_page``: a whole run of dashboard.py at the trial monitor under Streamlit's
+  AppTest (tiles, alarm panel, schedule, chart; AppTest's own overhead included);
 - ``ward_page``: a whole run of dashboard.py at the ward with ``--beds`` trials (default 16), each with
   the same H hours of readings, and the number of SQL statements one run sends;
 - ``ward_refresh``: what the ward's one-second refresh does on the server for those beds
@@ -594,7 +594,8 @@ def main(argv: list[str]) -> int:
             **_percentiles(apptest_overhead),
         },
         "trial_monitor_page": {
-            "what": "dashboard.py at the trial monitor, one whole run under AppTest (its overhead included)",
+            "what": "dashboard.py at the trial monitor, one whole run under AppTest "
+            "(its overhead included)",
             "select_statements_per_run": len(monitor_statements),
             **_percentiles(monitor_page),
         },

@@ -11,8 +11,8 @@ acknowledged and resolved. Then it times, over N runs each:
   the chart payload;
 - ``trial_monitor_page``: a whole run of dashboard.py at the trial monitor under Streamlit's
   AppTest (tiles, alarm panel, schedule, chart; AppTest's own overhead included);
-- ``ward_page``: a whole run of dashboard.py at the ward with ``--beds`` trials (default 16), each with
-  the same H hours of readings, and the number of SQL statements one run sends;
+- ``ward_page``: a whole run of dashboard.py at the ward with ``--beds`` trials (default 16),
+  each with the same H hours of readings, and the number of SQL statements one run sends;
 - ``ward_refresh``: what the ward's one-second refresh does on the server for those beds
   (`screens.ward_beds.ward_tiles_model`: every query, the tile model, and each tile's HTML),
   with the 30-minute trends cached as between two chart refreshes, and with the trend query

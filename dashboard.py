@@ -219,18 +219,29 @@ pages = [
         title=screen.title,
         icon=screen.icon,
         url_path=screen.url_path,
-        default=index == first_allowed,
         visibility="visible"
         if working and actor is not None and actor.roles & screen.roles
         else "hidden",
     )
-    for index, screen in enumerate(PAGES)
+    for screen in PAGES
 ]
 given["monitor"] = next(
     page for page, screen in zip(pages, PAGES, strict=True) if screen.render is trial_monitor.render
 )
-navigation = st.navigation(pages, position="sidebar" if working else "hidden")
-on_screen = next(i for i, page in enumerate(pages) if page.title == navigation.title)
+
+
+def _app_address() -> None:
+    """The app's own address draws nothing itself: the frame opens the person's first page.
+    Every page keeps its own address (…/ward): Streamlit gives the default page the bare root
+    instead of its name, so no real page is the default and a bookmarked …/ward opens."""
+
+
+home = st.Page(
+    _app_address, title="ITB Trial Monitor", url_path="home", default=True, visibility="hidden"
+)
+navigation = st.navigation([home, *pages], position="sidebar" if working else "hidden")
+at_home = navigation.url_path == home.url_path
+on_screen = first_allowed if at_home else pages.index(navigation)
 allowed = working and actor is not None and bool(actor.roles & PAGES[on_screen].roles)
 if working and actor is not None:
     with st.sidebar:
@@ -251,6 +262,8 @@ if actor is None:
     # server may then open the person's first page without racing a refresh.
     sign_in_screen(record)
 else:
+    if at_home and not locked:
+        st.switch_page(pages[first_allowed])  # before the bar: nothing refreshes yet
     alarm_bar(record)
     if locked:
         lock_screen(record, actor)

@@ -194,13 +194,20 @@ class Consciousness(StrEnum):
 
 
 class Poss(StrEnum):
-    """Pasero Opioid-induced Sedation Scale; 3 and 4 are unacceptable."""
+    """Pasero Opioid-induced Sedation Scale, best to worst; which grades are unacceptable is
+    UNACCEPTABLE_POSS."""
 
     ASLEEP = "S"
     AWAKE = "1"
     SLIGHTLY_DROWSY = "2"
     FREQUENTLY_DROWSY = "3"
     SOMNOLENT = "4"
+
+
+# Unacceptable sedation on the Pasero scale (Pasero 2009): stop the sedating drug, stimulate,
+# call for help. The bedside alarm (rules/default_rules.yaml `sedation`) and the day's overdose
+# signs (rules/evaluation.py) both read it.
+UNACCEPTABLE_POSS: frozenset[Poss] = frozenset({Poss.FREQUENTLY_DROWSY, Poss.SOMNOLENT})
 
 
 class SideEffect(StrEnum):

@@ -22,7 +22,7 @@ from rules.responder import (
     responder_hint,
 )
 from rules.safety_summary import SafetySummary
-from vocabulary import Consciousness
+from vocabulary import UNACCEPTABLE_POSS, Consciousness, Poss
 
 # ----- when the scores were taken ---------------------------------------------------------------
 
@@ -111,8 +111,7 @@ def overdose_signs(safety: SafetySummary, config: ResponderConfig) -> tuple[str,
         signs.append(f"{condition.label.split(':')[0]} ({times})")
     for flag in safety.red_flags:
         signs.append(f"red-flag side effect: {flag.label}")
-    unacceptable = {p.value for p in config.overdose_signs.unacceptable_poss}
-    if safety.worst_poss is not None and safety.worst_poss.value in unacceptable:
+    if safety.worst_poss is not None and Poss(safety.worst_poss.value) in UNACCEPTABLE_POSS:
         signs.append(f"sedation POSS {safety.worst_poss.value}")
     if safety.worst_acvpu is not None and safety.worst_acvpu.value != Consciousness.ALERT.value:
         signs.append(f"ACVPU {safety.worst_acvpu.value} (not Alert)")

@@ -26,7 +26,6 @@ from vocabulary import (
     AshworthScale,
     DecisionOutcome,
     MuscleGroup,
-    Poss,
     Side,
 )
 
@@ -60,9 +59,9 @@ class DoseLimits:
 
 
 class OverdoseSignsConfig(_Strict):
-    """After any of these signs on the day no higher dose is suggested."""
+    """After any of these signs on the day no higher dose is suggested. Which POSS grades are
+    unacceptable is the vocabulary's (UNACCEPTABLE_POSS), shared with the sedation alarm."""
 
-    unacceptable_poss: list[Poss] = Field(min_length=1)
     rationale: str = Field(min_length=1)
 
 

@@ -21,6 +21,7 @@ from vocabulary import (
     PRIORITY_RANK,
     RED_FLAG_SIDE_EFFECTS,
     STREAMED_PARAMETERS,
+    UNACCEPTABLE_POSS,
     AlarmKind,
     Consciousness,
     Parameter,
@@ -129,12 +130,30 @@ class BaselineDropCondition(_Strict):
     by: float = Field(gt=0)
 
 
+# Groups of codes a `one_of` rule may name instead of listing them, owned by the vocabulary.
+CODE_GROUPS: dict[str, tuple[str, ...]] = {
+    "unacceptable_poss": tuple(p.value for p in Poss if p in UNACCEPTABLE_POSS),
+}
+
+
 class OneOfCondition(_Strict):
     type: Literal["one_of"]
     parameter: Parameter
+    # A list of codes, or the name of a group (CODE_GROUPS).
     values: list[str] = Field(min_length=1)
     # Order of the codes from best to worst, to tell a worse entry from a repeat.
     order: list[str] | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _group(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if value not in CODE_GROUPS:
+            raise ValueError(
+                f"unknown group {value!r}: {' or '.join(CODE_GROUPS)}, or a list of codes"
+            )
+        return list(CODE_GROUPS[value])
 
 
 # Groups of side effects a rule may name instead of listing them: which effects are red flags

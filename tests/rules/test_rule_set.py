@@ -730,3 +730,25 @@ def test_side_effect_rules_name_the_vocabularys_groups() -> None:
             "effects",
         )
     ]
+
+
+def test_the_sedation_alarm_names_the_vocabularys_unacceptable_poss() -> None:
+    """Which POSS grades are unacceptable is vocabulary.UNACCEPTABLE_POSS, read by the sedation
+    alarm and by the day's overdose signs alike."""
+    from rules.rule_set import OneOfCondition
+    from vocabulary import UNACCEPTABLE_POSS
+
+    [sedation] = [r.condition for r in default_rule_set().rules if r.id == "sedation"]
+    assert isinstance(sedation, OneOfCondition)
+    assert set(sedation.values) == {p.value for p in UNACCEPTABLE_POSS}
+    rule = """\
+  - id: drowsy
+    condition: {type: one_of, parameter: poss, values: drowsy}
+    priority: high
+    kind: physiological
+    message: m
+    rationale: r
+"""
+    assert problems(HEAD + rule) == [
+        (15, "values: unknown group 'drowsy': unacceptable_poss, or a list of codes")
+    ]

@@ -264,6 +264,17 @@ SIDE_EFFECT_LABELS: dict[SideEffect, str] = {
 # The Medical Research Council grades of muscle power (Aids to the Examination of the Peripheral
 # Nervous System, MRC 1976), in the words the forms offer: the scale's codes and its limits
 # (0-5, the record's entry range), shown as "3 — against gravity".
+# Penn Spasm Frequency Scale (Penn et al., N Engl J Med 1989) and its severity grades: the
+# scores' words and their range, for the record's checks and the screens alike.
+PENN_FREQUENCY_LABELS: dict[int, str] = {
+    0: "no spasms",
+    1: "mild spasms induced by stimulation",
+    2: "infrequent full spasms, less than once an hour",
+    3: "spasms more than once an hour",
+    4: "spasms more than ten times an hour",
+}
+PENN_SEVERITY_LABELS: dict[int, str] = {1: "mild", 2: "moderate", 3: "severe"}
+
 MRC_POWER_LABELS: dict[int, str] = {
     0: "no contraction",
     1: "flicker",

@@ -20,6 +20,8 @@ from observations.limits import load_limits
 from vocabulary import (
     ASHWORTH_LABELS,
     LABELS,
+    PENN_FREQUENCY_LABELS,
+    PENN_SEVERITY_LABELS,
     UNITS,
     AshworthScale,
     AssessmentTimePoint,
@@ -43,8 +45,8 @@ _FIELD_LABELS: dict[str, str] = {
     "date_of_birth": "Date of birth",
     "penn_frequency": "Penn spasm frequency",
     "penn_severity": "Penn spasm severity",
-    "pain_nrs": "Pain (0-10)",
-    "stiffness_nrs": "Stiffness (0-10)",
+    "pain_nrs": "Pain",  # its range is said with any refusal (limits.yaml `entry.nrs`)
+    "stiffness_nrs": "Stiffness",
     "route": "Route",
     "time_point": "Time point",
     "ashworth_scale": "Ashworth scale",
@@ -85,6 +87,20 @@ def _parse(model: type[BaseModel], data: dict[str, Any]) -> Any:
             text = _TYPE_MESSAGES.get(error["type"], "is not valid")
             problems.append(FieldProblem(name, f"{_label(name)} {text}."))
         raise InvalidEntry(problems) from None
+
+
+# The spasticity measures scored on a numbered scale, in the order the reports list them.
+SCALED_MEASURES = ("penn_frequency", "penn_severity", "pain_nrs", "stiffness_nrs")
+
+
+def measure_label(name: str) -> str:
+    """A spasticity measure's name with its scale's range ("Pain (0-10)"), as the screens and
+    the exports show it: the range from the scale's one owner (vocabulary, limits.yaml)."""
+    if name in ("pain_nrs", "stiffness_nrs"):
+        scale = load_limits().entry["nrs"]
+        return f"{_label(name)} ({scale.min:g}-{scale.max:g})"
+    grades = {"penn_frequency": PENN_FREQUENCY_LABELS, "penn_severity": PENN_SEVERITY_LABELS}
+    return f"{_label(name)} ({min(grades[name])}-{max(grades[name])})"
 
 
 def _in_range(key: str, name: str, value: float | None, problems: list[FieldProblem]) -> None:
@@ -354,11 +370,17 @@ def check_assessment(data: dict[str, Any]) -> AssessmentEntry:
                 )
             )
         seen.add(key)
-    if entry.penn_frequency is not None and not 0 <= entry.penn_frequency <= 4:
-        problems.append(FieldProblem("penn_frequency", "Penn spasm frequency runs from 0 to 4."))
+    if entry.penn_frequency is not None and entry.penn_frequency not in PENN_FREQUENCY_LABELS:
+        low, high = min(PENN_FREQUENCY_LABELS), max(PENN_FREQUENCY_LABELS)
+        problems.append(
+            FieldProblem("penn_frequency", f"Penn spasm frequency runs from {low} to {high}.")
+        )
     if entry.penn_severity is not None:
-        if not 1 <= entry.penn_severity <= 3:
-            problems.append(FieldProblem("penn_severity", "Penn spasm severity runs from 1 to 3."))
+        if entry.penn_severity not in PENN_SEVERITY_LABELS:
+            low, high = min(PENN_SEVERITY_LABELS), max(PENN_SEVERITY_LABELS)
+            problems.append(
+                FieldProblem("penn_severity", f"Penn spasm severity runs from {low} to {high}.")
+            )
         elif entry.penn_frequency == 0:
             problems.append(
                 FieldProblem("penn_severity", "Severity is only scored when there are spasms.")

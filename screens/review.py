@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from observations.entries import measure_label
 from observations.exports import export_for, may_export
 from observations.exports.snapshot import (
     evaluation_of,
@@ -278,11 +279,11 @@ def mean_section(
 def measures_section(columns: Columns) -> None:
     st.subheader("Spasms, pain, stiffness and power")
     measures = [
-        ("Penn spasm frequency (0-4)", "penn_frequency"),
-        ("Penn spasm severity (1-3)", "penn_severity"),
+        (measure_label("penn_frequency"), "penn_frequency"),
+        (measure_label("penn_severity"), "penn_severity"),
         ("Penn recall period", "penn_recall_period"),
-        ("Pain (0-10)", "pain_nrs"),
-        ("Stiffness (0-10)", "stiffness_nrs"),
+        (measure_label("pain_nrs"), "pain_nrs"),
+        (measure_label("stiffness_nrs"), "stiffness_nrs"),
         ("Power, left leg (MRC)", "power_left_leg"),
         ("Power, right leg (MRC)", "power_right_leg"),
         ("Power, left arm (MRC)", "power_left_arm"),

@@ -35,6 +35,8 @@ from screens.shared import (
 from vocabulary import (
     ASHWORTH_LABELS,
     LABELS,
+    PENN_FREQUENCY_LABELS,
+    PENN_SEVERITY_LABELS,
     AshworthScale,
     AssessmentTimePoint,
     Parameter,
@@ -58,14 +60,8 @@ MAS_HELP = (
     "increase through most of the range · 3 considerable increase, passive movement "
     "difficult · 4 rigid. Leave empty if not scored."
 )
-PENN_FREQUENCY = {
-    0: "0 — no spasms",
-    1: "1 — mild spasms induced by stimulation",
-    2: "2 — infrequent full spasms, less than once an hour",
-    3: "3 — spasms more than once an hour",
-    4: "4 — spasms more than ten times an hour",
-}
-PENN_SEVERITY = {1: "1 — mild", 2: "2 — moderate", 3: "3 — severe"}
+PENN_FREQUENCY = {grade: f"{grade} — {words}" for grade, words in PENN_FREQUENCY_LABELS.items()}
+PENN_SEVERITY = {grade: f"{grade} — {words}" for grade, words in PENN_SEVERITY_LABELS.items()}
 POWER_FIELDS = (
     Parameter.POWER_LEFT_LEG,
     Parameter.POWER_RIGHT_LEG,
@@ -341,9 +337,11 @@ def render(record: TrialRecord, actor: Actor) -> None:
         )
         slots["penn_recall_period"] = st.empty()
 
-        st.subheader("Pain and stiffness (0-10)")
+        nrs_scale = load_limits().entry["nrs"]
+        span = f"({nrs_scale.min:g}-{nrs_scale.max:g})"
+        st.subheader(f"Pain and stiffness {span}")
         nrs: dict[str, int | None] = {}
-        for name, label in (("pain_nrs", "Pain (0-10)"), ("stiffness_nrs", "Stiffness (0-10)")):
+        for name, label in (("pain_nrs", f"Pain {span}"), ("stiffness_nrs", f"Stiffness {span}")):
             nrs[name] = beside_baseline(
                 lambda name=name, label=label: st.number_input(
                     label,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from observations.entries import measure_label
 from observations.exports.snapshot import TrialSnapshot, take_snapshot
 from observations.record import TrialRecord
 from observations.safe_csv import to_csv
@@ -258,11 +259,11 @@ def assessment_values(assessment: AssessmentView) -> Iterator[tuple[str, str, An
             score.label,
         )
     simple = (
-        ("penn_frequency", "Penn spasm frequency (0-4)", assessment.penn_frequency),
-        ("penn_severity", "Penn spasm severity (1-3)", assessment.penn_severity),
+        ("penn_frequency", measure_label("penn_frequency"), assessment.penn_frequency),
+        ("penn_severity", measure_label("penn_severity"), assessment.penn_severity),
         ("penn_recall_period", "Penn recall period", assessment.penn_recall_period),
-        ("pain_nrs", "Pain (NRS 0-10)", assessment.pain_nrs),
-        ("stiffness_nrs", "Stiffness (NRS 0-10)", assessment.stiffness_nrs),
+        ("pain_nrs", measure_label("pain_nrs"), assessment.pain_nrs),
+        ("stiffness_nrs", measure_label("stiffness_nrs"), assessment.stiffness_nrs),
         *(
             (p.value, LABELS[p], getattr(assessment, p.value))
             for p in (

@@ -32,6 +32,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from observations.entries import SCALED_MEASURES, measure_label
 from observations.exports.snapshot import (
     GENERATOR,
     TrialSnapshot,
@@ -289,10 +290,7 @@ class _Report:
                 ]
             )
         for label, field in (
-            ("Penn spasm frequency (0-4)", "penn_frequency"),
-            ("Penn spasm severity (1-3)", "penn_severity"),
-            ("Pain NRS (0-10)", "pain_nrs"),
-            ("Stiffness NRS (0-10)", "stiffness_nrs"),
+            *((measure_label(name), name) for name in SCALED_MEASURES),
             (LABELS[Parameter.POWER_LEFT_LEG], "power_left_leg"),
             (LABELS[Parameter.POWER_RIGHT_LEG], "power_right_leg"),
         ):

@@ -187,7 +187,7 @@ def test_pain_out_of_range_gets_the_records_message(world):
     at = choose(open_page(world["physio"]), trial.id)
     at.number_input(key=f"pain_nrs_{trial.id}_baseline_new").set_value(11)
     at.button[0].click().run()
-    assert "Pain (0-10) 11 is not possible: enter a value between 0 and 10." in errors(at)
+    assert "Pain 11 is not possible: enter a value between 0 and 10." in errors(at)
     assert at.number_input(key=f"pain_nrs_{trial.id}_baseline_new").value == 11
     assert world["record"].assessments.list(trial.id) == []
 

@@ -78,9 +78,12 @@ REGISTERED = timedelta(minutes=-60)
 DEVICE_ON = timedelta(minutes=-30)  # readings from here: the engine's 15-minute baseline
 BASELINE_SCORES = timedelta(minutes=-25)
 BASELINE_SET = timedelta(minutes=-10)
-FOUR_HOUR_SCORES = timedelta(hours=4)
-FOUR_HOUR_SCORES_ENTERED = timedelta(hours=4, minutes=5)
-WINDOW_CLOSED = timedelta(hours=4, minutes=10)
+# The "4 hours" is the rules' monitoring window: the physiotherapist scores at its end, types
+# the scores in five minutes later, and the window is closed ten minutes after its end.
+_WINDOW = timedelta(minutes=default_rule_set().monitoring_window.default_min)
+FOUR_HOUR_SCORES = _WINDOW
+FOUR_HOUR_SCORES_ENTERED = _WINDOW + timedelta(minutes=5)
+WINDOW_CLOSED = _WINDOW + timedelta(minutes=10)
 SET_BEFORE_DUE = timedelta(minutes=1)  # the nurse is a minute early for each due set
 READINGS_BATCH = timedelta(seconds=60)  # sim time between reading batches
 # How long the nurse takes to acknowledge, by priority: inside the 2-minute escalation of a

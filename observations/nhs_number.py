@@ -35,7 +35,8 @@ def validate(text: str) -> str:
     digits = normalise(text)
     if not digits:
         raise InvalidNhsNumber("Enter the NHS number (10 digits).")
-    if not digits.isdigit() or len(digits) != 10:
+    # ASCII digits only: isdigit() alone takes Arabic-Indic or superscript digits too.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) != 10:
         raise InvalidNhsNumber(
             f"An NHS number has exactly 10 digits; '{text.strip()}' does not. Check the wristband."
         )

@@ -27,6 +27,9 @@ def test_valid_nhs_numbers(text: str):
         ("943476591", "exactly 10 digits"),
         ("94347659190", "exactly 10 digits"),
         ("94347659A9", "exactly 10 digits"),
+        # Digits of other scripts and superscripts are digits to Python, not on a wristband.
+        ("٩٤٣٤٧٦٥٩١٩", "exactly 10 digits"),
+        ("943476591\u00b9", "exactly 10 digits"),
         ("", "Enter the NHS number"),
         # First nine digits whose check digit would be 10: no valid number starts so.
         ("0000000060", "check digit"),

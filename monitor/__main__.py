@@ -54,8 +54,8 @@ def _what_if(argv: list[str]) -> int:
     from pathlib import Path
 
     from monitor.what_if import text_report, what_if, write_report
-    from observations.__main__ import NoPassword, _credential_options, _sign_in
-    from observations.errors import NotPermitted, RecordError
+    from observations.command_line import as_person, credential_options, run_on_record
+    from observations.store import Actor
     from rules.__main__ import run_check_config
     from rules.rule_set import load_rule_set
 
@@ -93,7 +93,7 @@ def _what_if(argv: list[str]) -> int:
         metavar="report.csv|report.pdf",
         help="also write the report as CSV or a one-page PDF (by suffix)",
     )
-    _credential_options(parser)
+    credential_options(parser)
     args = parser.parse_args(argv)
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".pdf"):
         parser.error("--out must end in .csv or .pdf")
@@ -103,42 +103,26 @@ def _what_if(argv: list[str]) -> int:
         return 1
     candidate = load_rule_set(args.rules)
     in_force = load_rule_set()
-    try:
-        record = TrialRecord.open()
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        try:
-            actor = _sign_in(record, args, "python -m monitor what-if")
-        except NoPassword as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        try:
-            report = what_if(record, actor, in_force, candidate, args.trial, args.since)
-            print(text_report(report), end="")
-            if args.out is not None:
-                try:
-                    size = write_report(report, args.out)
-                except OSError as exc:
-                    print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
-                    return 1
-                print(f"Wrote {args.out} ({size} bytes).")
-            return 0
-        finally:
-            record.users.sign_out(actor, "command finished")
-    except NotPermitted as exc:  # a refused sign-in, or a role that may not do this
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    except RecordError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        record.close()
+
+    def replay(record: TrialRecord, _args: argparse.Namespace, actor: Actor) -> int:
+        report = what_if(record, actor, in_force, candidate, args.trial, args.since)
+        print(text_report(report), end="")
+        if args.out is not None:
+            try:
+                size = write_report(report, args.out)
+            except OSError as exc:
+                print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+                return 1
+            print(f"Wrote {args.out} ({size} bytes).")
+        return 0
+
+    signed_in = as_person("python -m monitor what-if", replay)
+    return run_on_record(lambda record: signed_in(record, args))
 
 
 def _demo_trial(argv: list[str]) -> int:
     from monitor.demo_day import record_demo_day
+    from observations.command_line import run_on_record
 
     parser = argparse.ArgumentParser(
         prog="python -m monitor demo-trial",
@@ -151,33 +135,31 @@ def _demo_trial(argv: list[str]) -> int:
         help="the simulator's day (default: overdose, so alarms are raised and acknowledged)",
     )
     args = parser.parse_args(argv)
-    try:
-        record = TrialRecord.open(device_sources=source_problem)
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
+
+    def record_one(record: TrialRecord) -> int:
         started = time.monotonic()
         summary = record_demo_day(record, scenario=args.scenario)
-    finally:
-        record.close()
-    trial = summary.trial
-    zone = record.settings.ward_timezone
-    given = (
-        f"{trial.injection.dose_mcg} mcg at {format_ward(trial.injection.given_at, zone)}"
-        if trial.injection
-        else "no injection"
-    )
-    # Only the id goes to stdout (scripts read it); the rest is for the person at the terminal.
-    print(
-        f"Recorded demo trial {trial.id} ({args.scenario}): {trial.patient.identifiers}; "
-        f"{given}; {summary.readings} readings, {summary.observation_sets} observation sets, "
-        f"{summary.alarm_events} alarm events, {summary.acknowledgements} acknowledgements; "
-        f"status {trial.status}, no decision yet ({time.monotonic() - started:.1f} s).",
-        file=sys.stderr,
-    )
-    print(trial.id)
-    return 0
+        trial = summary.trial
+        zone = record.settings.ward_timezone
+        given = (
+            f"{trial.injection.dose_mcg} mcg at {format_ward(trial.injection.given_at, zone)}"
+            if trial.injection
+            else "no injection"
+        )
+        # Only the id goes to stdout (scripts read it); the rest is for the person at the
+        # terminal.
+        print(
+            f"Recorded demo trial {trial.id} ({args.scenario}): {trial.patient.identifiers}; "
+            f"{given}; {summary.readings} readings, {summary.observation_sets} observation "
+            f"sets, {summary.alarm_events} alarm events, {summary.acknowledgements} "
+            f"acknowledgements; status {trial.status}, no decision yet "
+            f"({time.monotonic() - started:.1f} s).",
+            file=sys.stderr,
+        )
+        print(trial.id)
+        return 0
+
+    return run_on_record(record_one, device_sources=source_problem)
 
 
 def main(argv: list[str]) -> int:

@@ -27,13 +27,20 @@ record does not know.
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from observations.errors import NotPermitted, RecordError
+from observations.command_line import (
+    ADMIN_ENV,
+    NoPassword,
+    as_person,
+    credential_options,
+    prompt_for,
+    run_on_record,
+    stdin_line,
+)
+from observations.errors import NotPermitted
 from observations.limits import load_limits
 from observations.nhs_number import format_nhs
 from observations.record import TrialRecord
@@ -41,80 +48,6 @@ from observations.settings import ConfigurationError, load_settings
 from observations.store import Actor
 from observations.ward_time import format_ward
 from vocabulary import CLINICAL_ROLES, Role
-
-ADMIN_ENV = "ITBMON_ADMIN_PASSWORD"  # the administrator's password, for scripts
-USER_ENV = "ITBMON_USER"  # who signs in for trials and export
-PASSWORD_ENV = "ITBMON_PASSWORD"  # noqa: S105 (a variable's name) their password, for scripts
-
-
-class NoPassword(Exception):
-    """A credential is needed and there is no way to ask for it; the message says what to do."""
-
-
-def _terminal() -> bool:
-    """Whether a person can be asked at a prompt (stdin is a terminal, not a pipe or closed)."""
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):  # closed
-        return False
-
-
-def _stdin_line(what: str, option: str) -> str:
-    """One line of stdin (without its line ending); refuses an empty or absent line."""
-    line = sys.stdin.readline() if sys.stdin is not None else ""
-    password = line.rstrip("\r\n")
-    if not password:
-        raise NoPassword(f"{option} was given but stdin holds no line for {what}.")
-    return password
-
-
-def _prompt(prompt: str, what: str, option: str) -> str:
-    if not _terminal():
-        raise NoPassword(
-            f"{what} is needed and there is no terminal to ask for it: give it with {option}."
-        )
-    try:
-        return getpass.getpass(prompt)
-    except EOFError:  # Ctrl-D at the prompt
-        raise NoPassword(f"No password was typed; or give it with {option}.") from None
-
-
-def _sign_in(record: TrialRecord, args: argparse.Namespace, shows: str) -> Actor:
-    """The person running a command that shows patient data, signed in as in the app (the
-    record throttles and audits the attempt). Raises NoPassword or SignInRefused."""
-    name = (args.user or os.environ.get(USER_ENV, "")).strip()
-    if not name:
-        raise NoPassword(f"{shows} shows patient data: sign in with --user NAME (or {USER_ENV}).")
-    if args.password_stdin:
-        password = _stdin_line(f"the password of {name}", "--password-stdin")
-    elif os.environ.get(PASSWORD_ENV):
-        password = os.environ[PASSWORD_ENV]
-    else:
-        password = _prompt(
-            f"Password of {name}: ",
-            f"The password of {name}",
-            f"--password-stdin or {PASSWORD_ENV}",
-        )
-    return record.users.sign_in(name, password)
-
-
-def _as_person(
-    shows: str, work: Callable[[TrialRecord, argparse.Namespace, Actor], int]
-) -> Callable[[TrialRecord, argparse.Namespace], int]:
-    """A command run by a signed-in person, whose sign-in ends with the command."""
-
-    def run(record: TrialRecord, args: argparse.Namespace) -> int:
-        try:
-            actor = _sign_in(record, args, shows)
-        except NoPassword as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        try:
-            return work(record, args, actor)
-        finally:
-            record.users.sign_out(actor, "command finished")
-
-    return run
 
 
 def _trials(record: TrialRecord, _args: argparse.Namespace, actor: Actor) -> int:
@@ -184,28 +117,28 @@ def _users(record: TrialRecord, args: argparse.Namespace) -> int:
         admin_password = None
         if not first:
             if args.admin_password_stdin:
-                admin_password = _stdin_line(
+                admin_password = stdin_line(
                     f"the password of {args.admin}", "--admin-password-stdin"
                 )
             elif os.environ.get(ADMIN_ENV):
                 admin_password = os.environ[ADMIN_ENV]
             else:
-                admin_password = _prompt(
+                admin_password = prompt_for(
                     f"Password of {args.admin}: ",
                     f"The password of the administrator {args.admin}",
                     f"--admin-password-stdin or {ADMIN_ENV}",
                 )
         if args.password_stdin:
-            password = _stdin_line("the new account's password", "--password-stdin")
+            password = stdin_line("the new account's password", "--password-stdin")
         else:
             new = "The new account's password"
             minimum = load_limits().accounts.min_password_length
-            password = _prompt(
+            password = prompt_for(
                 f"Password (at least {minimum} characters; three random words): ",
                 new,
                 "--password-stdin",
             )
-            if _prompt("Password again: ", new, "--password-stdin") != password:
+            if prompt_for("Password again: ", new, "--password-stdin") != password:
                 print("error: the two passwords differ", file=sys.stderr)
                 return 1
     except NoPassword as exc:
@@ -259,16 +192,6 @@ def _backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _credential_options(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--user", help=f"the account that signs in (default: ${USER_ENV})")
-    command.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help=f"read the password from the first line of stdin (or set {PASSWORD_ENV}); "
-        "without either, it is asked at the terminal",
-    )
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m observations",
@@ -282,12 +205,12 @@ def main(argv: list[str]) -> int:
         "ITBMON_MIGRATION_DATABASE_URL, docs/postgresql.md)",
     )
     trials = commands.add_parser("trials", help="list trials (signed in)")
-    _credential_options(trials)
+    credential_options(trials)
     export = commands.add_parser("export", help="export one trial (signed in)")
     export.add_argument("--trial", type=int, required=True)
     export.add_argument("--format", choices=("pdf", "csv", "fhir", "hl7"), required=True)
     export.add_argument("--out", required=True)
-    _credential_options(export)
+    credential_options(export)
     users = commands.add_parser("users", help="manage accounts")
     users_commands = users.add_subparsers(dest="users_command", required=True)
     add = users_commands.add_parser("add", help="add an account")
@@ -330,27 +253,13 @@ def main(argv: list[str]) -> int:
         from observations.database import migrate_command
 
         return migrate_command()
-    try:
-        record = TrialRecord.open()
-    except ConfigurationError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        handler = {
-            "trials": _as_person("python -m observations trials", _trials),
-            "export": _as_person("python -m observations export", _export),
-            "users": _users,
-            "audit": _audit,
-        }[args.command]
-        return handler(record, args)
-    except NotPermitted as exc:  # a refused sign-in, or a role that may not do this
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
-    except RecordError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        record.close()
+    handler = {
+        "trials": as_person("python -m observations trials", _trials),
+        "export": as_person("python -m observations export", _export),
+        "users": _users,
+        "audit": _audit,
+    }[args.command]
+    return run_on_record(lambda record: handler(record, args))
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ temporary directory, printed as one JSON object:
 1. Ingest. BerryMed BCI byte frames for many trials (injected before the first frame) are
    decoded by the real decoder, fed to each trial's rules engine (``TrialWatch``, as the
    service runs it), checked and converted for the driver frame by frame
-   (``record.readings.prepare``) and written in the service's batches by a worker thread
-   (``add_prepared``: duplicate check, audit entry), with the service's GIL switch interval.
+   (``record.readings.prepare``) and written in the service's batches by one writer thread
+   that holds its own connection, as the service's (``Readings.writer``: sign-in check,
+   duplicate check, one audit entry a batch), in the interpreter's default thread switching.
    ``bare_insert_rows_per_s`` writes the very rows the driver took with a bare
    ``executemany`` on a plain sqlite3 connection with the same durability settings;
    ``ingest_ratio`` divides the two. Several runs; the median is reported, all ratios listed.
@@ -47,7 +48,7 @@ from devices.measurement import DeviceEvent, Measurement
 from devices.protocols import PROTOCOLS
 from devices.sources import Source
 from monitor.engine_feed import record_readings
-from monitor.service import MonitorService, MonitorSettings, share_the_gil
+from monitor.service import MonitorService, MonitorSettings
 from monitor.trial_watch import TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.database import create_record_engine, migrate
@@ -156,7 +157,6 @@ def ingest_setup(directory: Path, trials: int, seconds: int) -> tuple[Any, ...]:
 
 
 def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
-    share_the_gil(MonitorSettings())  # as the service does when it starts
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         record, start, trial_ids, watches, decoders, frames = ingest_setup(
@@ -168,8 +168,10 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
         pending: list[Any] = []
         alarm_events = 0
         # As in the service: decoding, the engines and each frame's checked rows on one
-        # thread, batches committed by another (the service's flush runs in a worker thread
-        # while the loop goes on).
+        # thread, batches committed by another that holds its own connection (the service's
+        # flush hands them to its writer thread while the loop goes on).
+        readings_writer = record.readings.writer_process()
+        readings_writer.start()  # as the service starts it, before any reading arrives
         with ThreadPoolExecutor(max_workers=1) as writer:
             commits = []
             began = time.perf_counter()
@@ -183,14 +185,15 @@ def ingest(trials: int, seconds: int, batch_size: int) -> dict[str, Any]:
                         alarm_events += len(watches[index].on_measurement(stamped))
                         pending += record.readings.prepare(record_readings(trial_id, stamped))
                 if len(pending) >= batch_size:
-                    commits.append(writer.submit(record.readings.add_prepared, actor, pending))
+                    commits.append(writer.submit(readings_writer.write, actor, pending))
                     stored.extend(pending)
                     pending = []
             if pending:
-                commits.append(writer.submit(record.readings.add_prepared, actor, pending))
+                commits.append(writer.submit(readings_writer.write, actor, pending))
                 stored.extend(pending)
             written = sum(commit.result() for commit in commits)
-        ingest_s = time.perf_counter() - began
+            ingest_s = time.perf_counter() - began
+            writer.submit(readings_writer.close).result()
         record.close()
         assert written == len(stored), "every reading must be written once"
 
@@ -219,6 +222,8 @@ def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
             Path(tmp), trials, seconds
         )
         actor = record.users.service_actor()
+        readings_writer = record.readings.writer_process()
+        readings_writer.start()  # as the service starts it, before any reading arrives
         clock = time.perf_counter()
         decoded = []
         for second in range(seconds):
@@ -237,8 +242,9 @@ def stages(trials: int, seconds: int, batch_size: int) -> dict[str, float]:
         ]
         rows_s, clock = time.perf_counter() - clock, time.perf_counter()
         for offset in range(0, len(rows), batch_size):
-            record.readings.add_prepared(actor, rows[offset : offset + batch_size])
+            readings_writer.write(actor, rows[offset : offset + batch_size])
         store_s = time.perf_counter() - clock
+        readings_writer.close()
         record.close()
     per_row = 1e6 / len(rows)
     return {

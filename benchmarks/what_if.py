@@ -42,7 +42,7 @@ def _candidate():  # type: ignore[no-untyped-def]
         "          max_delay_s: 20\n          clears_at: 87",
     )
     return parse_rule_set(
-        text.replace('"itbmon-default-2"', '"benchmark-candidate"'), "benchmark-candidate.yaml"
+        text.replace('"itbmon-default-3"', '"benchmark-candidate"'), "benchmark-candidate.yaml"
     )
 
 

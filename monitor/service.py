@@ -2,12 +2,12 @@
 stage (before the injection) until its monitoring window is closed.
 
 One asyncio loop runs: a stream task per assigned device (readings to the engine at once, to
-the record in batches at most ``flush_interval_s`` apart), a timer loop that wakes the engines
-when their timers fall due, a poller that picks up the injection, nurses' entries and
-acknowledgements from the audit trail, a judgement writer that stores what the engines judged
-(each set's NEWS2, the due times, the baseline) when it changes, a sync loop that follows
-assignments (with leases, so each device is streamed by exactly one process), and a heartbeat
-so the dashboard can tell "monitor not running".
+the record in batches at most ``flush_interval_s`` apart, by a writer process that holds its
+own connection), a timer loop that wakes the engines when their timers fall due, a poller that
+picks up the injection, nurses' entries and acknowledgements from the audit trail, a judgement
+writer that stores what the engines judged (each set's NEWS2, the due times, the baseline) when
+it changes, a sync loop that follows assignments (with leases, so each device is streamed by
+exactly one process), and a heartbeat so the dashboard can tell "monitor not running".
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import itertools
 import logging
 import os
 import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,15 +42,15 @@ from monitor.reading_buffer import ReadingBuffer
 from monitor.trial_watch import Clock, TrialWatch
 from observations.alarms import AlarmEventIn
 from observations.errors import RecordError
+from observations.readings import PreparedReading, ReadingsWriter, ReadingsWriterProcess
 from observations.record import TrialRecord
 from observations.set_scores import ScheduleJudgementIn, SetScoreIn
 from observations.views import DeviceAssignmentView
 from rules import RuleSet, load_rule_set
-from vocabulary import AlarmEventType, AlarmKind, ConnectionState, Priority, TrialStatus
+from vocabulary import ConnectionState, TrialStatus
 
 log = logging.getLogger("itbmon.monitor")
 
-READINGS_DROPPED = "readings_dropped"
 # Audit actions that change what an engine must know.
 WATCHED_ACTIONS = (
     "injection.record",
@@ -112,20 +112,6 @@ class MonitorSettings:
     buffer_limit: int = 200_000
     # Accelerated simulators start this long before the injection (baseline readings).
     demo_baseline: timedelta = timedelta(minutes=15)
-    # How long a thread may keep Python's GIL while another waits (CPython's default is 5 ms).
-    # The record writers come back from the database into a busy event loop; at 5 ms a turn
-    # an ingest run spent more time waiting than writing (python -m benchmarks monitor).
-    gil_switch_interval_s: float = 0.001
-
-
-def share_the_gil(settings: MonitorSettings) -> None:
-    """Shorten the interpreter's switch interval for this process (never lengthen it).
-
-    Embedded, that process is the Streamlit server's too: its page threads then take turns at
-    the same 1 ms, which costs a little switching and answers a busy server's clicks sooner.
-    """
-    if settings.gil_switch_interval_s < sys.getswitchinterval():
-        sys.setswitchinterval(settings.gil_switch_interval_s)
 
 
 @dataclass
@@ -168,9 +154,11 @@ class MonitorService:
         self._planned_wake: dict[int, datetime] = {}  # each trial's earliest entry in the heap
         self._wake_order = itertools.count()
         self._alarm_lock = asyncio.Lock()
-        self._drop_alarm_raised: set[int] = set()
-        self._reported_drops = 0
-        self._reported_by_trial: dict[int, int] = {}  # drops each trial's alarm has told
+        self._reported_by_trial: dict[int, int] = {}  # drops each trial's engine was told of
+        # Readings go to the record through a writer process (`_write_readings`), handed over
+        # by one thread of this process.
+        self._writer_thread: ThreadPoolExecutor | None = None
+        self._writer: ReadingsWriterProcess | ReadingsWriter | None = None
         self._last_audit_id = 0
         self.readings_written = 0
         self.frames_refused = 0  # frames the record refused to store (each one logged)
@@ -179,7 +167,6 @@ class MonitorService:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, stop: asyncio.Event) -> None:
-        share_the_gil(self.settings)
         self._last_audit_id = self.record.audit.last_id()
         # Alarms left active on trials whose window has closed (a record from before the
         # record resolved them at the close, or written by a monitor stopped mid-day).
@@ -190,13 +177,15 @@ class MonitorService:
         await self._beat()
         await self.sync()
         loops = [
+            # The writer process starts while the loops run; the first batch waits for it.
+            asyncio.create_task(self._start_writer()),
             asyncio.create_task(self._alarm_writer()),
             asyncio.create_task(self._every(self.settings.heartbeat_interval_s, self._beat)),
             asyncio.create_task(self._every(self.settings.sync_interval_s, self.sync)),
             asyncio.create_task(self._every(self.settings.flush_interval_s, self.flush)),
             asyncio.create_task(self._every(self.settings.poll_interval_s, self.poll)),
             asyncio.create_task(self._every(self.settings.judgement_interval_s, self.judge)),
-            asyncio.create_task(self._timers()),
+            asyncio.create_task(self.timer_loop()),
         ]
         try:
             await stop.wait()
@@ -212,6 +201,7 @@ class MonitorService:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
         await self.flush()
+        await self.close()
         with contextlib.suppress(OperationalError):
             await self.judge()
         with contextlib.suppress(OperationalError):
@@ -246,7 +236,7 @@ class MonitorService:
 
     # ------------------------------------------------------------------ assignments
 
-    def _claim(self) -> dict[str, DeviceAssignmentView]:
+    def claim(self) -> dict[str, DeviceAssignmentView]:
         """The devices assigned to trials in their baseline stage or in monitoring whose lease
         this process holds.
 
@@ -284,7 +274,7 @@ class MonitorService:
     async def sync(self) -> None:
         """Follow the record: start streams for new assignments, stop ended ones (a trial
         without a device has a watch and no stream)."""
-        wanted = await asyncio.to_thread(self._claim)
+        wanted = await asyncio.to_thread(self.claim)
         for source in list(self.streams):
             if source not in wanted:
                 self.streams.pop(source).task.cancel()
@@ -303,7 +293,7 @@ class MonitorService:
                         "trial %s: its watch could not start; retrying", assignment.trial_id
                     )
                     continue
-                self._commit(reconciled)
+                self.commit(reconciled)
                 self.watches[assignment.trial_id] = watch
             if source.startswith(NO_DEVICE):
                 task = asyncio.create_task(self._nothing_to_stream())
@@ -315,7 +305,7 @@ class MonitorService:
             if trial_id not in streamed_trials:
                 # What it judged last (the window's close) still goes to the record.
                 watch = self.watches.pop(trial_id)
-                self._commit(watch.finish())
+                self.commit(watch.finish())
                 self._keep_judgements(watch)
 
     def _clock_for(self, assignment: DeviceAssignmentView, injection) -> Clock:  # type: ignore[no-untyped-def]
@@ -369,11 +359,11 @@ class MonitorService:
                         source=assignment.source,  # as assigned, so screens can match it
                     )
                     # The rules see the frame first; storing it must never hold it back.
-                    self._commit(watch.on_measurement(measurement))
+                    self.commit(watch.on_measurement(measurement))
                     self._wake_timers_for(watch)
-                    self._keep(trial_id, measurement)
+                    self.keep(trial_id, measurement)
                 elif isinstance(event, ConnectionChange):
-                    self._commit(watch.on_link(event, assignment.source, streams))
+                    self.commit(watch.on_link(event, assignment.source, streams))
                     await self._show_device_state(
                         assignment.source, trial_id, event.state.value, event.reason, event.at
                     )
@@ -392,7 +382,7 @@ class MonitorService:
             change = ConnectionChange(
                 ConnectionState.DISCONNECTED, reason, watch.clock(), assignment.source
             )
-            self._commit(watch.on_link(change, assignment.source, streams))
+            self.commit(watch.on_link(change, assignment.source, streams))
             await self._show_device_state(
                 assignment.source, trial_id, change.state.value, change.reason, change.at
             )
@@ -429,7 +419,7 @@ class MonitorService:
 
     # ------------------------------------------------------------------ timers and entries
 
-    async def _timers(self) -> None:
+    async def timer_loop(self) -> None:
         """Wake each engine when one of its timers falls due, and only that engine.
 
         A timer of a reading's own instant fires once the instant is complete, here: so does a
@@ -450,13 +440,7 @@ class MonitorService:
             for watch in due:
                 wake = watch.next_wake()
                 if wake is not None and wake <= watch.clock():
-                    self._commit(watch.tick())
-                for rule in watch.monitor_resolutions:
-                    self._drop_alarm_raised.discard(watch.trial_id)
-                    self._commit(
-                        [self._dropped_event(watch.trial_id, AlarmEventType.RESOLVED, rule)]
-                    )
-                watch.monitor_resolutions.clear()
+                    self.commit(watch.tick())
                 if watch.rebuild_reason is not None:
                     self._start_rebuild(watch)
                 self._plan_wake(watch)
@@ -540,6 +524,14 @@ class MonitorService:
         if changes:
             self._last_audit_id = changes[-1].id
 
+    async def judge_again(self, watch: TrialWatch) -> None:
+        """Have the trial's engine judged again from the record now, and wait until it is
+        (as the timer loop does in the background when a watch asks for it)."""
+        self._start_rebuild(watch)
+        task = self._rebuilding.get(watch.trial_id)
+        if task is not None:
+            await task
+
     def _start_rebuild(self, watch: TrialWatch) -> None:
         """Have the trial's engine judged again from the record, in the background."""
         trial_id = watch.trial_id
@@ -561,7 +553,7 @@ class MonitorService:
         watch.hold()
         rebuilt = None
         try:
-            if await self._write_alarms():
+            if await self.write_alarms():
                 await self.flush()
                 if not len(self.buffer):  # every reading the old engine saw is in the record
                     rebuilt = await asyncio.to_thread(watch.rebuilt, watch.clock(), reason)
@@ -570,7 +562,7 @@ class MonitorService:
         except Exception:
             log.exception("trial %s: could not be judged again from the record", watch.trial_id)
         finally:
-            self._commit(watch.resume(rebuilt))
+            self.commit(watch.resume(rebuilt))
             self._rebuilding.pop(watch.trial_id, None)
         if rebuilt is None:
             retry = asyncio.get_running_loop().time() + 4 * self.settings.flush_interval_s
@@ -650,20 +642,83 @@ class MonitorService:
         before it is committed (a rebuild from the record relies on it)."""
         async with self._flush_lock:
             while len(self.buffer):
-                batch = self.buffer.take(self.settings.batch_size)
-                try:
-                    self.readings_written += await asyncio.to_thread(
-                        self.record.readings.add_prepared, self.actor, batch
-                    )
-                except OperationalError:
-                    self.buffer.give_back(batch)
+                if not await self._write_batch(self.buffer.take(self.settings.batch_size)):
                     break
-        await self._report_drops()
-        await self._write_alarms()
+        self._report_drops()
+        await self.write_alarms()
 
-    def _keep(self, trial_id: int, measurement: Measurement) -> None:
+    async def _write_batch(self, batch: list[PreparedReading]) -> bool:
+        """One batch written and counted (True), or given back to the buffer (False: the
+        database is away). Stopped (cancelled) meanwhile, the batch in hand is finished first:
+        the writer cannot be stopped half-way, and a batch must end either counted or given
+        back, never written uncounted nor lost."""
+        write = asyncio.ensure_future(self._write_readings(batch))
+        stopped = False
+        while True:
+            try:
+                written = await asyncio.shield(write)
+                break
+            except asyncio.CancelledError:
+                if write.cancelled():
+                    self.buffer.give_back(batch)
+                    raise
+                stopped = True  # finish the batch in hand, then stop
+            except OperationalError:
+                self.buffer.give_back(batch)
+                if stopped:
+                    raise asyncio.CancelledError from None
+                return False
+        self.readings_written += written
+        if stopped:
+            raise asyncio.CancelledError
+        return True
+
+    def _writer_thread_now(self) -> ThreadPoolExecutor:
+        if self._writer_thread is None:
+            self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="itbmon-readings")
+        return self._writer_thread
+
+    def _writer_now(self) -> ReadingsWriterProcess | ReadingsWriter:
+        """The writer, made on the writer thread (making it asks the database a question)."""
+        if self._writer is None:
+            self._writer = self.record.readings.writer_process()
+        return self._writer
+
+    def _start_writer_now(self) -> None:
+        writer = self._writer_now()
+        if isinstance(writer, ReadingsWriterProcess):
+            writer.start()
+
+    def _write_now(self, batch: list[PreparedReading]) -> int:
+        return self._writer_now().write(self.actor, batch)
+
+    async def _start_writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer_thread_now(), self._start_writer_now)
+        except Exception:  # readings wait in the buffer; the first batch tries again
+            log.exception("the readings writer could not start; retrying with the first batch")
+
+    async def _write_readings(self, batch: list[PreparedReading]) -> int:
+        """One batch through the writer process, which holds its own connection and writes
+        under its own interpreter's GIL: the loop's decoding and judging never wait for it, nor
+        it for them. This process only pickles the rows, in one thread kept for the purpose."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread_now(), self._write_now, batch)
+
+    async def close(self) -> None:
+        """Let go of the writer process and its thread (`run` does it as it stops; a caller
+        that only used `flush` does it itself). Readings still buffered stay buffered."""
+        thread, writer = self._writer_thread, self._writer
+        self._writer_thread = self._writer = None
+        if thread is not None and writer is not None:
+            with contextlib.suppress(OperationalError):
+                await asyncio.get_running_loop().run_in_executor(thread, writer.close)
+            thread.shutdown(wait=False)
+
+    def keep(self, trial_id: int, measurement: Measurement) -> None:
         """A frame's values into the buffer, checked and converted for the driver here, on the
-        loop: the writing thread then spends its time in the database, not holding the GIL."""
+        loop: a bad frame is refused alone, and the writer process only writes."""
         try:
             self.buffer.add(self.record.readings.prepare(record_readings(trial_id, measurement)))
         except RecordError as refused:  # a decoder fault: say so, and keep the stream going
@@ -673,18 +728,32 @@ class MonitorService:
             self.frames_refused += 1
             log.exception("trial %s: a reading could not be prepared for the record", trial_id)
 
-    def _commit(self, events: list[AlarmEventIn]) -> None:
+    def commit(self, events: list[AlarmEventIn]) -> None:
         """Alarm events go to the record at once, by the alarm writer, never after a batch."""
         if events:
             self._pending_alarms.extend(events)
             self._alarms_waiting.set()
+
+    @property
+    def alarms_waiting(self) -> int:
+        """Alarm events not yet in the record (the database away, or a write under way)."""
+        return len(self._pending_alarms)
+
+    @property
+    def unusable_assignments(self) -> frozenset[int]:
+        """Assignments whose source cannot be opened as written (not retried until redone)."""
+        return frozenset(self._unusable)
+
+    def wake_timers(self) -> None:
+        """Wake the timer loop now (a frame brought a deadline in)."""
+        self._timers_wake.set()
 
     async def _alarm_writer(self) -> None:
         while True:
             await self._alarms_waiting.wait()
             self._alarms_waiting.clear()
             try:
-                written = await self._write_alarms()
+                written = await self.write_alarms()
             except Exception:  # the writer must outlive any one failure
                 log.exception("alarm writer failed; retrying")
                 written = False
@@ -692,7 +761,7 @@ class MonitorService:
                 await asyncio.sleep(self.settings.flush_interval_s)  # database away: retry
                 self._alarms_waiting.set()
 
-    async def _write_alarms(self) -> bool:
+    async def write_alarms(self) -> bool:
         """Write every waiting alarm event in order; kept for retry if the database is away.
 
         Events raised while a write is under way go in the next one (a group commit), so a
@@ -729,54 +798,17 @@ class MonitorService:
                     exc.message,
                 )
 
-    async def _report_drops(self) -> None:
-        """A technical alarm per trial whose readings were dropped, saying how many.
-
-        Whether one is already active is read off the loop (the database may be the reason
-        readings were dropped), for every trial first: while it cannot be read, nothing is
-        reported and the report waits for the next flush.
-        """
-        dropped = self.buffer.dropped
-        if dropped == self._reported_drops:
-            return
-        # Only trials that lost readings since the last report: the others' alarms say it already.
-        counts = {
-            trial_id: count
-            for trial_id, count in self.buffer.dropped_by_trial.items()
-            if count != self._reported_by_trial.get(trial_id)
-        }
-        raised: dict[int, bool] = {}
-        for trial_id in counts:
-            if trial_id in self._drop_alarm_raised:
-                raised[trial_id] = True
+    def _report_drops(self) -> None:
+        """Readings dropped from the buffer (the database away past its bound): each trial that
+        lost more since the last report has its engine told how many, and the engine's
+        technical rule (`not_stored`, wording and priority in the rule file) raises the alarm
+        or brings its count up to date; a nurse's acknowledgement ends it, as any alarm's."""
+        for trial_id, count in self.buffer.dropped_by_trial.items():
+            told = self._reported_by_trial.get(trial_id, 0)
+            if count <= told:
                 continue
-            try:
-                active = await asyncio.to_thread(self.record.alarms.active, trial_id)
-            except OperationalError:
-                return
-            raised[trial_id] = READINGS_DROPPED in {a.rule_id for a in active}
-        for trial_id, count in counts.items():
-            event = AlarmEventType.ESCALATED if raised[trial_id] else AlarmEventType.RAISED
-            self._drop_alarm_raised.add(trial_id)
-            self._commit([self._dropped_event(trial_id, event, READINGS_DROPPED, count)])
             self._reported_by_trial[trial_id] = count
-        # As counted before the reads: drops during them are reported at the next flush.
-        self._reported_drops = dropped
-
-    def _dropped_event(
-        self, trial_id: int, event: AlarmEventType, rule: str, count: int = 0
-    ) -> AlarmEventIn:
-        return AlarmEventIn(
-            trial_id=trial_id,
-            rule_id=rule,
-            event=event,
-            at=self.clock(),
-            priority=Priority.MEDIUM,
-            kind=AlarmKind.TECHNICAL,
-            message=(
-                f"{count} device readings could not be stored (database "
-                "unavailable) and were dropped. Alarms kept working; check the chart for gaps."
-            ),
-            evidence={"dropped": count},
-            rule_set_version=self.rule_set.version,
-        )
+            log.warning("trial %s: %d device reading(s) dropped unstored", trial_id, count - told)
+            watch = self.watches.get(trial_id)
+            if watch is not None:  # a trial no longer watched has no alarm to raise
+                self.commit(watch.on_not_stored(count - told))

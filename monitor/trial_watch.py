@@ -61,7 +61,8 @@ from rules import (
     WindowClosed,
     WindowExtension,
 )
-from rules.engine import replace_time
+from rules.engine import NOT_STORED, replace_time
+from rules.events import ReadingsNotStored
 from vocabulary import (
     STREAMED_PARAMETERS,
     AlarmEventType,
@@ -82,6 +83,9 @@ Timed = tuple[datetime, int, int, TrialEvent]  # (when, READING/LINK/ENTRY, orde
 RESTARTED = "monitor restarted"
 
 Clock = Callable[[], datetime]
+_Link = tuple[ConnectionChange, str, frozenset[Parameter]]
+# The events of a not-stored alarm that carry the count of readings lost so far.
+_TOLD_A_LOSS = (AlarmEventType.RAISED, AlarmEventType.CHANGED)
 log = logging.getLogger("itbmon.monitor")
 
 
@@ -107,12 +111,11 @@ class _Seen:
 
 @dataclass(frozen=True)
 class RecordEntries:
-    """Entries people made, for the engine, the monitor's own alarms they ended, what the
-    watch has seen once these are queued, and why the engine must be judged again from the
-    record instead (a set or the injection corrected), if it must."""
+    """Entries people made, for the engine, what the watch has seen once these are queued,
+    and why the engine must be judged again from the record instead (a set or the injection
+    corrected), if it must."""
 
     events: list[TrialEvent]
-    monitor_resolutions: list[str]
     seen: _Seen
     rebuild_reason: str | None = None
 
@@ -143,7 +146,6 @@ class TrialWatch:
         self._pending: list[tuple[datetime, int, TrialEvent]] = []
         self._order = itertools.count()
         self.injection_at = trial.injection.given_at if trial.injection else None
-        self.monitor_resolutions: list[str] = []
         self.late_readings = 0  # streamed values kept from the engine as out of order
         # For a simulated device: how far its stream has got. Timers never run ahead of it, so
         # a busy event loop cannot look like a silent oximeter in an accelerated replay.
@@ -161,9 +163,9 @@ class TrialWatch:
         self._links: dict[str, tuple[DeviceLink, DeviceLink]] = {}
         # Why the engine must be judged again from the record (None: it need not).
         self.rebuild_reason: str | None = None
-        # While it is: the frames and link changes that arrive, in order, for the new engine.
-        self._held: list[Measurement | tuple[ConnectionChange, str, frozenset[Parameter]]] | None
-        self._held = None
+        # While it is: the frames, link changes and losses that arrive, in order, for the new
+        # engine.
+        self._held: list[Measurement | _Link | ReadingsNotStored] | None = None
 
     # ------------------------------------------------------------------ rebuilding
 
@@ -298,6 +300,8 @@ class TrialWatch:
                 ):
                     continue  # in the record already, and fed by the rebuild
                 out += self.on_measurement(item)
+            elif isinstance(item, ReadingsNotStored):
+                out += self._to_record(self.engine.feed(self._not_before_now(item)))
             else:
                 out += self.on_link(*item)
         return out
@@ -344,6 +348,15 @@ class TrialWatch:
         self._links[source] = (first, link)
         return self._to_record(self.engine.feed(link))
 
+    def on_not_stored(self, dropped: int) -> list[AlarmEventIn]:
+        """The record could not take ``dropped`` more of this trial's readings: the engine's
+        technical rule about it says so (raised, or its count brought up to date)."""
+        loss = ReadingsNotStored(self.clock(), dropped)
+        if self._held is not None:
+            self._held.append(loss)
+            return []
+        return self._to_record(self.engine.feed(self._not_before_now(loss)))
+
     def new_record_entries(self) -> RecordEntries:
         """What people entered since the last look (injection, sets, acks, extensions, close).
 
@@ -354,10 +367,9 @@ class TrialWatch:
         # On a copy of what was seen: if a read fails half-way, nothing is marked seen, and
         # the same entries are found at the next look.
         seen = self._seen.copy()
-        resolutions: list[str] = []
         reasons: list[str] = []
-        events = [e for _, e in self._entries(trial, False, seen, resolutions, reasons)]
-        return RecordEntries(events, resolutions, seen, reasons[0] if reasons else None)
+        events = [e for _, e in self._entries(trial, False, seen, reasons)]
+        return RecordEntries(events, seen, reasons[0] if reasons else None)
 
     def queue(self, entries: RecordEntries) -> None:
         self._seen = entries.seen
@@ -365,7 +377,6 @@ class TrialWatch:
             if isinstance(event, Injection):
                 self.injection_at = event.time
             heapq.heappush(self._pending, (event.time, next(self._order), event))
-        self.monitor_resolutions.extend(entries.monitor_resolutions)
         if entries.rebuild_reason is not None:
             self.rebuild_reason = entries.rebuild_reason
 
@@ -450,11 +461,11 @@ class TrialWatch:
         trial: TrialView,
         replaying: bool,
         seen: _Seen,
-        resolutions: list[str] | None = None,
         reasons: list[str] | None = None,
     ) -> Iterator[tuple[datetime, TrialEvent]]:
         """The record's entries the engine has not had, each with where it stands among the
-        readings: when it reached (or, live, reaches) the engine."""
+        readings: when it reached (or, live, reaches) the engine. Replaying, also the readings
+        the record could not keep, as its alarms counted them (nowhere else in the record)."""
         injection = trial.injection
         if injection is not None and seen.injection_id is None:
             seen.injection_id = injection.id
@@ -471,16 +482,23 @@ class TrialWatch:
                 continue
             # Counted at the time it was measured, however late it is typed.
             yield max(obs.measured_at, obs.entered_at), engine_set(obs)
+        rules = self._rule_ids()
+        not_stored = {r.id for r in self.engine.rule_set.rules if r.condition.type == NOT_STORED}
+        counted: dict[int, int] = {}  # per not-stored alarm, the loss its events told so far
         for event in self.record.alarms.events(self.trial_id):
+            rule = event.rule_id
+            if replaying and rule in not_stored and event.event in _TOLD_A_LOSS:
+                told = int((event.evidence or {}).get("dropped", 0))
+                more = told - counted.get(event.alarm_id, 0)
+                counted[event.alarm_id] = told
+                if more > 0:
+                    yield event.at, ReadingsNotStored(event.at, more)
+                continue
             if event.event != AlarmEventType.ACKNOWLEDGED or event.id in seen.ack_ids:
                 continue
             seen.ack_ids.add(event.id)
-            rule = event.rule_id
-            if rule not in self._rule_ids():
-                # The monitor's own technical alarm (readings dropped): acknowledged, it ends.
-                if resolutions is not None:
-                    resolutions.append(rule)
-                continue
+            if rule not in rules:
+                continue  # a rule the rule file no longer has: nothing of it to end
             yield (
                 event.at,
                 Acknowledgement(event.at, rule, by=str(event.by_user or ""), note=event.note or ""),

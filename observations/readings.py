@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import pickle
 import sqlite3
 import statistics
+import subprocess
+import sys
+import weakref
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pandas as pd
-from sqlalchemy import Float, Integer, String, cast, func, select, type_coerce, union_all
-from sqlalchemy.engine import Connection
+from sqlalchemy import Float, Integer, String, cast, func, select, text, type_coerce, union_all
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from observations.entries import DEVICE_UNITS, ReadingIn, check_reading
-from observations.errors import NotFound
+from observations.errors import AlreadyRecorded, InvalidEntry, NotFound, RecordError
 from observations.free_text import clean_text
 from observations.schema import ObservationSet, Trial, VitalReading
-from observations.store import Actor, Store, require
+from observations.store import PG_WRITE_LOCK_KEY, Actor, Store, require
 from observations.views import LatestValue
 from rules.events import usable
 from vocabulary import NON_DISQUALIFYING_FLAGS, UNITS, Parameter, QualityFlag
+
+if TYPE_CHECKING:  # imported where a timeline is made: the writer process never needs it
+    import pandas as pd
 
 INSERT_COLUMNS = (
     "trial_id",
@@ -107,6 +118,11 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _bind_processor(column_type: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any]:
+    """What SQLAlchemy itself would do to a value of this column type before the driver."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect) or _as_is
+
+
 def _rows_per_statement(connection: Connection) -> int:
     """As many rows as one statement may bind (SQLite's limit is set when it is built)."""
     raw = connection.connection.driver_connection
@@ -122,12 +138,10 @@ def _rows_per_statement(connection: Connection) -> int:
 def _insert_statement(mark: str, rows: int) -> str:
     """One INSERT of ``rows`` readings with the driver's placeholder ``mark``.
 
-    One statement rather than executemany: the driver lets go of Python's GIL for the whole
-    statement, whereas executemany takes the GIL back after every row. In the monitor the
-    batch is written by a worker thread while the event loop keeps decoding and judging, and
-    then each row waited for the loop to yield the GIL: with one busy Python thread alongside,
-    5.6 ms a row, against 0.014 ms a row as statements of 1,000 rows (measured while choosing
-    this; the ingest figure of `python -m benchmarks monitor` covers it since).
+    One statement rather than executemany: one round trip to the driver for thousands of
+    rows, where executemany makes one a row. When the monitor's batches were written by a
+    thread beside its busy event loop, each of those round trips waited for the GIL: 5.6 ms a
+    row, against 0.014 ms a row as statements of 1,000 rows (measured while choosing this).
     """
     group = "(" + ", ".join([mark] * len(INSERT_COLUMNS)) + ")"
     return (
@@ -168,10 +182,12 @@ class Readings:
         dialect = store.engine.dialect
         self._mark = "?" if dialect.paramstyle == "qmark" else "%s"
         table = VitalReading.__table__
-        self._time_of = table.c.device_time.type._cached_bind_processor(dialect) or _as_is
+        # The columns' own conversions for this database, asked once (TypeEngine's public
+        # dialect_impl and bind_processor): the rows then go to the driver as they are.
+        self._time_of = _bind_processor(table.c.device_time.type, dialect)
         if dialect.name == "sqlite":
             self._time_of = sqlite_time_text  # the same text, quicker (see there)
-        self._status_of = table.c.raw_status.type._cached_bind_processor(dialect) or _as_is
+        self._status_of = _bind_processor(table.c.raw_status.type, dialect)
         self._flag_text: dict[frozenset[QualityFlag], str] = {}
         self._sources: set[str] = set()
 
@@ -179,8 +195,8 @@ class Readings:
         """Check readings and convert them for the driver, without touching the database.
 
         Raises ``InvalidEntry`` for the first bad one. The monitor prepares each frame as it
-        arrives, so the thread that writes a batch does no Python work that would hold the GIL
-        while the event loop runs.
+        arrives, so a bad reading is refused with its own frame, and its writer only hands the
+        rows to the driver.
         """
         time_of, status_of, flag_text = self._time_of, self._status_of, self._flag_text
         sources = self._sources
@@ -249,40 +265,48 @@ class Readings:
 
     def add_prepared(self, actor: Actor, rows: Sequence[PreparedReading]) -> int:
         """Write readings already checked by `prepare`, in one transaction; returns how many
-        were new (exact repeats are ignored).
-
-        This is the record's busiest write (every device sample of every trial): it goes
-        straight to the driver as multi-row INSERT statements (`_insert_statement`).
-        """
+        were new (exact repeats are ignored). A writer that writes batch after batch holds its
+        own connection instead (`writer`)."""
         require(actor, "readings.add")
         if not rows:
             return 0
-        per_trial = Counter(row[0] for row in rows)
         with self._store.writing() as session:
-            known = set(session.scalars(select(Trial.id).where(Trial.id.in_(per_trial))))
-            missing = sorted(set(per_trial) - known)
-            if missing:
-                raise NotFound(
-                    f"Readings arrived for trial {', '.join(map(str, missing))}, which is not in "
-                    "the record: none of this batch was written."
-                )
-            connection = session.connection()
-            per_statement = _rows_per_statement(connection)
-            written = 0
-            for offset in range(0, len(rows), per_statement):
-                chunk = rows[offset : offset + per_statement]
-                params = tuple(chain.from_iterable(chunk))  # a tuple: one execution
-                sql = _insert_statement(self._mark, len(chunk))
-                # The driver's rowcount counts the rows really inserted (repeats are skipped).
-                written += connection.exec_driver_sql(sql, params).rowcount
-            self._store.audit_per_trial(
-                session,
-                actor,
-                "readings.add",
-                "vital_readings",
-                {trial_id: {"received": count} for trial_id, count in per_trial.items()},
+            return self._write(session, actor, rows)
+
+    def writer(self) -> ReadingsWriter:
+        """A writer of prepared batches that owns one connection (for one thread at a time)."""
+        return ReadingsWriter(self)
+
+    def writer_process(self) -> ReadingsWriter | ReadingsWriterProcess:
+        """A writer of prepared batches in a process of its own (for one thread at a time);
+        an in-memory SQLite database, which no other process can open, gets `writer`."""
+        url = self._store.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return self.writer()
+        return ReadingsWriterProcess(self._store)
+
+    def _write(self, session: Session, actor: Actor, rows: Sequence[PreparedReading]) -> int:
+        """The batch into the open write transaction: its trials checked, its rows as multi-row
+        INSERT statements (`_insert_statement`), one audit entry for the whole batch."""
+        per_trial = Counter(row[0] for row in rows)
+        known = set(session.scalars(select(Trial.id).where(Trial.id.in_(per_trial))))
+        missing = sorted(set(per_trial) - known)
+        if missing:
+            raise NotFound(
+                f"Readings arrived for trial {', '.join(map(str, missing))}, which is not in "
+                "the record: none of this batch was written."
             )
-            return int(written)
+        connection = session.connection()
+        per_statement = _rows_per_statement(connection)
+        written = 0
+        for offset in range(0, len(rows), per_statement):
+            chunk = rows[offset : offset + per_statement]
+            params = tuple(chain.from_iterable(chunk))  # a tuple: one execution
+            sql = _insert_statement(self._mark, len(chunk))
+            # The driver's rowcount counts the rows really inserted (repeats are skipped).
+            written += connection.exec_driver_sql(sql, params).rowcount
+        self._store.audit_batch(session, actor, "readings.add", "vital_readings", dict(per_trial))
+        return int(written)
 
     def timeline(
         self,
@@ -300,6 +324,8 @@ class Readings:
         ``detail=False`` only time, parameter, value and source are fetched (a chart needs no
         more, and a 6-hour trial is 43 000 rows: half the time of a live chart refresh).
         """
+        import pandas as pd
+
         wanted = [Parameter(p) for p in parameters] if parameters is not None else list(Parameter)
         names = [p.value for p in wanted]
         columns = TIMELINE_COLUMNS if detail else ["time", "parameter", "value", "source"]
@@ -576,6 +602,211 @@ class Readings:
                 )
                 or 0
             )
+
+
+class ReadingsWriter:
+    """Writes prepared batches of readings, each in one transaction, on one connection that it
+    holds from its first batch until `close` (the monitor's busiest write: every device sample
+    of every trial, twice a second).
+
+    For one thread at a time (the monitor gives it a thread of its own). Holding the connection
+    saves the pool's check-out and reset around every batch; each batch still takes the
+    database's write lock (BEGIN IMMEDIATE on SQLite, the advisory lock on PostgreSQL, as
+    `Store.writing`), checks the service's sign-in and writes one chained audit entry.
+    """
+
+    def __init__(self, readings: Readings) -> None:
+        self._readings = readings
+        self._store = readings._store
+        self._connection: Connection | None = None
+
+    def write(self, actor: Actor, rows: Sequence[PreparedReading]) -> int:
+        """As `Readings.add_prepared`: one transaction; returns how many rows were new."""
+        require(actor, "readings.add")
+        if not rows:
+            return 0
+        store = self._store
+        if self._connection is None:
+            engine = store.engine.execution_options(sqlite_begin="IMMEDIATE")
+            self._connection = engine.connect()
+        connection = self._connection
+        try:
+            try:
+                with connection.begin(), Session(bind=connection) as session:
+                    session.info["now"] = store.now()
+                    if store.engine.dialect.name == "postgresql":
+                        session.execute(
+                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
+                        )
+                    return self._readings._write(session, actor, rows)
+            except BaseException:
+                # Whatever state a failure left the connection in (a COMMIT refused while the
+                # database was locked keeps SQLite's transaction open), the next batch must not
+                # inherit it: the pool rolls it back as it takes it back; a fresh one follows.
+                self.close()
+                raise
+        except DataError:
+            raise InvalidEntry.single(
+                "value",
+                "A reading holds a value the record cannot store: none of this batch was written.",
+            ) from None
+        except IntegrityError:
+            raise AlreadyRecorded(
+                "A reading clashes with the record (its trial removed a moment ago?): none of "
+                "this batch was written."
+            ) from None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class ReadingsWriterProcess:
+    """Writes prepared batches in a process of its own, which holds its own connection
+    (`ReadingsWriter` there): each batch is handed over through a pipe, and written under
+    another interpreter's GIL. The monitor's event loop (decoding, the rules engines) and,
+    embedded, the pages' threads never wait for the writer to get back from the database, nor
+    it for them; the monitor pays only for pickling the rows (about 0.5 us a row).
+
+    A fresh interpreter (``python -c``), not multiprocessing: embedded, Streamlit puts the page
+    script in ``sys.modules["__main__"]``, and a multiprocessing child would run the dashboard
+    again. The database's address (with its password) travels through the pipe, not the
+    command line.
+
+    Same contract as `ReadingsWriter.write`: one transaction a batch, how many rows were new;
+    the record's refusals and a database away (``OperationalError``) are raised here. For one
+    thread at a time. The process starts with `start` or the first batch, and ends with
+    `close`, with this object, or with the process that started it (its pipe closes).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        engine = store.engine
+        self._url = engine.url.render_as_string(hide_password=False)
+        self._busy_timeout_s: float | None = None
+        if engine.dialect.name == "sqlite":  # the child waits for the lock as this one does
+            with engine.connect() as connection:
+                waited = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+            self._busy_timeout_s = int(waited or 0) / 1000
+            database = engine.url.database
+            if database and not os.path.isabs(database):  # the child may start elsewhere
+                self._url = engine.url.set(database=os.path.abspath(database)).render_as_string(
+                    hide_password=False
+                )
+        self._child: subprocess.Popen[bytes] | None = None
+        self._stop: weakref.finalize | None = None
+
+    def start(self) -> None:
+        """Start the process now, if it is not running (else the first batch starts it)."""
+        if self._child is not None and self._child.poll() is None:
+            return
+        self.close()
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.environ.get("PYTHONPATH")
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from observations.readings import serve; serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([root, path] if path else [root])},
+        )
+        self._child = child
+        self._stop = weakref.finalize(self, _stop_child, child)
+        self._ask((self._url, self._busy_timeout_s))  # ready once its engine is made
+
+    def write(self, actor: Actor, rows: Sequence[PreparedReading]) -> int:
+        require(actor, "readings.add")
+        if not rows:
+            return 0
+        self.start()
+        return int(self._ask((self._store.now(), actor, rows)))
+
+    def _ask(self, message: object) -> Any:
+        child = self._child
+        assert child is not None and child.stdin is not None and child.stdout is not None
+        try:
+            pickle.dump(message, child.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            child.stdin.flush()
+            done, answer = pickle.load(child.stdout)  # noqa: S301 (our own child)
+        except (EOFError, OSError, pickle.UnpicklingError) as lost:
+            self.close()  # started again with the next batch
+            raise OperationalError("readings writer", None, lost) from None
+        if done:
+            return answer
+        raise answer
+
+    def close(self) -> None:
+        if self._stop is not None:
+            self._stop()
+        self._stop = self._child = None
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    """Its pipe closed, the child ends after the batch in hand (killed if it does not)."""
+    with contextlib.suppress(OSError):
+        if child.stdin is not None:
+            child.stdin.close()
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    if child.stdout is not None:
+        child.stdout.close()
+
+
+def serve() -> None:
+    """The writer process (`ReadingsWriterProcess`): batches in on stdin, answers out on
+    stdout, as pickles; ``(True, new rows)`` or ``(False, the refusal)``. Ends with its stdin."""
+    from zoneinfo import ZoneInfo
+
+    from observations.database import create_record_engine
+
+    inbox, outbox = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answers
+
+    def answer(done: bool, value: object) -> None:
+        pickle.dump((done, value), outbox, protocol=pickle.HIGHEST_PROTOCOL)
+        outbox.flush()
+
+    try:
+        url, busy_timeout_s = pickle.load(inbox)  # noqa: S301 (from the process that started it)
+    except EOFError:
+        return
+    options = {} if busy_timeout_s is None else {"busy_timeout_s": busy_timeout_s}
+    engine = create_record_engine(url, **options)
+    now = [datetime.now(UTC)]
+    # The parent's clock, as it sends each batch: the audit entry and sign-in check use it.
+    store = Store(engine, ZoneInfo("UTC"), clock=lambda: now[0])
+    writer = ReadingsWriter(Readings(store))
+    answer(True, None)
+    try:
+        while True:
+            try:
+                now[0], actor, rows = pickle.load(inbox)  # noqa: S301 (as above)
+            except EOFError:
+                return
+            try:
+                answer(True, writer.write(actor, rows))
+            except Exception as refused:  # each one is the parent's to raise
+                answer(False, _portable(refused))
+    finally:
+        writer.close()
+        engine.dispose()
+
+
+def _portable(error: Exception) -> Exception:
+    """The error as it can cross the pipe: itself if it survives pickling, else its words."""
+    try:
+        copy = pickle.loads(pickle.dumps(error))  # noqa: S301 (our own bytes)
+        if type(copy) is type(error) and str(copy) == str(error):
+            return error
+    except Exception:  # noqa: S110 (an error that cannot be copied is described instead)
+        pass
+    if isinstance(error, OperationalError):
+        return OperationalError(error.statement, None, Exception(str(error.orig)))
+    message = getattr(error, "message", None) or str(error)
+    return RecordError(message) if isinstance(error, RecordError) else RuntimeError(message)
 
 
 # Flag texts of a sound reading as the record stores them (sorted, ';'-joined; '' when clean):

@@ -403,3 +403,40 @@ class Store:
                 for trial_id, details in details_by_trial.items()
             ],
         )
+
+    def audit_batch(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        entity: str,
+        count_by_trial: dict[int, int],
+    ) -> None:
+        """One audit entry for a batch write of many rows across trials: who wrote how many
+        (``received``) for which trials. A batch of one trial names it as the entry's trial;
+        a batch of several lists each trial's count under ``by_trial`` (one entry a batch, not
+        one a trial: the monitor writes every trial's readings twice a second)."""
+        if not count_by_trial:
+            return
+        still_may_act(session, actor)
+        details: dict[str, Any] = {"received": sum(count_by_trial.values())}
+        trial_id = None
+        if len(count_by_trial) == 1:
+            [trial_id] = count_by_trial
+        else:
+            details["by_trial"] = {str(t): n for t, n in sorted(count_by_trial.items())}
+        self._append_audit(
+            session,
+            [
+                {
+                    "at": self.now(),
+                    "user_id": actor.user_id,
+                    "username": actor.username,
+                    "action": action,
+                    "entity": entity,
+                    "entity_id": None,
+                    "trial_id": trial_id,
+                    "details": details,
+                }
+            ],
+        )

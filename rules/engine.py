@@ -38,6 +38,7 @@ from rules.events import (
     Injection,
     ObservationSet,
     Reading,
+    ReadingsNotStored,
     TrialEvent,
     WindowClosed,
     WindowExtension,
@@ -94,6 +95,8 @@ _CUFF_PARAMETERS = frozenset({Parameter.SYSTOLIC, Parameter.DIASTOLIC})
 _PULSE = Parameter.PULSE_RATE
 
 _Timer = tuple[datetime, Callable[[datetime], None]]
+# The condition type of a rule about readings the record could not keep (`ReadingsNotStored`).
+NOT_STORED = "not_stored"
 _UNKNOWN: Any = object()  # the earliest deadline must be worked out again
 
 
@@ -325,6 +328,9 @@ class TrialEngine:
         self._flagged_rules: list[Rule] = []
         self._overdue_rules: list[Rule] = []
         self._technical_ids: set[str] = set()  # device_lost, sensor_off, signal_unusable
+        # Readings the record could not keep (condition type `not_stored`): present from the
+        # loss until someone acknowledges the alarm, i.e. has seen the gap.
+        self._not_stored_rules: list[Rule] = []
         for rule in rule_set.rules:
             cond = rule.condition
             if isinstance(cond, LimitsCondition) and rule.streamed:
@@ -348,6 +354,8 @@ class TrialEngine:
                 self._technical_ids.add(rule.id)
             elif isinstance(cond, ObservationOverdueCondition):
                 self._overdue_rules.append(rule)
+            elif cond.type == NOT_STORED:
+                self._not_stored_rules.append(rule)
         self._streamed = {p: self._stream[p] for p in STREAMED_PARAMETERS}
         for parameter, watches in self._watches.items():
             state = self._stream[parameter]
@@ -380,6 +388,8 @@ class TrialEngine:
             self._window_extra += timedelta(minutes=event.minutes)
         elif isinstance(event, DeviceLink):
             self._on_device_link(event)
+        elif isinstance(event, ReadingsNotStored):
+            self._on_not_stored(event, t)
         elif isinstance(event, WindowClosed):
             self._closed_at = t
             self._schedule.close(t)
@@ -1121,6 +1131,8 @@ class TrialEngine:
         alarm.acknowledged_at = t
         alarm.acknowledged_by = ack.by
         alarm.acknowledged_severity = alarm.severity
+        if alarm.rule in self._not_stored_rules:
+            alarm.current = None  # the loss was the condition: seen, it is over
         self._emit(
             alarm,
             AlarmEventType.ACKNOWLEDGED,
@@ -1149,6 +1161,22 @@ class TrialEngine:
             )
 
     # ===== technical rules =================================================================
+    def _on_not_stored(self, event: ReadingsNotStored, t: datetime) -> None:
+        """Readings lost by the record: raised with how many; more lost while it is active
+        updates the count, silently (it has not been seen yet, and it sounds already)."""
+        for rule in self._not_stored_rules:
+            alarm = self._alarms.get(rule.id)
+            if alarm is None:
+                self._condition(rule, 0, t, {"dropped": event.dropped})
+                continue
+            alarm.evidence = {"dropped": int(alarm.evidence.get("dropped", 0)) + event.dropped}
+            self._emit(
+                alarm,
+                AlarmEventType.CHANGED,
+                t,
+                {**alarm.evidence, "reason": "more readings could not be stored"},
+            )
+
     def _lost_parameters(self, rule: Rule, t: datetime) -> list[Parameter]:
         cond = rule.condition
         assert isinstance(cond, NoReadingCondition)
@@ -1420,6 +1448,10 @@ class TrialEngine:
         self, alarm: _Alarm, kind: AlarmEventType, t: datetime, evidence: dict[str, Any]
     ) -> None:
         self._earliest = _UNKNOWN
+        message = alarm.message
+        if self._not_stored_rules and alarm.rule in self._not_stored_rules:
+            # The rule file's wording, with how many readings were lost so far.
+            message = message.replace("{dropped}", str(alarm.evidence.get("dropped", "")))
         self._out.append(
             AlarmEvent(
                 time=t,
@@ -1427,7 +1459,7 @@ class TrialEngine:
                 rule_id=alarm.rule.id,
                 priority=alarm.priority,
                 kind=alarm.rule.kind,
-                message=alarm.message,
+                message=message,
                 evidence=dict(evidence),
                 rule_set_version=self.rule_set.version,
             )

@@ -157,6 +157,24 @@ class DeviceLink:
         _require_aware(self.time)
 
 
+@dataclass(frozen=True)
+class ReadingsNotStored:
+    """The record could not take ``dropped`` more of the trial's device readings (they waited
+    for the database past the monitor's bound and were dropped): the chart has a gap there.
+
+    Alarms never depended on them (the engine saw every reading as it arrived); the loss is a
+    technical condition that stays until someone has seen it, i.e. acknowledged its alarm.
+    """
+
+    time: datetime
+    dropped: int
+
+    def __post_init__(self) -> None:
+        _require_aware(self.time)
+        if self.dropped <= 0:
+            raise ValueError(f"dropped readings must be counted from 1, not {self.dropped}")
+
+
 TrialEvent = (
     Reading
     | ObservationSet
@@ -165,6 +183,7 @@ TrialEvent = (
     | WindowExtension
     | WindowClosed
     | DeviceLink
+    | ReadingsNotStored
 )
 
 

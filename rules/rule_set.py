@@ -239,6 +239,14 @@ class ObservationOverdueCondition(_Strict):
     type: Literal["observation_overdue"]
 
 
+class NotStoredCondition(_Strict):
+    """Device readings the record could not keep (they waited for the database past the
+    monitor's bound and were dropped): present from the loss until the alarm is acknowledged.
+    The message may say how many with ``{dropped}``."""
+
+    type: Literal["not_stored"]
+
+
 Condition = Annotated[
     LimitsCondition
     | BaselineDropCondition
@@ -248,11 +256,17 @@ Condition = Annotated[
     | News2Condition
     | NoReadingCondition
     | FlaggedCondition
-    | ObservationOverdueCondition,
+    | ObservationOverdueCondition
+    | NotStoredCondition,
     Field(discriminator="type"),
 ]
 
-TECHNICAL_CONDITIONS = (NoReadingCondition, FlaggedCondition, ObservationOverdueCondition)
+TECHNICAL_CONDITIONS = (
+    NoReadingCondition,
+    FlaggedCondition,
+    ObservationOverdueCondition,
+    NotStoredCondition,
+)
 
 
 LEVELLED_CONDITIONS = (LimitsCondition, News2Condition)

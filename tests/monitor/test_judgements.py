@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
-
-import pytest
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 from devices.measurement import Measurement, build_measurement
 from monitor.engine_feed import record_readings
 from monitor.service import MonitorService
 from monitor.trial_watch import TrialWatch
-from observations.database import create_record_engine, migrate
 from observations.record import TrialRecord
-from observations.settings import Settings
 from observations.views import TrialView
 from rules import DueStatus
 from rules.rule_set import default_rule_set
@@ -40,16 +34,6 @@ SET = {
     "consciousness": "A",
     "temp": 36.8,
 }
-
-
-@pytest.fixture
-def ward(database_url: str, tmp_path: Path) -> Iterator[tuple[TrialRecord, FakeClock]]:
-    engine = create_record_engine(database_url)
-    migrate(engine)
-    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3))
-    record = TrialRecord(engine, Settings(tmp_path, database_url, ZoneInfo("Europe/London")), clock)
-    yield record, clock
-    record.close()
 
 
 class QuietStreams(MonitorService):
@@ -122,8 +106,8 @@ def stream(
         ).stamped(receive_time=at, device_time=at, source=OXIMETER)
         events = watch.on_measurement(frame)
         if service is not None:
-            service._commit(events)
-            service._keep(watch.trial_id, frame)
+            service.commit(events)
+            service.keep(watch.trial_id, frame)
         else:
             rows += record_readings(watch.trial_id, frame)
     return rows
@@ -131,10 +115,9 @@ def stream(
 
 async def rebuild_if_asked(service: MonitorService, watch: TrialWatch) -> None:
     """What the service's timer loop does: the due entries, then a rebuild if one is asked."""
-    service._commit(watch.tick())
+    service.commit(watch.tick())
     if watch.rebuild_reason is not None:
-        service._start_rebuild(watch)
-        await service._rebuilding[watch.trial_id]
+        await service.judge_again(watch)
 
 
 # --------------------------------------------------------------------------- the baseline stage
@@ -185,8 +168,8 @@ async def test_the_devices_are_watched_from_the_baseline_and_the_injection_keeps
     assert stored.next_due == given_at + timedelta(minutes=15)
     # The accelerated simulator is streamed once its injection is recorded.
     inject(record, replay.id, clock.now - timedelta(minutes=1))
-    assert OXIMETER in await asyncio.to_thread(service._claim)
-    assert "sim:steady?seed=8&speed=60" in await asyncio.to_thread(service._claim)
+    assert OXIMETER in await asyncio.to_thread(service.claim)
+    assert "sim:steady?seed=8&speed=60" in await asyncio.to_thread(service.claim)
 
 
 def test_frames_held_while_the_engine_is_judged_again_reach_the_new_engine(
@@ -480,9 +463,9 @@ async def test_alarms_of_a_trial_whose_window_closed_end_with_it(
             frame = build_measurement(
                 "sim", {Parameter.SPO2: 97.0, Parameter.PULSE_RATE: 46.0}
             ).stamped(receive_time=at, device_time=at, source=OXIMETER)
-            service._commit(watch.on_measurement(frame))
-        service._commit(watch.tick())
-        assert await service._write_alarms()
+            service.commit(watch.on_measurement(frame))
+        service.commit(watch.tick())
+        assert await service.write_alarms()
         [alarm] = record.alarms.active(trial.id)
         assert alarm.rule_id == "pulse_low"
         record.alarms.acknowledge(record.users.demo_nurse(), alarm.id, "Pulse checked by hand.")
@@ -494,7 +477,7 @@ async def test_alarms_of_a_trial_whose_window_closed_end_with_it(
         )
         await service.sync()  # the trial is no longer watched
         assert trial.id not in service.watches
-        assert await service._write_alarms()
+        assert await service.write_alarms()
     finally:
         for running in service.streams.values():
             running.task.cancel()

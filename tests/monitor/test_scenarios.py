@@ -187,6 +187,8 @@ def hold_database(url: str) -> Callable[[], None]:
     return lambda: subprocess.run([*shlex.split(PG_CTL), "-w", "start"], check=True, **quiet)
 
 
+# On PostgreSQL it stops and restarts the server every other store test uses: run by itself.
+@pytest.mark.alone
 async def test_database_outage_loses_no_reading_and_alarms_go_on(database_url: str, tmp_path: Path):
     # Writers give up on a lock after 0.2 s (10 s in the product), so the outage bites here.
     record = open_record(database_url, tmp_path, busy_timeout_s=0.2)
@@ -211,7 +213,7 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(database_url: s
         # While the database is away the engine still decides: the alarm waits, not the rule.
         await wait_for(
             lambda: (
-                bool(service._pending_alarms)
+                service.alarms_waiting > 0
                 or "spo2_low"
                 in {a.rule_id for a in service.watches[trial.id].engine.active_alarms()}
             )
@@ -219,7 +221,7 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(database_url: s
         await asyncio.sleep(max(0.0, 3 - (time.monotonic() - outage_began)))
         assert len(service.buffer) > engine_saw  # readings waited in the buffer
         give_back()
-        await wait_for(lambda: len(service.buffer) == 0 and not service._pending_alarms)
+        await wait_for(lambda: len(service.buffer) == 0 and service.alarms_waiting == 0)
         await wait_for(lambda: ("spo2_low", "raised") in alarm_rows(record, trial.id))
     finally:
         stop.set()
@@ -288,4 +290,4 @@ async def test_unusable_assignment_is_reported_not_retried(record: TrialRecord):
     assert state.state == "disconnected"
     assert "needs its protocol" in state.reason and "assign it again" in state.reason
     [assignment] = record.trials.active_assignments(trial.id)
-    assert assignment.id in service._unusable  # not reopened every round
+    assert assignment.id in service.unusable_assignments  # not reopened every round

@@ -7,6 +7,7 @@ tests replay hours of a trial day in seconds and assert on what a nurse would se
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,10 +16,17 @@ from sqlalchemy.exc import OperationalError
 from devices.measurement import Measurement
 from monitor.reading_buffer import ReadingBuffer
 from monitor.service import MonitorService, MonitorSettings
+from monitor.trial_watch import TrialWatch
+from observations.alarms import AlarmEventIn
 from observations.demo import create_demo_trial
 from observations.entries import ReadingIn
+from observations.readings import PreparedReading
 from observations.record import TrialRecord
-from vocabulary import AlarmEventType, Parameter
+from observations.views import TrialView
+from rules.rule_set import default_rule_set
+from tests.monitor.test_judgements import QuietStreams, baseline_trial, inject
+from tests.observations.conftest import FakeClock
+from vocabulary import AlarmEventType, AlarmKind, Parameter, Priority
 
 FAST = MonitorSettings(
     flush_interval_s=0.2, heartbeat_interval_s=0.2, sync_interval_s=0.2, poll_interval_s=0.2
@@ -123,33 +131,116 @@ async def test_acknowledgement_reaches_the_engine(record: TrialRecord):
     assert engine_alarms[0].acknowledged_at is not None
 
 
-def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(record: TrialRecord):
-    trial = create_demo_trial(record, scenario="steady")
-    service = MonitorService(record, settings=MonitorSettings(buffer_limit=5))
-    now = record.store.now()
-    readings = [
-        ReadingIn(trial.id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now, "sim:t")
-        for i in range(8)
-    ]
-    service.buffer.add(record.readings.prepare(readings))
-    assert len(service.buffer) == 5 and service.buffer.dropped == 3
+class AwayOnce:
+    """The record's writer process, with the database away for its first batch."""
 
-    calls = {"n": 0}
-    real_add = record.readings.add_prepared
+    def __init__(self, record: TrialRecord) -> None:
+        self.inner = record.readings.writer_process()
+        self.batches = 0
 
-    def flaky_add(actor, batch):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def write(self, actor, rows: list[PreparedReading]) -> int:  # type: ignore[no-untyped-def]
+        self.batches += 1
+        if self.batches == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return real_add(actor, batch)
+        return self.inner.write(actor, rows)
 
-    record.readings.add_prepared = flaky_add  # type: ignore[method-assign]
-    asyncio.run(service.flush())  # database away: kept
-    assert len(service.buffer) == 5 and record.readings.count(trial.id) == 0
-    asyncio.run(service.flush())  # back: written, oldest dropped ones are gone for good
-    assert len(service.buffer) == 0 and record.readings.count(trial.id) == 5
+    def close(self) -> None:
+        self.inner.close()
+
+
+def watched_trial(record: TrialRecord, clock: FakeClock, source: str, nhs: str) -> TrialView:
+    trial = baseline_trial(record, source, nhs)
+    inject(record, trial.id, clock.now)
+    return trial
+
+
+def spo2_readings(trial_id: int, start: datetime, count: int) -> list[ReadingIn]:
+    return [
+        ReadingIn(trial_id, Parameter.SPO2, 97.0, start + timedelta(seconds=i), start, "sim:t")
+        for i in range(count)
+    ]
+
+
+def dropped_events(record: TrialRecord, trial_id: int) -> list[tuple[str, dict | None]]:  # type: ignore[type-arg]
+    return [
+        (e.event, e.evidence)
+        for e in record.alarms.events(trial_id)
+        if e.rule_id == "readings_dropped"
+    ]
+
+
+async def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    record, clock = ward
+    trial = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
+    writer = AwayOnce(record)
+    record.readings.writer_process = lambda: writer  # type: ignore[method-assign, assignment, return-value]
+    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=5), clock=clock)
+    try:
+        await service.sync()
+        service.buffer.add(record.readings.prepare(spo2_readings(trial.id, clock.now, 8)))
+        assert len(service.buffer) == 5 and service.buffer.dropped == 3
+        await service.flush()  # database away: kept
+        assert len(service.buffer) == 5 and record.readings.count(trial.id) == 0
+        await service.flush()  # back: written, oldest dropped ones are gone for good
+        assert len(service.buffer) == 0 and record.readings.count(trial.id) == 5
+    finally:
+        for running in service.streams.values():
+            running.task.cancel()
+        await service.close()
     [dropped] = [a for a in record.alarms.active(trial.id) if a.rule_id == "readings_dropped"]
     assert dropped.evidence == {"dropped": 3} and dropped.kind == "technical"
+    # The rule file's wording and priority, with the count.
+    [rule] = [r for r in default_rule_set().rules if r.id == "readings_dropped"]
+    assert dropped.priority == rule.priority
+    assert dropped.message == (rule.message or "").replace("{dropped}", "3")
+
+
+async def test_readings_dropped_ends_when_acknowledged_and_survives_a_restart(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    """The dropped-readings alarm is the engine's, as every alarm: a rebuilt engine (a restart)
+    still holds it with its count, and a nurse's acknowledgement ends it."""
+    record, clock = ward
+    trial = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
+    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
+    try:
+        await service.sync()
+        service.buffer.add(record.readings.prepare(spo2_readings(trial.id, clock.now, 3)))
+        await service.flush()
+        clock.now += timedelta(seconds=5)
+        service.buffer.add(
+            record.readings.prepare(spo2_readings(trial.id, clock.now + timedelta(seconds=10), 4))
+        )
+        await service.flush()
+        assert dropped_events(record, trial.id) == [
+            ("raised", {"dropped": 1}),
+            ("changed", {"dropped": 3, "reason": "more readings could not be stored"}),
+        ]
+        restarted = TrialWatch(record, default_rule_set(), record.trials.get(trial.id), clock)
+        assert restarted.rebuild(clock.now) == []  # nothing resolved, nothing raised twice
+        [held] = [a for a in restarted.engine.active_alarms() if a.rule_id == "readings_dropped"]
+        assert held.evidence == {"dropped": 3}
+
+        [alarm] = [a for a in record.alarms.active(trial.id) if a.rule_id == "readings_dropped"]
+        clock.now += timedelta(seconds=5)
+        record.alarms.acknowledge(record.users.demo_nurse(), alarm.id, "Gap seen on the chart.")
+        await service.poll()
+        clock.now += timedelta(seconds=1)
+        service.commit(service.watches[trial.id].tick())
+        assert await service.write_alarms()
+    finally:
+        for running in service.streams.values():
+            running.task.cancel()
+        await service.close()
+    assert "readings_dropped" not in {a.rule_id for a in record.alarms.active(trial.id)}
+    assert [event for event, _ in dropped_events(record, trial.id)] == [
+        "raised",
+        "changed",
+        "acknowledged",
+        "resolved",
+    ]
 
 
 def test_a_reading_the_record_refuses_is_reported_and_the_stream_goes_on(
@@ -161,8 +252,8 @@ def test_a_reading_the_record_refuses_is_reported_and_the_stream_goes_on(
     bad = Measurement("berrymed", {Parameter.SPO2: 97.0}, device_time=naive, receive_time=naive)
     good_time = record.store.now()
     good = bad._replace(device_time=good_time, receive_time=good_time)
-    service._keep(trial.id, bad)
-    service._keep(trial.id, good)
+    service.keep(trial.id, bad)
+    service.keep(trial.id, good)
     assert len(service.buffer) == 1  # the sound frame is kept, the bad one refused
     assert service.frames_refused == 1
     assert "refused by the record" in caplog.text and "no time zone" in caplog.text
@@ -179,12 +270,26 @@ def test_reading_buffer_gives_back_in_order():
 def test_a_refused_alarm_event_does_not_hold_back_the_others(record: TrialRecord):
     trial = create_demo_trial(record, scenario="steady")
     service = MonitorService(record)
-    stale = service._dropped_event(trial.id, AlarmEventType.RESOLVED, "spo2_low")  # none active
-    fresh = service._dropped_event(trial.id, AlarmEventType.RAISED, "readings_dropped", 4)
-    service._commit([stale, fresh])
-    assert asyncio.run(service._write_alarms())
-    assert [a.rule_id for a in record.alarms.active(trial.id)] == ["readings_dropped"]
-    assert service._pending_alarms == []
+
+    def event(rule: str, kind: AlarmEventType) -> AlarmEventIn:
+        return AlarmEventIn(
+            trial_id=trial.id,
+            rule_id=rule,
+            event=kind,
+            at=record.store.now(),
+            priority=Priority.MEDIUM,
+            kind=AlarmKind.TECHNICAL,
+            message="Observation set overdue.",
+            evidence={},
+            rule_set_version=service.rule_set.version,
+        )
+
+    stale = event("spo2_low", AlarmEventType.RESOLVED)  # none active: refused
+    fresh = event("obs_overdue", AlarmEventType.RAISED)
+    service.commit([stale, fresh])
+    assert asyncio.run(service.write_alarms())
+    assert [a.rule_id for a in record.alarms.active(trial.id)] == ["obs_overdue"]
+    assert service.alarms_waiting == 0
 
 
 def test_out_of_order_oximeter_value_does_not_restart_a_desaturation(record: TrialRecord):
@@ -244,21 +349,20 @@ def test_rebuild_feeds_each_instant_in_the_live_order(record: TrialRecord):
     assert rebuilt.engine.active_alarms() == live.engine.active_alarms() == []
 
 
-def test_the_service_shortens_the_gil_switch_interval_and_never_lengthens_it():
-    import sys
-
-    from monitor.service import share_the_gil
-
+async def test_the_monitor_leaves_the_interpreter_s_thread_switching_alone(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    """Embedded, the monitor shares its process with the Streamlit server: its speed must not
+    come from changing how the whole process shares the GIL."""
+    record, clock = ward
+    trial = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
     before = sys.getswitchinterval()
-    try:
-        sys.setswitchinterval(0.005)
-        share_the_gil(MonitorSettings())
-        assert sys.getswitchinterval() == pytest.approx(0.001)
-        sys.setswitchinterval(0.0002)
-        share_the_gil(MonitorSettings())
-        assert sys.getswitchinterval() == pytest.approx(0.0002)
-    finally:
-        sys.setswitchinterval(before)
+    service = QuietStreams(record, clock=clock)
+    stop = asyncio.Event()
+    stop.set()  # starts, then stops at once: its start-up and clean stop only
+    await service.run(stop)
+    assert trial.id in service.watches
+    assert sys.getswitchinterval() == before
 
 
 def test_a_failed_look_at_people_s_entries_loses_none_of_them(record: TrialRecord):
@@ -286,31 +390,29 @@ def test_a_failed_look_at_people_s_entries_loses_none_of_them(record: TrialRecor
     assert watch.new_record_entries().events == []  # and fed once
 
 
-def test_a_dropped_readings_report_names_only_trials_that_lost_more(record: TrialRecord):
-    first = create_demo_trial(record, scenario="steady")
-    second = create_demo_trial(record, scenario="steady")
-    service = MonitorService(record, settings=MonitorSettings(buffer_limit=2))
-    now = record.store.now()
-
-    def three_readings(trial_id: int) -> None:
-        rows = [
-            ReadingIn(trial_id, Parameter.SPO2, 97.0, now + timedelta(seconds=i), now, "sim:t")
-            for i in range(3)
-        ]
-        service.buffer.add(record.readings.prepare(rows))
-
-    three_readings(first.id)  # one of them dropped
-    asyncio.run(service._report_drops())
-    assert [(e.trial_id, e.event) for e in service._pending_alarms] == [
-        (first.id, AlarmEventType.RAISED)
-    ]
-    service._pending_alarms.clear()
-    service.buffer.take(10)  # written
-    three_readings(second.id)  # the second trial loses one; the first lost nothing more
-    asyncio.run(service._report_drops())
-    assert [(e.trial_id, e.event, e.evidence) for e in service._pending_alarms] == [
-        (second.id, AlarmEventType.RAISED, {"dropped": 1})
-    ]
+async def test_a_dropped_readings_report_names_only_trials_that_lost_more(
+    ward: tuple[TrialRecord, FakeClock],
+):
+    record, clock = ward
+    first = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
+    second = watched_trial(record, clock, "sim:steady?seed=9", "9990000034")
+    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
+    try:
+        await service.sync()
+        # The first trial loses one reading.
+        service.buffer.add(record.readings.prepare(spo2_readings(first.id, clock.now, 3)))
+        await service.flush()
+        assert dropped_events(record, first.id) == [("raised", {"dropped": 1})]
+        # The second loses one; the first lost nothing more: nothing more is said of it.
+        clock.now += timedelta(seconds=1)
+        service.buffer.add(record.readings.prepare(spo2_readings(second.id, clock.now, 3)))
+        await service.flush()
+    finally:
+        for running in service.streams.values():
+            running.task.cancel()
+        await service.close()
+    assert dropped_events(record, second.id) == [("raised", {"dropped": 1})]
+    assert dropped_events(record, first.id) == [("raised", {"dropped": 1})]
 
 
 async def test_the_timer_loop_stops_when_cancelled_as_a_frame_wakes_it(record: TrialRecord):
@@ -319,9 +421,9 @@ async def test_the_timer_loop_stops_when_cancelled_as_a_frame_wakes_it(record: T
     the monitor's stop then never returned)."""
     service = MonitorService(record, settings=FAST)
     for _ in range(20):
-        task = asyncio.create_task(service._timers())
+        task = asyncio.create_task(service.timer_loop())
         await asyncio.sleep(0.05)  # waiting for its next round, or a frame
-        service._timers_wake.set()  # a frame arrives...
+        service.wake_timers()  # a frame arrives...
         task.cancel()  # ...as the service is told to stop
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(asyncio.shield(task), 2.0)

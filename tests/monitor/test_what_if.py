@@ -35,7 +35,7 @@ TACHYCARDIA_AT_75 = (("limit: 131", "limit: 75"), ("clears_at: 127", "clears_at:
 def candidate_text(*changes: tuple[str, str]) -> str:
     """The shipped rule file with each (old, new) replaced once, as a new version."""
     text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-2"', 'version: "candidate-1"')
+    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
     for old, new in changes:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -218,7 +218,7 @@ def test_command_line_refuses_a_broken_candidate_and_reports_without_patient_dat
     capsys.readouterr()
     csv_text = csv_path.read_text(encoding="utf-8")
     for shown in (printed, csv_text):
-        assert "itbmon-default-2" in shown and "candidate-1" in shown
+        assert "itbmon-default-3" in shown and "candidate-1" in shown
         assert f"trial {trial_id}" in shown or f",{trial_id}," in shown
         assert "critical_desaturation" in shown and "later" in shown.lower()
         patient = trial.patient

@@ -123,7 +123,7 @@ def alarm_event(trial: int, clock: FakeClock, rule: str, **changes: str) -> Alar
         AlarmKind.PHYSIOLOGICAL,
         "Severe desaturation: SpO2 91 % or below.",
         {"spo2": 89},
-        "itbmon-default-2",
+        "itbmon-default-3",
     )
     return replace(event, **changes)
 
@@ -390,7 +390,7 @@ FIELDS: list[Field] = [
         lambda d, v: d.record.alarms.record_events(
             d.staff.service, [alarm_event(d.monitored, d.clock, "rr_low", rule_set_version=v)]
         ),
-        example="itbmon-default-2",
+        example="itbmon-default-3",
     ),
     Field(
         "source_device",
@@ -408,7 +408,7 @@ FIELDS: list[Field] = [
         "code",
         "set_scores.rule_set_version",
         lambda d, v: d.record.set_scores.record(d.staff.service, [score(d, v)]),
-        example="itbmon-default-2",
+        example="itbmon-default-3",
     ),
     Field(
         "rule_set_version",
@@ -419,7 +419,7 @@ FIELDS: list[Field] = [
             (),
             [ScheduleJudgementIn(d.monitored, d.clock.now, v, None, d.clock.now, ())],
         ),
-        example="itbmon-default-2",
+        example="itbmon-default-3",
     ),
     Field(
         "service_id",

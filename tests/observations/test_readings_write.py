@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
 
-from observations.database import json_text
+from observations.audit_chain import verify_chain
+from observations.database import create_record_engine, json_text, migrate
 from observations.entries import ReadingIn
-from observations.errors import InvalidEntry
+from observations.errors import InvalidEntry, NotFound
 from observations.readings import sqlite_time_text
 from observations.record import TrialRecord
 from observations.schema import VitalReading
-from tests.observations.conftest import FakeClock, Staff
+from observations.settings import Settings
+from tests.accounts import sign_in_as
+from tests.observations.conftest import LONDON, FakeClock, Staff, patient_details
+from tests.observations.test_readings_batch import plan_trials
 from tests.observations.test_record import plan, readings_for
-from vocabulary import Parameter
+from vocabulary import Parameter, Role
 
-SQLALCHEMY_TIME = VitalReading.__table__.c.device_time.type._cached_bind_processor(sqlite.dialect())
+_SQLITE = sqlite.dialect()
+SQLALCHEMY_TIME = VitalReading.__table__.c.device_time.type.dialect_impl(_SQLITE).bind_processor(
+    _SQLITE
+)
 zones = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
 
 
@@ -133,3 +143,68 @@ def test_raw_status_and_flags_read_back_as_written(
             select(VitalReading.raw_status).where(VitalReading.trial_id == trial)
         ).all()
     assert kept == [status, status]
+
+
+@pytest.mark.parametrize("where", ["thread", "process"])
+def test_a_writer_writes_each_batch_whole_under_one_audit_entry(
+    record: TrialRecord, staff: Staff, clock: FakeClock, where: str
+) -> None:
+    """The monitor's writers (one holding its connection in this process, one in a process of
+    its own): a transaction a batch, repeats skipped, a refused batch writes nothing, and one
+    chained audit entry a batch says who wrote how many readings for which trials, at the
+    record's own clock."""
+    first, second = plan_trials(record, staff, 2)
+    start = clock.now - timedelta(minutes=5)
+    rows = record.readings.prepare(
+        readings_for(first, start, [97.0] * 3) + readings_for(second, start, [96.0] * 2)
+    )
+    writer = record.readings.writer() if where == "thread" else record.readings.writer_process()
+    try:
+        assert writer.write(staff.service, rows) == 10
+        clock.advance(seconds=1)
+        assert writer.write(staff.service, rows[:4]) == 0  # repeats: devices resend
+        with pytest.raises(NotFound, match="not in the record"):
+            writer.write(
+                staff.service, rows + record.readings.prepare(readings_for(9999, start, [97.0]))
+            )
+    finally:
+        writer.close()
+    assert record.readings.count(first) == 6 and record.readings.count(second) == 4
+    resent, batch = record.audit.entries(action_prefix="readings.add")
+    assert (batch.username, batch.trial_id, batch.at) == (
+        staff.service.username,
+        None,
+        clock.now - timedelta(seconds=1),
+    )
+    assert batch.details == {"received": 10, "by_trial": {str(first): 6, str(second): 4}}
+    assert (resent.trial_id, resent.details, resent.at) == (first, {"received": 4}, clock.now)
+    with record.store.reading() as session:
+        assert verify_chain(session).intact
+
+
+def test_the_writer_process_says_when_the_database_is_away_and_writes_once_it_is_back(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    url = f"sqlite:///{tmp_path / 'record.sqlite3'}"
+    engine = create_record_engine(url, busy_timeout_s=0.05)  # the writer waits as long
+    migrate(engine)
+    record = TrialRecord(engine, Settings(tmp_path, url, LONDON), clock)
+    specialist = sign_in_as(record, "cns.a", Role.NURSE_SPECIALIST)
+    patient = record.patients.register(specialist, patient_details())
+    trial = record.trials.plan(specialist, patient.id, 50).id
+    service = record.users.service_actor()
+    rows = record.readings.prepare(readings_for(trial, clock.now, [97.0, 98.0]))
+    writer = record.readings.writer_process()
+    holder = sqlite3.connect(tmp_path / "record.sqlite3", isolation_level=None)
+    try:
+        writer.start()
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        with pytest.raises(OperationalError, match="locked"):
+            writer.write(service, rows)
+        holder.execute("ROLLBACK")
+        assert writer.write(service, rows) == 4
+    finally:
+        holder.close()
+        writer.close()
+        record.close()
+    assert record.readings.count(trial) == 4

@@ -75,7 +75,7 @@ def score(trial: int, set_id: int, clock: FakeClock, **changes: object) -> SetSc
         spo2_from="device",
         pulse=70.0,
         pulse_from="set",
-        rule_set_version="itbmon-default-2",
+        rule_set_version="itbmon-default-3",
         judged_at=clock.now - timedelta(minutes=5),
     )
     return replace(judged, **changes)  # type: ignore[arg-type]
@@ -88,7 +88,7 @@ def schedule(
     return ScheduleJudgementIn(
         trial_id=trial,
         judged_at=clock.now,
-        rule_set_version="itbmon-default-2",
+        rule_set_version="itbmon-default-3",
         injection_at=injected,
         next_due=injected + timedelta(minutes=30),
         due_times=(

@@ -196,7 +196,7 @@ def test_replay_prints_json_lines_in_time_order(tmp_path: Path) -> None:
     for line in lines:
         assert list(line) == LINE_KEYS
         assert line["kind"] == "physiological"
-        assert line["evidence"]["rule_set_version"] == "itbmon-default-2"
+        assert line["evidence"]["rule_set_version"] == "itbmon-default-3"
     raised = lines[0]
     assert raised["message"].startswith("Critical desaturation: SpO2 85 % or below.")
     assert raised["evidence"]["level"] == "critical_desaturation"
@@ -331,7 +331,7 @@ def test_replay_with_other_rules(tmp_path: Path) -> None:
     rules = (ROOT / "rules" / "default_rules.yaml").read_text()
     assert rules.count("max_delay_s: 5\n") == 1  # the critical desaturation level
     stricter = rules.replace("max_delay_s: 5\n", "max_delay_s: 2\n")
-    rules_path = write(tmp_path, "rules.yaml", stricter.replace("itbmon-default-2", "site-2"))
+    rules_path = write(tmp_path, "rules.yaml", stricter.replace("itbmon-default-3", "site-2"))
     code, out, _ = run(
         ["replay", str(write(tmp_path, "t.csv", TIMELINE)), "--rules", str(rules_path)]
     )
@@ -350,10 +350,10 @@ def test_check_config_default_lists_every_level_of_every_rule() -> None:
     code, out, _ = run(["check-config", str(ROOT / "rules" / "default_rules.yaml")])
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].endswith(": OK, rule set 'itbmon-default-2', 18 rules, 28 levels")
+    assert lines[0].endswith(": OK, rule set 'itbmon-default-3', 19 rules, 29 levels")
     rows = [line.split("\t") for line in lines[1:]]
     assert all(len(row) == 4 for row in rows)
-    assert len(rows) == 28
+    assert len(rows) == 29
     assert rows[:6] == [
         [
             "spo2_low/desaturation",
@@ -403,7 +403,7 @@ def test_check_config_default_lists_every_level_of_every_rule() -> None:
         "news2/news2_high",
     ]
     assert by_level["news2/news2_high"] == ["high", "physiological", "each entry"]
-    assert rows[-7:] == [
+    assert rows[-8:] == [
         ["device_lost/device_lost", "low", "technical", "delay 10 s"],
         ["device_lost/device_lost_medium", "medium", "technical", "after 60 s"],
         ["sensor_off/sensor_off", "low", "technical", "delay 10 s"],
@@ -411,6 +411,7 @@ def test_check_config_default_lists_every_level_of_every_rule() -> None:
         ["signal_unusable/signal_unusable", "low", "technical", "delay 15 s"],
         ["signal_unusable/signal_unusable_medium", "medium", "technical", "after 60 s"],
         ["obs_overdue/obs_overdue", "medium", "technical", "delay 300 s"],
+        ["readings_dropped/readings_dropped", "medium", "technical", "delay 0 s"],
     ]
 
 

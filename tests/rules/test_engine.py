@@ -21,6 +21,7 @@ from rules.events import (
     Injection,
     ObservationSet,
     Reading,
+    ReadingsNotStored,
     TrialEvent,
     WindowClosed,
 )
@@ -909,3 +910,34 @@ def test_any_steady_pulse_raises_once_at_its_deepest_level(pulse: int) -> None:
     run = Run()
     run.feed_all(stream(PULSE, [pulse] * 32))
     assert run.summary() == [(pytest.approx(t, abs=1e-6), *rest) for t, *rest in expected]
+
+
+def test_readings_not_stored_is_an_alarm_of_the_rule_file_until_someone_has_seen_it():
+    """The monitor's loss of readings (the record away past its buffer) goes through the same
+    lifecycle as every rule's alarm: raised with the count, kept up to date, ended by the
+    acknowledgement (the gap was seen), raised anew by a later loss."""
+    [rule] = [r for r in RULES.rules if r.condition.type == "not_stored"]
+    run = Run()
+    [raised] = run.feed(ReadingsNotStored(at(0), 3))
+    assert (raised.event.value, raised.rule_id, raised.kind.value) == (
+        "raised",
+        rule.id,
+        "technical",
+    )
+    assert raised.priority == rule.priority and raised.evidence == {"dropped": 3}
+    assert raised.message.startswith("3 device readings could not be stored")
+    [more] = run.feed(ReadingsNotStored(at(5), 4))
+    assert (more.event.value, more.evidence["dropped"]) == ("changed", 7)
+    assert more.message.startswith("7 device readings")
+    assert run.advance(3600) == []  # not escalated, never ended by time alone
+    assert [a.rule_id for a in run.engine.active_alarms()] == [rule.id]
+    seen = run.feed(Acknowledgement(at(3601), rule.id, by="nurse"))
+    assert [e.event.value for e in seen] == ["acknowledged", "resolved"]
+    assert run.engine.active_alarms() == []
+    [again] = run.feed(ReadingsNotStored(at(3700), 2))
+    assert (again.event.value, again.evidence) == ("raised", {"dropped": 2})
+
+
+def test_a_loss_of_readings_counts_from_one():
+    with pytest.raises(ValueError, match="counted from 1"):
+        ReadingsNotStored(at(0), 0)

@@ -38,6 +38,7 @@ DEFAULT_IDS = [
     "sensor_off",
     "signal_unusable",
     "obs_overdue",
+    "readings_dropped",
 ]
 
 # The clinical table of the default rules, level by level (mildest first):
@@ -93,6 +94,7 @@ TECHNICAL = {
     "sensor_off": (10, "low", "medium", 60),
     "signal_unusable": (15, "low", "medium", 60),
     "obs_overdue": (300, "medium", None, None),
+    "readings_dropped": (0, "medium", None, None),
 }
 
 HEAD = """\

@@ -186,7 +186,7 @@ CRITICAL_DELAY = (
 def candidate_text(*changes: tuple[str, str]) -> str:
     """The shipped rule file with each (old, new) replaced once, as a new version."""
     text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-2"', 'version: "candidate-1"')
+    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
     for old, new in changes:
         assert text.count(old) == 1, old
         text = text.replace(old, new)

@@ -49,8 +49,8 @@ class FakePeripheral:
         assert client is not None and client.connected
         client.connected = False
         self.callbacks.clear()
-        assert client._disconnected_callback is not None
-        client._disconnected_callback()
+        assert client.on_disconnect is not None
+        client.on_disconnect()
 
     def ble_device(self) -> BLEDevice:
         return BLEDevice(self.address, self.name, details=None)
@@ -66,9 +66,11 @@ class FakeClientBase(BaseBleakClient):
     peripheral: FakePeripheral
 
     def __init__(self, address_or_ble_device: BLEDevice | str, **kwargs: Any) -> None:
+        # What bleak asks its backend to call on an unsolicited disconnect, kept as given.
+        self.on_disconnect = kwargs.pop("disconnected_callback", None)
         super().__init__(
             address_or_ble_device,
-            disconnected_callback=kwargs.pop("disconnected_callback", None),
+            disconnected_callback=self.on_disconnect,
             timeout=kwargs.pop("timeout", 10.0),
         )
         self.connected = False

@@ -1,14 +1,16 @@
-"""What every browser test needs: a dashboard server on a free port over a data directory,
-Debian's headless chromium, signing in, screenshots a person can look at, and the console kept
-for a failure report."""
+"""What every browser test needs: a dashboard server on a port of its own over a data
+directory, Debian's headless chromium, signing in, waiting for the app's runs (never for a fixed
+time), screenshots a person can look at, and the console kept for a failure report."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,18 +32,16 @@ def require_browser() -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# What ``streamlit run`` prints once it has bound its port (given as 0: the system's choice,
+# so servers of tests running side by side never race for one).
+LISTENING = re.compile(r"URL: (http://127\.0\.0\.1:(\d+))")
 
 
 @contextmanager
-def serving(data: Path, log_path: Path) -> Iterator[str]:
-    """``streamlit run dashboard.py`` on a free port over ``data``, with its embedded monitor."""
+def streamlit_server(arguments: list[str], env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``streamlit run ARGUMENTS`` on a port of the system's choosing; its address once this
+    server says it listens there."""
     require_browser()
-    port = free_port()
-    env = {**os.environ, "ITBMON_DATA_DIR": str(data)}
     log = log_path.open("w")
     process = subprocess.Popen(
         [
@@ -49,31 +49,24 @@ def serving(data: Path, log_path: Path) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            "dashboard.py",
+            *arguments[:1],
             "--server.port",
-            str(port),
+            "0",
             "--server.address",
             "127.0.0.1",
             "--server.headless",
             "true",
             "--browser.gatherUsageStats",
             "false",
+            *arguments[1:],
         ],
         cwd=ROOT,
-        env=env,
+        env={**env, "PYTHONUNBUFFERED": "1"},  # the address is in the log as it is printed
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
-        for _ in range(600):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None:
-                    raise RuntimeError(log_path.read_text()) from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield _listening(process, log_path)
     finally:
         process.terminate()
         try:
@@ -81,6 +74,27 @@ def serving(data: Path, log_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def _listening(process: subprocess.Popen[bytes], log_path: Path) -> str:
+    for _ in range(600):
+        found = LISTENING.search(log_path.read_text())
+        if found is not None:
+            with socket.create_connection(("127.0.0.1", int(found.group(2))), timeout=5):
+                return found.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)  # the server is starting: look at its log again
+    raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
+
+
+@contextmanager
+def serving(data: Path, log_path: Path) -> Iterator[str]:
+    """``streamlit run dashboard.py`` over ``data``, with its embedded monitor."""
+    with streamlit_server(
+        ["dashboard.py"], {**os.environ, "ITBMON_DATA_DIR": str(data)}, log_path
+    ) as url:
+        yield url
 
 
 def reload_if_blank(
@@ -126,9 +140,10 @@ def whole_page(page: Any, path: Path) -> None:
         ".map(e => e.scrollHeight), window.innerHeight)"
     )
     page.set_viewport_size({"width": size["width"], "height": int(height) + 40})
-    page.wait_for_timeout(500)  # re-layout at the new size
+    painted(page)  # laid out again at the new size
     page.screenshot(path=str(path))
     page.set_viewport_size(size)
+    painted(page)
 
 
 def readme_picture(source: Path, name: str, artefacts: Path) -> None:
@@ -167,6 +182,81 @@ def keep_console(page: Any) -> Any:
     page.on("console", lambda message: page.console_lines.append(f"{message.type}: {message.text}"))
     page.on("pageerror", lambda error: page.console_lines.append(f"pageerror: {error}"))
     return page
+
+
+def painted(page: Any) -> None:
+    """Until the browser has painted what the page holds now (two animation frames: the
+    layout of the first is on screen by the second)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def _finished(payload: Any) -> Any:
+    """The websocket message that a script run finished, or None for any other message."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    if not isinstance(payload, bytes):
+        return None
+    message = ForwardMsg.FromString(payload)
+    return message if message.WhichOneof("type") == "script_finished" else None
+
+
+def _full_run_finished(payload: Any) -> bool:
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    finished = _finished(payload)
+    return finished is not None and finished.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+
+
+class Runs:
+    """The app's script runs as the browser receives them (its websocket's messages), so a test
+    waits for the run its action asked for, never for a fixed time. A click on a page link, a
+    chooser or a form asks for a full run of the app; the live parts refresh in fragment runs
+    of their own, which this does not count."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.socket: Any = None
+        page.on("websocket", self._opened)
+
+    def _opened(self, socket: Any) -> None:
+        self.socket = socket
+
+    @contextmanager
+    def finishing(self, timeout: float = WAIT_MS) -> Iterator[None]:
+        """Around an action: on leaving, the full run it asked for has finished, nothing of
+        the run before is left on the page (Streamlit marks it stale until then), and the
+        browser has painted it."""
+        assert self.socket is not None, "the page has not connected to the app yet"
+        with self.socket.expect_event(
+            "framereceived", predicate=_full_run_finished, timeout=timeout
+        ):
+            yield
+        self.page.wait_for_function(
+            "() => !document.querySelector('[data-stale=\"true\"]')", timeout=timeout
+        )
+        painted(self.page)
+
+    def refreshed(self, times: int, fragments: int = 1, timeout: float = WAIT_MS) -> None:
+        """Until ``fragments`` of the page's live parts have each refreshed ``times`` times from
+        now (their fragment runs finished): for what must stay as it is while the page
+        refreshes, and for a live part that refreshes less often than the others."""
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        assert self.socket is not None, "the page has not connected to the app yet"
+        counts: Counter[str] = Counter()
+
+        def enough(payload: Any) -> bool:
+            finished = _finished(payload)
+            if (
+                finished is None
+                or finished.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
+            ):
+                return False
+            counts.update(finished.metadata.run.fragment_ids)
+            return sum(n >= times for n in counts.values()) >= fragments
+
+        self.socket.wait_for_event("framereceived", predicate=enough, timeout=timeout)
+        painted(self.page)
 
 
 def launch(playwright: Any) -> Any:

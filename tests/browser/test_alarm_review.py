@@ -18,6 +18,7 @@ from observations.settings import load_settings
 from observations.ward_time import to_ward
 from tests.browser.harness import (
     WAIT_MS,
+    Runs,
     artefacts,
     keep_console,
     launch,
@@ -55,16 +56,18 @@ def ward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
 
 def candidate_file(folder: Path) -> Path:
     text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-2"', 'version: "candidate-1"')
+    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
     assert text.count(CRITICAL_DELAY[0]) == 1
     path = folder / "candidate.yaml"
     path.write_text(text.replace(*CRITICAL_DELAY), encoding="utf-8")
     return path
 
 
-def open_alarm_review(page: Any, url: str, record: TrialRecord) -> None:
+def open_alarm_review(page: Any, runs: Runs, url: str, record: TrialRecord) -> None:
     page.goto(url)
-    sign_in(page, "doctor")
+    page.get_by_label("Username").wait_for(timeout=WAIT_MS)
+    with runs.finishing():  # signed in and on the first page: a link clicked sooner is lost
+        sign_in(page, "doctor")
     link = page.get_by_test_id("stSidebarNavLink").filter(has_text="Alarm review")
     link.first.wait_for(timeout=WAIT_MS)
     link.first.click()
@@ -92,16 +95,17 @@ def test_a_doctor_uploads_a_candidate_and_sees_what_it_sounds_later(
         browser = launch(p)
         for width, height in ((1920, 1080), (1366, 768)):
             page = keep_console(browser.new_page(viewport={"width": width, "height": height}))
+            runs = Runs(page)
             with picture_on_failure(page, artefacts / f"what-if-FAILED-{width}.png"):
-                open_alarm_review(page, url, ward["record"])
-                page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
-                    str(candidate)
-                )
+                open_alarm_review(page, runs, url, ward["record"])
+                with runs.finishing():  # the charts and tables of the candidate drawn
+                    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+                        str(candidate)
+                    )
                 heading = page.get_by_text("Sounded later or not at all")
                 heading.wait_for(timeout=WAIT_MS)
                 page.locator("[data-testid=stPlotlyChart]").last.wait_for(timeout=WAIT_MS)
                 page.get_by_text("Report (PDF, one page)").wait_for(timeout=WAIT_MS)
-                page.wait_for_timeout(1500)  # the charts and tables settle
                 text = page.inner_text("[data-testid=stMain]")
                 assert "would sound later or not at all under the candidate" in text
                 assert "candidate-1" in text

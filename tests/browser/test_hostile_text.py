@@ -15,10 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -34,14 +31,15 @@ from observations.views import TrialView
 from tests.browser.harness import (
     ROOT,
     WAIT_MS,
+    Runs,
     artefacts,
-    free_port,
     keep_console,
     launch,
+    painted,
     picture_on_failure,
-    require_browser,
     serving,
     sign_in,
+    streamlit_server,
     whole_page,
 )
 from tests.browser.seed import DEVICE, People, add_vitals, beat, make_people
@@ -100,6 +98,10 @@ for name, text in constructs.items():
                           "text": [html_text(text)]}],
                 "layout": {"annotations": [{"x": 1, "y": 2, "text": html_text(text),
                                             "showarrow": False}]}}), key=name)
+# Drawn last, and live on purpose: once its LaTeX is typeset, KaTeX (loaded after the first
+# draw) has typeset anything of the constructs' that it would.
+with st.container(key="k-control"):
+    st.markdown("$x^2$")
 """
 KINDS = [
     "markdown",
@@ -165,52 +167,11 @@ def shown(text: str) -> str:
 
 @contextmanager
 def serving_script(script: Path, argument: Path, log_path: Path) -> Iterator[str]:
-    """``streamlit run SCRIPT ARGUMENT`` on a free port, importing the app's modules."""
-    require_browser()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(script),
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-                "--browser.gatherUsageStats",
-                "false",
-                "--",
-                str(argument),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            import socket
-
-            for _ in range(600):
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    if process.poll() is not None:
-                        raise RuntimeError(log_path.read_text()) from None
-                    time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    """``streamlit run SCRIPT ARGUMENT``, importing the app's modules."""
+    with streamlit_server(
+        [str(script), "--", str(argument)], {**os.environ, "PYTHONPATH": str(ROOT)}, log_path
+    ) as url:
+        yield url
 
 
 def test_every_element_shows_every_construct_as_typed(tmp_path: Path, artefacts: Path) -> None:
@@ -235,7 +196,8 @@ def test_every_element_shows_every_construct_as_typed(tmp_path: Path, artefacts:
             last.wait_for(timeout=WAIT_MS)
             if kind == "plotly":
                 page.locator(".js-plotly-plot").last.wait_for(timeout=WAIT_MS)
-            page.wait_for_timeout(1500)  # KaTeX and emoji load after the first draw
+            page.locator(".st-key-k-control .katex").wait_for(timeout=WAIT_MS)
+            painted(page)
             whole_page(page, artefacts / f"hostile-elements-{kind}.png")
             for name, text in CONSTRUCTS.items():
                 box = page.locator(f".st-key-k-{name.replace(' ', '-')}")
@@ -366,24 +328,24 @@ def hostile_ward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[di
     record.close()
 
 
-def open_page(page: Any, name: str) -> None:
-    page.get_by_test_id("stSidebarNavLink").filter(has_text=name).first.click()
-    page.wait_for_timeout(1500)
+def open_page(page: Any, runs: Runs, name: str) -> None:
+    with runs.finishing():
+        page.get_by_test_id("stSidebarNavLink").filter(has_text=name).first.click()
     chooser = page.locator("[data-testid=stSelectbox] input[placeholder^='Choose the patient']")
     if chooser.count():
         for attempt in range(3):  # a refresh of the alarm bar above may close the list
             chooser.first.click()
             try:
-                page.get_by_role("option").first.click(timeout=5_000)
+                with runs.finishing():
+                    page.get_by_role("option").first.click(timeout=5_000)
                 break
             except Exception:
                 if attempt == 2:
                     raise
-        page.wait_for_timeout(1500)
     for header in page.locator("[data-testid=stExpander] summary").all():
         if header.get_attribute("aria-expanded") != "true":
             header.click()  # the bar's bed: its alarms and evidence
-    page.wait_for_timeout(1000)
+    painted(page)
 
 
 def test_a_hostile_patient_shows_as_typed_on_every_page(
@@ -400,13 +362,15 @@ def test_a_hostile_patient_shows_as_typed_on_every_page(
             ({"width": 1366, "height": 768}, "1366"),
         ):
             page = keep_console(browser.new_page(viewport=size))
+            runs = Runs(page)
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(url)
-            sign_in(page, "cns")
+            page.get_by_label("Username").wait_for(timeout=WAIT_MS)
+            with runs.finishing():  # the ward, whole
+                sign_in(page, "cns")
             tile = page.locator(".wb-name").first
             with picture_on_failure(page, artefacts / f"hostile-ward-{tag}-FAILED.png"):
                 tile.wait_for(timeout=WAIT_MS)
-                page.wait_for_timeout(2000)
                 # The name reads as typed on the tile, and the bed beside it.
                 assert NAME in tile.inner_text()
                 assert page.locator(".wb-bed").first.inner_text() == BED
@@ -418,7 +382,7 @@ def test_a_hostile_patient_shows_as_typed_on_every_page(
             for name in ("Trial monitor", "Observations", "Spasticity scores", "4-hour review"):
                 slug = re.sub(r"\W+", "-", name).strip("-").lower()
                 with picture_on_failure(page, artefacts / f"hostile-{slug}-FAILED.png"):
-                    open_page(page, name)
+                    open_page(page, runs, name)
                 whole_page(page, artefacts / f"hostile-{slug}.png")
                 found[name] = page.evaluate(EVIL_JS)
                 assert "evil" in page.inner_text("[data-testid=stMain]").lower(), name

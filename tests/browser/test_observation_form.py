@@ -14,9 +14,11 @@ from observations.record import TrialRecord
 from observations.settings import load_settings
 from tests.browser.harness import (
     WAIT_MS,
+    Runs,
     artefacts,
     keep_console,
     launch,
+    painted,
     picture_on_failure,
     serving,
     sign_in,
@@ -78,9 +80,12 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
         browser = launch(pw)
         page = keep_console(browser.new_page(viewport={"width": 1366, "height": 768}))
         page.set_default_timeout(WAIT_MS)
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-observation-form.png"):
             page.goto(url)  # the first page run starts the embedded monitor, which scores sets
-            sign_in(page, "nurse")
+            page.get_by_label("Username").wait_for()
+            with runs.finishing():  # signed in and on the first page: a link clicked sooner is lost
+                sign_in(page, "nurse")
             page.get_by_role("link", name="Observations").click()
             save = page.get_by_role("button", name="Save observations")
             expect(save).to_be_visible()
@@ -100,9 +105,9 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
             page.get_by_label("Note").press("Tab")
             page.get_by_text("Air", exact=True).click()
             page.get_by_label("Consciousness (ACVPU)").click()
-            page.get_by_role("option", name="A — Alert").click()
+            with runs.finishing():  # the page holds every value typed before Save
+                page.get_by_role("option", name="A — Alert").click()
             expect(page.get_by_text("NEWS2 0 — low (of what is typed")).to_be_visible()
-            page.wait_for_timeout(500)
             save.click()
             done = page.get_by_text("Observations saved, measured")
             expect(done).to_be_visible()
@@ -122,15 +127,15 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
                 chart.locator('td[data-row="Respiration rate /min"][data-score="3"]')
             ).to_have_count(1)
             assert "None" not in page.inner_text("[data-testid=stMain]")
-            page.wait_for_timeout(1000)
+            painted(page)
             page.screenshot(path=str(artefacts / "observations-1366x768-saved.png"))
             chart.scroll_into_view_if_needed()
             page.screenshot(path=str(artefacts / "observations-1366x768-chart.png"))
             whole_page(page, artefacts / "observations-1366x768-whole.png")
             # A second Save of the same minute: the offer to correct, beside the button.
             page.get_by_label("Respiration rate /min", exact=True).fill("19")
-            page.get_by_label("Respiration rate /min", exact=True).press("Tab")
-            page.wait_for_timeout(300)
+            with runs.finishing():
+                page.get_by_label("Respiration rate /min", exact=True).press("Tab")
             save.click()
             expect(
                 page.get_by_text("a set measured within the same minute is already recorded")
@@ -138,6 +143,6 @@ def test_saved_form_is_empty_on_screen_and_the_chart_is_drawn(
             page.get_by_role("button", name="Save observations").scroll_into_view_if_needed()
             page.screenshot(path=str(artefacts / "observations-1366x768-same-minute.png"))
             page.set_viewport_size({"width": 1920, "height": 1080})
-            page.wait_for_timeout(800)
+            painted(page)
             whole_page(page, artefacts / "observations-1920x1080-whole.png")
         browser.close()

@@ -24,6 +24,7 @@ from observations.settings import load_settings
 from tests.browser.harness import (
     CHROMIUM,
     WAIT_MS,
+    Runs,
     artefacts,
     keep_console,
     picture_on_failure,
@@ -296,13 +297,14 @@ def test_a_new_high_alarm_during_the_audio_pause_sounds_at_once(
         chromium = browser(playwright)
         page = keep_console(chromium.new_page(viewport={"width": 1920, "height": 1080}))
         page.set_default_timeout(WAIT_MS)
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-frame-pause.png"):
             page.goto(url)
             sign_in(page, "nurse")
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
             state = wait_audio(page, "a.sounding && a.level === 'high' && a.bursts_started > 0")
             assert state["audio_state"] == "running"
-            _frame_pictures(page, artefacts)
+            _frame_pictures(page, runs, artefacts)
             page.get_by_role("link", name="Ward overview").click()
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
 
@@ -310,7 +312,8 @@ def test_a_new_high_alarm_during_the_audio_pause_sounds_at_once(
             paused = wait_audio(page, "!a.sounding && a.paused_until > Date.now()")
             assert 110_000 < paused["paused_until"] - paused["now"] <= 120_000
             expect(page.get_by_text("Audio paused: sounds again in 1:")).to_be_visible()
-            page.wait_for_timeout(2500)  # refreshes with the same alarms keep it paused
+            # Two refreshes of the bar and of the tiles with the same alarms keep it paused.
+            runs.refreshed(2, fragments=2)
             still = audio(page)
             assert not still["sounding"] and still["bursts_started"] == paused["bursts_started"]
 
@@ -329,16 +332,16 @@ def test_a_new_high_alarm_during_the_audio_pause_sounds_at_once(
         chromium.close()
 
 
-def _frame_pictures(page: Any, artefacts: Path) -> None:
+def _frame_pictures(page: Any, runs: Runs, artefacts: Path) -> None:
     """The bar on the ward overview (closed and opened) and on the trial monitor, at the two
     screen sizes of the ward's PCs; the bar's height on the ward is measured."""
     from playwright.sync_api import expect
 
     for width, height in ((1920, 1080), (1366, 768)):
         page.set_viewport_size({"width": width, "height": height})
-        page.get_by_role("link", name="Ward overview").click()
+        with runs.finishing():  # the bar and the tiles, drawn at this size
+            page.get_by_role("link", name="Ward overview").click()
         expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
-        page.wait_for_timeout(1500)
         bar = page.locator(".st-key-itbmon-alarm-bar").bounding_box()
         assert bar is not None and bar["height"] <= 90, f"ward bar {bar} at {width}"
         page.screenshot(path=str(artefacts / f"frame-ward-{width}.png"))
@@ -346,9 +349,9 @@ def _frame_pictures(page: Any, artefacts: Path) -> None:
         expect(page.get_by_text("Critical desaturation: SpO2 84 %").first).to_be_visible()
         page.screenshot(path=str(artefacts / f"frame-ward-open-{width}.png"))
         page.keyboard.press("Escape")
-        page.get_by_role("link", name="Trial monitor", exact=True).click()
+        with runs.finishing():  # the bar, the numbers and the chart
+            page.get_by_role("link", name="Trial monitor", exact=True).click()
         expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
-        page.wait_for_timeout(1500)
         page.screenshot(path=str(artefacts / f"frame-trial-monitor-{width}.png"))
 
 
@@ -395,6 +398,7 @@ def test_idle_screen_locks_hides_the_patient_and_shows_and_sounds_a_new_alarm(
     ):
         chromium = browser(playwright)
         page = keep_console(chromium.new_page(viewport={"width": 1366, "height": 768}))
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-frame-lock.png"):
             page.goto(url)
             sign_in(page, "nurse")
@@ -410,7 +414,7 @@ def test_idle_screen_locks_hides_the_patient_and_shows_and_sounds_a_new_alarm(
             raise_alarm(record, ward["jones"].id, record.store.now())
             expect(page.get_by_text("Critical desaturation", exact=True).first).to_be_visible()
             wait_audio(page, "a.sounding && a.level === 'high' && a.bursts_started > 0")
-            page.wait_for_timeout(2500)  # several refreshes with the alarm: still locked
+            runs.refreshed(3)  # several refreshes with the alarm: still locked
             expect(page.get_by_role("heading", name="Screen locked")).to_be_visible()
             content = page.content()
             for detail in ("JONES", "943 476 5919", "SpO2 84"):
@@ -432,12 +436,13 @@ def test_watchdog_banner_when_the_server_stops(ward: dict[str, Any], artefacts: 
         url = server.enter_context(serving(ward["data"], ward["tmp"] / "streamlit.log"))
         chromium = browser(playwright, sound=False)
         page = keep_console(chromium.new_page(viewport={"width": 1366, "height": 768}))
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-frame-watchdog.png"):
             page.goto(url)
             sign_in(page, "nurse")
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
             banner = page.get_by_text("CONNECTION TO THE SERVER LOST")
-            page.wait_for_timeout(3000)
+            runs.refreshed(3, fragments=2)  # the bar and the tiles refresh three times each
             expect(banner).to_have_count(0)  # while the server refreshes: no banner
             server.close()  # the server stops
             expect(banner).to_be_visible(timeout=30_000)

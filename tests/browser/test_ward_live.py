@@ -22,6 +22,7 @@ from observations.record import TrialRecord
 from observations.settings import load_settings
 from tests.browser.harness import (
     WAIT_MS,
+    Runs,
     artefacts,
     keep_console,
     launch,
@@ -99,9 +100,12 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
             browser = launch(playwright)
             page = keep_console(browser.new_page(viewport={"width": 1600, "height": 2600}))
             page.set_default_timeout(WAIT_MS)
+            runs = Runs(page)
             with picture_on_failure(page, artefacts / "FAILED-ward-live.png"):
                 page.goto(server)
-                sign_in(page, "nurse")
+                page.get_by_label("Username").wait_for()
+                with runs.finishing():  # signed in and on the first page
+                    sign_in(page, "nurse")
                 page.get_by_role("link", name="Ward overview").click()
                 expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
                 age = page.locator(".wb .wb-k-spo2 .wb-age")
@@ -143,16 +147,17 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
                 page.screenshot(path=str(artefacts / "4-trial-monitor.png"), full_page=True)
                 chart.screenshot(path=str(artefacts / "4b-timeline.png"))
 
-                page.get_by_role("link", name="Observations").click()
+                with runs.finishing():  # every widget drawn before the picture
+                    page.get_by_role("link", name="Observations").click()
                 expect(page.get_by_role("button", name="Save observations")).to_be_visible()
                 expect(page.get_by_text("Consciousness (ACVPU)", exact=True)).to_be_visible()
-                page.wait_for_timeout(1500)  # let the last widgets paint before the picture
                 page.screenshot(path=str(artefacts / "5-observations.png"), full_page=True)
 
                 # Trial set-up is for nurse specialists and doctors.
                 page.get_by_role("button", name="Sign out").click()
                 expect(page.get_by_label("Username")).to_be_visible()
-                sign_in(page, "cns")
+                with runs.finishing():  # signed in and on the first page
+                    sign_in(page, "cns")
                 page.get_by_role("link", name="Trial set-up").click()
                 expect(page.get_by_role("heading", name="Trial set-up")).to_be_visible()
                 # The last section: the page has finished drawing (extend or close the window).
@@ -284,6 +289,7 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
         browser = launch(playwright)
         page = keep_console(browser.new_page(viewport={"width": 1280, "height": 900}))
         page.set_default_timeout(WAIT_MS)
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-trial-day.png"):
             page.goto(url)  # the first page run starts the server's embedded monitor
             sign_in(page, "nurse")
@@ -309,7 +315,7 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
                 re.compile(r"desaturation", re.IGNORECASE)
             )
             expect(page.locator('.wb[data-bed="4C"] .wb-k-spo2 .wb-val')).to_have_text("STALE")
-            page.wait_for_timeout(2500)  # every tile painted
+            runs.refreshed(1, fragments=2)  # every tile painted (the bar's and the tiles' refresh)
             # The window, not the whole page: the grid keeps room for a full ward below.
             page.screenshot(path=str(artefacts / "7-ward-trial-day.png"))
             readme_picture(artefacts / "7-ward-trial-day.png", "ward.png", artefacts)
@@ -318,7 +324,8 @@ def test_simulated_trial_day_screens(trial_day: dict, tmp_path: Path, artefacts:
             expect(page.get_by_role("heading", name="Trial monitor")).to_be_visible()
             expect(page.locator('.st-key-monitor-tile .wb[data-bed="4B"]')).to_be_visible()
             expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            page.wait_for_timeout(6000)  # one chart refresh after the replay caught up
+            # One chart refresh after the replay caught up: the bar, the numbers and the chart.
+            runs.refreshed(1, fragments=3)
             whole_page(page, artefacts / "8-trial-monitor-trial-day.png")
             readme_picture(
                 artefacts / "8-trial-monitor-trial-day.png", "trial-monitor.png", artefacts

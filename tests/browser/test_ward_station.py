@@ -25,6 +25,7 @@ from observations.settings import load_settings
 from observations.views import TrialView
 from tests.browser.harness import (
     WAIT_MS,
+    Runs,
     artefacts,
     keep_console,
     launch,
@@ -434,13 +435,13 @@ def tile_boxes(page: Any) -> list[dict[str, Any]]:
     })""")
 
 
-def wait_for_station(page: Any) -> None:
+def wait_for_station(page: Any, runs: Runs) -> None:
     page.wait_for_function(
         "() => document.querySelectorAll('.wb').length === 16 && [...document.querySelectorAll("
         "'.wb[data-bed=\"D1\"] .wb-k-spo2 .wb-age')].some(e => /^\\d+ s ago$/.test(e.innerText))",
         timeout=WAIT_MS,
     )
-    page.wait_for_timeout(1500)  # every tile and trend painted
+    runs.refreshed(1, fragments=2)  # every tile and trend painted (the tiles' and the bar's)
 
 
 def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path, artefacts: Path) -> None:
@@ -454,12 +455,13 @@ def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path, artef
         browser = launch(playwright)
         page = keep_console(browser.new_page(viewport={"width": 1920, "height": 1080}))
         page.set_default_timeout(WAIT_MS)
+        runs = Runs(page)
         with picture_on_failure(page, artefacts / "FAILED-ward-station.png"):
             page.goto(url)
             sign_in(page, "nurse")
             page.get_by_role("link", name="Ward overview").click()
             expect(page.get_by_role("heading", name="Ward overview")).to_be_visible()
-            wait_for_station(page)
+            wait_for_station(page, runs)
             page.screenshot(path=str(artefacts / "ward-1920.png"))
             readme_picture(artefacts / "ward-1920.png", "ward-1920.png", artefacts)
             tiles = tile_boxes(page)
@@ -503,7 +505,7 @@ def test_sixteen_beds_at_a_glance(station_day: StationDay, tmp_path: Path, artef
 
             # 1366x768: the most urgent beds first, every tile still readable.
             page.set_viewport_size({"width": 1366, "height": 768})
-            page.wait_for_timeout(1500)
+            runs.refreshed(1, fragments=2)  # laid out and drawn again at this size
             page.screenshot(path=str(artefacts / "ward-1366.png"))
             readme_picture(artefacts / "ward-1366.png", "ward-1366.png", artefacts)
             small = tile_boxes(page)

@@ -37,6 +37,43 @@ def open_at(
     return at if page is None else at.switch_page(f"screens/{page}.py")
 
 
+def ward_with_patient(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A fresh embedded record, the one the screens open (``ITBMON_DATA_DIR`` under
+    ``tmp_path``), with one local account per role (password "ward seven tea") and one
+    registered patient: keys record, admin, doctor, cns, nurse, physio, patient. The caller
+    closes the record."""
+    from observations.settings import load_settings
+    from screens.shared import get_record
+    from tests.accounts import local_person
+    from vocabulary import Role
+
+    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
+    get_record.clear()
+    record = TrialRecord.open(load_settings())
+    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
+    doctor = local_person(record, admin, "doc", "Dr Doctor", Role.DOCTOR)
+    people = {
+        "record": record,
+        "admin": admin,
+        "doctor": doctor,
+        "cns": local_person(record, admin, "cns", "Nurse Spec", Role.NURSE_SPECIALIST),
+        "nurse": local_person(record, admin, "nurse", "Nurse", Role.NURSE),
+        "physio": local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST),
+    }
+    people["patient"] = record.patients.register(
+        doctor,
+        {
+            "nhs_number": "9434765919",
+            "hospital_number": "H77",
+            "family_name": "Jones",
+            "given_name": "Sam",
+            "date_of_birth": "1980-01-01",
+        },
+    )
+    return people
+
+
 def turned_away(at: AppTest) -> bool:
     """The frame's answer to a page not among the person's: its name said, the person's pages
     offered as links, nothing of the page drawn (dashboard.PAGES decides who sees which)."""

@@ -9,18 +9,14 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from observations.record import TrialRecord
-from observations.settings import load_settings
 from screens.markdown_text import md
-from tests.accounts import local_person
-from tests.screens.apps import open_at, turned_away
+from tests.screens.apps import open_at, turned_away, ward_with_patient
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
     DecisionOutcome,
     InjectionRoute,
     Priority,
-    Role,
     TrialStatus,
 )
 
@@ -30,36 +26,9 @@ PASSWORD = "ward seven tea"
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from screens.shared import get_record
-
-    get_record.clear()
-    record = TrialRecord.open(load_settings())
-    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
-    doctor = local_person(record, admin, "doc", "Dr Doctor", Role.DOCTOR)
-    cns = local_person(record, admin, "cns", "Nurse Spec", Role.NURSE_SPECIALIST)
-    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
-    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
-    patient = record.patients.register(
-        doctor,
-        {
-            "nhs_number": "9434765919",
-            "hospital_number": "H77",
-            "family_name": "Jones",
-            "given_name": "Sam",
-            "date_of_birth": "1980-01-01",
-        },
-    )
-    yield {
-        "record": record,
-        "doctor": doctor,
-        "cns": cns,
-        "nurse": nurse,
-        "physio": physio,
-        "patient": patient,
-    }
-    record.close()
+    people = ward_with_patient(tmp_path, monkeypatch)
+    yield people
+    people["record"].close()
 
 
 def injected(world: dict[str, Any], dose: int = 50, status: TrialStatus = TrialStatus.ASSESSED):

@@ -12,19 +12,15 @@ from streamlit.testing.v1 import AppTest
 
 from observations.alarms import AlarmEventIn
 from observations.entries import ReadingIn
-from observations.record import TrialRecord
-from observations.settings import load_settings
 from screens.markdown_text import md
-from tests.accounts import local_person
 from tests.judgements import judge_as_the_monitor
-from tests.screens.apps import on_page, open_at, turned_away
+from tests.screens.apps import on_page, open_at, turned_away, ward_with_patient
 from vocabulary import (
     AlarmEventType,
     AlarmKind,
     InjectionRoute,
     Parameter,
     Priority,
-    Role,
     TrialStatus,
 )
 
@@ -43,26 +39,9 @@ def scores(point: str, at: Any, labels: dict[tuple[str, str], str], **more: Any)
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from screens.shared import get_record
-
-    get_record.clear()
-    record = TrialRecord.open(load_settings())
-    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
-    doctor = local_person(record, admin, "doc", "Dr Doctor", Role.DOCTOR)
-    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
-    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
-    patient = record.patients.register(
-        doctor,
-        {
-            "nhs_number": "9434765919",
-            "hospital_number": "H77",
-            "family_name": "Jones",
-            "given_name": "Sam",
-            "date_of_birth": "1980-01-01",
-        },
-    )
+    people = ward_with_patient(tmp_path, monkeypatch)
+    record, doctor, physio, nurse = (people[k] for k in ("record", "doctor", "physio", "nurse"))
+    patient = people["patient"]
     trial = record.trials.plan(doctor, patient.id, 50)
     now = record.store.now()
     given = now - timedelta(hours=5)

@@ -10,11 +10,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from observations.record import TrialRecord
-from observations.settings import load_settings
-from tests.accounts import local_person
-from tests.screens.apps import open_at, turned_away
-from vocabulary import LOWER_LIMB_MUSCLES, MAS_LABELS, InjectionRoute, Role, TrialStatus
+from tests.screens.apps import open_at, turned_away, ward_with_patient
+from vocabulary import LOWER_LIMB_MUSCLES, MAS_LABELS, InjectionRoute, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ward seven tea"
@@ -22,26 +19,9 @@ PASSWORD = "ward seven tea"
 
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from screens.shared import get_record
-
-    get_record.clear()
-    record = TrialRecord.open(load_settings())
-    admin = local_person(record, None, "admin", "Admin", Role.ADMIN)
-    physio = local_person(record, admin, "physio", "Physio", Role.PHYSIOTHERAPIST)
-    nurse = local_person(record, admin, "nurse", "Nurse", Role.NURSE)
-    doctor = local_person(record, admin, "doc", "Doctor", Role.DOCTOR)
-    patient = record.patients.register(
-        doctor,
-        {
-            "nhs_number": "9434765919",
-            "hospital_number": "H77",
-            "family_name": "Jones",
-            "given_name": "Sam",
-            "date_of_birth": "1980-01-01",
-        },
-    )
+    people = ward_with_patient(tmp_path, monkeypatch)
+    record, doctor, physio, nurse = (people[k] for k in ("record", "doctor", "physio", "nurse"))
+    patient = people["patient"]
     trial = record.trials.plan(doctor, patient.id, 50, bed="4B")
     yield {"record": record, "physio": physio, "nurse": nurse, "doctor": doctor, "trial": trial}
     record.close()

@@ -11,6 +11,8 @@ import pytest
 from tests.databases import (
     migrated_postgres_template,
     migrated_sqlite_template,
+    overdose_day_postgres,
+    overdose_day_sqlite,
     postgres_database,
 )
 
@@ -35,3 +37,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
     else:
         yield from postgres_database(request.getfixturevalue("postgres_template"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_overdose_day(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Path:
+    return overdose_day_sqlite(tmp_path_factory.mktemp("overdose-day"), sqlite_template)
+
+
+@pytest.fixture(scope="session")
+def postgres_overdose_day(
+    tmp_path_factory: pytest.TempPathFactory, postgres_template: str
+) -> Iterator[str]:
+    yield from overdose_day_postgres(postgres_template, tmp_path_factory.mktemp("overdose-day"))
+
+
+def copy_of_overdose_day(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """For a ``database_url`` fixture of a module whose tests read a recorded overdose demo
+    day: the URL of a fresh copy of one recorded once per test process (on ``request.param``'s
+    backend), the trial the only one in it."""
+    if request.param == "sqlite":
+        path = tmp_path / "record.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_overdose_day"), path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from postgres_database(request.getfixturevalue("postgres_overdose_day"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def overdose_day_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the recorded overdose demo day, on SQLite and on PostgreSQL."""
+    yield from copy_of_overdose_day(request, tmp_path)

@@ -13,6 +13,7 @@ the app's own start-up check (``migrate`` at head) still runs on it.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,3 +95,45 @@ def migrated_sqlite_template(directory: Path) -> Path:
     migrate(engine)
     engine.dispose()
     return path
+
+
+def _record_overdose_day(url: str, data_dir: Path) -> None:
+    """The overdose demo day (``python -m monitor demo-trial``) recorded into ``url``."""
+    from zoneinfo import ZoneInfo
+
+    from devices.sources import source_problem
+    from monitor.demo_day import record_demo_day
+    from observations.database import create_record_engine
+    from observations.record import TrialRecord
+    from observations.settings import Settings
+
+    settings = Settings(data_dir, url, ZoneInfo("Europe/London"))
+    record = TrialRecord(create_record_engine(url), settings, device_sources=source_problem)
+    try:
+        record_demo_day(record, scenario="overdose")
+    finally:
+        record.close()
+
+
+def overdose_day_sqlite(directory: Path, template: Path) -> Path:
+    """A SQLite record holding one recorded overdose demo day, for tests to copy: recording
+    one takes seconds, and the tests that replay or export it only read it."""
+    path = directory / "overdose-day.sqlite3"
+    shutil.copyfile(template, path)
+    _record_overdose_day(f"sqlite:///{path}", directory)
+    return path
+
+
+def overdose_day_postgres(template: str, directory: Path) -> Iterator[str]:
+    """As `overdose_day_sqlite`, a PostgreSQL database (its name), dropped at the end."""
+    name = f"itbmon_overdose_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        _record_overdose_day(_url_of(name), directory)
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

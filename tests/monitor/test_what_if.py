@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from monitor.__main__ import main
-from monitor.demo_day import record_demo_day
 from monitor.what_if import finished_trials, recorded_day, replay, what_if
 from observations.record import TrialRecord
 from observations.store import Actor
@@ -22,6 +22,7 @@ from rules.events import Reading
 from rules.rule_set import RuleSet, default_rule_set, parse_rule_set
 from rules.what_if import Change
 from tests.accounts import PASSWORD, local_person, sign_in_as
+from tests.conftest import copy_of_overdose_day
 from vocabulary import AlarmEventType, Parameter, Role
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "default_rules.yaml"
@@ -46,8 +47,16 @@ def candidate(*changes: tuple[str, str]) -> RuleSet:
     return parse_rule_set(candidate_text(*changes), "candidate.yaml")
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A copy of the overdose demo day (``python -m monitor demo-trial``), recorded once."""
+    yield from copy_of_overdose_day(request, tmp_path)
+
+
 def _recorded(record: TrialRecord) -> int:
-    return record_demo_day(record, scenario="overdose").trial.id
+    """The recorded day's trial: the only one in the record."""
+    [trial] = record.trials.list()
+    return trial.id
 
 
 def test_replay_with_the_rule_set_in_force_gives_back_the_recorded_alarm_events(

@@ -93,17 +93,16 @@ def test_report_stays_one_page_however_much_was_recorded(
 
 
 def test_overdose_demo_day_leads_with_critical_desaturation_and_red_flags(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    overdose_day_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    from monitor.demo_day import record_demo_day
     from observations.settings import load_settings
 
     monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ITBMON_DATABASE_URL", database_url)
+    monkeypatch.setenv("ITBMON_DATABASE_URL", overdose_day_url)
     record = TrialRecord.open(load_settings())
     try:
-        summary = record_demo_day(record, "overdose")
-        pages, text, _ = pdf_text(trial_pdf(record, summary.trial.id))
+        [trial] = record.trials.list()  # the day of `python -m monitor demo-trial`, recorded once
+        pages, text, _ = pdf_text(trial_pdf(record, trial.id))
     finally:
         record.close()
     assert pages == 1

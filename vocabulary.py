@@ -162,6 +162,13 @@ class AlarmEventType(StrEnum):
     RESOLVED = "resolved"
 
 
+# The events that sound: each asks for a (new) acknowledgement. "changed" (an acknowledged
+# alarm eased to a lower level) and "resolved" are silent.
+ANNUNCIATING_EVENTS: frozenset[AlarmEventType] = frozenset(
+    {AlarmEventType.RAISED, AlarmEventType.REANNUNCIATED, AlarmEventType.ESCALATED}
+)
+
+
 class ConnectionState(StrEnum):
     DISCONNECTED = "disconnected"
     CONNECTING = "connecting"

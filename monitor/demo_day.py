@@ -57,6 +57,7 @@ from rules.events import (
 )
 from rules.rule_set import default_rule_set
 from vocabulary import (
+    ANNUNCIATING_EVENTS,
     LOWER_LIMB_MUSCLES,
     PRIORITY_RANK,
     AlarmEventType,
@@ -449,7 +450,7 @@ class DemoWalk:
             if event.event == AlarmEventType.ACKNOWLEDGED:
                 continue  # the nurse's own act, already shown
             self._show(event)
-            if event.event in _ANNOUNCING:
+            if event.event in ANNUNCIATING_EVENTS:
                 self._schedule(
                     event.time + ACK_AFTER[event.priority],
                     lambda at, rule=event.rule_id: self._acknowledge(rule, at),
@@ -463,7 +464,7 @@ class DemoWalk:
         if shown is None:
             shown = self._shown[event.rule_id] = _Shown(event.time, event.priority)
         shown.priority = event.priority
-        if event.event in _ANNOUNCING:
+        if event.event in ANNUNCIATING_EVENTS:
             shown.acknowledged = False
 
     # ------------------------------------------------------------------ hooks (the record's)
@@ -495,9 +496,6 @@ class DemoWalk:
     def _window_closing(self, at: datetime) -> None: ...
 
     def _window_closed(self, at: datetime) -> None: ...
-
-
-_ANNOUNCING = (AlarmEventType.RAISED, AlarmEventType.REANNUNCIATED, AlarmEventType.ESCALATED)
 
 
 @dataclass

@@ -16,17 +16,17 @@ from observations.limits import load_limits
 from observations.schema import Alarm, AlarmEvent, Trial
 from observations.store import Actor, Store, require
 from observations.views import AlarmEventView, AlarmView
-from vocabulary import PRIORITY_RANK, AlarmEventType, AlarmKind, Priority, TrialStatus
-
-# The events that sound: each asks for a (new) acknowledgement. "changed" (an acknowledged
-# alarm eased to a lower level) and "resolved" are silent.
-ANNUNCIATIONS = frozenset(
-    {
-        AlarmEventType.RAISED.value,
-        AlarmEventType.REANNUNCIATED.value,
-        AlarmEventType.ESCALATED.value,
-    }
+from vocabulary import (
+    ANNUNCIATING_EVENTS,
+    PRIORITY_RANK,
+    AlarmEventType,
+    AlarmKind,
+    Priority,
+    TrialStatus,
 )
+
+# The events that sound (vocabulary.ANNUNCIATING_EVENTS), as the record stores them.
+ANNUNCIATIONS = frozenset(e.value for e in ANNUNCIATING_EVENTS)
 # Where an acknowledgement keeps the nurse's choice of soft-reminder interval (seconds).
 REMIND_AFTER_KEY = "remind_after_s"
 # The stages in which a trial is watched (the monitor watches from the baseline until the

@@ -42,11 +42,11 @@ from rules.events import AlarmEvent, Reading
 from rules.news2 import whole_number
 from rules.reminders import AcknowledgedAlarm, next_reminder_at
 from rules.rule_set import RuleSet
-from vocabulary import STREAMED_PARAMETERS, AlarmEventType, Parameter, Priority
+from vocabulary import ANNUNCIATING_EVENTS, STREAMED_PARAMETERS, AlarmEventType, Parameter, Priority
 
 RERAISE_WITHIN_S = 60.0
 GRACE_S = 15.0  # beyond a level's maximum delay before time in its zone counts as uncovered
-ANNUNCIATIONS = (AlarmEventType.RAISED, AlarmEventType.REANNUNCIATED, AlarmEventType.ESCALATED)
+ANNUNCIATIONS = ANNUNCIATING_EVENTS
 Match = Literal["rule", "prefix"]
 
 

@@ -13,11 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from vocabulary import PRIORITY_RANK, Priority
-
-# The events by which an alarm calls for attention (an acknowledgement or a silent easing
-# keeps the time it was raised).
-ANNOUNCING_EVENTS = frozenset({"raised", "escalated", "reannunciated"})
+from vocabulary import ANNUNCIATING_EVENTS, PRIORITY_RANK, Priority
 
 
 class AlarmState(Protocol):
@@ -48,7 +44,7 @@ def priority_rank(priority: str) -> int:
 
 def sounded_at(alarm: AlarmState) -> datetime:
     """When the alarm last called for attention."""
-    return alarm.last_event_at if alarm.last_event in ANNOUNCING_EVENTS else alarm.raised_at
+    return alarm.last_event_at if alarm.last_event in ANNUNCIATING_EVENTS else alarm.raised_at
 
 
 def alarm_urgency(alarm: AlarmState) -> tuple[int, int, float]:

@@ -26,7 +26,7 @@ from observations.views import TrialView
 from rules import RuleSet
 from rules.rule_set import default_rule_set, parse_rule_set
 from tests.databases import PG_CTL
-from tests.monitor.conftest import open_record
+from tests.monitor.conftest import LoopClock, open_record
 from vocabulary import InjectionRoute, Parameter, TrialStatus
 
 FAST = MonitorSettings(
@@ -80,9 +80,11 @@ def trial_with_device(record: TrialRecord, source: str, nhs: str = "9990000026")
 
 
 async def wait_for(condition: Callable[[], bool], limit_s: float = 60.0) -> None:
-    deadline = time.monotonic() + limit_s
+    """Until ``condition()`` holds, by the loop's time (fast-forwarded under looptime)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
     while not condition():
-        if time.monotonic() > deadline:
+        if loop.time() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.1)
 
@@ -120,12 +122,17 @@ class Oximeter:
         os.close(self.slave)
 
 
-async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp_path: Path):
+@pytest.mark.looptime
+async def test_serial_bytes_reach_a_committed_alarm_row(
+    loop_ward: tuple[TrialRecord, LoopClock], tmp_path: Path
+):
+    record, clock = loop_ward
+    clock.follow()
     link = tmp_path / "oximeter"
     oximeter = Oximeter(link)
     trial = trial_with_device(record, f"serial:{link}:berrymed")
     service = MonitorService(
-        record, settings=FAST, rule_set=rules_with_delays(critical_desaturation=2)
+        record, settings=FAST, clock=clock, rule_set=rules_with_delays(critical_desaturation=2)
     )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
@@ -150,12 +157,17 @@ async def test_serial_bytes_reach_a_committed_alarm_row(record: TrialRecord, tmp
     assert (frame["device"] == f"serial:{link}:berrymed").all()
 
 
+@pytest.mark.looptime
 async def test_unplugged_oximeter_is_reported_lost_with_its_link_state(
-    record: TrialRecord, tmp_path: Path
+    loop_ward: tuple[TrialRecord, LoopClock], tmp_path: Path
 ):
+    record, clock = loop_ward
+    clock.follow()
     missing = tmp_path / "no-such-port"
     trial = trial_with_device(record, f"serial:{missing}:berrymed")
-    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(device_lost=1))
+    service = MonitorService(
+        record, settings=FAST, clock=clock, rule_set=rules_with_delays(device_lost=1)
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     try:
@@ -234,12 +246,18 @@ async def test_database_outage_loses_no_reading_and_alarms_go_on(database_url: s
     record.close()
 
 
-async def test_two_services_never_stream_the_same_device(record: TrialRecord, tmp_path: Path):
+@pytest.mark.looptime
+async def test_two_services_never_stream_the_same_device(
+    loop_ward: tuple[TrialRecord, LoopClock], tmp_path: Path
+):
+    record, clock = loop_ward
+    clock.follow()
     for n, nhs in enumerate(("9990000026", "9990000034", "9990000042")):
         trial_with_device(record, f"sim:steady?seed={n}", nhs=nhs)
     sources = {a.source for a in record.trials.active_assignments()}
     assert len(sources) == 3
-    other = open_record(record.store.engine.url.render_as_string(hide_password=False), tmp_path)
+    url = record.store.engine.url.render_as_string(hide_password=False)
+    other = open_record(url, tmp_path, clock=clock)
     quick = MonitorSettings(
         flush_interval_s=0.2,
         heartbeat_interval_s=0.2,
@@ -247,7 +265,10 @@ async def test_two_services_never_stream_the_same_device(record: TrialRecord, tm
         poll_interval_s=0.2,
         lease_ttl_s=2.0,
     )
-    services = [MonitorService(record, settings=quick), MonitorService(other, settings=quick)]
+    services = [
+        MonitorService(record, settings=quick, clock=clock),
+        MonitorService(other, settings=quick, clock=clock),
+    ]
     stops = [asyncio.Event(), asyncio.Event()]
     running = [asyncio.create_task(s.run(stop)) for s, stop in zip(services, stops, strict=True)]
     overlaps: list[set[str]] = []
@@ -275,9 +296,16 @@ async def test_two_services_never_stream_the_same_device(record: TrialRecord, tm
     assert taken_over  # the takeover was tested, not assumed
 
 
-async def test_unusable_assignment_is_reported_not_retried(record: TrialRecord):
+@pytest.mark.looptime
+async def test_unusable_assignment_is_reported_not_retried(
+    loop_ward: tuple[TrialRecord, LoopClock],
+):
+    record, clock = loop_ward
+    clock.follow()
     trial = trial_with_device(record, "serial:/dev/ttyITB-no-protocol")  # protocol left out
-    service = MonitorService(record, settings=FAST, rule_set=rules_with_delays(device_lost=1))
+    service = MonitorService(
+        record, settings=FAST, clock=clock, rule_set=rules_with_delays(device_lost=1)
+    )
     stop = asyncio.Event()
     running = asyncio.create_task(service.run(stop))
     try:

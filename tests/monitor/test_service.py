@@ -24,6 +24,7 @@ from observations.readings import PreparedReading
 from observations.record import TrialRecord
 from observations.views import TrialView
 from rules.rule_set import default_rule_set
+from tests.monitor.conftest import LoopClock
 from tests.monitor.test_judgements import QuietStreams, baseline_trial, inject
 from tests.observations.conftest import FakeClock
 from vocabulary import AlarmEventType, AlarmKind, Parameter, Priority
@@ -62,10 +63,15 @@ def rules_raised(record: TrialRecord, trial_id: int) -> list[str]:
     ]
 
 
-async def test_overdose_day_raises_desaturation_and_stores_readings(record: TrialRecord):
+@pytest.mark.looptime
+async def test_overdose_day_raises_desaturation_and_stores_readings(
+    loop_ward: tuple[TrialRecord, LoopClock],
+):
+    record, clock = loop_ward
+    clock.follow()
     # 3 h after injection, replayed at 600x: the overdose drift of hours 2-3 is in the past.
     trial = create_demo_trial(record, scenario="overdose", injected_minutes_ago=180, speed=1800)
-    service = MonitorService(record, settings=FAST)
+    service = MonitorService(record, settings=FAST, clock=clock)
     await run_until(service, lambda: "spo2_low" in rules_raised(record, trial.id))
     raised = rules_raised(record, trial.id)
     assert "spo2_low" in raised, raised
@@ -78,9 +84,12 @@ async def test_overdose_day_raises_desaturation_and_stores_readings(record: Tria
     assert beats and beats[0].stopped_at is not None
 
 
-async def test_steady_day_raises_no_physiological_alarm(record: TrialRecord):
+@pytest.mark.looptime
+async def test_steady_day_raises_no_physiological_alarm(loop_ward: tuple[TrialRecord, LoopClock]):
+    record, clock = loop_ward
+    clock.follow()
     trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=60, speed=1800)
-    service = MonitorService(record, settings=FAST)
+    service = MonitorService(record, settings=FAST, clock=clock)
     latest = trial.injection.given_at + timedelta(minutes=59)
     await run_until(
         service,
@@ -94,22 +103,30 @@ async def test_steady_day_raises_no_physiological_alarm(record: TrialRecord):
     assert physiological == []
 
 
-async def test_restart_rebuilds_without_duplicate_alarms(record: TrialRecord):
+@pytest.mark.looptime
+async def test_restart_rebuilds_without_duplicate_alarms(
+    loop_ward: tuple[TrialRecord, LoopClock],
+):
+    record, clock = loop_ward
+    clock.follow()
     trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=40, speed=1800)
-    first = MonitorService(record, settings=FAST)
+    first = MonitorService(record, settings=FAST, clock=clock)
     await run_until(first, lambda: "obs_overdue" in rules_raised(record, trial.id))
     before = rules_raised(record, trial.id)
     active_before = {a.rule_id for a in record.alarms.active(trial.id)}
     assert active_before == {"obs_overdue"}
-    second = MonitorService(record, settings=FAST)
+    second = MonitorService(record, settings=FAST, clock=clock)
     await run_until(second, lambda: second.readings_written > 50)
     assert rules_raised(record, trial.id) == before  # nothing raised twice
     assert {a.rule_id for a in record.alarms.active(trial.id)} == {"obs_overdue"}
 
 
-async def test_acknowledgement_reaches_the_engine(record: TrialRecord):
+@pytest.mark.looptime
+async def test_acknowledgement_reaches_the_engine(loop_ward: tuple[TrialRecord, LoopClock]):
+    record, clock = loop_ward
+    clock.follow()
     trial = create_demo_trial(record, scenario="steady", injected_minutes_ago=40, speed=1800)
-    service = MonitorService(record, settings=FAST)
+    service = MonitorService(record, settings=FAST, clock=clock)
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
     for _ in range(600):

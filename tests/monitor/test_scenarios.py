@@ -1,6 +1,10 @@
-"""Whole-service scenarios on the wall clock: device bytes over a serial pseudo-terminal to a
-committed alarm row, an unplugged oximeter, a database outage with no reading lost, and two
-services sharing one database without ever streaming the same device.
+"""Whole-service scenarios: device bytes over a serial pseudo-terminal to a committed alarm row,
+an unplugged oximeter, a database outage with no reading lost, and two services sharing one
+database without ever streaming the same device.
+
+They run on the event loop's clock fast-forwarded by looptime (``LoopClock``): waits take no
+real time, except while a thread works (a serial port's blocking read, the record), when the
+loop's time moves at the real pace. The outage test stops a real server and keeps real time.
 
 Each runs on SQLite and PostgreSQL (see conftest). Rule delays are shortened through the rule
 file (a validated copy of the default with smaller numbers) so that scenarios take seconds.

@@ -1,7 +1,9 @@
 """The monitor end to end: simulator bytes-free events -> record -> rules -> alarm events.
 
-Time is the trial's own (the accelerated simulator catches up with the wall clock), so these
-tests replay hours of a trial day in seconds and assert on what a nurse would see in the record.
+Time is the trial's own: the end-to-end tests run on the event loop's clock, fast-forwarded by
+looptime (``LoopClock``), so the accelerated simulator replays hours of a trial day and the
+monitor's own waits pass without real waiting; they assert on what a nurse would see in the
+record.
 """
 
 from __future__ import annotations

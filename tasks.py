@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from pathlib import Path
 
@@ -72,16 +73,36 @@ def test(args: list[str]) -> int:
         [str(PYTHON), "-m", "ruff", "format", "--check", "."], cwd=ROOT
     )
     pytest = [str(PYTHON), "-m", "pytest"]
-    # Two runs. First everything that can share the machine, one pytest-xdist worker per core;
-    # then, one at a time, what must have it alone: the browser tests (a real Chromium and
-    # server, waiting at a person's pace) and the tests marked `alone` (one stops and restarts
-    # the PostgreSQL server every other store test uses).
-    shared = subprocess.call(  # noqa: S603
-        [*pytest, "-n", "auto", "--dist", "worksteal", "-m", "not browser and not alone", *args],
-        cwd=ROOT,
-    )
-    alone = subprocess.call([*pytest, "-m", "browser or alone", *args], cwd=ROOT)  # noqa: S603
-    tests = _tests_status(shared, alone)
+    # Three runs. The browser tests (a real Chromium and server, waiting at a person's pace,
+    # one at a time) run beside everything else that can share the machine (pytest-xdist, one
+    # worker per core); their report follows the other's. Then, by themselves, the tests
+    # marked `alone` (one stops and restarts the PostgreSQL server every other store test uses).
+    with tempfile.TemporaryFile("w+") as browser_report:
+        browser = subprocess.Popen(  # noqa: S603
+            [*pytest, "-m", "browser and not alone", *args],
+            cwd=ROOT,
+            stdout=browser_report,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        shared = subprocess.call(  # noqa: S603
+            [
+                *pytest,
+                "-n",
+                "auto",
+                "--dist",
+                "worksteal",
+                "-m",
+                "not browser and not alone",
+                *args,
+            ],
+            cwd=ROOT,
+        )
+        browsers = browser.wait()
+        browser_report.seek(0)
+        print(f"\n{'=' * 30} browser tests {'=' * 30}\n{browser_report.read()}", flush=True)
+    alone = subprocess.call([*pytest, "-m", "alone", *args], cwd=ROOT)  # noqa: S603
+    tests = _tests_status(shared, browsers, alone)
     return tests or lint or layout
 
 

@@ -434,11 +434,16 @@ async def test_a_dropped_readings_report_names_only_trials_that_lost_more(
     assert dropped_events(record, first.id) == [("raised", {"dropped": 1})]
 
 
-async def test_the_timer_loop_stops_when_cancelled_as_a_frame_wakes_it(record: TrialRecord):
+@pytest.mark.looptime
+async def test_the_timer_loop_stops_when_cancelled_as_a_frame_wakes_it(
+    loop_ward: tuple[TrialRecord, LoopClock],
+):
     """Stopping the monitor cancels its timer loop; a frame's wake-up landing at the same
     moment must not swallow that cancellation (on Python 3.11 ``asyncio.wait_for`` could, and
     the monitor's stop then never returned)."""
-    service = MonitorService(record, settings=FAST)
+    record, clock = loop_ward
+    clock.follow()
+    service = MonitorService(record, settings=FAST, clock=clock)
     for _ in range(20):
         task = asyncio.create_task(service.timer_loop())
         await asyncio.sleep(0.05)  # waiting for its next round, or a frame

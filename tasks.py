@@ -24,6 +24,12 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 NO_TESTS_COLLECTED = 5  # pytest's exit status when a run selects no test
 
+# The suite's three selections (pytest arguments), run as `test` describes; the suite's
+# benchmark (benchmarks/suite.py) measures each.
+PARALLEL = ["-n", "auto", "--dist", "worksteal", "-m", "not browser and not alone"]
+BROWSER = ["-m", "browser and not alone"]
+ALONE = ["-m", "alone"]
+
 
 def _requirements_digest(requirements: str) -> str:
     # requirements-dev.txt includes requirements.txt, so both count.
@@ -79,29 +85,17 @@ def test(args: list[str]) -> int:
     # marked `alone` (one stops and restarts the PostgreSQL server every other store test uses).
     with tempfile.TemporaryFile("w+") as browser_report:
         browser = subprocess.Popen(  # noqa: S603
-            [*pytest, "-m", "browser and not alone", *args],
+            [*pytest, *BROWSER, *args],
             cwd=ROOT,
             stdout=browser_report,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        shared = subprocess.call(  # noqa: S603
-            [
-                *pytest,
-                "-n",
-                "auto",
-                "--dist",
-                "worksteal",
-                "-m",
-                "not browser and not alone",
-                *args,
-            ],
-            cwd=ROOT,
-        )
+        shared = subprocess.call([*pytest, *PARALLEL, *args], cwd=ROOT)  # noqa: S603
         browsers = browser.wait()
         browser_report.seek(0)
         print(f"\n{'=' * 30} browser tests {'=' * 30}\n{browser_report.read()}", flush=True)
-    alone = subprocess.call([*pytest, "-m", "alone", *args], cwd=ROOT)  # noqa: S603
+    alone = subprocess.call([*pytest, *ALONE, *args], cwd=ROOT)  # noqa: S603
     tests = _tests_status(shared, browsers, alone)
     return tests or lint or layout
 

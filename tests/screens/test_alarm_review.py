@@ -4,6 +4,7 @@ administrator, with no patient identifier on it; refused to other roles."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,17 +28,14 @@ IDENTIFIERS = (NHS, "943 476 5919", MRN, FAMILY, FAMILY.upper(), "01 Jan 1980", 
 BED = "<b>4B</b>"  # typed by a person: data, never markup, in the charts too
 
 
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("ITBMON_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
-    from screens.shared import get_record
-
-    get_record.clear()
+def _write_world(data: Path) -> dict[str, Any]:
+    """The ward of these tests, written into the embedded record under ``data``: a person per
+    role, a monitored trial with a probe-off spell, an acknowledged high alarm and a waiting
+    medium one. Keys: instant (the record's clock while it was written), people, trial."""
     # The world is written at one instant of the record's clock (however long writing it
     # takes): the acknowledgement 5 min after its alarm is 5 min 00 s.
     instant = datetime.now(UTC)
-    record = TrialRecord.open(load_settings(), clock=lambda: instant)
+    record = TrialRecord.open(load_settings({"ITBMON_DATA_DIR": str(data)}), clock=lambda: instant)
     people = People(
         *(
             sign_in_as(record, name, role)
@@ -83,8 +81,68 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         message=f"Pulse 44 ({FAMILY})",
         priority=Priority.MEDIUM,
     )
-    yield {"record": record, "people": people, "trial": trial}
     record.close()
+    return {"instant": instant, "people": people, "trial": trial}
+
+
+@pytest.fixture(scope="session")
+def ward_written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The ward written once per test process; each test works on a copy."""
+    data = tmp_path_factory.mktemp("alarm-review") / "data"
+    return data, _write_world(data)
+
+
+@pytest.fixture(scope="session")
+def demo_written(ward_written: tuple[Path, dict[str, Any]]) -> tuple[Path, dict[str, Any]]:
+    """The ward, and yesterday's overdose demo day recorded and finished, once per process."""
+    from monitor.demo_day import record_demo_day
+
+    data, world = ward_written
+    demo = data.parent.parent / "alarm-review-demo" / "data"
+    shutil.copytree(data, demo)
+    record = TrialRecord.open(
+        load_settings({"ITBMON_DATA_DIR": str(demo)}), clock=lambda: world["instant"]
+    )
+    try:
+        summary = record_demo_day(record, scenario="overdose")
+    finally:
+        record.close()
+    patient = summary.trial.patient
+    return demo, {
+        **world,
+        "demo_trial": summary.trial,
+        "demo_identifiers": (
+            patient.name,
+            patient.nhs_number,
+            patient.hospital_number,
+            f"{patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}",
+        ),
+    }
+
+
+def _open_copy(
+    written: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    """A copy of a written ward as the screens' record (``ITBMON_DATA_DIR``), opened on the
+    clock it was written at."""
+    from screens.shared import get_record
+
+    source, world = written
+    data = tmp_path / "data"
+    shutil.copytree(source, data)
+    monkeypatch.setenv("ITBMON_DATA_DIR", str(data))
+    monkeypatch.delenv("ITBMON_DATABASE_URL", raising=False)
+    get_record.clear()
+    record = TrialRecord.open(load_settings(), clock=lambda: world["instant"])
+    yield {**world, "record": record}
+    record.close()
+
+
+@pytest.fixture
+def world(
+    ward_written: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    yield from _open_copy(ward_written, tmp_path, monkeypatch)
 
 
 def open_page(record: TrialRecord, actor: Any) -> AppTest:
@@ -194,22 +252,11 @@ def candidate_text(*changes: tuple[str, str]) -> str:
 
 
 @pytest.fixture
-def demo(world: dict[str, Any]) -> dict[str, Any]:
+def demo(
+    demo_written: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
     """The fixture's ward, and yesterday's overdose demo day recorded and finished."""
-    from monitor.demo_day import record_demo_day
-
-    summary = record_demo_day(world["record"], scenario="overdose")
-    patient = summary.trial.patient
-    return {
-        **world,
-        "demo_trial": summary.trial,
-        "demo_identifiers": (
-            patient.name,
-            patient.nhs_number,
-            patient.hospital_number,
-            f"{patient.nhs_number[:3]} {patient.nhs_number[3:6]} {patient.nhs_number[6:]}",
-        ),
-    }
+    yield from _open_copy(demo_written, tmp_path, monkeypatch)
 
 
 def upload(at: AppTest, name: str, data: bytes) -> AppTest:

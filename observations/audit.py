@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from observations.free_text import clean_text
 from observations.schema import AuditEntry
@@ -35,7 +35,15 @@ class AuditTrail:
         with self._store.reading() as session:
             query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
             if trial_id is not None:
-                query = query.where(AuditEntry.trial_id == trial_id)
+                # A batch written for several trials at once (the monitor's readings) names
+                # each of them, with its count, under `by_trial` (Store.audit_batch).
+                in_batch = AuditEntry.details["by_trial"][str(trial_id)].as_string()
+                query = query.where(
+                    or_(
+                        AuditEntry.trial_id == trial_id,
+                        and_(AuditEntry.trial_id.is_(None), in_batch.is_not(None)),
+                    )
+                )
             if username:
                 query = query.where(AuditEntry.username == username)
             if action_prefix:

@@ -19,7 +19,6 @@ from observations.set_scores import NOT_YET_SCORED, ScheduleJudgementView, SetSc
 from observations.views import ObservationSetView, TrialView
 from observations.ward_time import format_ward
 from rules import News2Result, RuleSet, load_rule_set
-from screens.shared import get_record
 from vocabulary import ConnectionState, TrialStatus
 
 SELECTED_TRIAL_KEY = "selected_trial_id"
@@ -69,10 +68,10 @@ def trial_label(trial: TrialView) -> str:
     return f"{trial_heading(trial)} · {dose} mcg · {trial.status}"
 
 
-def set_scores(trial: TrialView, record: TrialRecord | None = None) -> dict[int, SetScoreView]:
+def set_scores(trial: TrialView, record: TrialRecord) -> dict[int, SetScoreView]:
     """The monitor's NEWS2 of each of the trial's recorded sets, by set id. A set the monitor
     has not scored yet is absent: show it as not yet scored, never score it here."""
-    return (record or get_record()).set_scores.for_trial(trial.id)
+    return record.set_scores.for_trial(trial.id)
 
 
 def score_text(score: SetScoreView | None) -> str:
@@ -95,13 +94,10 @@ def score_text(score: SetScoreView | None) -> str:
 
 
 def last_complete_news2(
-    trial: TrialView,
-    sets: list[ObservationSetView],
-    record: TrialRecord | None = None,
-    scores: dict[int, SetScoreView] | None = None,
+    sets: list[ObservationSetView], scores: dict[int, SetScoreView]
 ) -> tuple[ObservationSetView, News2Result] | None:
-    """The newest set (by the time it was measured) with a complete NEWS2 from the monitor."""
-    scores = scores if scores is not None else set_scores(trial, record)
+    """The newest set (by the time it was measured) with a complete NEWS2 from the monitor
+    (``scores``: `set_scores`)."""
     for obs in sorted(sets, key=lambda s: s.measured_at, reverse=True):
         score = scores.get(obs.id)
         if score is not None and score.complete:
@@ -129,20 +125,14 @@ class MonitorSchedule:
         return [] if self.judgement is None else self.judgement.missed_due_times(now)
 
 
-def observation_schedule(
-    trial: TrialView,
-    sets: list[ObservationSetView] | None = None,
-    record: TrialRecord | None = None,
-) -> MonitorSchedule | None:
+def observation_schedule(trial: TrialView, record: TrialRecord) -> MonitorSchedule | None:
     """The due times the monitor works out (the same engine that raises the overdue alarm).
 
     None before the injection and once the window is closed (no schedule is shown then).
-    ``sets`` is not needed any more: the monitor has counted them.
     """
-    del sets
     if trial.injection is None or trial.status != TrialStatus.MONITORING.value:
         return None
-    return MonitorSchedule((record or get_record()).set_scores.schedule(trial.id))
+    return MonitorSchedule(record.set_scores.schedule(trial.id))
 
 
 def due_text(schedule: MonitorSchedule | None, now: datetime, zone: ZoneInfo) -> str:

@@ -442,7 +442,7 @@ def render(record: TrialRecord, actor: Actor, settings: DisplaySettings) -> None
     st.caption(INTENDED_USE)
 
     now = record.store.now()
-    schedule = observation_schedule(trial, record=record)
+    schedule = observation_schedule(trial, record)
     due = due_text(schedule, now, zone)
     overdue = schedule is not None and schedule.next_due is not None and schedule.next_due < now
     st.markdown(f":red[**{due}**]" if overdue else f"**{due}**")

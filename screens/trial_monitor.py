@@ -83,8 +83,7 @@ def patient_at_a_glance(record: TrialRecord, trial: TrialView, settings: Display
     spo2 = latest.get(Parameter.SPO2)
     if spo2 is not None and spo2.flags:
         more.append(f"oximeter flags: {md(spo2.flags)}")
-    sets = record.observations.list(trial.id)
-    missed = missed_text(observation_schedule(trial, sets), now, zone)
+    missed = missed_text(observation_schedule(trial, record), now, zone)
     if missed:
         more.append(missed)
     more.append(f"updated {format_ward(now, zone, with_date=False)}")

@@ -270,7 +270,7 @@ def numerics(
     """SpO2, pulse, BP, RR and NEWS2, each with its age and its alarm's colour."""
     coloured = alarms_by_numeric(alarms, news2_rules)
     stale_after = settings.stale_after_seconds
-    scored = last_complete_news2(trial, sets, record, scores)
+    scored = last_complete_news2(sets, scores)
     newest = max(sets, key=lambda s: s.measured_at, default=None)
     unscored = newest is not None and newest.id not in scores
     total, measured = (scored[1].total, scored[0].measured_at) if scored else (None, None)

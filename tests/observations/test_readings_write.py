@@ -178,6 +178,13 @@ def test_a_writer_writes_each_batch_whole_under_one_audit_entry(
     )
     assert batch.details == {"received": 10, "by_trial": {str(first): 6, str(second): 4}}
     assert (resent.trial_id, resent.details, resent.at) == (first, {"received": 4}, clock.now)
+    # A trial's own trail lists every batch that carried its readings, shared ones too.
+    trail = record.audit.entries(trial_id=first, action_prefix="readings.")
+    assert [e.id for e in trail] == [resent.id, batch.id]
+    assert [e.id for e in record.audit.entries(trial_id=second, action_prefix="readings.")] == [
+        batch.id
+    ]
+    assert record.audit.entries(trial_id=9999) == []
     with record.store.reading() as session:
         assert verify_chain(session).intact
 

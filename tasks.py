@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -91,8 +92,17 @@ def test(args: list[str]) -> int:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        shared = subprocess.call([*pytest, *PARALLEL, *args], cwd=ROOT)  # noqa: S603
-        browsers = browser.wait()
+        try:
+            shared = subprocess.call([*pytest, *PARALLEL, *args], cwd=ROOT)  # noqa: S603
+            browsers = browser.wait()
+        finally:
+            if browser.poll() is None:  # interrupted: never leave it running unseen
+                # As Ctrl-C would: pytest then stops its servers and browsers.
+                if os.name == "nt":
+                    browser.terminate()
+                else:
+                    browser.send_signal(signal.SIGINT)
+                browser.wait()
         browser_report.seek(0)
         print(f"\n{'=' * 30} browser tests {'=' * 30}\n{browser_report.read()}", flush=True)
     alone = subprocess.call([*pytest, *ALONE, *args], cwd=ROOT)  # noqa: S603

@@ -40,6 +40,15 @@ __all__ = ["artefacts"]  # a fixture, used by name
 pytestmark = pytest.mark.browser
 
 
+# Where the first drawn chart is on screen (viewport pixels), or null while none has a size.
+CHART_PLACE = """() => {
+  const chart = document.querySelector('.js-plotly-plot');
+  if (!chart) return null;
+  const r = chart.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 ? {x: r.x, y: r.y, width: r.width, height: r.height} : null;
+}"""
+
+
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
     data = tmp_path / "data"
@@ -145,11 +154,12 @@ def test_ward_refreshes_live_and_alarm_is_acknowledged(
                 chart = page.locator(".js-plotly-plot").first
                 expect(chart).to_be_visible()
                 page.screenshot(path=str(artefacts / "4-trial-monitor.png"), full_page=True)
-                # The page's region, not the element: the chart is redrawn every second, and an
-                # element replaced while it is being pictured is an error, not a picture.
-                box = chart.bounding_box()
-                assert box is not None
-                page.screenshot(path=str(artefacts / "4b-timeline.png"), clip=box)
+                # The page's region, not the element: the chart is redrawn on every refresh, and
+                # an element replaced while pictured (or between finding it and measuring it) is
+                # an error, not a picture. Its place is read in one step of the page's script,
+                # once a drawn chart has a size.
+                place = page.wait_for_function(CHART_PLACE).json_value()
+                page.screenshot(path=str(artefacts / "4b-timeline.png"), clip=place)
 
                 with runs.finishing():  # every widget drawn before the picture
                     page.get_by_role("link", name="Observations").click()

@@ -18,17 +18,17 @@ from functools import lru_cache
 from itertools import chain
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Float, Integer, String, cast, func, select, text, type_coerce, union_all
+from sqlalchemy import Float, Integer, String, cast, func, select, type_coerce, union_all
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from observations.entries import DEVICE_UNITS, ReadingIn, check_reading
-from observations.errors import AlreadyRecorded, InvalidEntry, NotFound, RecordError
+from observations.errors import NotFound, RecordError
 from observations.free_text import clean_text
 from observations.schema import ObservationSet, Trial, VitalReading
-from observations.store import PG_WRITE_LOCK_KEY, Actor, Store, require
+from observations.store import Actor, Store, require
 from observations.views import LatestValue
 from rules.events import usable
 from vocabulary import NON_DISQUALIFYING_FLAGS, UNITS, Parameter, QualityFlag
@@ -610,9 +610,9 @@ class ReadingsWriter:
     of every trial, twice a second).
 
     For one thread at a time (the monitor gives it a thread of its own). Holding the connection
-    saves the pool's check-out and reset around every batch; each batch still takes the
-    database's write lock (BEGIN IMMEDIATE on SQLite, the advisory lock on PostgreSQL, as
-    `Store.writing`), checks the service's sign-in and writes one chained audit entry.
+    saves the pool's check-out and reset around every batch; each batch is still a
+    `Store.writing` transaction (the database's write lock, the record's refusals), checks the
+    service's sign-in and writes one chained audit entry.
     """
 
     def __init__(self, readings: Readings) -> None:
@@ -625,36 +625,17 @@ class ReadingsWriter:
         require(actor, "readings.add")
         if not rows:
             return 0
-        store = self._store
         if self._connection is None:
-            engine = store.engine.execution_options(sqlite_begin="IMMEDIATE")
-            self._connection = engine.connect()
-        connection = self._connection
+            self._connection = self._store.connect_for_writing()
         try:
-            try:
-                with connection.begin(), Session(bind=connection) as session:
-                    session.info["now"] = store.now()
-                    if store.engine.dialect.name == "postgresql":
-                        session.execute(
-                            text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK_KEY}
-                        )
-                    return self._readings._write(session, actor, rows)
-            except BaseException:
-                # Whatever state a failure left the connection in (a COMMIT refused while the
-                # database was locked keeps SQLite's transaction open), the next batch must not
-                # inherit it: the pool rolls it back as it takes it back; a fresh one follows.
-                self.close()
-                raise
-        except DataError:
-            raise InvalidEntry.single(
-                "value",
-                "A reading holds a value the record cannot store: none of this batch was written.",
-            ) from None
-        except IntegrityError:
-            raise AlreadyRecorded(
-                "A reading clashes with the record (its trial removed a moment ago?): none of "
-                "this batch was written."
-            ) from None
+            with self._store.writing(self._connection) as session:
+                return self._readings._write(session, actor, rows)
+        except BaseException:
+            # Whatever state a failure left the connection in (a COMMIT refused while the
+            # database was locked keeps SQLite's transaction open), the next batch must not
+            # inherit it: the pool rolls it back as it takes it back; a fresh one follows.
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._connection is not None:

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -263,9 +264,15 @@ class Store:
         self.zone = zone
         self.clock = clock
         self._read = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
-        )
+        # Writers begin with BEGIN IMMEDIATE on SQLite: the write lock at once, not at the
+        # first write (which could fail half-way through a transaction that read first).
+        self._write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    def connect_for_writing(self) -> Connection:
+        """A connection for a writer that holds one across its transactions (`writing`),
+        beginning them as the pool's writers do (BEGIN IMMEDIATE on SQLite)."""
+        return self._write_engine.connect()
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC)
@@ -277,13 +284,20 @@ class Store:
             yield session
 
     @contextmanager
-    def writing(self) -> Iterator[Session]:
+    def writing(self, connection: Connection | None = None) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back whole on any error.
 
         A value the database cannot store, or a clash with a row written a moment before,
-        comes back as the record's own refusal, never as a raw database error."""
+        comes back as the record's own refusal, never as a raw database error. ``connection``:
+        one the caller holds across many transactions (opened by `connect_for_writing`), else
+        one from the pool."""
+        session_of = (
+            self._write
+            if connection is None
+            else partial(Session, bind=connection, expire_on_commit=False)
+        )
         try:
-            with self._write() as session, session.begin():
+            with session_of() as session, session.begin():
                 session.info["now"] = self.now()
                 if self.engine.dialect.name == "postgresql":
                     session.execute(
@@ -425,18 +439,4 @@ class Store:
             [trial_id] = count_by_trial
         else:
             details["by_trial"] = {str(t): n for t, n in sorted(count_by_trial.items())}
-        self._append_audit(
-            session,
-            [
-                {
-                    "at": self.now(),
-                    "user_id": actor.user_id,
-                    "username": actor.username,
-                    "action": action,
-                    "entity": entity,
-                    "entity_id": None,
-                    "trial_id": trial_id,
-                    "details": details,
-                }
-            ],
-        )
+        self.audit(session, actor, action, entity, None, trial_id, details)

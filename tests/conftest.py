@@ -31,12 +31,18 @@ def postgres_template() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Each store test runs on SQLite and on PostgreSQL, on a fresh record at the newest
     schema (a copy of one migrated once per test process)."""
+    yield from _fresh_copy(request, tmp_path, "template")
+
+
+def _fresh_copy(request: pytest.FixtureRequest, tmp_path: Path, of: str) -> Iterator[str]:
+    """The URL of a fresh copy of the database made once per test process by the session
+    fixture ``sqlite_<of>`` or ``postgres_<of>``, on ``request.param``'s backend."""
     if request.param == "sqlite":
         path = tmp_path / "record.sqlite3"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        shutil.copyfile(request.getfixturevalue(f"sqlite_{of}"), path)
         yield f"sqlite:///{path}"
     else:
-        yield from postgres_database(request.getfixturevalue("postgres_template"))
+        yield from postgres_database(request.getfixturevalue(f"postgres_{of}"))
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +61,7 @@ def copy_of_overdose_day(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     """For a ``database_url`` fixture of a module whose tests read a recorded overdose demo
     day: the URL of a fresh copy of one recorded once per test process (on ``request.param``'s
     backend), the trial the only one in it."""
-    if request.param == "sqlite":
-        path = tmp_path / "record.sqlite3"
-        shutil.copyfile(request.getfixturevalue("sqlite_overdose_day"), path)
-        yield f"sqlite:///{path}"
-    else:
-        yield from postgres_database(request.getfixturevalue("postgres_overdose_day"))
+    yield from _fresh_copy(request, tmp_path, "overdose_day")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

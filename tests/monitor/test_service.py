@@ -9,7 +9,9 @@ record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -167,6 +169,18 @@ class AwayOnce:
         self.inner.close()
 
 
+@contextlib.asynccontextmanager
+async def synced(service: MonitorService) -> AsyncIterator[MonitorService]:
+    """The service with its assignments followed once (its streams started), stopped after."""
+    try:
+        await service.sync()
+        yield service
+    finally:
+        for running in service.streams.values():
+            running.task.cancel()
+        await service.close()
+
+
 def watched_trial(record: TrialRecord, clock: FakeClock, source: str, nhs: str) -> TrialView:
     trial = baseline_trial(record, source, nhs)
     inject(record, trial.id, clock.now)
@@ -195,19 +209,15 @@ async def test_buffer_keeps_readings_while_database_is_away_and_counts_drops(
     trial = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
     writer = AwayOnce(record)
     record.readings.writer_process = lambda: writer  # type: ignore[method-assign, assignment, return-value]
-    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=5), clock=clock)
-    try:
-        await service.sync()
+    async with synced(
+        QuietStreams(record, settings=MonitorSettings(buffer_limit=5), clock=clock)
+    ) as service:
         service.buffer.add(record.readings.prepare(spo2_readings(trial.id, clock.now, 8)))
         assert len(service.buffer) == 5 and service.buffer.dropped == 3
         await service.flush()  # database away: kept
         assert len(service.buffer) == 5 and record.readings.count(trial.id) == 0
         await service.flush()  # back: written, oldest dropped ones are gone for good
         assert len(service.buffer) == 0 and record.readings.count(trial.id) == 5
-    finally:
-        for running in service.streams.values():
-            running.task.cancel()
-        await service.close()
     [dropped] = [a for a in record.alarms.active(trial.id) if a.rule_id == "readings_dropped"]
     assert dropped.evidence == {"dropped": 3} and dropped.kind == "technical"
     # The rule file's wording and priority, with the count.
@@ -223,9 +233,9 @@ async def test_readings_dropped_ends_when_acknowledged_and_survives_a_restart(
     still holds it with its count, and a nurse's acknowledgement ends it."""
     record, clock = ward
     trial = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
-    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
-    try:
-        await service.sync()
+    async with synced(
+        QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
+    ) as service:
         service.buffer.add(record.readings.prepare(spo2_readings(trial.id, clock.now, 3)))
         await service.flush()
         clock.now += timedelta(seconds=5)
@@ -249,10 +259,6 @@ async def test_readings_dropped_ends_when_acknowledged_and_survives_a_restart(
         clock.now += timedelta(seconds=1)
         service.commit(service.watches[trial.id].tick())
         assert await service.write_alarms()
-    finally:
-        for running in service.streams.values():
-            running.task.cancel()
-        await service.close()
     assert "readings_dropped" not in {a.rule_id for a in record.alarms.active(trial.id)}
     assert [event for event, _ in dropped_events(record, trial.id)] == [
         "raised",
@@ -415,9 +421,9 @@ async def test_a_dropped_readings_report_names_only_trials_that_lost_more(
     record, clock = ward
     first = watched_trial(record, clock, "sim:steady?seed=7", "9990000026")
     second = watched_trial(record, clock, "sim:steady?seed=9", "9990000034")
-    service = QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
-    try:
-        await service.sync()
+    async with synced(
+        QuietStreams(record, settings=MonitorSettings(buffer_limit=2), clock=clock)
+    ) as service:
         # The first trial loses one reading.
         service.buffer.add(record.readings.prepare(spo2_readings(first.id, clock.now, 3)))
         await service.flush()
@@ -426,10 +432,6 @@ async def test_a_dropped_readings_report_names_only_trials_that_lost_more(
         clock.now += timedelta(seconds=1)
         service.buffer.add(record.readings.prepare(spo2_readings(second.id, clock.now, 3)))
         await service.flush()
-    finally:
-        for running in service.streams.values():
-            running.task.cancel()
-        await service.close()
     assert dropped_events(record, second.id) == [("raised", {"dropped": 1})]
     assert dropped_events(record, first.id) == [("raised", {"dropped": 1})]
 

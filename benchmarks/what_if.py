@@ -41,8 +41,9 @@ def _candidate():  # type: ignore[no-untyped-def]
         "          max_delay_s: 5\n          clears_at: 87",
         "          max_delay_s: 20\n          clears_at: 87",
     )
+    in_force = f'"{default_rule_set().version}"'  # the candidate is a version of its own
     return parse_rule_set(
-        text.replace('"itbmon-default-3"', '"benchmark-candidate"'), "benchmark-candidate.yaml"
+        text.replace(in_force, '"benchmark-candidate"'), "benchmark-candidate.yaml"
     )
 
 

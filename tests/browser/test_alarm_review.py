@@ -28,17 +28,11 @@ from tests.browser.harness import (
     whole_page,
 )
 from tests.browser.seed import beat, make_people
+from tests.candidates import CRITICAL_DELAY, candidate_text
 
 __all__ = ["artefacts"]  # a fixture, used by name
 
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "rules" / "default_rules.yaml"
-CRITICAL_DELAY = (
-    "          max_delay_s: 5\n          clears_at: 87",
-    "          max_delay_s: 20\n          clears_at: 87",
-)
 
 
 @pytest.fixture
@@ -55,11 +49,8 @@ def ward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, 
 
 
 def candidate_file(folder: Path) -> Path:
-    text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
-    assert text.count(CRITICAL_DELAY[0]) == 1
     path = folder / "candidate.yaml"
-    path.write_text(text.replace(*CRITICAL_DELAY), encoding="utf-8")
+    path.write_text(candidate_text(CRITICAL_DELAY), encoding="utf-8")
     return path
 
 

@@ -22,25 +22,11 @@ from rules.events import Reading
 from rules.rule_set import RuleSet, default_rule_set, parse_rule_set
 from rules.what_if import Change
 from tests.accounts import PASSWORD, local_person, sign_in_as
+from tests.candidates import CANDIDATE_VERSION, CRITICAL_DELAY, candidate_text
 from tests.conftest import copy_of_overdose_day
 from vocabulary import AlarmEventType, Parameter, Role
 
-RULES = Path(__file__).resolve().parents[2] / "rules" / "default_rules.yaml"
-CRITICAL_DELAY = (
-    "          max_delay_s: 5\n          clears_at: 87",
-    "          max_delay_s: 20\n          clears_at: 87",
-)
 TACHYCARDIA_AT_75 = (("limit: 131", "limit: 75"), ("clears_at: 127", "clears_at: 72"))
-
-
-def candidate_text(*changes: tuple[str, str]) -> str:
-    """The shipped rule file with each (old, new) replaced once, as a new version."""
-    text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
-    for old, new in changes:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
 
 
 def candidate(*changes: tuple[str, str]) -> RuleSet:
@@ -227,7 +213,7 @@ def test_command_line_refuses_a_broken_candidate_and_reports_without_patient_dat
     capsys.readouterr()
     csv_text = csv_path.read_text(encoding="utf-8")
     for shown in (printed, csv_text):
-        assert "itbmon-default-3" in shown and "candidate-1" in shown
+        assert default_rule_set().version in shown and CANDIDATE_VERSION in shown
         assert f"trial {trial_id}" in shown or f",{trial_id}," in shown
         assert "critical_desaturation" in shown and "later" in shown.lower()
         patient = trial.patient

@@ -18,10 +18,10 @@ from observations.settings import load_settings
 from observations.ward_time import format_ward, to_ward
 from tests.accounts import sign_in_as
 from tests.browser.seed import People, add_vitals, monitoring_trial, raise_alarm
+from tests.candidates import CRITICAL_DELAY, candidate_text
 from tests.screens.apps import on_page, open_at, turned_away
 from vocabulary import Priority, QualityFlag, Role
 
-ROOT = Path(__file__).resolve().parents[2]
 # The patient's identifiers: none may appear anywhere on the page.
 NHS, MRN, FAMILY, GIVEN = "9434765919", "H7Q7", "Quixote", "Sam"
 IDENTIFIERS = (NHS, "943 476 5919", MRN, FAMILY, FAMILY.upper(), "01 Jan 1980", "1980-01-01")
@@ -232,23 +232,6 @@ def test_an_empty_range_shows_zeros_and_missing_marks(world: dict[str, Any]):
 
 
 # ---------------------------------------------------------------------------- what if
-
-RULES = ROOT / "rules" / "default_rules.yaml"
-# The critical desaturation's plain delay lengthened from 5 s to 20 s.
-CRITICAL_DELAY = (
-    "          max_delay_s: 5\n          clears_at: 87",
-    "          max_delay_s: 20\n          clears_at: 87",
-)
-
-
-def candidate_text(*changes: tuple[str, str]) -> str:
-    """The shipped rule file with each (old, new) replaced once, as a new version."""
-    text = RULES.read_text(encoding="utf-8")
-    text = text.replace('version: "itbmon-default-3"', 'version: "candidate-1"')
-    for old, new in changes:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    return text
 
 
 @pytest.fixture

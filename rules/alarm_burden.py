@@ -46,7 +46,6 @@ from vocabulary import ANNUNCIATING_EVENTS, STREAMED_PARAMETERS, AlarmEventType,
 
 RERAISE_WITHIN_S = 60.0
 GRACE_S = 15.0  # beyond a level's maximum delay before time in its zone counts as uncovered
-ANNUNCIATIONS = ANNUNCIATING_EVENTS
 Match = Literal["rule", "prefix"]
 
 
@@ -155,7 +154,7 @@ def count_reminders(
         rule = event.rule_id
         if event.event == AlarmEventType.ACKNOWLEDGED:
             acknowledged[rule] = AcknowledgedAlarm(event.time, event.priority)
-        elif event.event == AlarmEventType.RESOLVED or event.event in ANNUNCIATIONS:
+        elif event.event == AlarmEventType.RESOLVED or event.event in ANNUNCIATING_EVENTS:
             acknowledged.pop(rule, None)  # gone, or sounding: to be seen again
         elif rule in acknowledged:  # eased, still acknowledged: reminds at its new priority
             acknowledged[rule] = replace(acknowledged[rule], priority=event.priority)
@@ -197,7 +196,7 @@ def again_soon(
     for event in events:
         if event.event == AlarmEventType.RESOLVED:
             last.pop(event.rule_id, None)
-        elif event.event in ANNUNCIATIONS:
+        elif event.event in ANNUNCIATING_EVENTS:
             before = last.get(event.rule_id)
             if before is not None and (event.time - before).total_seconds() <= within_s:
                 out.append((event.rule_id, event.time, (event.time - before).total_seconds()))
@@ -503,7 +502,7 @@ def alarm_burden(
     for event in counted:
         if event.event == AlarmEventType.RAISED:
             raises[event.rule_id] += 1
-        if event.event in ANNUNCIATIONS:
+        if event.event in ANNUNCIATING_EVENTS:
             annunciations[event.rule_id] += 1
     if levels is None:
         levels = streamed_levels(rule_set)

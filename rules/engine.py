@@ -1131,7 +1131,7 @@ class TrialEngine:
         alarm.acknowledged_at = t
         alarm.acknowledged_by = ack.by
         alarm.acknowledged_severity = alarm.severity
-        if alarm.rule in self._not_stored_rules:
+        if alarm.rule.condition.type == NOT_STORED:
             alarm.current = None  # the loss was the condition: seen, it is over
         self._emit(
             alarm,
@@ -1449,7 +1449,7 @@ class TrialEngine:
     ) -> None:
         self._earliest = _UNKNOWN
         message = alarm.message
-        if self._not_stored_rules and alarm.rule in self._not_stored_rules:
+        if alarm.rule.condition.type == NOT_STORED:
             # The rule file's wording, with how many readings were lost so far.
             message = message.replace("{dropped}", str(alarm.evidence.get("dropped", "")))
         self._out.append(

@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -48,21 +49,29 @@ def _url_of(name: str) -> str:
     return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
-def postgres_database(template: str | None = None) -> Iterator[str]:
-    """The URL of a fresh PostgreSQL database, dropped when the test ends: empty, or a copy of
-    ``template``."""
+@contextmanager
+def _postgres_named(prefix: str, template: str | None = None) -> Iterator[str]:
+    """The name of a fresh PostgreSQL database (empty, or a copy of ``template``), dropped at
+    the end."""
     require_postgres()
-    name = f"itbmon_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _admin()
     copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
-        yield _url_of(name)
+        yield name
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped when the test ends: empty, or a copy of
+    ``template``."""
+    with _postgres_named("itbmon_test", template) as name:
+        yield _url_of(name)
 
 
 def migrated_postgres_template() -> Iterator[str]:
@@ -70,20 +79,11 @@ def migrated_postgres_template() -> Iterator[str]:
     dropped when the test process ends."""
     from observations.database import create_record_engine, migrate
 
-    require_postgres()
-    name = f"itbmon_template_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    with _postgres_named("itbmon_template") as name:
         engine = create_record_engine(_url_of(name))
         migrate(engine)
         engine.dispose()  # a template may have no other connection while it is copied
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def migrated_sqlite_template(directory: Path) -> Path:
@@ -126,14 +126,6 @@ def overdose_day_sqlite(directory: Path, template: Path) -> Path:
 
 def overdose_day_postgres(template: str, directory: Path) -> Iterator[str]:
     """As `overdose_day_sqlite`, a PostgreSQL database (its name), dropped at the end."""
-    name = f"itbmon_overdose_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    try:
+    with _postgres_named("itbmon_overdose", template) as name:
         _record_overdose_day(_url_of(name), directory)
         yield name
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
